@@ -1,0 +1,73 @@
+"""The `segport` command. Thin: parse options, call a service function, print the outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from segport import __version__
+
+app = typer.Typer(
+    name="segport",
+    help="Keep Constant Contact contact lists in step with customer segments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command()
+def version() -> None:
+    """Print segport's version."""
+    console.print(__version__)
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
+    state: Annotated[
+        Path | None, typer.Option(help="Keep the emulator's contacts, lists and tokens in this file across restarts.")
+    ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(help="A scheduled fault, e.g. 'imports#3-5=503' or 'requests#7=drop'; repeat for more."),
+    ] = None,
+    consent_page: Annotated[
+        bool, typer.Option(help="Show a consent page at sign-in instead of approving at once.")
+    ] = False,
+    rotating_refresh_tokens: Annotated[
+        bool, typer.Option("--rotating-refresh-tokens/--long-lived-refresh-tokens",
+                           help="Refresh tokens are single use (Constant Contact's default) or long lived.")
+    ] = True,
+    access_token_seconds: Annotated[int, typer.Option(help="Lifetime of access tokens.", min=1)] = 86_400,
+    contacts_per_second: Annotated[
+        float | None, typer.Option(help="How fast bulk activities process contacts; unset finishes them at once.")
+    ] = None,
+    rate_limits: Annotated[
+        bool, typer.Option(help="Enforce Constant Contact's 4 requests/s and 10,000/day per API key.")
+    ] = True,
+) -> None:
+    """Run the Constant Contact emulator (V3 API, OAuth server, inspection API) on a port."""
+    from segport.emulator.serve import EmulatorOptions, serve_emulator
+
+    try:
+        serve_emulator(
+            EmulatorOptions(
+                host=host, port=port, state_file=state, faults=fault or [], consent_page=consent_page,
+                rotating_refresh_tokens=rotating_refresh_tokens, access_token_seconds=access_token_seconds,
+                contacts_per_second=contacts_per_second, rate_limits=rate_limits,
+            ),
+            announce=console.print,
+        )
+    except ValueError as exc:
+        errors.print(f"[red]Cannot start the emulator:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,342 @@
+"""The Constant Contact V3 client: every request segport sends leaves through `ConstantContactClient`.
+
+One seam for the network: the client takes an `httpx.Client`. Production hands it a real one; tests hand it
+one whose transport is the emulator, in process. Each request asks the rate budget for a slot, and every
+answer other than success is decided by the table in `responses.py`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+import orjson
+
+from segport.clock import Clock, SystemClock, next_utc_midnight
+from segport.constant_contact.batching import ImportBatch
+from segport.constant_contact.budget import RequestBudget
+from segport.constant_contact.models import (
+    MAX_LIST_IDS,
+    MAX_REMOVE_CONTACT_IDS,
+    AccountSummary,
+    Activity,
+    ContactList,
+)
+from segport.constant_contact.responses import Action, parse_error_body, rule_for
+from segport.constant_contact.retry import RetryPolicy
+from segport.errors import (
+    ActivityTimedOut,
+    Conflict,
+    ConstantContactError,
+    QuotaExceeded,
+    TransientError,
+    UnexpectedResponse,
+)
+
+# Connecting is quick or broken; a 4 MB upload on a slow link is not.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=30.0)
+
+# Below this many emails, one `GET /contacts?email=` each is cheaper in requests than an export activity
+# (which costs a POST, one or more polls and a download).
+PER_EMAIL_LOOKUP_LIMIT = 3
+
+
+class ConstantContactClient:
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        api_base: str,
+        auth: httpx.Auth | None,
+        budget: RequestBudget,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        clock: Clock | None = None,
+    ) -> None:
+        self._http = http
+        self._api_base = api_base.rstrip("/") + "/"
+        self._auth = auth
+        self._budget = budget
+        self._clock = clock or SystemClock()
+        self._retry = retry or RetryPolicy(clock=self._clock)
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"ConstantContactClient(api_base={self._api_base!r})"
+
+    # -- account and lists -------------------------------------------------------------------------------
+
+    def account_summary(self) -> AccountSummary:
+        response = self._request("getAccountById", "GET", "account/summary", replay_safe=True)
+        return AccountSummary.model_validate_json(response.content)
+
+    def iter_lists(self, *, name: str | None = None, page_size: int = 500) -> Iterator[ContactList]:
+        """Every contact list in the account (following `_links.next`), optionally only the one named `name`."""
+        params: dict[str, Any] | None = {"limit": page_size, "include_membership_count": "all"}
+        if name is not None and params is not None:
+            params["name"] = name
+        url = "contact_lists"
+        while url:
+            response = self._request("getLists", "GET", url, params=params, replay_safe=True)
+            page = orjson.loads(response.content)
+            for item in page.get("lists") or []:
+                yield ContactList.model_validate(item)
+            url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
+            params = None  # the next link carries its own query
+
+    def find_list_by_name(self, name: str) -> ContactList | None:
+        for contact_list in self.iter_lists(name=name):
+            if contact_list.name == name:
+                return contact_list
+        return None
+
+    def get_list(self, list_id: str) -> ContactList:
+        response = self._request(
+            "getList", "GET", f"contact_lists/{list_id}", params={"include_membership_count": "all"},
+            replay_safe=True,
+        )
+        return ContactList.model_validate_json(response.content)
+
+    def create_list(self, name: str, *, favorite: bool = False) -> ContactList:
+        """Create a list; a name already taken raises `Conflict` (list names are unique per account)."""
+        try:
+            response = self._request(
+                "createList", "POST", "contact_lists", json_body={"name": name, "favorite": favorite},
+                replay_safe=False,
+            )
+        except Conflict as exc:
+            exc.hint = f"A list named {name!r} already exists; use its list ID or choose another name."
+            raise
+        return ContactList.model_validate_json(response.content)
+
+    # -- bulk activities ---------------------------------------------------------------------------------
+
+    def import_contacts_json(self, batch: ImportBatch | bytes) -> Activity:
+        """Submit a prepared `contacts_json_import` body (see batching.py); returns the queued activity.
+
+        Imports are upserts, so sending the same body twice ends in the same state: safe to retry.
+        """
+        body = batch.body if isinstance(batch, ImportBatch) else batch
+        response = self._request(
+            "bulkImportContactsJSON", "POST", "activities/contacts_json_import", content=body,
+            replay_safe=True,
+        )
+        return Activity.model_validate_json(response.content)
+
+    def import_contacts_csv(self, csv_content: bytes, list_ids: Sequence[str], *, file_name: str = "contacts.csv") -> Activity:
+        """Submit a CSV (email, first_name, last_name columns) through `contacts_file_import`.
+
+        No Content-Type is set by hand: httpx writes the multipart header with its boundary, as the spec asks.
+        """
+        _check_list_ids(list_ids)
+        response = self._request(
+            "contactsCSVImport", "POST", "activities/contacts_file_import",
+            files={"file": (file_name, csv_content, "text/csv")},
+            data={"list_ids": ",".join(list_ids)},
+            replay_safe=True,
+        )
+        return Activity.model_validate_json(response.content)
+
+    def remove_list_memberships(self, list_ids: Sequence[str], contact_ids: Sequence[str]) -> list[Activity]:
+        """Take contacts off lists (never unsubscribes or deletes them), in requests of at most 500 ids."""
+        _check_list_ids(list_ids)
+        activities = []
+        for start in range(0, len(contact_ids), MAX_REMOVE_CONTACT_IDS):
+            chunk = list(contact_ids[start : start + MAX_REMOVE_CONTACT_IDS])
+            response = self._request(
+                "postListRemoveContact", "POST", "activities/remove_list_memberships",
+                json_body={"source": {"contact_ids": chunk}, "list_ids": list(list_ids)},
+                replay_safe=True,
+            )
+            activities.append(Activity.model_validate_json(response.content))
+        return activities
+
+    def get_activity(self, activity_id: str) -> Activity:
+        response = self._request("getActivity", "GET", f"activities/{activity_id}", replay_safe=True)
+        return Activity.model_validate_json(response.content)
+
+    def wait_for_activities(
+        self,
+        activity_ids: Iterable[str],
+        *,
+        timeout_seconds: float = 3600.0,
+        first_interval: float = 1.0,
+        max_interval: float = 15.0,
+    ) -> dict[str, Activity]:
+        """Poll until every activity is completed, failed, cancelled or timed out; raise ActivityTimedOut after that."""
+        pending = list(dict.fromkeys(activity_ids))
+        done: dict[str, Activity] = {}
+        started = self._clock.monotonic()
+        interval = first_interval
+        while True:
+            still = []
+            for activity_id in pending:
+                activity = self.get_activity(activity_id)
+                if activity.finished:
+                    done[activity_id] = activity
+                else:
+                    still.append(activity_id)
+            pending = still
+            if not pending:
+                return done
+            if self._clock.monotonic() - started + interval > timeout_seconds:
+                raise ActivityTimedOut(
+                    f"{len(pending)} Constant Contact activities had not finished after {timeout_seconds:.0f} s "
+                    f"(first: {pending[0]}).",
+                    operation="getActivity",
+                )
+            self._clock.sleep(interval)
+            interval = min(interval * 2, max_interval)
+
+    def export_contacts(
+        self, *, list_ids: Sequence[str], fields: Sequence[str], status: str | None = None
+    ) -> Activity:
+        _check_list_ids(list_ids)
+        body: dict[str, Any] = {"list_ids": list(list_ids), "fields": list(fields)}
+        if status is not None:
+            body["status"] = status
+        response = self._request(
+            "postContactsExport", "POST", "activities/contact_exports", json_body=body, replay_safe=True
+        )
+        return Activity.model_validate_json(response.content)
+
+    def download_contact_export(self, results_href: str) -> Iterator[dict[str, str]]:
+        """The rows of a finished export's CSV file, keyed by lower-case column name."""
+        response = self._request(
+            "getContactsExport", "GET", results_href, replay_safe=True, accept="text/csv"
+        )
+        reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
+        for row in reader:
+            yield {_column_key(key): value for key, value in row.items() if key is not None}
+
+    def contact_ids_by_email(self, list_id: str, emails: Sequence[str] | None = None) -> dict[str, str]:
+        """Map lower-case email -> contact id for members of `list_id` (restricted to `emails` when given).
+
+        A few emails are looked up one by one; more than that costs one export activity for the whole list,
+        which is the cheapest in requests (3 or 4 requests for a million members, against 2,000 pages of
+        `GET /contacts?lists=` or one request per email).
+        """
+        wanted = {email.strip().lower() for email in emails} if emails is not None else None
+        if wanted is not None and len(wanted) <= PER_EMAIL_LOOKUP_LIMIT:
+            return {email: cid for email in sorted(wanted) if (cid := self._contact_id_for(email, list_id))}
+        activity = self.export_contacts(list_ids=[list_id], fields=["contact_id", "email_address"])
+        finished = self.wait_for_activities([activity.activity_id])[activity.activity_id]
+        if finished.state != "completed" or finished.links.results is None:
+            raise UnexpectedResponse(
+                f"The contact export for list {list_id} ended {finished.state}: {finished.error_messages}",
+                operation="postContactsExport",
+            )
+        found: dict[str, str] = {}
+        for row in self.download_contact_export(finished.links.results.href):
+            email = (row.get("email_address") or row.get("email") or "").strip().lower()
+            contact_id = row.get("contact_id") or ""
+            if email and contact_id and (wanted is None or email in wanted):
+                found[email] = contact_id
+        return found
+
+    def _contact_id_for(self, email: str, list_id: str) -> str | None:
+        response = self._request(
+            "getContacts", "GET", "contacts",
+            params={"email": email, "include": "list_memberships", "status": "all"}, replay_safe=True,
+        )
+        for contact in orjson.loads(response.content).get("contacts") or []:
+            if list_id in (contact.get("list_memberships") or []):
+                return str(contact["contact_id"])
+        return None
+
+    # -- the one place requests are sent -------------------------------------------------------------------
+
+    def _request(
+        self,
+        operation: str,
+        method: str,
+        path_or_url: str,
+        *,
+        replay_safe: bool,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        accept: str = "application/json",
+    ) -> httpx.Response:
+        url = urljoin(self._api_base, path_or_url)
+        headers = {"Accept": accept}
+        if json_body is not None:
+            content = orjson.dumps(json_body)
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        state = self._retry.start()
+        while True:
+            self._budget.acquire(operation)
+            try:
+                response = self._http.request(
+                    method, url, params=params, content=content, files=files, data=data, headers=headers,
+                    auth=self._auth or httpx.USE_CLIENT_DEFAULT, timeout=self._timeout,
+                )
+            except httpx.TransportError as exc:
+                # Failing to connect means nothing was sent; failing later leaves the outcome unknown.
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+                if not never_sent and not replay_safe:
+                    raise UnexpectedResponse(
+                        f"{operation}: the connection failed after the request was sent ({type(exc).__name__}); "
+                        "it may or may not have taken effect.",
+                        operation=operation,
+                    ) from None
+                if state.wait_before_next():
+                    continue
+                raise TransientError(
+                    f"{operation}: Constant Contact could not be reached after {state.attempt} attempts "
+                    f"({type(exc).__name__}).",
+                    operation=operation,
+                ) from None
+            if response.is_success:
+                return response
+            body = parse_error_body(response.content)
+            rule = rule_for(response.status_code, body.error_key)
+            action = rule.action
+            if action is Action.RETRY_IF_REPLAY_SAFE:
+                action = Action.RETRY if replay_safe else Action.FAIL
+            if action in (Action.RETRY, Action.WAIT_FOR_QUEUE) and state.wait_before_next(
+                queue=action is Action.WAIT_FOR_QUEUE
+            ):
+                continue
+            raise self._error(rule.error, operation, response.status_code, body.error_key, body.error_message,
+                              attempts=state.attempt, why=rule.why)
+
+    def _error(
+        self,
+        error: type[ConstantContactError],
+        operation: str,
+        status: int,
+        error_key: str | None,
+        error_message: str | None,
+        *,
+        attempts: int,
+        why: str,
+    ) -> ConstantContactError:
+        detail = f"{error_key}: {error_message}" if error_key else (error_message or "no error body")
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        message = f"{operation}: Constant Contact answered {status} ({why}){tried} - {detail}."
+        if issubclass(error, QuotaExceeded):
+            return QuotaExceeded(
+                message, resets_at=next_utc_midnight(self._clock.now()), operation=operation, status=status,
+                error_key=error_key, error_message=error_message,
+            )
+        return error(
+            message, operation=operation, status=status, error_key=error_key, error_message=error_message
+        )
+
+
+def _check_list_ids(list_ids: Sequence[str]) -> None:
+    if not 1 <= len(list_ids) <= MAX_LIST_IDS:
+        raise ValueError(f"Constant Contact takes 1 to {MAX_LIST_IDS} list ids per request, not {len(list_ids)}")
+
+
+def _column_key(name: str) -> str:
+    # Export column headings are not documented; accept "Email Address", "email_address", "Contact ID"...
+    return name.strip().lower().replace(" ", "_")

@@ -1,0 +1,64 @@
+"""Start the emulator on a port with uvicorn (the `segport emulator` command)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from segport.emulator.adapters import EmulatorASGI
+from segport.emulator.core import Emulator
+from segport.emulator.faults import Fault
+from segport.emulator.persistence import PeriodicSaver
+from segport.emulator.settings import EmulatorSettings
+
+
+@dataclass
+class EmulatorOptions:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    state_file: Path | None = None
+    faults: list[str] = field(default_factory=list)
+    consent_page: bool = False
+    rotating_refresh_tokens: bool = True
+    access_token_seconds: int = 86_400
+    contacts_per_second: float | None = None
+    rate_limits: bool = True
+
+
+def build_emulator(options: EmulatorOptions) -> Emulator:
+    """An emulator configured from command-line options; bad fault specs raise ValueError with the fix."""
+    for spec in options.faults:
+        Fault.parse(spec)
+    settings = EmulatorSettings(
+        auto_approve=not options.consent_page,
+        rotating_refresh_tokens=options.rotating_refresh_tokens,
+        access_token_seconds=options.access_token_seconds,
+        contacts_per_second=options.contacts_per_second,
+    )
+    if not options.rate_limits:
+        settings.requests_per_second = None
+        settings.requests_per_day = None
+        settings.token_requests_per_second = None
+    try:
+        return Emulator(settings, faults=options.faults, state_file=options.state_file)
+    except (OSError, KeyError, TypeError) as exc:
+        raise ValueError(f"the state file {options.state_file} cannot be read ({exc}); move it away or fix it")
+
+
+def serve_emulator(options: EmulatorOptions, announce: Callable[[str], None] = print) -> None:
+    emulator = build_emulator(options)
+    saver = PeriodicSaver(emulator, options.state_file) if options.state_file else None
+    if saver is not None:
+        saver.start()
+    base = f"http://{options.host}:{options.port}"
+    announce(f"Constant Contact emulator on {base}")
+    announce(f"  SEGPORT_CC_API_BASE={base}/v3")
+    announce(f"  SEGPORT_CC_AUTH_BASE={base}/oauth2/default/v1")
+    announce(f"  SEGPORT_CC_CLIENT_ID={emulator.settings.client_id}")
+    announce(f"  SEGPORT_CC_CLIENT_SECRET={emulator.settings.client_secret}")
+    announce(f"  inspection: {base}/_emulator/stats")
+    app = EmulatorASGI(emulator, on_shutdown=saver.stop if saver else None)
+    uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="on")

@@ -1,0 +1,401 @@
+"""Handlers of the V3 endpoints segport uses, with the spec's request rules and response shapes."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import email.parser
+import email.policy
+import io
+import json
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import orjson
+
+from segport.emulator.messages import Request, Response, api_error, json_response, single_error
+from segport.emulator.world import EXPORT_FIELDS, iso
+
+if TYPE_CHECKING:
+    from segport.emulator.core import Emulator
+
+MAX_BODY_BYTES = 4_000_000  # "only imports the first 4 MB and drops the remaining data"
+MAX_JSON_CONTACTS = 40_000
+MAX_CSV_LINES = 40_000  # including the header line
+UUID_SHAPE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+Handler = Callable[["Emulator", Request, dict[str, str]], Response]
+ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = []
+
+
+def route(method: str, pattern: str, operation: str) -> Callable[[Handler], Handler]:
+    compiled = re.compile("^/v3" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
+
+    def register(handler: Handler) -> Handler:
+        ROUTES.append((method, compiled, operation, handler))
+        return handler
+
+    return register
+
+
+def match(method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
+    """(operationId, handler, path parameters) for a request, or None."""
+    for route_method, pattern, operation, handler in ROUTES:
+        found = pattern.match(path)
+        if found and route_method == method:
+            return operation, handler, found.groupdict()
+    return None
+
+
+def path_exists(path: str) -> bool:
+    return any(pattern.match(path) for _, pattern, _, _ in ROUTES)
+
+
+class BadBody(Exception):
+    pass
+
+
+def _json_body(request: Request) -> Any:
+    try:
+        return orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        raise BadBody("The request body is not valid JSON.") from None
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.param(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadBody(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def _cursor(request: Request) -> int:
+    raw = request.param("cursor")
+    if not raw:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(raw.encode() + b"==").decode())
+    except ValueError:
+        raise BadBody("The cursor is not valid.") from None
+
+
+def _next_link(path: str, request: Request, offset: int) -> dict[str, object]:
+    params = {key: values[0] for key, values in request.query.items() if key != "cursor"}
+    params["cursor"] = base64.urlsafe_b64encode(str(offset).encode()).decode().rstrip("=")
+    return {"next": {"href": f"{path}?{urlencode(params)}"}}
+
+
+# -- account and lists -----------------------------------------------------------------------------------
+
+@route("GET", "/account/summary", "getAccountById")
+def account_summary(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    settings = emulator.settings
+    return json_response(200, {
+        "encoded_account_id": "a07e1lxqbgh8", "organization_name": settings.account_name,
+        "contact_email": settings.account_email, "first_name": "Emulated", "last_name": "Owner",
+        "country_code": "CA", "state_code": "ON", "time_zone_id": "America/Toronto",
+        "website": "https://example.com",
+    })
+
+
+@route("GET", "/contact_lists", "getLists")
+def get_lists(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    limit = _int_param(request, "limit", 50, 1, 1000)
+    offset = _cursor(request)
+    name = request.param("name")
+    lists = [record for record in emulator.world.lists.values() if name is None or record.name == name]
+    with_count = request.param("include_membership_count") in ("all", "active")
+    page = lists[offset : offset + limit]
+    body: dict[str, object] = {"lists": [record.public(with_count=with_count) for record in page]}
+    if request.param("include_count") == "true":
+        body["lists_count"] = len(lists)
+    if offset + limit < len(lists):
+        body["_links"] = _next_link("/v3/contact_lists", request, offset + limit)
+    return json_response(200, body)
+
+
+@route("POST", "/contact_lists", "createList")
+def create_list(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    body = _json_body(request)
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return api_error(400, "contact_lists.api.bad.request", "name is required.")
+    if len(name) > 255:
+        return api_error(400, "contact_lists.api.bad.request", "name must be at most 255 characters.")
+    if emulator.world.list_named(name) is not None:
+        return api_error(409, "contact_lists.api.conflict", f"The list name '{name}' is already in use.")
+    if len(emulator.world.lists) >= emulator.settings.max_lists:
+        return api_error(400, "contact_lists.api.limit.exceeded",
+                         f"An account can have at most {emulator.settings.max_lists} lists.")
+    description = body.get("description") if isinstance(body.get("description"), str) else None
+    record = emulator.world.create_list(name, favorite=bool(body.get("favorite", False)), description=description)
+    return json_response(201, record.public(post=True))
+
+
+@route("GET", "/contact_lists/{list_id}", "getList")
+def get_list(emulator: Emulator, request: Request, params: dict[str, str]) -> Response:
+    record = emulator.world.lists.get(params["list_id"])
+    if record is None:
+        return api_error(404, "contact_lists.api.not.found", "The list_id provided does not exist.")
+    with_count = request.param("include_membership_count") in ("all", "active")
+    return json_response(200, record.public(with_count=with_count))
+
+
+# -- bulk activities -------------------------------------------------------------------------------------
+
+def _check_target_lists(emulator: Emulator, list_ids: object, status_if_missing: int) -> Response | list[str]:
+    if not isinstance(list_ids, list) or not 1 <= len(list_ids) <= 50:
+        return api_error(400, "activities.api.bad.request", "list_ids must hold 1 to 50 list ids.")
+    unknown = [item for item in list_ids if not isinstance(item, str) or item not in emulator.world.lists]
+    if unknown:
+        return api_error(status_if_missing, "activities.api.list.not.found", f"Unknown list_id: {unknown[0]}.")
+    return [str(item) for item in list_ids]
+
+
+def _queue_full(emulator: Emulator) -> Response | None:
+    if emulator.world.queued_count() >= emulator.settings.max_queued_activities:
+        return api_error(429, "too_many_requests",
+                         "Too many requests. You exceeded 1,000 queued activities for this user account.")
+    return None
+
+
+def _salvage_json_import(body: bytes) -> dict[str, Any]:
+    """What survives of a JSON import body cut at 4 MB: the import_data items that arrived whole."""
+    text = body.decode("utf-8", "ignore")
+    result: dict[str, Any] = {}
+    decoder = json.JSONDecoder()
+    lists_at = text.find('"list_ids"')
+    if lists_at != -1:
+        try:
+            start = text.index("[", lists_at)
+            result["list_ids"] = decoder.raw_decode(text, start)[0]
+        except ValueError:
+            pass
+    data_at = text.find('"import_data"')
+    items: list[Any] = []
+    if data_at != -1:
+        position = text.index("[", data_at) + 1
+        while True:
+            while position < len(text) and text[position] in " \n\r\t,":
+                position += 1
+            try:
+                item, position = decoder.raw_decode(text, position)
+            except ValueError:
+                break
+            items.append(item)
+    result["import_data"] = items
+    return result
+
+
+@route("POST", "/activities/contacts_json_import", "bulkImportContactsJSON")
+def json_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    truncated = len(request.body) > MAX_BODY_BYTES
+    body = _salvage_json_import(request.body[:MAX_BODY_BYTES]) if truncated else _json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("import_data"), list):
+        return api_error(400, "activities.api.bad.request", "import_data is required and must be an array.")
+    targets = _check_target_lists(emulator, body.get("list_ids"), 400)
+    if isinstance(targets, Response):
+        return targets
+    items = body["import_data"]
+    if not items:
+        return api_error(400, "activities.api.bad.request", "import_data must hold at least one contact.")
+    if len(items) > MAX_JSON_CONTACTS:
+        return api_error(400, "activities.api.bad.request",
+                         f"The total number of contacts in the JSON payload cannot exceed {MAX_JSON_CONTACTS:,}.")
+    rows = []
+    for number, item in enumerate(items, start=1):
+        item = item if isinstance(item, dict) else {}
+        rows.append((number, _text(item.get("email")), _text(item.get("first_name")), _text(item.get("last_name"))))
+    return _queue_import(emulator, rows, targets, None)
+
+
+@route("POST", "/activities/contacts_file_import", "contactsCSVImport")
+def file_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return api_error(415, "activities.api.unsupported.media.type",
+                         "This endpoint requires that Content-Type be unspecified.")
+    parts = _multipart(content_type, request.body)
+    upload = parts.get("file")
+    if upload is None:
+        return api_error(400, "activities.api.bad.request", "file is required.")
+    file_name, content = upload
+    if not (file_name or "").lower().endswith(".csv"):
+        return api_error(415, "activities.api.unsupported.media.type",
+                         "Wrong file format, upload file must be of type .csv")
+    raw_lists = parts.get("list_ids", (None, b""))[1].decode("utf-8", "replace")
+    targets = _check_target_lists(emulator, [item.strip() for item in raw_lists.split(",") if item.strip()], 404)
+    if isinstance(targets, Response):
+        return targets
+    errors: list[str] = []
+    if len(content) > MAX_BODY_BYTES:
+        content = content[:MAX_BODY_BYTES].rsplit(b"\n", 1)[0]
+        errors.append("The file is larger than 4 MB; the data beyond 4 MB was not imported.")
+    lines = content.decode("utf-8-sig", "replace").splitlines()
+    if len(lines) > MAX_CSV_LINES:
+        errors.append(f"The file has more than {MAX_CSV_LINES:,} lines; the lines after that were not imported.")
+        lines = lines[:MAX_CSV_LINES]
+    reader = csv.DictReader(lines)
+    columns = {name.strip().lower() for name in (reader.fieldnames or [])}
+    if "email" not in columns and "sms_number" not in columns:
+        return api_error(400, "activities.api.bad.request", "The file needs an email or sms_number column.")
+    rows = []
+    for number, record in enumerate(reader, start=2):
+        normal = {(key or "").strip().lower(): value for key, value in record.items()}
+        rows.append((number, normal.get("email"), normal.get("first_name") or None, normal.get("last_name") or None))
+    return _queue_import(emulator, rows, targets, file_name, errors)
+
+
+def _queue_import(emulator: Emulator, rows: list[tuple[int, str | None, str | None, str | None]],
+                  targets: list[str], file_name: str | None, errors: list[str] | None = None) -> Response:
+    full = _queue_full(emulator)
+    if full is not None:
+        return full
+    world = emulator.world
+    record, snapshot = world.queue_activity(
+        "import", len(rows), lambda: world.import_rows(rows, targets),
+        forced_end=emulator.activity_fault(), source_file_name=file_name,
+    )
+    if errors:
+        record.errors.extend(errors)
+        snapshot["activity_errors"] = list(errors)
+    return json_response(201, snapshot)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    parts: dict[str, tuple[str | None, bytes]] = {}
+    if not message.is_multipart():
+        return parts
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            parts[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    return parts
+
+
+@route("POST", "/activities/remove_list_memberships", "postListRemoveContact")
+def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    body = _json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("source"), dict):
+        return api_error(400, "activities.api.bad.request", "source and list_ids are required.")
+    source = body["source"]
+    chosen = [key for key in ("contact_ids", "list_ids", "all_active_contacts", "tag_ids", "engagement_level")
+              if source.get(key)]
+    if chosen != ["contact_ids"]:
+        # segport uses contact_ids only; the other sources are outside what the emulator models.
+        return api_error(400, "activities.api.bad.request",
+                         "The emulator supports exactly one source: contact_ids.")
+    contact_ids = source["contact_ids"]
+    if not isinstance(contact_ids, list) or len(contact_ids) > 500:
+        return api_error(400, "activities.api.bad.request", "source.contact_ids holds at most 500 contact ids.")
+    targets = _check_target_lists(emulator, body.get("list_ids"), 404)
+    if isinstance(targets, Response):
+        return targets
+    full = _queue_full(emulator)
+    if full is not None:
+        return full
+    world = emulator.world
+    ids = [str(item) for item in contact_ids]
+    _, snapshot = world.queue_activity("remove", len(ids), lambda: world.remove_members(ids, targets),
+                                       forced_end=emulator.activity_fault())
+    return json_response(201, snapshot)
+
+
+@route("GET", "/activities/{activity_id}", "getActivity")
+def get_activity(emulator: Emulator, request: Request, params: dict[str, str]) -> Response:
+    record = emulator.world.activities.get(params["activity_id"])
+    if record is None:
+        return api_error(404, "activities.api.not.found", "Resource not found for the activity_id provided.")
+    return json_response(200, record.public(emulator.clock.now()))
+
+
+@route("POST", "/activities/contact_exports", "postContactsExport")
+def contact_exports(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    body = _json_body(request)
+    if not isinstance(body, dict):
+        return api_error(400, "activities.api.bad.request", "The body must be an object.")
+    list_ids = body.get("list_ids") or []
+    if list_ids:
+        targets = _check_target_lists(emulator, list_ids, 404)
+        if isinstance(targets, Response):
+            return targets
+        list_ids = targets
+    fields = body.get("fields") or list(EXPORT_FIELDS)
+    unknown = [name for name in fields if name not in EXPORT_FIELDS]
+    if unknown:
+        return api_error(400, "activities.api.bad.request",
+                         f"Unknown export field {unknown[0]!r}; the emulator exports {', '.join(EXPORT_FIELDS)}.")
+    status = body.get("status") if isinstance(body.get("status"), str) else None
+    full = _queue_full(emulator)
+    if full is not None:
+        return full
+    world = emulator.world
+    size = sum(len(world.lists[item].members) for item in list_ids) if list_ids else len(world.contacts)
+    _, snapshot = world.queue_activity("export", size, lambda: world.export_csv(list_ids, fields, status),
+                                       forced_end=emulator.activity_fault())
+    return json_response(201, snapshot)
+
+
+@route("GET", "/contact_exports/{file_export_id}", "getContactsExport")
+def get_contact_export(emulator: Emulator, request: Request, params: dict[str, str]) -> Response:
+    record = emulator.world.activities.get(params["file_export_id"])
+    if record is None or record.kind != "export" or record.outcome is None or record.outcome.results is None:
+        return api_error(404, "activities.api.not.found", "No finished export has this id.")
+    return Response(200, record.outcome.results, {"content-type": "text/csv"})
+
+
+@route("GET", "/contacts", "getContacts")
+def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    limit = _int_param(request, "limit", 50, 1, 500)
+    offset = _cursor(request)
+    world = emulator.world
+    wanted_email = (request.param("email") or "").strip().lower()
+    lists_param = [item for item in (request.param("lists") or "").split(",") if item]
+    if len(lists_param) > 25:
+        raise BadBody("lists takes at most 25 list ids.")
+    status = request.param("status") or "active"
+    include_lists = "list_memberships" in (request.param("include") or "")
+    if wanted_email:
+        found = world.contacts.get(wanted_email)
+        candidates = [found] if found is not None else []
+    elif lists_param:
+        keys: dict[str, None] = {}
+        for list_id in lists_param:
+            if list_id in world.lists:
+                keys.update(world.lists[list_id].members)
+        candidates = [world.contacts[key] for key in keys]
+    else:
+        candidates = list(world.contacts.values())
+    statuses = set(status.split(","))
+    if "all" not in statuses:
+        candidates = [
+            contact for contact in candidates
+            if ("active" in statuses and contact.permission != "unsubscribed") or contact.permission in statuses
+        ]
+    page = candidates[offset : offset + limit]
+    body: dict[str, object] = {"contacts": [contact.public(include_lists=include_lists) for contact in page]}
+    if request.param("include_count") == "true":
+        body["contacts_count"] = len(candidates)
+    if offset + limit < len(candidates):
+        body["_links"] = _next_link("/v3/contacts", request, offset + limit)
+    return json_response(200, body)
+
+
+def unauthorized() -> Response:
+    return single_error(401, "unauthorized", "Unauthorized", {"www-authenticate": "Bearer realm=api.cc.email"})
+
+
+def now_iso(emulator: Emulator) -> str:
+    return iso(emulator.clock.now())

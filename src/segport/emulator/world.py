@@ -1,0 +1,361 @@
+"""The emulated account's data: contacts, contact lists and bulk activities, with Constant Contact's rules.
+
+Facts modelled (shared/reference/constant-contact-api.md): contacts are unique by email, case-insensitively;
+imports create new contacts with implicit permission, update names of existing ones, never change
+permission, and cannot add unsubscribed contacts to a list (`cannot_add_to_list_count`); duplicates within
+one import are merged; invalid emails are counted as (correctable) errors; at most 1,000 lists per account
+and 50 lists per contact; activities are processed in the order they were queued.
+
+Inference (not documented): unsubscribing takes a contact off every list, as the product's UI shows it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from segport.clock import Clock
+
+EMAIL_SHAPE = re.compile(r"^[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+\.[A-Za-z]{2,}$")
+MAX_IMPORT_EMAIL = 50
+MAX_NAME = 50
+MAX_ERROR_MESSAGES = 100
+EXPORT_FIELDS = ("contact_id", "email_address", "first_name", "last_name", "permission_to_send", "created_at",
+                 "updated_at")
+
+
+def is_valid_email(email: str) -> bool:
+    return len(email) <= MAX_IMPORT_EMAIL and EMAIL_SHAPE.match(email) is not None
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Contact:
+    __slots__ = ("contact_id", "created_at", "email", "first_name", "last_name", "lists", "opt_out_date",
+                 "opt_out_source", "permission", "updated_at")
+
+    def __init__(self, email: str, first_name: str | None, last_name: str | None, now: datetime) -> None:
+        self.contact_id = str(uuid.uuid4())
+        self.email = email
+        self.first_name = first_name
+        self.last_name = last_name
+        self.permission = "implicit"
+        self.opt_out_source: str | None = None
+        self.opt_out_date: datetime | None = None
+        self.created_at = now
+        self.updated_at = now
+        # Most contacts are on one or two lists: a tuple costs far less than a set per contact.
+        self.lists: tuple[str, ...] = ()
+
+    def public(self, *, include_lists: bool = False) -> dict[str, object]:
+        address: dict[str, object] = {
+            "address": self.email, "permission_to_send": self.permission, "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at), "opt_in_source": "Account",
+        }
+        if self.opt_out_source:
+            address["opt_out_source"] = self.opt_out_source
+            if self.opt_out_date is not None:
+                address["opt_out_date"] = iso(self.opt_out_date)
+        body: dict[str, object] = {
+            "contact_id": self.contact_id, "email_address": address, "create_source": "Account",
+            "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
+        }
+        if self.first_name:
+            body["first_name"] = self.first_name
+        if self.last_name:
+            body["last_name"] = self.last_name
+        if include_lists:
+            body["list_memberships"] = list(self.lists)
+        return body
+
+
+@dataclass
+class ContactListRecord:
+    list_id: str
+    name: str
+    favorite: bool
+    created_at: datetime
+    updated_at: datetime
+    description: str | None = None
+    members: dict[str, None] = field(default_factory=dict)  # lower-case emails, in the order they joined
+
+    def public(self, *, with_count: bool = False, post: bool = False) -> dict[str, object]:
+        body: dict[str, object] = {
+            "list_id": self.list_id, "name": self.name, "favorite": self.favorite,
+            "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
+        }
+        if self.description:
+            body["description"] = self.description
+        if with_count and not post:
+            body["membership_count"] = len(self.members)
+        return body
+
+
+@dataclass
+class Outcome:
+    counts: dict[str, int]
+    errors: list[str] = field(default_factory=list)
+    results: bytes | None = None
+
+
+@dataclass
+class ActivityRecord:
+    activity_id: str
+    kind: str  # import, remove, export
+    items: int
+    created_at: datetime
+    work: Callable[[], Outcome]
+    start_at: datetime
+    finish_at: datetime
+    forced_end: str | None = None
+    source_file_name: str | None = None
+    state: str = "initialized"
+    outcome: Outcome | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("completed", "failed", "cancelled", "timed_out")
+
+    def public(self, now: datetime) -> dict[str, object]:
+        percent = 100 if self.finished else 0
+        if self.state == "processing":
+            span = (self.finish_at - self.start_at).total_seconds() or 1.0
+            percent = min(99, int(100 * (now - self.start_at).total_seconds() / span))
+        body: dict[str, object] = {
+            "activity_id": self.activity_id, "state": self.state, "created_at": iso(self.created_at),
+            "updated_at": iso(now if not self.finished else self.finish_at), "percent_done": percent,
+            "activity_errors": list(self.errors),
+            "_links": {"self": {"href": f"/v3/activities/{self.activity_id}"}},
+        }
+        if self.state != "initialized":
+            body["started_at"] = iso(self.start_at)
+        if self.finished:
+            body["completed_at"] = iso(self.finish_at)
+        if self.source_file_name:
+            body["source_file_name"] = self.source_file_name
+        counts = dict(self.outcome.counts) if self.outcome else {}
+        if self.kind == "import":
+            status = {"items_total_count": self.items, "person_count": 0, "error_count": 0,
+                      "correctable_count": 0, "cannot_add_to_list_count": 0}
+        elif self.kind == "remove":
+            status = {"items_total_count": self.items, "items_completed_count": 0, "list_count": 0}
+        else:
+            status = {"items_total_count": self.items, "items_completed_count": 0}
+        status.update({key: value for key, value in counts.items() if key in status})
+        body["status"] = status
+        if self.kind == "export" and self.state == "completed":
+            body["_links"] = {"self": {"href": f"/v3/activities/{self.activity_id}"},
+                              "results": {"href": f"/v3/contact_exports/{self.activity_id}"}}
+        return body
+
+
+class World:
+    """Contacts, lists and activities of the one emulated account. Not thread-safe: the emulator locks around it."""
+
+    def __init__(self, clock: Clock, *, max_lists: int, max_lists_per_contact: int,
+                 contacts_per_second: float | None, activity_start_delay: float) -> None:
+        self.clock = clock
+        self.max_lists = max_lists
+        self.max_lists_per_contact = max_lists_per_contact
+        self.contacts_per_second = contacts_per_second
+        self.activity_start_delay = activity_start_delay
+        self.contacts: dict[str, Contact] = {}
+        self.contacts_by_id: dict[str, Contact] = {}
+        self.lists: dict[str, ContactListRecord] = {}
+        self.activities: dict[str, ActivityRecord] = {}
+        self._queue_end: datetime | None = None
+
+    # -- lists ---------------------------------------------------------------------------------------------
+
+    def create_list(self, name: str, *, favorite: bool = False, description: str | None = None) -> ContactListRecord:
+        now = self.clock.now()
+        record = ContactListRecord(str(uuid.uuid4()), name, favorite, now, now, description)
+        self.lists[record.list_id] = record
+        return record
+
+    def list_named(self, name: str) -> ContactListRecord | None:
+        return next((record for record in self.lists.values() if record.name == name), None)
+
+    # -- contacts ------------------------------------------------------------------------------------------
+
+    def upsert(self, email: str, first_name: str | None, last_name: str | None, now: datetime) -> Contact:
+        key = email.lower()
+        contact = self.contacts.get(key)
+        if contact is None:
+            contact = Contact(email, first_name, last_name, now)
+            self.contacts[key] = contact
+            self.contacts_by_id[contact.contact_id] = contact
+            return contact
+        # "existing contacts are updated only on the properties sent"
+        if first_name is not None:
+            contact.first_name = first_name
+        if last_name is not None:
+            contact.last_name = last_name
+        contact.updated_at = now
+        return contact
+
+    def add_to_lists(self, contact: Contact, list_ids: Iterable[str]) -> bool:
+        """Add the contact to lists; False when it would exceed the 50-lists-per-contact cap."""
+        for list_id in list_ids:
+            if list_id in contact.lists:
+                continue
+            if len(contact.lists) >= self.max_lists_per_contact:
+                return False
+            contact.lists = (*contact.lists, list_id)
+            self.lists[list_id].members[contact.email.lower()] = None
+        return True
+
+    def remove_from_list(self, contact: Contact, list_id: str) -> bool:
+        if list_id not in contact.lists:
+            return False
+        contact.lists = tuple(item for item in contact.lists if item != list_id)
+        self.lists[list_id].members.pop(contact.email.lower(), None)
+        return True
+
+    def unsubscribe(self, email: str, *, source: str = "Contact") -> Contact | None:
+        contact = self.contacts.get(email.strip().lower())
+        if contact is None:
+            return None
+        now = self.clock.now()
+        contact.permission = "unsubscribed"
+        contact.opt_out_source = source
+        contact.opt_out_date = now
+        contact.updated_at = now
+        for list_id in contact.lists:
+            self.lists[list_id].members.pop(contact.email.lower(), None)
+        contact.lists = ()
+        return contact
+
+    # -- bulk work -----------------------------------------------------------------------------------------
+
+    def import_rows(self, rows: list[tuple[int, str | None, str | None, str | None]], list_ids: list[str]) -> Outcome:
+        """Apply an import: rows of (row number, email, first name, last name)."""
+        now = self.clock.now()
+        errors: list[str] = []
+        error_count = 0
+        merged: dict[str, tuple[str, str | None, str | None]] = {}
+        for number, email, first_name, last_name in rows:
+            address = (email or "").strip()
+            if not address or not is_valid_email(address):
+                error_count += 1
+                if len(errors) < MAX_ERROR_MESSAGES:
+                    errors.append(f"Row {number}: invalid email address.")
+                continue
+            if (first_name and len(first_name) > MAX_NAME) or (last_name and len(last_name) > MAX_NAME):
+                error_count += 1
+                if len(errors) < MAX_ERROR_MESSAGES:
+                    errors.append(f"Row {number}: a name is longer than {MAX_NAME} characters.")
+                continue
+            key = address.lower()
+            earlier = merged.get(key)
+            if earlier is not None:  # duplicates in one import are merged; later values win
+                first_name = first_name if first_name is not None else earlier[1]
+                last_name = last_name if last_name is not None else earlier[2]
+            merged[key] = (address, first_name, last_name)
+        cannot_add = 0
+        for address, first_name, last_name in merged.values():
+            contact = self.upsert(address, first_name, last_name, now)
+            if contact.permission == "unsubscribed":
+                cannot_add += 1
+                continue
+            if not self.add_to_lists(contact, list_ids):
+                error_count += 1
+                if len(errors) < MAX_ERROR_MESSAGES:
+                    errors.append(f"{address}: a contact can be a member of at most {self.max_lists_per_contact} lists.")
+        counts = {"person_count": len(merged), "error_count": error_count, "correctable_count": error_count,
+                  "cannot_add_to_list_count": cannot_add}
+        return Outcome(counts, errors)
+
+    def remove_members(self, contact_ids: list[str], list_ids: list[str]) -> Outcome:
+        completed = 0
+        for contact_id in contact_ids:
+            contact = self.contacts_by_id.get(contact_id)
+            if contact is None:
+                continue
+            for list_id in list_ids:
+                self.remove_from_list(contact, list_id)
+            completed += 1
+        return Outcome({"items_completed_count": completed, "list_count": len(list_ids)})
+
+    def export_csv(self, list_ids: list[str], fields: list[str], status: str | None) -> Outcome:
+        if list_ids:
+            keys: dict[str, None] = {}
+            for list_id in list_ids:
+                keys.update(self.lists[list_id].members)
+            contacts: Iterable[Contact] = (self.contacts[key] for key in keys)
+        else:
+            contacts = self.contacts.values()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(fields)
+        count = 0
+        for contact in contacts:
+            if status and status != "all":
+                active = contact.permission != "unsubscribed"
+                if (status == "active" and not active) or (status not in ("active",) and contact.permission != status):
+                    continue
+            values = {
+                "contact_id": contact.contact_id, "email_address": contact.email,
+                "first_name": contact.first_name or "", "last_name": contact.last_name or "",
+                "permission_to_send": contact.permission, "created_at": iso(contact.created_at),
+                "updated_at": iso(contact.updated_at),
+            }
+            writer.writerow([values[name] for name in fields])
+            count += 1
+        return Outcome({"items_completed_count": count}, results=out.getvalue().encode("utf-8"))
+
+    # -- activities ----------------------------------------------------------------------------------------
+
+    def queue_activity(self, kind: str, items: int, work: Callable[[], Outcome], *, forced_end: str | None = None,
+                       source_file_name: str | None = None) -> tuple[ActivityRecord, dict[str, object]]:
+        """Queue an activity; returns it and the body of the 201 answer, which shows it as just received."""
+        now = self.clock.now()
+        if self.contacts_per_second is None:
+            start = finish = now
+        else:
+            start = max(now + timedelta(seconds=self.activity_start_delay), self._queue_end or now)
+            finish = start + timedelta(seconds=max(items, 1) / self.contacts_per_second)
+        self._queue_end = finish
+        record = ActivityRecord(str(uuid.uuid4()), kind, items, now, work, start, finish, forced_end,
+                                source_file_name)
+        self.activities[record.activity_id] = record
+        snapshot = record.public(now)
+        if self.contacts_per_second is None:
+            self._finish(record)
+        return record, snapshot
+
+    def advance(self) -> None:
+        """Move activities along to where the clock says they are; apply those that finished, in queue order."""
+        now = self.clock.now()
+        for record in self.activities.values():
+            if record.finished:
+                continue
+            if now >= record.finish_at:
+                self._finish(record)
+            elif now >= record.start_at:
+                record.state = "processing"
+
+    def queued_count(self) -> int:
+        return sum(1 for record in self.activities.values() if not record.finished)
+
+    def _finish(self, record: ActivityRecord) -> None:
+        if record.forced_end is not None:
+            record.state = record.forced_end
+            record.errors.append(f"The activity ended {record.forced_end} (emulator fault schedule).")
+        else:
+            record.outcome = record.work()
+            record.errors.extend(record.outcome.errors)
+            record.state = "completed"
+        record.work = _nothing_left  # let the parsed rows go
+
+
+def _nothing_left() -> Outcome:
+    return Outcome({})

@@ -1,0 +1,107 @@
+"""One error taxonomy for segport. Each class is named for what the caller should do about it.
+
+Every error carries a message for people (what went wrong) and a `hint` (how to fix it). None of them
+ever holds a secret: messages are built from status codes, error keys and Constant Contact's own
+error messages, never from request headers or bodies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class SegportError(Exception):
+    """Base class: a problem segport can explain to a person."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+
+class ConfigurationError(SegportError):
+    """Settings are missing or wrong: fix the configuration, then start again."""
+
+
+class ConstantContactError(SegportError):
+    """Constant Contact (or the network in front of it) answered something other than success."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str = "",
+        status: int | None = None,
+        error_key: str | None = None,
+        error_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.operation = operation
+        self.status = status
+        self.error_key = error_key
+        self.error_message = error_message
+
+
+class TransientError(ConstantContactError):
+    """Worth trying again later: throttling, a server or network fault that outlived the retries."""
+
+    hint = "This is usually temporary; run again later."
+
+
+class ReauthorizationRequired(ConstantContactError):
+    """The connection's tokens no longer work: a person must sign in to Constant Contact again."""
+
+    hint = "Reauthorize the connection: segport connections reauthorize NAME."
+
+
+class QuotaExceeded(ConstantContactError):
+    """The API key's daily request quota is used up: wait until it resets at 00:00 UTC."""
+
+    def __init__(self, message: str, *, resets_at: datetime, **details: object) -> None:
+        hint = f"The daily quota resets at {resets_at:%Y-%m-%d %H:%M} UTC; runs started after that will go on."
+        super().__init__(message, hint=hint, **details)  # type: ignore[arg-type]
+        self.resets_at = resets_at
+
+
+class RequestRejected(ConstantContactError):
+    """Constant Contact refused this request as sent: sending it again unchanged will fail again."""
+
+
+class BadRequest(RequestRejected):
+    """400: the body or parameters are invalid."""
+
+
+class PermissionDenied(RequestRejected):
+    """403: missing scope, missing user privilege, or a deactivated application."""
+
+    hint = (
+        "The signed-in Constant Contact user needs the Account Owner or Account Manager role, and the "
+        "application needs the contact_data scope; reauthorize with such a user."
+    )
+
+
+class NotFound(RequestRejected):
+    """404: the list, activity or file does not exist in the connected account."""
+
+
+class Conflict(RequestRejected):
+    """409: the request conflicts with what exists (for example a list with the same name)."""
+
+
+class UnexpectedResponse(ConstantContactError):
+    """An answer segport has no rule for, or an ambiguous answer to a write: fail loudly, never guess."""
+
+    hint = "Nothing was retried, to avoid sending the same change twice; check the run's events."
+
+
+class ActivityTimedOut(ConstantContactError):
+    """A bulk activity did not reach a final state within the time segport waits for it."""
+
+    hint = "The activity may still finish in Constant Contact; the next run checks it again."
