@@ -186,6 +186,8 @@ class Emulator:
             return api_error(429, "too_many_requests",
                              "Too many requests. You exceeded 1,000 queued activities for this user account.")
         status = int(fault.effect)
+        if status == 401:
+            return v3.unauthorized()
         messages = {500: "There was a problem with our internal service.",
                     503: "Our internal service is temporarily unavailable."}
         return api_error(status, "server.error" if status >= 500 else "fault",
