@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
-
 import httpx
 from pydantic import SecretStr
 
-from segport.clock import Clock
+from segport.clock import Clock, ManualClock
 from segport.constant_contact import (
     BearerAuth,
     ConstantContactClient,
@@ -17,28 +15,17 @@ from segport.constant_contact import (
     RetryPolicy,
     TokenKeeper,
     TokenSet,
-    authorization_url,
-    make_pkce,
-    new_state,
 )
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from segport.emulator.headless import sign_in_headless
 
 REDIRECT_URI = "http://127.0.0.1:8788/oauth/callback"
 
 
 def sign_in(http: httpx.Client, oauth: OAuthClient, base_url: str) -> TokenSet:
     """The authorization-code + PKCE dance against an auto-approving emulator, as a browser would do it."""
-    pkce = make_pkce()
-    state = new_state()
-    url = authorization_url(
-        auth_base=f"{base_url}/oauth2/default/v1", client_id=DEFAULT_CLIENT_ID, redirect_uri=REDIRECT_URI,
-        state=state, code_challenge=pkce.challenge,
-    )
-    answer = http.get(url, follow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    query = parse_qs(urlsplit(answer.headers["location"]).query)
-    assert query["state"] == [state]
-    return oauth.exchange_code(code=query["code"][0], redirect_uri=REDIRECT_URI, code_verifier=pkce.verifier)
+    return sign_in_headless(http, oauth, auth_base=f"{base_url}/oauth2/default/v1", client_id=DEFAULT_CLIENT_ID,
+                            redirect_uri=REDIRECT_URI)
 
 
 @dataclass
@@ -52,14 +39,16 @@ class Harness:
 
 
 def connect(http: httpx.Client, base_url: str, clock: Clock, *, retry_attempts: int = 4,
-            refresh_margin_seconds: float = 300.0) -> Harness:
-    retry = RetryPolicy.for_tests(clock=clock, attempts=retry_attempts)
+            refresh_margin_seconds: float = 300.0, tokens: TokenSet | None = None) -> Harness:
+    """A client signed in to the emulator at `base_url` (or using `tokens` from an earlier sign-in)."""
+    # Backoffs sleep on a manual clock even when the budget runs on the real one: tests never wait for them.
+    retry = RetryPolicy.for_tests(clock=clock if isinstance(clock, ManualClock) else None, attempts=retry_attempts)
     oauth = OAuthClient(
         http, auth_base=f"{base_url}/oauth2/default/v1", client_id=DEFAULT_CLIENT_ID,
         client_secret=SecretStr(DEFAULT_CLIENT_SECRET), retry=retry, clock=clock,
         budget=RateBudget(per_second=1.0, per_day=None, clock=clock),
     )
-    tokens = sign_in(http, oauth, base_url)
+    tokens = tokens or sign_in(http, oauth, base_url)
     saved: list[TokenSet] = [tokens]
     keeper = TokenKeeper(oauth, tokens, on_new_tokens=saved.append, clock=clock,
                          refresh_margin_seconds=refresh_margin_seconds)

@@ -1,0 +1,3 @@
+from segport.cli import main
+
+main()
