@@ -31,7 +31,18 @@ from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from segport.emulator.headless import sign_in_headless
 
 FIRST = ["Zoë", "José", "Łukasz", "Søren", "Ανδρέας", "Иван", "美咲", "محمد", "Chloé", "Ngozi"]
-LAST = ["Núñez", "O'Brien", "Müller", "Dvořák", "Παπαδόπουλος", "Смирнов", "佐藤", "حداد", "Lefèvre", "Okafor"]
+LAST = [
+    "Núñez",
+    "O'Brien",
+    "Müller",
+    "Dvořák",
+    "Παπαδόπουλος",
+    "Смирнов",
+    "佐藤",
+    "حداد",
+    "Lefèvre",
+    "Okafor",
+]
 
 
 def rows(count: int) -> Iterator[tuple[str, str | None, str | None]]:
@@ -62,25 +73,37 @@ def main() -> None:
     args = parser.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    emulator = subprocess.Popen([sys.executable, "-m", "segport", "emulator", "--port", str(port)],
-                                stdout=subprocess.DEVNULL)
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "segport", "emulator", "--port", str(port)], stdout=subprocess.DEVNULL
+    )
     try:
         wait_until_up(base)
         with httpx.Client() as http:
-            oauth = OAuthClient(http, auth_base=f"{base}/oauth2/default/v1", client_id=DEFAULT_CLIENT_ID,
-                                client_secret=SecretStr(DEFAULT_CLIENT_SECRET))
-            tokens = sign_in_headless(http, oauth, auth_base=f"{base}/oauth2/default/v1",
-                                      client_id=DEFAULT_CLIENT_ID, redirect_uri="http://127.0.0.1:8788/cb")
+            oauth = OAuthClient(
+                http,
+                auth_base=f"{base}/oauth2/default/v1",
+                client_id=DEFAULT_CLIENT_ID,
+                client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
+            )
+            tokens = sign_in_headless(
+                http,
+                oauth,
+                auth_base=f"{base}/oauth2/default/v1",
+                client_id=DEFAULT_CLIENT_ID,
+                redirect_uri="http://127.0.0.1:8788/cb",
+            )
             keeper = TokenKeeper(oauth, tokens, on_new_tokens=lambda _: None)
             budget = RateBudget()
-            client = ConstantContactClient(http, api_base=f"{base}/v3", auth=BearerAuth(keeper, budget),
-                                           budget=budget)
+            client = ConstantContactClient(http, api_base=f"{base}/v3", auth=BearerAuth(keeper, budget), budget=budget)
             started = time.perf_counter()
             target = client.create_list("Benchmark").list_id
             activity_ids = []
             for batch in json_import_batches(rows(args.contacts), [target]):
                 activity_ids.append(client.import_contacts_json(batch).activity_id)
-                print(f"import {len(activity_ids)}: {batch.count} contacts, {len(batch.body):,} bytes", flush=True)
+                print(
+                    f"import {len(activity_ids)}: {batch.count} contacts, {len(batch.body):,} bytes",
+                    flush=True,
+                )
             done = client.wait_for_activities(activity_ids, first_interval=0.25)
             wall = time.perf_counter() - started
             people = sum(activity.status.person_count or 0 for activity in done.values())

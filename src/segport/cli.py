@@ -31,7 +31,8 @@ def emulator(
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8765,
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
     state: Annotated[
-        Path | None, typer.Option(help="Keep the emulator's contacts, lists and tokens in this file across restarts.")
+        Path | None,
+        typer.Option(help="Keep the emulator's contacts, lists and tokens in this file across restarts."),
     ] = None,
     fault: Annotated[
         list[str] | None,
@@ -41,12 +42,16 @@ def emulator(
         bool, typer.Option(help="Show a consent page at sign-in instead of approving at once.")
     ] = False,
     rotating_refresh_tokens: Annotated[
-        bool, typer.Option("--rotating-refresh-tokens/--long-lived-refresh-tokens",
-                           help="Refresh tokens are single use (Constant Contact's default) or long lived.")
+        bool,
+        typer.Option(
+            "--rotating-refresh-tokens/--long-lived-refresh-tokens",
+            help="Refresh tokens are single use (Constant Contact's default) or long lived.",
+        ),
     ] = True,
     access_token_seconds: Annotated[int, typer.Option(help="Lifetime of access tokens.", min=1)] = 86_400,
     contacts_per_second: Annotated[
-        float | None, typer.Option(help="How fast bulk activities process contacts; unset finishes them at once.")
+        float | None,
+        typer.Option(help="How fast bulk activities process contacts; unset finishes them at once."),
     ] = None,
     rate_limits: Annotated[
         bool, typer.Option(help="Enforce Constant Contact's 4 requests/s and 10,000/day per API key.")
@@ -58,9 +63,15 @@ def emulator(
     try:
         serve_emulator(
             EmulatorOptions(
-                host=host, port=port, state_file=state, faults=fault or [], consent_page=consent_page,
-                rotating_refresh_tokens=rotating_refresh_tokens, access_token_seconds=access_token_seconds,
-                contacts_per_second=contacts_per_second, rate_limits=rate_limits,
+                host=host,
+                port=port,
+                state_file=state,
+                faults=fault or [],
+                consent_page=consent_page,
+                rotating_refresh_tokens=rotating_refresh_tokens,
+                access_token_seconds=access_token_seconds,
+                contacts_per_second=contacts_per_second,
+                rate_limits=rate_limits,
             ),
             announce=console.print,
         )

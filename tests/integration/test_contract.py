@@ -33,19 +33,53 @@ def test_the_spec_is_constant_contacts_file_byte_for_byte() -> None:
         (request("GET", "/account/summary"), "no bearer token"),
         (request("GET", "/nowhere", headers=TOKEN), "not an operation of the V3 spec"),
         (request("GET", "/contact_lists", params={"limit": 5000}, headers=TOKEN), "above 1000"),
-        (request("GET", "/contact_lists", params={"colour": "red"}, headers=TOKEN), "'colour' is not in the spec"),
+        (
+            request("GET", "/contact_lists", params={"colour": "red"}, headers=TOKEN),
+            "'colour' is not in the spec",
+        ),
         (request("GET", "/contact_lists/not-a-uuid", headers=TOKEN), "is not a uuid"),
-        (request("POST", "/activities/contacts_json_import", headers={**TOKEN, "content-type": "application/json"},
-                 content=orjson.dumps({"import_data": [{"email": "a@b.co", "first_name": "x" * 51}],
-                                       "list_ids": [LIST]})), "longer than 50"),
-        (request("POST", "/activities/contacts_json_import", headers={**TOKEN, "content-type": "application/json"},
-                 content=orjson.dumps({"import_data": [], "list_ids": ["not-a-uuid"]})), "is not a \"uuid\""),
-        (request("POST", "/activities/contacts_json_import", headers={**TOKEN, "content-type": "application/json"},
-                 content=orjson.dumps({"import_data": []})), "list_ids"),
-        (request("POST", "/activities/remove_list_memberships", headers={**TOKEN, "content-type": "application/json"},
-                 content=orjson.dumps({"source": {"contact_ids": [LIST] * 501}, "list_ids": [LIST]})), "more than 500"),
-        (request("POST", "/activities/contacts_file_import", headers=TOKEN, data={"list_ids": LIST}),
-         "sent as"),
+        (
+            request(
+                "POST",
+                "/activities/contacts_json_import",
+                headers={**TOKEN, "content-type": "application/json"},
+                content=orjson.dumps(
+                    {"import_data": [{"email": "a@b.co", "first_name": "x" * 51}], "list_ids": [LIST]}
+                ),
+            ),
+            "longer than 50",
+        ),
+        (
+            request(
+                "POST",
+                "/activities/contacts_json_import",
+                headers={**TOKEN, "content-type": "application/json"},
+                content=orjson.dumps({"import_data": [], "list_ids": ["not-a-uuid"]}),
+            ),
+            'is not a "uuid"',
+        ),
+        (
+            request(
+                "POST",
+                "/activities/contacts_json_import",
+                headers={**TOKEN, "content-type": "application/json"},
+                content=orjson.dumps({"import_data": []}),
+            ),
+            "list_ids",
+        ),
+        (
+            request(
+                "POST",
+                "/activities/remove_list_memberships",
+                headers={**TOKEN, "content-type": "application/json"},
+                content=orjson.dumps({"source": {"contact_ids": [LIST] * 501}, "list_ids": [LIST]}),
+            ),
+            "more than 500",
+        ),
+        (
+            request("POST", "/activities/contacts_file_import", headers=TOKEN, data={"list_ids": LIST}),
+            "sent as",
+        ),
     ],
 )
 def test_requests_outside_the_spec_are_caught(contract: Contract, bad_request: httpx.Request, complaint: str) -> None:
@@ -54,11 +88,17 @@ def test_requests_outside_the_spec_are_caught(contract: Contract, bad_request: h
 
 
 def test_the_remove_memberships_override_lets_valid_requests_through(contract: Contract) -> None:
-    good = request("POST", "/activities/remove_list_memberships", headers={**TOKEN, "content-type": "application/json"},
-                   content=orjson.dumps({"source": {"contact_ids": [LIST] * 500}, "list_ids": [LIST, LIST]}))
+    good = request(
+        "POST",
+        "/activities/remove_list_memberships",
+        headers={**TOKEN, "content-type": "application/json"},
+        content=orjson.dumps({"source": {"contact_ids": [LIST] * 500}, "list_ids": [LIST, LIST]}),
+    )
     assert contract.request_problems(good) == []
     raw = Contract.load()
-    raw.definitions = __import__("yaml").load(SPEC_PATH.read_text(), Loader=__import__("yaml").CSafeLoader)["definitions"]
+    raw.definitions = __import__("yaml").load(SPEC_PATH.read_text(), Loader=__import__("yaml").CSafeLoader)[
+        "definitions"
+    ]
     assert raw.request_problems(good), "without the override the spec's maxItems: 0 refuses every request"
 
 
@@ -94,9 +134,19 @@ def test_every_operation_the_client_uses_is_checked(harness: Harness, emulator: 
     ids = client.contact_ids_by_email(target)
     client.contact_ids_by_email(target, ["c1@example.com"])
     client.wait_for_activities(a.activity_id for a in client.remove_list_memberships([target], list(ids.values())))
-    assert {"createList", "getLists", "getList", "getAccountById", "bulkImportContactsJSON", "contactsCSVImport",
-            "getActivity", "postContactsExport", "getContactsExport", "getContacts",
-            "postListRemoveContact"} <= contract.seen_operations
+    assert {
+        "createList",
+        "getLists",
+        "getList",
+        "getAccountById",
+        "bulkImportContactsJSON",
+        "contactsCSVImport",
+        "getActivity",
+        "postContactsExport",
+        "getContactsExport",
+        "getContacts",
+        "postListRemoveContact",
+    } <= contract.seen_operations
     assert emulator.members(target) == []
 
 

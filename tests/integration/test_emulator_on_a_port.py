@@ -48,10 +48,14 @@ def test_inspection_api_over_http(served: tuple[Emulator, str]) -> None:
     with httpx.Client(base_url=base_url) as http:
         members = http.get(f"/_emulator/lists/{list_id}/members").json()["members"]
         assert [member["email"] for member in members] == ["x@example.com"]
-        assert http.post("/_emulator/contacts/x@example.com/unsubscribe").json()["email_address"][
-            "permission_to_send"] == "unsubscribed"
+        assert (
+            http.post("/_emulator/contacts/x@example.com/unsubscribe").json()["email_address"]["permission_to_send"]
+            == "unsubscribed"
+        )
         assert http.get(f"/_emulator/lists/{list_id}/members").json()["members"] == []
-        assert http.post("/_emulator/faults", json={"faults": ["imports#9=drop"]}).json() == {"faults": ["imports#9=drop"]}
+        assert http.post("/_emulator/faults", json={"faults": ["imports#9=drop"]}).json() == {
+            "faults": ["imports#9=drop"]
+        }
         bad = http.post("/_emulator/faults", json={"faults": ["nonsense"]})
         assert bad.status_code == 400 and "TARGET#FIRST" in bad.json()["error"]
         assert http.get("/_emulator/stats").json()["lists"] == 1
@@ -62,7 +66,10 @@ def test_the_state_file_keeps_contacts_lists_activities_and_tokens(tmp_path: Pat
     state = tmp_path / "emulator.json"
     clock = SystemClock()
     emulator = Emulator(EmulatorSettings(requests_per_second=None), state_file=state)
-    with serving(emulator) as base_url, httpx.Client(transport=ContractTransport(httpx.HTTPTransport(), contract)) as http:
+    with (
+        serving(emulator) as base_url,
+        httpx.Client(transport=ContractTransport(httpx.HTTPTransport(), contract)) as http,
+    ):
         harness = connect(http, base_url, clock)
         target = harness.client.create_list("Kept").list_id
         [batch] = json_import_batches([("keep@example.com", "Kay", None)], [target])
@@ -72,7 +79,10 @@ def test_the_state_file_keeps_contacts_lists_activities_and_tokens(tmp_path: Pat
 
     restarted = Emulator(EmulatorSettings(requests_per_second=None), state_file=state)
     assert restarted.members(target) == ["keep@example.com"]
-    with serving(restarted) as base_url, httpx.Client(transport=ContractTransport(httpx.HTTPTransport(), contract)) as http:
+    with (
+        serving(restarted) as base_url,
+        httpx.Client(transport=ContractTransport(httpx.HTTPTransport(), contract)) as http,
+    ):
         again = connect(http, base_url, clock, tokens=harness.keeper.tokens)
         assert again.client.get_activity(activity.activity_id).state == "completed"  # the old access token works
         refresh = again.keeper.tokens.refresh_token

@@ -64,8 +64,9 @@ def test_a_500_on_a_write_that_is_unsafe_to_repeat_fails_loudly_without_a_retry(
     assert emulator.request_count("createList") == 1
 
 
-def test_throttling_is_backed_off_with_jitter_and_retried(harness: Harness, emulator: Emulator,
-                                                           clock: ManualClock) -> None:
+def test_throttling_is_backed_off_with_jitter_and_retried(
+    harness: Harness, emulator: Emulator, clock: ManualClock
+) -> None:
     emulator.faults.add("requests#1-3=throttled")
     clock.slept.clear()
     assert harness.client.account_summary().organization_name
@@ -74,8 +75,9 @@ def test_throttling_is_backed_off_with_jitter_and_retried(harness: Harness, emul
     assert len(backoffs) >= 3 and len(set(backoffs)) == len(backoffs)
 
 
-def test_an_exhausted_daily_quota_stops_with_the_reset_time(harness: Harness, emulator: Emulator,
-                                                             clock: ManualClock) -> None:
+def test_an_exhausted_daily_quota_stops_with_the_reset_time(
+    harness: Harness, emulator: Emulator, clock: ManualClock
+) -> None:
     emulator.faults.add("getAccountById#1=quota")
     with pytest.raises(QuotaExceeded) as stopped:
         harness.client.account_summary()

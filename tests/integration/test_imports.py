@@ -12,7 +12,9 @@ from segport.errors import ActivityTimedOut, BadRequest
 from tests.support.harness import Harness
 
 
-def import_rows(harness: Harness, list_ids: list[str], rows: list[tuple[str, str | None, str | None]]) -> list[Activity]:
+def import_rows(
+    harness: Harness, list_ids: list[str], rows: list[tuple[str, str | None, str | None]]
+) -> list[Activity]:
     activities = [harness.client.import_contacts_json(batch) for batch in json_import_batches(rows, list_ids)]
     done = harness.client.wait_for_activities([activity.activity_id for activity in activities])
     return [done[activity.activity_id] for activity in activities]
@@ -46,7 +48,9 @@ def test_unsubscribed_contacts_are_not_added_and_are_counted(harness: Harness, e
     second = harness.client.create_list("Second").list_id
     import_rows(harness, [first], [("gone@example.com", "Gone", None), ("stay@example.com", None, None)])
     emulator.unsubscribe("gone@example.com")
-    [activity] = import_rows(harness, [first, second], [("gone@example.com", None, None), ("stay@example.com", None, None)])
+    [activity] = import_rows(
+        harness, [first, second], [("gone@example.com", None, None), ("stay@example.com", None, None)]
+    )
     assert activity.status.cannot_add_to_list_count == 1
     assert emulator.members(first) == ["stay@example.com"]
     assert emulator.members(second) == ["stay@example.com"]
@@ -56,8 +60,12 @@ def test_unsubscribed_contacts_are_not_added_and_are_counted(harness: Harness, e
 
 def test_invalid_emails_are_counted_as_errors_and_duplicates_are_merged(harness: Harness, emulator: Emulator) -> None:
     target = harness.client.create_list("Target").list_id
-    rows = [("a@example.com", "A", None), ("not-an-email", None, None), ("A@EXAMPLE.COM", None, "Later"),
-            ("b@example", None, None)]
+    rows = [
+        ("a@example.com", "A", None),
+        ("not-an-email", None, None),
+        ("A@EXAMPLE.COM", None, "Later"),
+        ("b@example", None, None),
+    ]
     [activity] = import_rows(harness, [target], rows)
     assert activity.status.items_total_count == 4
     assert activity.status.person_count == 1
@@ -140,13 +148,14 @@ class TestSlowActivities:
         assert done.state == "completed" and done.percent_done == 100
         assert len(emulator.members(target)) == 100
 
-    def test_a_full_queue_is_waited_out_and_the_import_goes_through(
-        self, harness: Harness, emulator: Emulator
-    ) -> None:
+    def test_a_full_queue_is_waited_out_and_the_import_goes_through(self, harness: Harness, emulator: Emulator) -> None:
         target = harness.client.create_list("Target").list_id
-        activities = [harness.client.import_contacts_json(batch) for batch in
-                      json_import_batches([(f"q{i}@example.com", None, None) for i in range(30)], [target],
-                                          max_contacts=10)]
+        activities = [
+            harness.client.import_contacts_json(batch)
+            for batch in json_import_batches(
+                [(f"q{i}@example.com", None, None) for i in range(30)], [target], max_contacts=10
+            )
+        ]
         assert emulator.request_count("bulkImportContactsJSON", 429) >= 1
         harness.client.wait_for_activities([activity.activity_id for activity in activities])
         assert len(emulator.members(target)) == 30

@@ -9,13 +9,27 @@ from segport.emulator import Emulator
 from tests.support.harness import Harness
 
 FIRST = ["Zoë", "José", "Łukasz", "Søren", "Ανδρέας", "Иван", "美咲", "محمد", "Chloé", "Ngozi"]
-LAST = ["Núñez", "O'Brien", "Müller", "Dvořák", "Παπαδόπουλος", "Смирнов", "佐藤", "حداد", "Lefèvre", "Okafor"]
+LAST = [
+    "Núñez",
+    "O'Brien",
+    "Müller",
+    "Dvořák",
+    "Παπαδόπουλος",
+    "Смирнов",
+    "佐藤",
+    "حداد",
+    "Lefèvre",
+    "Okafor",
+]
 
 
 def contacts(count: int) -> list[tuple[str, str | None, str | None]]:
     return [
-        (f"Member.{number}@Example{number % 97}.com", FIRST[number % 10] if number % 7 else None,
-         LAST[number % 10] if number % 11 else None)
+        (
+            f"Member.{number}@Example{number % 97}.com",
+            FIRST[number % 10] if number % 7 else None,
+            LAST[number % 10] if number % 11 else None,
+        )
         for number in range(count)
     ]
 
@@ -24,8 +38,9 @@ def contacts(count: int) -> list[tuple[str, str | None, str | None]]:
 def test_a_million_contacts_land_on_the_list_exactly(harness: Harness, emulator: Emulator) -> None:
     rows = contacts(1_000_000)
     target = harness.client.create_list("A million").list_id
-    activity_ids = [harness.client.import_contacts_json(batch).activity_id
-                    for batch in json_import_batches(rows, [target])]
+    activity_ids = [
+        harness.client.import_contacts_json(batch).activity_id for batch in json_import_batches(rows, [target])
+    ]
     assert len(activity_ids) == 25  # the physical minimum: 40,000 contacts a request
     done = harness.client.wait_for_activities(activity_ids)
     assert all(activity.state == "completed" for activity in done.values())

@@ -20,8 +20,13 @@ AUTH = f"{BASE_URL}/oauth2/default/v1"
 
 
 def authorize(http: httpx.Client, *, challenge: str, redirect_uri: str = REDIRECT_URI) -> httpx.Response:
-    url = authorization_url(auth_base=AUTH, client_id=DEFAULT_CLIENT_ID, redirect_uri=redirect_uri,
-                            state="s1", code_challenge=challenge)
+    url = authorization_url(
+        auth_base=AUTH,
+        client_id=DEFAULT_CLIENT_ID,
+        redirect_uri=redirect_uri,
+        state="s1",
+        code_challenge=challenge,
+    )
     return http.get(url)
 
 
@@ -45,8 +50,9 @@ def test_an_authorization_code_works_once(harness: Harness, http: httpx.Client) 
         harness.oauth.exchange_code(code=code, redirect_uri=REDIRECT_URI, code_verifier=pkce.verifier)
 
 
-def test_an_authorization_code_expires_after_five_minutes(harness: Harness, http: httpx.Client,
-                                                          clock: ManualClock) -> None:
+def test_an_authorization_code_expires_after_five_minutes(
+    harness: Harness, http: httpx.Client, clock: ManualClock
+) -> None:
     pkce = make_pkce()
     code = code_from(authorize(http, challenge=pkce.challenge))
     clock.advance(301)
@@ -65,8 +71,9 @@ def test_a_wrong_pkce_verifier_or_redirect_uri_is_refused(harness: Harness, http
 
 
 def test_wrong_client_credentials_are_a_configuration_error(http: httpx.Client, clock: ManualClock) -> None:
-    oauth = OAuthClient(http, auth_base=AUTH, client_id=DEFAULT_CLIENT_ID, client_secret=SecretStr("wrong"),
-                        clock=clock)
+    oauth = OAuthClient(
+        http, auth_base=AUTH, client_id=DEFAULT_CLIENT_ID, client_secret=SecretStr("wrong"), clock=clock
+    )
     with pytest.raises(ConfigurationError, match="SEGPORT_CC_CLIENT_SECRET"):
         oauth.refresh(SecretStr("anything"))
 
@@ -96,12 +103,21 @@ def test_the_consent_page_allows_or_denies(consent_settings: EmulatorSettings, c
         page = authorize(http, challenge="c" * 43)
         assert page.status_code == 200
         assert "Allow access" in page.text and "contact_data" in page.text
-        form = {"client_id": DEFAULT_CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code",
-                "scope": "contact_data offline_access", "state": "s1", "code_challenge": "c" * 43,
-                "code_challenge_method": "S256"}
+        form = {
+            "client_id": DEFAULT_CLIENT_ID,
+            "redirect_uri": REDIRECT_URI,
+            "response_type": "code",
+            "scope": "contact_data offline_access",
+            "state": "s1",
+            "code_challenge": "c" * 43,
+            "code_challenge_method": "S256",
+        }
         denied = http.post(f"{AUTH}/authorize", data={**form, "decision": "deny"})
         assert parse_qs(urlsplit(denied.headers["location"]).query) == {
-            "error": ["access_denied"], "error_description": ["The user denied the request."], "state": ["s1"]}
+            "error": ["access_denied"],
+            "error_description": ["The user denied the request."],
+            "state": ["s1"],
+        }
         allowed = http.post(f"{AUTH}/authorize", data={**form, "decision": "allow"})
         assert "code" in parse_qs(urlsplit(allowed.headers["location"]).query)
 
@@ -111,8 +127,10 @@ def test_a_token_near_expiry_is_refreshed_and_persisted_before_it_is_used(
 ) -> None:
     seen_at_persist: list[int] = []
     original = harness.keeper._on_new_tokens
-    harness.keeper._on_new_tokens = lambda tokens: (seen_at_persist.append(emulator.request_count()),  # type: ignore[method-assign]
-                                                     original(tokens))
+    harness.keeper._on_new_tokens = lambda tokens: (
+        seen_at_persist.append(emulator.request_count()),  # type: ignore[method-assign]
+        original(tokens),
+    )
     before = emulator.request_count("getAccountById")
     clock.advance(86_400 - 200)  # inside the 300-second margin
     harness.client.account_summary()
@@ -194,7 +212,7 @@ def test_two_threads_refreshing_one_connection_end_with_one_valid_pair(harness: 
         barrier.wait()
         try:
             results.append(harness.keeper.after_rejection(stale))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=refresh) for _ in range(2)]

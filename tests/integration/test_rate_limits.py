@@ -16,8 +16,9 @@ def bearer(harness: Harness) -> dict[str, str]:
     return {"Authorization": f"Bearer {harness.keeper.access_token()}"}
 
 
-def test_a_fifth_request_within_one_second_is_throttled(harness: Harness, http: httpx.Client,
-                                                          clock: ManualClock) -> None:
+def test_a_fifth_request_within_one_second_is_throttled(
+    harness: Harness, http: httpx.Client, clock: ManualClock
+) -> None:
     clock.advance(5)
     answers = [http.get(f"{BASE_URL}/v3/account/summary", headers=bearer(harness)) for _ in range(5)]
     assert [answer.status_code for answer in answers] == [200, 200, 200, 200, 429]

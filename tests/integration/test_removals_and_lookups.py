@@ -26,8 +26,9 @@ def test_a_few_contact_ids_are_looked_up_one_by_one(harness: Harness, emulator: 
     other = harness.client.create_list("Other").list_id
     fill(harness, target, 5)
     fill(harness, other, 1)
-    found = harness.client.contact_ids_by_email(target, ["member1@example.com", " MEMBER2@example.com",
-                                                         "nobody@example.com"])
+    found = harness.client.contact_ids_by_email(
+        target, ["member1@example.com", " MEMBER2@example.com", "nobody@example.com"]
+    )
     assert set(found) == {"member1@example.com", "member2@example.com"}
     assert emulator.request_count("getContacts") == 3
     assert emulator.request_count("postContactsExport") == 0

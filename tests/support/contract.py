@@ -45,12 +45,24 @@ OVERRIDES: list[tuple[str, str, object, str]] = [
     # ListActivityRemoveContacts declares maxItems: 0, while its text (and the guide) say up to 50 target lists
     # and up to 500 contact ids / 50 source lists / 50 tags. Taken literally, no valid request exists.
     ("ListActivityRemoveContacts.properties.list_ids", "maxItems", 50, "maxItems: 0 defect; docs say 50"),
-    ("ListActivityRemoveContacts.properties.source.properties.contact_ids", "maxItems", 500,
-     "maxItems: 0 defect; docs say 500"),
-    ("ListActivityRemoveContacts.properties.source.properties.list_ids", "maxItems", 50,
-     "maxItems: 0 defect; docs say 50 (or 100 in an older page; 50 is the safe reading)"),
-    ("ListActivityRemoveContacts.properties.source.properties.tag_ids", "maxItems", 50,
-     "maxItems: 0 defect; docs say 50"),
+    (
+        "ListActivityRemoveContacts.properties.source.properties.contact_ids",
+        "maxItems",
+        500,
+        "maxItems: 0 defect; docs say 500",
+    ),
+    (
+        "ListActivityRemoveContacts.properties.source.properties.list_ids",
+        "maxItems",
+        50,
+        "maxItems: 0 defect; docs say 50 (or 100 in an older page; 50 is the safe reading)",
+    ),
+    (
+        "ListActivityRemoveContacts.properties.source.properties.tag_ids",
+        "maxItems",
+        50,
+        "maxItems: 0 defect; docs say 50",
+    ),
 ]
 
 
@@ -105,13 +117,15 @@ class Contract:
 
     def _schema_problems(self, schema: dict[str, Any], instance: Any, where: str) -> list[str]:
         validator = self._validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS).decode())
-        return [f"{where}: {error.message} at {'/'.join(map(str, error.instance_path))}"
-                for error in list(validator.iter_errors(instance))[:5]]
+        return [
+            f"{where}: {error.message} at {'/'.join(map(str, error.instance_path))}"
+            for error in list(validator.iter_errors(instance))[:5]
+        ]
 
     def find(self, method: str, url: httpx.URL) -> tuple[Operation, dict[str, str]] | None:
         if not url.path.startswith(self.base_path + "/"):
             return None
-        path = url.path[len(self.base_path):]
+        path = url.path[len(self.base_path) :]
         for operation in self.operations:
             found = operation.pattern.match(path)
             if found and operation.method == method:
@@ -202,8 +216,11 @@ class Contract:
             return []
         produces = operation.spec.get("produces", ["application/json"])
         if "application/json" not in produces:
-            return [] if response.headers.get("content-type", "").startswith(produces[0]) else [
-                f"{where}: content type {response.headers.get('content-type')!r}, the spec produces {produces}"]
+            return (
+                []
+                if response.headers.get("content-type", "").startswith(produces[0])
+                else [f"{where}: content type {response.headers.get('content-type')!r}, the spec produces {produces}"]
+            )
         try:
             body = orjson.loads(content)
         except orjson.JSONDecodeError:
@@ -263,7 +280,11 @@ def _form_problems(parameters: list[dict[str, Any]], content_type: str, content:
                 problems.append(f"{where}: form field {name!r} must be a file")
             continue
         value = part.get_payload(decode=True).decode("utf-8")
-        if parameter.get("format") == "csv" and "maxItems" in parameter and len(value.split(",")) > parameter["maxItems"]:
+        if (
+            parameter.get("format") == "csv"
+            and "maxItems" in parameter
+            and len(value.split(",")) > parameter["maxItems"]
+        ):
             problems.append(f"{where}: {name} holds more than {parameter['maxItems']} items")
         if "enum" in parameter and value not in parameter["enum"]:
             problems.append(f"{where}: {name}={value!r} is not one of {parameter['enum']}")

@@ -23,8 +23,9 @@ def free_port() -> int:
 def serving(emulator: Emulator) -> Iterator[str]:
     """Yield the base URL of the emulator served on a free port; stop the server afterwards."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(EmulatorASGI(emulator), host="127.0.0.1", port=port,
-                                           log_level="critical", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(EmulatorASGI(emulator), host="127.0.0.1", port=port, log_level="critical", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

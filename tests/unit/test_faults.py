@@ -37,8 +37,10 @@ def test_a_wrong_fault_names_the_problem_and_the_form_to_use(text: str, message:
 
 def test_each_target_counts_its_own_requests() -> None:
     schedule = FaultSchedule([Fault.parse("imports#2=503"), Fault.parse("requests#4=drop")])
-    hits = [schedule.for_request(op, is_api=True) for op in
-            ["getLists", "bulkImportContactsJSON", "contactsCSVImport", "getActivity", "getActivity"]]
+    hits = [
+        schedule.for_request(op, is_api=True)
+        for op in ["getLists", "bulkImportContactsJSON", "contactsCSVImport", "getActivity", "getActivity"]
+    ]
     assert hits[0] is None
     assert hits[1] is None  # first import
     assert hits[2] == Fault("imports", 2, 2, "503")  # second import, by the group

@@ -16,7 +16,9 @@ from segport.constant_contact.oauth import (
 
 
 def test_the_pkce_challenge_matches_rfc_7636_appendix_b() -> None:
-    assert pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert (
+        pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
 
 
 def test_fresh_verifiers_are_long_random_and_never_shown() -> None:
@@ -28,19 +30,33 @@ def test_fresh_verifiers_are_long_random_and_never_shown() -> None:
 
 
 def test_the_authorization_url_asks_for_the_code_flow_with_pkce_state_and_scopes() -> None:
-    url = authorization_url(auth_base="https://authz.constantcontact.com/oauth2/default/v1/", client_id="key",
-                            redirect_uri="http://127.0.0.1:8788/cb", state="xyz", code_challenge="abc")
+    url = authorization_url(
+        auth_base="https://authz.constantcontact.com/oauth2/default/v1/",
+        client_id="key",
+        redirect_uri="http://127.0.0.1:8788/cb",
+        state="xyz",
+        code_challenge="abc",
+    )
     parts = urlsplit(url)
     assert parts.path == "/oauth2/default/v1/authorize"
     query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-    assert query == {"client_id": "key", "redirect_uri": "http://127.0.0.1:8788/cb", "response_type": "code",
-                     "scope": "contact_data offline_access", "state": "xyz", "code_challenge": "abc",
-                     "code_challenge_method": "S256"}
+    assert query == {
+        "client_id": "key",
+        "redirect_uri": "http://127.0.0.1:8788/cb",
+        "response_type": "code",
+        "scope": "contact_data offline_access",
+        "state": "xyz",
+        "code_challenge": "abc",
+        "code_challenge_method": "S256",
+    }
 
 
 def test_token_sets_never_show_their_tokens() -> None:
-    tokens = TokenSet(access_token=SecretStr("access-abc"), refresh_token=SecretStr("refresh-def"),
-                      expires_at=datetime(2026, 1, 1, tzinfo=UTC))
+    tokens = TokenSet(
+        access_token=SecretStr("access-abc"),
+        refresh_token=SecretStr("refresh-def"),
+        expires_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     for text in (repr(tokens), str(tokens), tokens.model_dump_json()):
         assert "access-abc" not in text and "refresh-def" not in text
     assert repr(PkcePair("v" * 50, "c")).count("v" * 50) == 0

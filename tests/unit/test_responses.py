@@ -69,7 +69,9 @@ def test_error_bodies_are_read_as_an_array_joining_the_messages() -> None:
 
 
 def test_oauth_error_bodies_and_non_json_bodies_are_read_too() -> None:
-    oauth = parse_error_body(b'{"error":"invalid_grant","error_description":"The refresh token is invalid or expired."}')
+    oauth = parse_error_body(
+        b'{"error":"invalid_grant","error_description":"The refresh token is invalid or expired."}'
+    )
     assert oauth.error_key == "invalid_grant"
     html = parse_error_body(b"<html>Bad Gateway</html>")
     assert html.error_key is None and html.error_message == "<html>Bad Gateway</html>"

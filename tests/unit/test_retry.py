@@ -15,8 +15,9 @@ def test_retries_stop_after_the_number_of_attempts() -> None:
 
 def test_retries_stop_when_the_total_time_would_be_exceeded() -> None:
     clock = ManualClock()
-    policy = RetryPolicy(attempts=100, total_seconds=5.0, base_delay=2.0, max_delay=2.0, clock=clock,
-                         random=random.Random(2))
+    policy = RetryPolicy(
+        attempts=100, total_seconds=5.0, base_delay=2.0, max_delay=2.0, clock=clock, random=random.Random(2)
+    )
     state = policy.start()
     while state.wait_before_next():
         pass

@@ -96,7 +96,10 @@ class ConstantContactClient:
 
     def get_list(self, list_id: str) -> ContactList:
         response = self._request(
-            "getList", "GET", f"contact_lists/{list_id}", params={"include_membership_count": "all"},
+            "getList",
+            "GET",
+            f"contact_lists/{list_id}",
+            params={"include_membership_count": "all"},
             replay_safe=True,
         )
         return ContactList.model_validate_json(response.content)
@@ -105,7 +108,10 @@ class ConstantContactClient:
         """Create a list; a name already taken raises `Conflict` (list names are unique per account)."""
         try:
             response = self._request(
-                "createList", "POST", "contact_lists", json_body={"name": name, "favorite": favorite},
+                "createList",
+                "POST",
+                "contact_lists",
+                json_body={"name": name, "favorite": favorite},
                 replay_safe=False,
             )
         except Conflict as exc:
@@ -122,19 +128,26 @@ class ConstantContactClient:
         """
         body = batch.body if isinstance(batch, ImportBatch) else batch
         response = self._request(
-            "bulkImportContactsJSON", "POST", "activities/contacts_json_import", content=body,
+            "bulkImportContactsJSON",
+            "POST",
+            "activities/contacts_json_import",
+            content=body,
             replay_safe=True,
         )
         return Activity.model_validate_json(response.content)
 
-    def import_contacts_csv(self, csv_content: bytes, list_ids: Sequence[str], *, file_name: str = "contacts.csv") -> Activity:
+    def import_contacts_csv(
+        self, csv_content: bytes, list_ids: Sequence[str], *, file_name: str = "contacts.csv"
+    ) -> Activity:
         """Submit a CSV (email, first_name, last_name columns) through `contacts_file_import`.
 
         No Content-Type is set by hand: httpx writes the multipart header with its boundary, as the spec asks.
         """
         _check_list_ids(list_ids)
         response = self._request(
-            "contactsCSVImport", "POST", "activities/contacts_file_import",
+            "contactsCSVImport",
+            "POST",
+            "activities/contacts_file_import",
             files={"file": (file_name, csv_content, "text/csv")},
             data={"list_ids": ",".join(list_ids)},
             replay_safe=True,
@@ -148,7 +161,9 @@ class ConstantContactClient:
         for start in range(0, len(contact_ids), MAX_REMOVE_CONTACT_IDS):
             chunk = list(contact_ids[start : start + MAX_REMOVE_CONTACT_IDS])
             response = self._request(
-                "postListRemoveContact", "POST", "activities/remove_list_memberships",
+                "postListRemoveContact",
+                "POST",
+                "activities/remove_list_memberships",
                 json_body={"source": {"contact_ids": chunk}, "list_ids": list(list_ids)},
                 replay_safe=True,
             )
@@ -192,9 +207,7 @@ class ConstantContactClient:
             self._clock.sleep(interval)
             interval = min(interval * 2, max_interval)
 
-    def export_contacts(
-        self, *, list_ids: Sequence[str], fields: Sequence[str], status: str | None = None
-    ) -> Activity:
+    def export_contacts(self, *, list_ids: Sequence[str], fields: Sequence[str], status: str | None = None) -> Activity:
         _check_list_ids(list_ids)
         body: dict[str, Any] = {"list_ids": list(list_ids), "fields": list(fields)}
         if status is not None:
@@ -206,9 +219,7 @@ class ConstantContactClient:
 
     def download_contact_export(self, results_href: str) -> Iterator[dict[str, str]]:
         """The rows of a finished export's CSV file, keyed by lower-case column name."""
-        response = self._request(
-            "getContactsExport", "GET", results_href, replay_safe=True, accept="text/csv"
-        )
+        response = self._request("getContactsExport", "GET", results_href, replay_safe=True, accept="text/csv")
         reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
         for row in reader:
             yield {_column_key(key): value for key, value in row.items() if key is not None}
@@ -240,8 +251,11 @@ class ConstantContactClient:
 
     def _contact_id_for(self, email: str, list_id: str) -> str | None:
         response = self._request(
-            "getContacts", "GET", "contacts",
-            params={"email": email, "include": "list_memberships", "status": "all"}, replay_safe=True,
+            "getContacts",
+            "GET",
+            "contacts",
+            params={"email": email, "include": "list_memberships", "status": "all"},
+            replay_safe=True,
         )
         for contact in orjson.loads(response.content).get("contacts") or []:
             if list_id in (contact.get("list_memberships") or []):
@@ -275,8 +289,15 @@ class ConstantContactClient:
             self._budget.acquire(operation)
             try:
                 response = self._http.request(
-                    method, url, params=params, content=content, files=files, data=data, headers=headers,
-                    auth=self._auth or httpx.USE_CLIENT_DEFAULT, timeout=self._timeout,
+                    method,
+                    url,
+                    params=params,
+                    content=content,
+                    files=files,
+                    data=data,
+                    headers=headers,
+                    auth=self._auth or httpx.USE_CLIENT_DEFAULT,
+                    timeout=self._timeout,
                 )
             except httpx.TransportError as exc:
                 # Failing to connect means nothing was sent; failing later leaves the outcome unknown.
@@ -305,8 +326,15 @@ class ConstantContactClient:
                 queue=action is Action.WAIT_FOR_QUEUE
             ):
                 continue
-            raise self._error(rule.error, operation, response.status_code, body.error_key, body.error_message,
-                              attempts=state.attempt, why=rule.why)
+            raise self._error(
+                rule.error,
+                operation,
+                response.status_code,
+                body.error_key,
+                body.error_message,
+                attempts=state.attempt,
+                why=rule.why,
+            )
 
     def _error(
         self,
@@ -324,12 +352,14 @@ class ConstantContactClient:
         message = f"{operation}: Constant Contact answered {status} ({why}){tried} - {detail}."
         if issubclass(error, QuotaExceeded):
             return QuotaExceeded(
-                message, resets_at=next_utc_midnight(self._clock.now()), operation=operation, status=status,
-                error_key=error_key, error_message=error_message,
+                message,
+                resets_at=next_utc_midnight(self._clock.now()),
+                operation=operation,
+                status=status,
+                error_key=error_key,
+                error_message=error_message,
             )
-        return error(
-            message, operation=operation, status=status, error_key=error_key, error_message=error_message
-        )
+        return error(message, operation=operation, status=status, error_key=error_key, error_message=error_message)
 
 
 def _check_list_ids(list_ids: Sequence[str]) -> None:

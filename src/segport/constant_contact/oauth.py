@@ -54,9 +54,7 @@ def new_state() -> str:
     return secrets.token_urlsafe(32)
 
 
-def authorization_url(
-    *, auth_base: str, client_id: str, redirect_uri: str, state: str, code_challenge: str
-) -> str:
+def authorization_url(*, auth_base: str, client_id: str, redirect_uri: str, state: str, code_challenge: str) -> str:
     """Where to send the person who signs in to Constant Contact."""
     query = urlencode(
         {
@@ -81,7 +79,7 @@ class TokenSet(BaseModel):
     refresh_token: SecretStr | None
     expires_at: datetime
     scope: str = ""
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 
     def expires_within(self, seconds: float, now: datetime) -> bool:
         return self.expires_at - now <= timedelta(seconds=seconds)
@@ -147,9 +145,7 @@ class OAuthClient:
 
     def refresh(self, refresh_token: SecretStr) -> TokenSet:
         """A new token pair for a refresh token; with rotating tokens the old refresh token dies now."""
-        return self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": refresh_token.get_secret_value()}
-        )
+        return self._token_request({"grant_type": "refresh_token", "refresh_token": refresh_token.get_secret_value()})
 
     def _token_request(self, form: dict[str, str]) -> TokenSet:
         state = self._retry.start()
@@ -179,13 +175,17 @@ class OAuthClient:
                     continue
                 raise TransientError(
                     f"The Constant Contact token endpoint answered {response.status_code}.",
-                    operation="token", status=response.status_code, error_key=body.error_key,
+                    operation="token",
+                    status=response.status_code,
+                    error_key=body.error_key,
                     error_message=body.error_message,
                 )
             if body.error_key in ("invalid_grant", "access_denied"):
                 raise ReauthorizationRequired(
                     f"Constant Contact refused the sign-in grant ({body.error_key}: {body.error_message}).",
-                    operation="token", status=response.status_code, error_key=body.error_key,
+                    operation="token",
+                    status=response.status_code,
+                    error_key=body.error_key,
                     error_message=body.error_message,
                 )
             if body.error_key in ("invalid_client", "unauthorized_client"):
@@ -196,7 +196,9 @@ class OAuthClient:
             raise UnexpectedResponse(
                 f"The Constant Contact token endpoint answered {response.status_code} "
                 f"({body.error_key}: {body.error_message}).",
-                operation="token", status=response.status_code, error_key=body.error_key,
+                operation="token",
+                status=response.status_code,
+                error_key=body.error_key,
                 error_message=body.error_message,
             )
 

@@ -37,8 +37,10 @@ class RetryState:
 
     def delay(self, *, queue: bool = False) -> float:
         base = self.policy.queue_delay if queue else self.policy.base_delay
-        ceiling = min(self.policy.max_delay if not queue else self.policy.queue_delay * 4,
-                      base * 2 ** (self.attempt - 1))
+        ceiling = min(
+            self.policy.max_delay if not queue else self.policy.queue_delay * 4,
+            base * 2 ** (self.attempt - 1),
+        )
         # Full jitter: several workers backing off from the same 429 do not come back in step.
         return self.policy.random.uniform(base / 2, max(base / 2, ceiling))
 

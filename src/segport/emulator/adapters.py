@@ -25,10 +25,15 @@ class EmulatorTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        answer = self.emulator.handle(Request(
-            method=request.method, path=request.url.path, query_string=request.url.query.decode("ascii"),
-            headers={key.lower(): value for key, value in request.headers.items()}, body=body,
-        ))
+        answer = self.emulator.handle(
+            Request(
+                method=request.method,
+                path=request.url.path,
+                query_string=request.url.query.decode("ascii"),
+                headers={key.lower(): value for key, value in request.headers.items()},
+                body=body,
+            )
+        )
         if answer.transport_fault == "drop":
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
         if answer.transport_fault == "timeout":
@@ -39,8 +44,13 @@ class EmulatorTransport(httpx.BaseTransport):
 class EmulatorASGI:
     """The emulator as an ASGI application, for `segport emulator --port N` (served by uvicorn)."""
 
-    def __init__(self, emulator: Emulator, *, on_shutdown: Callable[[], None] | None = None,
-                 timeout_seconds: float = 130.0) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        *,
+        on_shutdown: Callable[[], None] | None = None,
+        timeout_seconds: float = 130.0,
+    ) -> None:
         self.emulator = emulator
         self.on_shutdown = on_shutdown
         self.timeout_seconds = timeout_seconds
@@ -58,7 +68,9 @@ class EmulatorASGI:
             if not message.get("more_body"):
                 break
         request = Request(
-            method=scope["method"], path=scope["path"], query_string=scope.get("query_string", b"").decode("latin-1"),
+            method=scope["method"],
+            path=scope["path"],
+            query_string=scope.get("query_string", b"").decode("latin-1"),
             headers={key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]},
             body=b"".join(chunks),
         )

@@ -61,7 +61,10 @@ class Authorization:
     def issue_code(self, *, client_id: str, redirect_uri: str, scope: str, code_challenge: str | None) -> str:
         code = secrets.token_urlsafe(24)
         self.codes[code] = AuthorizationCode(
-            client_id=client_id, redirect_uri=redirect_uri, scope=scope, code_challenge=code_challenge,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            code_challenge=code_challenge,
             expires_at=self.clock.now() + timedelta(seconds=self.settings.authorization_code_seconds),
         )
         return code
@@ -142,9 +145,16 @@ class Authorization:
         now = self.clock.now().timestamp()
         lifetime = self.settings.access_token_seconds
         claims = {
-            "ver": 1, "jti": secrets.token_hex(8), "iss": "segport-emulator", "aud": "https://api.cc.email/v3",
-            "iat": int(now), "iat_precise": now, "exp": int(now) + lifetime, "cid": grant.client_id,
-            "scp": grant.scope.split(), "sub": self.settings.account_email,
+            "ver": 1,
+            "jti": secrets.token_hex(8),
+            "iss": "segport-emulator",
+            "aud": "https://api.cc.email/v3",
+            "iat": int(now),
+            "iat_precise": now,
+            "exp": int(now) + lifetime,
+            "cid": grant.client_id,
+            "scp": grant.scope.split(),
+            "sub": self.settings.account_email,
         }
         header = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
         payload = _b64(orjson.dumps(claims))

@@ -78,9 +78,13 @@ class Emulator:
         """Forget every contact, list, activity, token and counter (the fault schedule stays)."""
         with self._lock:
             s = self.settings
-            self.world = World(self.clock, max_lists=s.max_lists, max_lists_per_contact=s.max_lists_per_contact,
-                               contacts_per_second=s.contacts_per_second,
-                               activity_start_delay=s.activity_start_delay)
+            self.world = World(
+                self.clock,
+                max_lists=s.max_lists,
+                max_lists_per_contact=s.max_lists_per_contact,
+                contacts_per_second=s.contacts_per_second,
+                activity_start_delay=s.activity_start_delay,
+            )
             self.authorization = Authorization(s, self.clock)
             self.log: deque[LoggedRequest] = deque(maxlen=MAX_LOGGED_REQUESTS)
             self.counts: Counter[tuple[str, int]] = Counter()
@@ -101,8 +105,17 @@ class Emulator:
             operation, response = self._dispatch(request)
             status = 0 if response.transport_fault else response.status
             self.counts[(operation, status)] += 1
-            self.log.append(LoggedRequest(self._request_number, self.clock.now().isoformat(), request.method,
-                                          request.path, operation, status, response.transport_fault))
+            self.log.append(
+                LoggedRequest(
+                    self._request_number,
+                    self.clock.now().isoformat(),
+                    request.method,
+                    request.path,
+                    operation,
+                    status,
+                    response.transport_fault,
+                )
+            )
             if request.method != "GET":
                 self.dirty = True
             return response
@@ -149,8 +162,13 @@ class Emulator:
                     return operation, Response(0, transport_fault=fault.effect)
                 return operation, self._fault_response(fault)
             if self.settings.token_requests_per_second and not self._token_window.admit(self.clock.monotonic()):
-                return operation, json_response(429, {"errorCode": "E0000047", "errorSummary":
-                                                      "API call exceeded rate limit due to too many requests."})
+                return operation, json_response(
+                    429,
+                    {
+                        "errorCode": "E0000047",
+                        "errorSummary": "API call exceeded rate limit due to too many requests.",
+                    },
+                )
         response = oauth_server.handle(self, request)
         if response is None:
             return operation, api_error(404, "not_found", f"No resource at {request.path}.")
@@ -183,15 +201,23 @@ class Emulator:
         if fault.effect == "quota":
             return single_error(429, "quota_exceeded", "Limit Exceeded")
         if fault.effect == "queue-full":
-            return api_error(429, "too_many_requests",
-                             "Too many requests. You exceeded 1,000 queued activities for this user account.")
+            return api_error(
+                429,
+                "too_many_requests",
+                "Too many requests. You exceeded 1,000 queued activities for this user account.",
+            )
         status = int(fault.effect)
         if status == 401:
             return v3.unauthorized()
-        messages = {500: "There was a problem with our internal service.",
-                    503: "Our internal service is temporarily unavailable."}
-        return api_error(status, "server.error" if status >= 500 else "fault",
-                         messages.get(status, f"Emulator fault {fault}."))
+        messages = {
+            500: "There was a problem with our internal service.",
+            503: "Our internal service is temporarily unavailable.",
+        }
+        return api_error(
+            status,
+            "server.error" if status >= 500 else "fault",
+            messages.get(status, f"Emulator fault {fault}."),
+        )
 
     def activity_fault(self) -> str | None:
         """How the activity being created must end, when the fault schedule says so."""
@@ -223,8 +249,11 @@ class Emulator:
 
     def request_count(self, operation: str | None = None, status: int | None = None) -> int:
         with self._lock:
-            return sum(count for (op, code), count in self.counts.items()
-                       if (operation is None or op == operation) and (status is None or code == status))
+            return sum(
+                count
+                for (op, code), count in self.counts.items()
+                if (operation is None or op == operation) and (status is None or code == status)
+            )
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -19,8 +19,13 @@ def sign_in_headless(
     """Run the authorization-code + PKCE flow against an emulator that approves at once."""
     pkce = make_pkce()
     state = new_state()
-    url = authorization_url(auth_base=auth_base, client_id=client_id, redirect_uri=redirect_uri, state=state,
-                            code_challenge=pkce.challenge)
+    url = authorization_url(
+        auth_base=auth_base,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        state=state,
+        code_challenge=pkce.challenge,
+    )
     answer = http.get(url, follow_redirects=False)
     location = answer.headers.get("location", "")
     query = parse_qs(urlsplit(location).query)

@@ -1,17 +1,17 @@
 """The emulator's own API for tests and the demo, under /_emulator/ (apart from the V3 paths).
 
-    GET    /_emulator/stats                         request counts by operation and status, sizes
-    GET    /_emulator/requests?limit=N              the request log, newest last
-    GET    /_emulator/lists                         lists with member counts
-    POST   /_emulator/lists  {"name": ...}          create a list without OAuth
-    GET    /_emulator/lists/{list_id}/members       the members, with permission and names
-    GET    /_emulator/contacts/{email}              one contact, with list memberships
-    POST   /_emulator/contacts/{email}/unsubscribe  the contact opts out (and leaves every list)
-    GET    /_emulator/faults                        the fault schedule
-    POST   /_emulator/faults {"faults": [...]}      add faults (see faults.py for the syntax)
-    DELETE /_emulator/faults                        clear the schedule and its counters
-    POST   /_emulator/tokens/revoke[?grants=true]   revoke access tokens (and refresh tokens)
-    POST   /_emulator/reset                         forget all state
+GET    /_emulator/stats                         request counts by operation and status, sizes
+GET    /_emulator/requests?limit=N              the request log, newest last
+GET    /_emulator/lists                         lists with member counts
+POST   /_emulator/lists  {"name": ...}          create a list without OAuth
+GET    /_emulator/lists/{list_id}/members       the members, with permission and names
+GET    /_emulator/contacts/{email}              one contact, with list memberships
+POST   /_emulator/contacts/{email}/unsubscribe  the contact opts out (and leaves every list)
+GET    /_emulator/faults                        the fault schedule
+POST   /_emulator/faults {"faults": [...]}      add faults (see faults.py for the syntax)
+DELETE /_emulator/faults                        clear the schedule and its counters
+POST   /_emulator/tokens/revoke[?grants=true]   revoke access tokens (and refresh tokens)
+POST   /_emulator/reset                         forget all state
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _problem(status: int, detail: str) -> Response:
 
 
 def handle(emulator: Emulator, request: Request) -> Response:
-    path = request.path[len(PREFIX):].rstrip("/") or "/"
+    path = request.path[len(PREFIX) :].rstrip("/") or "/"
     method = request.method
     world = emulator.world
     if path == "/health":
@@ -48,15 +48,20 @@ def handle(emulator: Emulator, request: Request) -> Response:
         entries = list(emulator.log)[-limit:]
         return json_response(200, {"requests": [entry.__dict__ for entry in entries]})
     if path == "/lists" and method == "GET":
-        return json_response(200, {"lists": [
-            {"list_id": record.list_id, "name": record.name, "members": len(record.members)}
-            for record in world.lists.values()
-        ]})
+        return json_response(
+            200,
+            {
+                "lists": [
+                    {"list_id": record.list_id, "name": record.name, "members": len(record.members)}
+                    for record in world.lists.values()
+                ]
+            },
+        )
     if path == "/lists" and method == "POST":
         body = _body(request)
         name = body.get("name") if isinstance(body, dict) else None
         if not isinstance(name, str) or not name:
-            return _problem(400, "Send {\"name\": \"...\"}.")
+            return _problem(400, 'Send {"name": "..."}.')
         existing = world.list_named(name)
         if existing is not None:
             return json_response(200, {"list_id": existing.list_id, "name": name})
@@ -66,12 +71,22 @@ def handle(emulator: Emulator, request: Request) -> Response:
         record = world.lists.get(members.group(1))
         if record is None:
             return _problem(404, "No such list.")
-        return json_response(200, {"list_id": record.list_id, "members": [
-            {"email": world.contacts[key].email, "contact_id": world.contacts[key].contact_id,
-             "first_name": world.contacts[key].first_name, "last_name": world.contacts[key].last_name,
-             "permission_to_send": world.contacts[key].permission}
-            for key in record.members
-        ]})
+        return json_response(
+            200,
+            {
+                "list_id": record.list_id,
+                "members": [
+                    {
+                        "email": world.contacts[key].email,
+                        "contact_id": world.contacts[key].contact_id,
+                        "first_name": world.contacts[key].first_name,
+                        "last_name": world.contacts[key].last_name,
+                        "permission_to_send": world.contacts[key].permission,
+                    }
+                    for key in record.members
+                ],
+            },
+        )
     contact = re.fullmatch(r"/contacts/([^/]+)(/unsubscribe)?", path)
     if contact:
         email = unquote(contact.group(1))
@@ -89,7 +104,7 @@ def handle(emulator: Emulator, request: Request) -> Response:
             body = _body(request)
             specs = body.get("faults") if isinstance(body, dict) else None
             if not isinstance(specs, list) or not all(isinstance(item, str) for item in specs):
-                return _problem(400, "Send {\"faults\": [\"imports#3-5=503\", ...]}.")
+                return _problem(400, 'Send {"faults": ["imports#3-5=503", ...]}.')
             try:
                 emulator.faults.add(*specs)
             except FaultSyntaxError as exc:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
 import hmac
+import html
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
@@ -89,20 +89,25 @@ def token(emulator: Emulator, request: Request) -> Response:
     form = request.form()
     credentials = _client_credentials(request, form)
     settings = emulator.settings
-    if credentials is None or credentials[0] != settings.client_id or not hmac.compare_digest(
-        credentials[1], settings.client_secret
+    if (
+        credentials is None
+        or credentials[0] != settings.client_id
+        or not hmac.compare_digest(credentials[1], settings.client_secret)
     ):
         return json_response(401, {"error": "invalid_client", "error_description": "Client authentication failed."})
     grant_type = form.get("grant_type")
     try:
         if grant_type == "authorization_code":
             answer = emulator.authorization.redeem_code(
-                code=form.get("code", ""), client_id=credentials[0], redirect_uri=form.get("redirect_uri", ""),
+                code=form.get("code", ""),
+                client_id=credentials[0],
+                redirect_uri=form.get("redirect_uri", ""),
                 verifier=form.get("code_verifier"),
             )
         elif grant_type == "refresh_token":
-            answer = emulator.authorization.refresh(refresh_token=form.get("refresh_token", ""),
-                                                    client_id=credentials[0])
+            answer = emulator.authorization.refresh(
+                refresh_token=form.get("refresh_token", ""), client_id=credentials[0]
+            )
         else:
             raise GrantError("unsupported_grant_type", f"The grant type {grant_type!r} is not supported.")
     except GrantError as exc:
@@ -113,12 +118,13 @@ def token(emulator: Emulator, request: Request) -> Response:
 def _consent_page(emulator: Emulator, params: dict[str, str]) -> str:
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(key)}" value="{html.escape(value)}">'
-        for key, value in params.items() if key != "decision"
+        for key, value in params.items()
+        if key != "decision"
     )
     account = html.escape(emulator.settings.account_name)
     scopes = "".join(f"<li>{html.escape(scope)}</li>" for scope in params.get("scope", "").split())
     body = f"""
-<p>An application (<code>{html.escape(params.get('client_id', ''))}</code>) asks to access the Constant Contact
+<p>An application (<code>{html.escape(params.get("client_id", ""))}</code>) asks to access the Constant Contact
 account <strong>{account}</strong> with these permissions:</p>
 <ul>{scopes}</ul>
 <form method="post" action="{AUTH_PREFIX}/authorize">{hidden}

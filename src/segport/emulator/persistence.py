@@ -35,31 +35,62 @@ def save_state(emulator: Emulator, path: Path) -> None:
         state: dict[str, Any] = {
             "format": FORMAT,
             "lists": [
-                {"list_id": r.list_id, "name": r.name, "favorite": r.favorite, "description": r.description,
-                 "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat(),
-                 "members": list(r.members)}
+                {
+                    "list_id": r.list_id,
+                    "name": r.name,
+                    "favorite": r.favorite,
+                    "description": r.description,
+                    "created_at": r.created_at.isoformat(),
+                    "updated_at": r.updated_at.isoformat(),
+                    "members": list(r.members),
+                }
                 for r in world.lists.values()
             ],
             "contacts": [
-                [c.contact_id, c.email, c.first_name, c.last_name, c.permission, c.opt_out_source,
-                 c.opt_out_date.isoformat() if c.opt_out_date else None, c.created_at.isoformat(),
-                 c.updated_at.isoformat(), list(c.lists)]
+                [
+                    c.contact_id,
+                    c.email,
+                    c.first_name,
+                    c.last_name,
+                    c.permission,
+                    c.opt_out_source,
+                    c.opt_out_date.isoformat() if c.opt_out_date else None,
+                    c.created_at.isoformat(),
+                    c.updated_at.isoformat(),
+                    list(c.lists),
+                ]
                 for c in world.contacts.values()
             ],
             "activities": [
-                {"activity_id": a.activity_id, "kind": a.kind, "items": a.items, "state": a.state,
-                 "created_at": a.created_at.isoformat(), "start_at": a.start_at.isoformat(),
-                 "finish_at": a.finish_at.isoformat(), "errors": a.errors,
-                 "counts": a.outcome.counts if a.outcome else {},
-                 "results": base64.b64encode(a.outcome.results).decode() if a.outcome and a.outcome.results else None}
+                {
+                    "activity_id": a.activity_id,
+                    "kind": a.kind,
+                    "items": a.items,
+                    "state": a.state,
+                    "created_at": a.created_at.isoformat(),
+                    "start_at": a.start_at.isoformat(),
+                    "finish_at": a.finish_at.isoformat(),
+                    "errors": a.errors,
+                    "counts": a.outcome.counts if a.outcome else {},
+                    "results": base64.b64encode(a.outcome.results).decode()
+                    if a.outcome and a.outcome.results
+                    else None,
+                }
                 for a in world.activities.values()
             ],
             "authorization": {
                 "signing_key": base64.b64encode(emulator.authorization.signing_key).decode(),
                 "revoked_before": emulator.authorization.revoked_before,
                 "grants": [
-                    {"grant_id": g.grant_id, "client_id": g.client_id, "scope": g.scope, "token": token,
-                     "last_used": g.last_used.isoformat(), "revoked": g.revoked, "issued": g.issued}
+                    {
+                        "grant_id": g.grant_id,
+                        "client_id": g.client_id,
+                        "scope": g.scope,
+                        "token": token,
+                        "last_used": g.last_used.isoformat(),
+                        "revoked": g.revoked,
+                        "issued": g.issued,
+                    }
                     for token, g in emulator.authorization.grants.items()
                 ],
             },
@@ -76,9 +107,14 @@ def load_state(emulator: Emulator, path: Path) -> None:
         raise ValueError(f"{path} is not an emulator state file of format {FORMAT}.")
     world = emulator.world
     for item in state["lists"]:
-        record = ContactListRecord(item["list_id"], item["name"], item["favorite"],
-                                   datetime.fromisoformat(item["created_at"]),
-                                   datetime.fromisoformat(item["updated_at"]), item.get("description"))
+        record = ContactListRecord(
+            item["list_id"],
+            item["name"],
+            item["favorite"],
+            datetime.fromisoformat(item["created_at"]),
+            datetime.fromisoformat(item["updated_at"]),
+            item.get("description"),
+        )
         record.members = dict.fromkeys(item["members"])
         world.lists[record.list_id] = record
     for row in state["contacts"]:
@@ -95,18 +131,31 @@ def load_state(emulator: Emulator, path: Path) -> None:
     for item in state["activities"]:
         results = base64.b64decode(item["results"]) if item.get("results") else None
         outcome = Outcome(item["counts"], results=results)
-        record = ActivityRecord(item["activity_id"], item["kind"], item["items"],
-                                datetime.fromisoformat(item["created_at"]), lambda: Outcome({}),
-                                datetime.fromisoformat(item["start_at"]), datetime.fromisoformat(item["finish_at"]),
-                                state=item["state"], outcome=outcome, errors=item["errors"])
-        world.activities[record.activity_id] = record
+        activity = ActivityRecord(
+            item["activity_id"],
+            item["kind"],
+            item["items"],
+            datetime.fromisoformat(item["created_at"]),
+            lambda: Outcome({}),
+            datetime.fromisoformat(item["start_at"]),
+            datetime.fromisoformat(item["finish_at"]),
+            state=item["state"],
+            outcome=outcome,
+            errors=item["errors"],
+        )
+        world.activities[activity.activity_id] = activity
     auth = state["authorization"]
     emulator.authorization.signing_key = base64.b64decode(auth["signing_key"])
     emulator.authorization.revoked_before = auth["revoked_before"]
     for item in auth["grants"]:
         emulator.authorization.grants[item["token"]] = RefreshGrant(
-            item["grant_id"], item["client_id"], item["scope"], item["token"],
-            datetime.fromisoformat(item["last_used"]), item["revoked"], item["issued"],
+            item["grant_id"],
+            item["client_id"],
+            item["scope"],
+            item["token"],
+            datetime.fromisoformat(item["last_used"]),
+            item["revoked"],
+            item["issued"],
         )
 
 

@@ -44,8 +44,10 @@ def build_emulator(options: EmulatorOptions) -> Emulator:
         settings.token_requests_per_second = None
     try:
         return Emulator(settings, faults=options.faults, state_file=options.state_file)
-    except (OSError, KeyError, TypeError) as exc:
-        raise ValueError(f"the state file {options.state_file} cannot be read ({exc}); move it away or fix it")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"the state file {options.state_file} cannot be read ({exc}); move it away or fix it"
+        ) from None
 
 
 def serve_emulator(options: EmulatorOptions, announce: Callable[[str], None] = print) -> None:

@@ -6,7 +6,6 @@ import base64
 import csv
 import email.parser
 import email.policy
-import io
 import json
 import re
 from collections.abc import Callable
@@ -91,15 +90,24 @@ def _next_link(path: str, request: Request, offset: int) -> dict[str, object]:
 
 # -- account and lists -----------------------------------------------------------------------------------
 
+
 @route("GET", "/account/summary", "getAccountById")
 def account_summary(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
     settings = emulator.settings
-    return json_response(200, {
-        "encoded_account_id": "a07e1lxqbgh8", "organization_name": settings.account_name,
-        "contact_email": settings.account_email, "first_name": "Emulated", "last_name": "Owner",
-        "country_code": "CA", "state_code": "ON", "time_zone_id": "America/Toronto",
-        "website": "https://example.com",
-    })
+    return json_response(
+        200,
+        {
+            "encoded_account_id": "a07e1lxqbgh8",
+            "organization_name": settings.account_name,
+            "contact_email": settings.account_email,
+            "first_name": "Emulated",
+            "last_name": "Owner",
+            "country_code": "CA",
+            "state_code": "ON",
+            "time_zone_id": "America/Toronto",
+            "website": "https://example.com",
+        },
+    )
 
 
 @route("GET", "/contact_lists", "getLists")
@@ -129,8 +137,11 @@ def create_list(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
     if emulator.world.list_named(name) is not None:
         return api_error(409, "contact_lists.api.conflict", f"The list name '{name}' is already in use.")
     if len(emulator.world.lists) >= emulator.settings.max_lists:
-        return api_error(400, "contact_lists.api.limit.exceeded",
-                         f"An account can have at most {emulator.settings.max_lists} lists.")
+        return api_error(
+            400,
+            "contact_lists.api.limit.exceeded",
+            f"An account can have at most {emulator.settings.max_lists} lists.",
+        )
     description = body.get("description") if isinstance(body.get("description"), str) else None
     record = emulator.world.create_list(name, favorite=bool(body.get("favorite", False)), description=description)
     return json_response(201, record.public(post=True))
@@ -147,6 +158,7 @@ def get_list(emulator: Emulator, request: Request, params: dict[str, str]) -> Re
 
 # -- bulk activities -------------------------------------------------------------------------------------
 
+
 def _check_target_lists(emulator: Emulator, list_ids: object, status_if_missing: int) -> Response | list[str]:
     if not isinstance(list_ids, list) or not 1 <= len(list_ids) <= 50:
         return api_error(400, "activities.api.bad.request", "list_ids must hold 1 to 50 list ids.")
@@ -158,8 +170,11 @@ def _check_target_lists(emulator: Emulator, list_ids: object, status_if_missing:
 
 def _queue_full(emulator: Emulator) -> Response | None:
     if emulator.world.queued_count() >= emulator.settings.max_queued_activities:
-        return api_error(429, "too_many_requests",
-                         "Too many requests. You exceeded 1,000 queued activities for this user account.")
+        return api_error(
+            429,
+            "too_many_requests",
+            "Too many requests. You exceeded 1,000 queued activities for this user account.",
+        )
     return None
 
 
@@ -204,8 +219,11 @@ def json_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
     if not items:
         return api_error(400, "activities.api.bad.request", "import_data must hold at least one contact.")
     if len(items) > MAX_JSON_CONTACTS:
-        return api_error(400, "activities.api.bad.request",
-                         f"The total number of contacts in the JSON payload cannot exceed {MAX_JSON_CONTACTS:,}.")
+        return api_error(
+            400,
+            "activities.api.bad.request",
+            f"The total number of contacts in the JSON payload cannot exceed {MAX_JSON_CONTACTS:,}.",
+        )
     rows = []
     for number, item in enumerate(items, start=1):
         item = item if isinstance(item, dict) else {}
@@ -217,16 +235,22 @@ def json_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
 def file_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
-        return api_error(415, "activities.api.unsupported.media.type",
-                         "This endpoint requires that Content-Type be unspecified.")
+        return api_error(
+            415,
+            "activities.api.unsupported.media.type",
+            "This endpoint requires that Content-Type be unspecified.",
+        )
     parts = _multipart(content_type, request.body)
     upload = parts.get("file")
     if upload is None:
         return api_error(400, "activities.api.bad.request", "file is required.")
     file_name, content = upload
     if not (file_name or "").lower().endswith(".csv"):
-        return api_error(415, "activities.api.unsupported.media.type",
-                         "Wrong file format, upload file must be of type .csv")
+        return api_error(
+            415,
+            "activities.api.unsupported.media.type",
+            "Wrong file format, upload file must be of type .csv",
+        )
     raw_lists = parts.get("list_ids", (None, b""))[1].decode("utf-8", "replace")
     targets = _check_target_lists(emulator, [item.strip() for item in raw_lists.split(",") if item.strip()], 404)
     if isinstance(targets, Response):
@@ -250,15 +274,23 @@ def file_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
     return _queue_import(emulator, rows, targets, file_name, errors)
 
 
-def _queue_import(emulator: Emulator, rows: list[tuple[int, str | None, str | None, str | None]],
-                  targets: list[str], file_name: str | None, errors: list[str] | None = None) -> Response:
+def _queue_import(
+    emulator: Emulator,
+    rows: list[tuple[int, str | None, str | None, str | None]],
+    targets: list[str],
+    file_name: str | None,
+    errors: list[str] | None = None,
+) -> Response:
     full = _queue_full(emulator)
     if full is not None:
         return full
     world = emulator.world
     record, snapshot = world.queue_activity(
-        "import", len(rows), lambda: world.import_rows(rows, targets),
-        forced_end=emulator.activity_fault(), source_file_name=file_name,
+        "import",
+        len(rows),
+        lambda: world.import_rows(rows, targets),
+        forced_end=emulator.activity_fault(),
+        source_file_name=file_name,
     )
     if errors:
         record.errors.extend(errors)
@@ -291,12 +323,14 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
     if not isinstance(body, dict) or not isinstance(body.get("source"), dict):
         return api_error(400, "activities.api.bad.request", "source and list_ids are required.")
     source = body["source"]
-    chosen = [key for key in ("contact_ids", "list_ids", "all_active_contacts", "tag_ids", "engagement_level")
-              if source.get(key)]
+    chosen = [
+        key
+        for key in ("contact_ids", "list_ids", "all_active_contacts", "tag_ids", "engagement_level")
+        if source.get(key)
+    ]
     if chosen != ["contact_ids"]:
         # segport uses contact_ids only; the other sources are outside what the emulator models.
-        return api_error(400, "activities.api.bad.request",
-                         "The emulator supports exactly one source: contact_ids.")
+        return api_error(400, "activities.api.bad.request", "The emulator supports exactly one source: contact_ids.")
     contact_ids = source["contact_ids"]
     if not isinstance(contact_ids, list) or len(contact_ids) > 500:
         return api_error(400, "activities.api.bad.request", "source.contact_ids holds at most 500 contact ids.")
@@ -308,8 +342,9 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
         return full
     world = emulator.world
     ids = [str(item) for item in contact_ids]
-    _, snapshot = world.queue_activity("remove", len(ids), lambda: world.remove_members(ids, targets),
-                                       forced_end=emulator.activity_fault())
+    _activity, snapshot = world.queue_activity(
+        "remove", len(ids), lambda: world.remove_members(ids, targets), forced_end=emulator.activity_fault()
+    )
     return json_response(201, snapshot)
 
 
@@ -335,16 +370,23 @@ def contact_exports(emulator: Emulator, request: Request, _: dict[str, str]) -> 
     fields = body.get("fields") or list(EXPORT_FIELDS)
     unknown = [name for name in fields if name not in EXPORT_FIELDS]
     if unknown:
-        return api_error(400, "activities.api.bad.request",
-                         f"Unknown export field {unknown[0]!r}; the emulator exports {', '.join(EXPORT_FIELDS)}.")
+        return api_error(
+            400,
+            "activities.api.bad.request",
+            f"Unknown export field {unknown[0]!r}; the emulator exports {', '.join(EXPORT_FIELDS)}.",
+        )
     status = body.get("status") if isinstance(body.get("status"), str) else None
     full = _queue_full(emulator)
     if full is not None:
         return full
     world = emulator.world
     size = sum(len(world.lists[item].members) for item in list_ids) if list_ids else len(world.contacts)
-    _, snapshot = world.queue_activity("export", size, lambda: world.export_csv(list_ids, fields, status),
-                                       forced_end=emulator.activity_fault())
+    _activity, snapshot = world.queue_activity(
+        "export",
+        size,
+        lambda: world.export_csv(list_ids, fields, status),
+        forced_end=emulator.activity_fault(),
+    )
     return json_response(201, snapshot)
 
 
@@ -381,7 +423,8 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
     statuses = set(status.split(","))
     if "all" not in statuses:
         candidates = [
-            contact for contact in candidates
+            contact
+            for contact in candidates
             if ("active" in statuses and contact.permission != "unsubscribed") or contact.permission in statuses
         ]
     page = candidates[offset : offset + limit]

@@ -25,8 +25,15 @@ EMAIL_SHAPE = re.compile(r"^[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+\.[A-Za
 MAX_IMPORT_EMAIL = 50
 MAX_NAME = 50
 MAX_ERROR_MESSAGES = 100
-EXPORT_FIELDS = ("contact_id", "email_address", "first_name", "last_name", "permission_to_send", "created_at",
-                 "updated_at")
+EXPORT_FIELDS = (
+    "contact_id",
+    "email_address",
+    "first_name",
+    "last_name",
+    "permission_to_send",
+    "created_at",
+    "updated_at",
+)
 
 
 def is_valid_email(email: str) -> bool:
@@ -38,8 +45,18 @@ def iso(moment: datetime) -> str:
 
 
 class Contact:
-    __slots__ = ("contact_id", "created_at", "email", "first_name", "last_name", "lists", "opt_out_date",
-                 "opt_out_source", "permission", "updated_at")
+    __slots__ = (
+        "contact_id",
+        "created_at",
+        "email",
+        "first_name",
+        "last_name",
+        "lists",
+        "opt_out_date",
+        "opt_out_source",
+        "permission",
+        "updated_at",
+    )
 
     def __init__(self, email: str, first_name: str | None, last_name: str | None, now: datetime) -> None:
         self.contact_id = str(uuid.uuid4())
@@ -56,16 +73,22 @@ class Contact:
 
     def public(self, *, include_lists: bool = False) -> dict[str, object]:
         address: dict[str, object] = {
-            "address": self.email, "permission_to_send": self.permission, "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at), "opt_in_source": "Account",
+            "address": self.email,
+            "permission_to_send": self.permission,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "opt_in_source": "Account",
         }
         if self.opt_out_source:
             address["opt_out_source"] = self.opt_out_source
             if self.opt_out_date is not None:
                 address["opt_out_date"] = iso(self.opt_out_date)
         body: dict[str, object] = {
-            "contact_id": self.contact_id, "email_address": address, "create_source": "Account",
-            "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
+            "contact_id": self.contact_id,
+            "email_address": address,
+            "create_source": "Account",
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
         }
         if self.first_name:
             body["first_name"] = self.first_name
@@ -88,8 +111,11 @@ class ContactListRecord:
 
     def public(self, *, with_count: bool = False, post: bool = False) -> dict[str, object]:
         body: dict[str, object] = {
-            "list_id": self.list_id, "name": self.name, "favorite": self.favorite,
-            "created_at": iso(self.created_at), "updated_at": iso(self.updated_at),
+            "list_id": self.list_id,
+            "name": self.name,
+            "favorite": self.favorite,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
         }
         if self.description:
             body["description"] = self.description
@@ -130,8 +156,11 @@ class ActivityRecord:
             span = (self.finish_at - self.start_at).total_seconds() or 1.0
             percent = min(99, int(100 * (now - self.start_at).total_seconds() / span))
         body: dict[str, object] = {
-            "activity_id": self.activity_id, "state": self.state, "created_at": iso(self.created_at),
-            "updated_at": iso(now if not self.finished else self.finish_at), "percent_done": percent,
+            "activity_id": self.activity_id,
+            "state": self.state,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(now if not self.finished else self.finish_at),
+            "percent_done": percent,
             "activity_errors": list(self.errors),
             "_links": {"self": {"href": f"/v3/activities/{self.activity_id}"}},
         }
@@ -143,8 +172,13 @@ class ActivityRecord:
             body["source_file_name"] = self.source_file_name
         counts = dict(self.outcome.counts) if self.outcome else {}
         if self.kind == "import":
-            status = {"items_total_count": self.items, "person_count": 0, "error_count": 0,
-                      "correctable_count": 0, "cannot_add_to_list_count": 0}
+            status = {
+                "items_total_count": self.items,
+                "person_count": 0,
+                "error_count": 0,
+                "correctable_count": 0,
+                "cannot_add_to_list_count": 0,
+            }
         elif self.kind == "remove":
             status = {"items_total_count": self.items, "items_completed_count": 0, "list_count": 0}
         else:
@@ -152,16 +186,25 @@ class ActivityRecord:
         status.update({key: value for key, value in counts.items() if key in status})
         body["status"] = status
         if self.kind == "export" and self.state == "completed":
-            body["_links"] = {"self": {"href": f"/v3/activities/{self.activity_id}"},
-                              "results": {"href": f"/v3/contact_exports/{self.activity_id}"}}
+            body["_links"] = {
+                "self": {"href": f"/v3/activities/{self.activity_id}"},
+                "results": {"href": f"/v3/contact_exports/{self.activity_id}"},
+            }
         return body
 
 
 class World:
     """Contacts, lists and activities of the one emulated account. Not thread-safe: the emulator locks around it."""
 
-    def __init__(self, clock: Clock, *, max_lists: int, max_lists_per_contact: int,
-                 contacts_per_second: float | None, activity_start_delay: float) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_lists: int,
+        max_lists_per_contact: int,
+        contacts_per_second: float | None,
+        activity_start_delay: float,
+    ) -> None:
         self.clock = clock
         self.max_lists = max_lists
         self.max_lists_per_contact = max_lists_per_contact
@@ -269,9 +312,15 @@ class World:
             if not self.add_to_lists(contact, list_ids):
                 error_count += 1
                 if len(errors) < MAX_ERROR_MESSAGES:
-                    errors.append(f"{address}: a contact can be a member of at most {self.max_lists_per_contact} lists.")
-        counts = {"person_count": len(merged), "error_count": error_count, "correctable_count": error_count,
-                  "cannot_add_to_list_count": cannot_add}
+                    errors.append(
+                        f"{address}: a contact can be a member of at most {self.max_lists_per_contact} lists."
+                    )
+        counts = {
+            "person_count": len(merged),
+            "error_count": error_count,
+            "correctable_count": error_count,
+            "cannot_add_to_list_count": cannot_add,
+        }
         return Outcome(counts, errors)
 
     def remove_members(self, contact_ids: list[str], list_ids: list[str]) -> Outcome:
@@ -303,9 +352,12 @@ class World:
                 if (status == "active" and not active) or (status not in ("active",) and contact.permission != status):
                     continue
             values = {
-                "contact_id": contact.contact_id, "email_address": contact.email,
-                "first_name": contact.first_name or "", "last_name": contact.last_name or "",
-                "permission_to_send": contact.permission, "created_at": iso(contact.created_at),
+                "contact_id": contact.contact_id,
+                "email_address": contact.email,
+                "first_name": contact.first_name or "",
+                "last_name": contact.last_name or "",
+                "permission_to_send": contact.permission,
+                "created_at": iso(contact.created_at),
                 "updated_at": iso(contact.updated_at),
             }
             writer.writerow([values[name] for name in fields])
@@ -314,8 +366,15 @@ class World:
 
     # -- activities ----------------------------------------------------------------------------------------
 
-    def queue_activity(self, kind: str, items: int, work: Callable[[], Outcome], *, forced_end: str | None = None,
-                       source_file_name: str | None = None) -> tuple[ActivityRecord, dict[str, object]]:
+    def queue_activity(
+        self,
+        kind: str,
+        items: int,
+        work: Callable[[], Outcome],
+        *,
+        forced_end: str | None = None,
+        source_file_name: str | None = None,
+    ) -> tuple[ActivityRecord, dict[str, object]]:
         """Queue an activity; returns it and the body of the 201 answer, which shows it as just received."""
         now = self.clock.now()
         if self.contacts_per_second is None:
@@ -324,8 +383,7 @@ class World:
             start = max(now + timedelta(seconds=self.activity_start_delay), self._queue_end or now)
             finish = start + timedelta(seconds=max(items, 1) / self.contacts_per_second)
         self._queue_end = finish
-        record = ActivityRecord(str(uuid.uuid4()), kind, items, now, work, start, finish, forced_end,
-                                source_file_name)
+        record = ActivityRecord(str(uuid.uuid4()), kind, items, now, work, start, finish, forced_end, source_file_name)
         self.activities[record.activity_id] = record
         snapshot = record.public(now)
         if self.contacts_per_second is None:
