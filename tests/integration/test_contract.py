@@ -142,6 +142,7 @@ def test_every_operation_the_client_uses_is_checked(harness: Harness, emulator: 
         "bulkImportContactsJSON",
         "contactsCSVImport",
         "getActivity",
+        "getActivities",
         "postContactsExport",
         "getContactsExport",
         "getContacts",

@@ -166,3 +166,32 @@ class TestSlowActivities:
         activity = harness.client.import_contacts_json(batch)
         with pytest.raises(ActivityTimedOut, match="had not finished after 30 s"):
             harness.client.wait_for_activities([activity.activity_id], timeout_seconds=30)
+
+
+def test_many_pending_activities_are_polled_with_one_listing(harness: Harness, emulator: Emulator) -> None:
+    target = harness.client.create_list("Target").list_id
+    rows = [(f"m{i}@example.com", None, None) for i in range(250)]
+    activities = [
+        harness.client.import_contacts_json(batch) for batch in json_import_batches(rows, [target], max_contacts=10)
+    ]
+    done = harness.client.wait_for_activities([activity.activity_id for activity in activities])
+    assert len(done) == 25 and all(activity.state == "completed" for activity in done.values())
+    assert emulator.request_count("getActivities") == 1
+    assert emulator.request_count("getActivity") == 0
+
+
+def test_activities_beyond_the_listed_pages_are_asked_for_one_by_one(harness: Harness, emulator: Emulator) -> None:
+    target = harness.client.create_list("Target").list_id
+    rows = [(f"o{i}@example.com", None, None) for i in range(30)]
+    ids = [
+        harness.client.import_contacts_json(batch).activity_id
+        for batch in json_import_batches(rows, [target], max_contacts=10)
+    ]
+    # Two newer activities push the three older ones off a listing of one page of two.
+    ids += [
+        harness.client.import_contacts_json(batch).activity_id
+        for batch in json_import_batches(rows[:2], [target], max_contacts=1)
+    ]
+    done = harness.client.wait_for_activities(ids, max_list_pages=1, list_page_size=2)
+    assert set(done) == set(ids)
+    assert emulator.request_count("getActivity") == 3

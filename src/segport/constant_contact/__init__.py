@@ -3,7 +3,7 @@
 from segport.constant_contact.batching import ImportBatch, JsonImportBatcher, json_import_batches
 from segport.constant_contact.budget import RateBudget, RequestBudget, UnlimitedBudget
 from segport.constant_contact.client import ConstantContactClient
-from segport.constant_contact.models import AccountSummary, Activity, ContactList, ImportContact
+from segport.constant_contact.models import AccountSummary, Activity, ContactList
 from segport.constant_contact.oauth import (
     BearerAuth,
     OAuthClient,
@@ -23,7 +23,6 @@ __all__ = [
     "ConstantContactClient",
     "ContactList",
     "ImportBatch",
-    "ImportContact",
     "JsonImportBatcher",
     "OAuthClient",
     "PkcePair",

@@ -174,6 +174,18 @@ class ConstantContactClient:
         response = self._request("getActivity", "GET", f"activities/{activity_id}", replay_safe=True)
         return Activity.model_validate_json(response.content)
 
+    def iter_activities(self, *, page_size: int = 500) -> Iterator[Activity]:
+        """The account's bulk activities of the last 10 days, newest first (following `_links.next`)."""
+        url = "activities"
+        params: dict[str, Any] | None = {"limit": page_size}
+        while url:
+            response = self._request("getActivities", "GET", url, params=params, replay_safe=True)
+            page = orjson.loads(response.content)
+            for item in page.get("activities") or []:
+                yield Activity.model_validate(item)
+            url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
+            params = None
+
     def wait_for_activities(
         self,
         activity_ids: Iterable[str],
@@ -181,21 +193,25 @@ class ConstantContactClient:
         timeout_seconds: float = 3600.0,
         first_interval: float = 1.0,
         max_interval: float = 15.0,
+        max_list_pages: int = 3,
+        list_page_size: int = 500,
     ) -> dict[str, Activity]:
-        """Poll until every activity is completed, failed, cancelled or timed out; raise ActivityTimedOut after that."""
+        """Poll until every activity is completed, failed, cancelled or timed out; raise ActivityTimedOut after that.
+
+        With several activities pending, one page of `GET /activities` (500 a page, newest first) answers for
+        all of them; only those not on the first few pages are asked for one by one.
+        """
         pending = list(dict.fromkeys(activity_ids))
         done: dict[str, Activity] = {}
         started = self._clock.monotonic()
         interval = first_interval
         while True:
-            still = []
+            seen = self._poll(pending, max_list_pages * list_page_size, list_page_size) if len(pending) > 1 else {}
             for activity_id in pending:
-                activity = self.get_activity(activity_id)
-                if activity.finished:
-                    done[activity_id] = activity
-                else:
-                    still.append(activity_id)
-            pending = still
+                if activity_id not in seen:
+                    seen[activity_id] = self.get_activity(activity_id)
+            done.update({key: activity for key, activity in seen.items() if activity.finished})
+            pending = [activity_id for activity_id in pending if activity_id not in done]
             if not pending:
                 return done
             if self._clock.monotonic() - started + interval > timeout_seconds:
@@ -206,6 +222,18 @@ class ConstantContactClient:
                 )
             self._clock.sleep(interval)
             interval = min(interval * 2, max_interval)
+
+    def _poll(self, pending: list[str], max_items: int, page_size: int) -> dict[str, Activity]:
+        wanted = set(pending)
+        found: dict[str, Activity] = {}
+        for number, activity in enumerate(self.iter_activities(page_size=page_size), start=1):
+            if activity.activity_id in wanted:
+                found[activity.activity_id] = activity
+                if len(found) == len(wanted):
+                    break
+            if number >= max_items:
+                break
+        return found
 
     def export_contacts(self, *, list_ids: Sequence[str], fields: Sequence[str], status: str | None = None) -> Activity:
         _check_list_ids(list_ids)

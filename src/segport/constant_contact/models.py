@@ -86,20 +86,3 @@ class Activity(_Model):
     @property
     def error_messages(self) -> list[str]:
         return [e if isinstance(e, str) else str(e.get("message", e)) for e in self.activity_errors]
-
-
-class ImportContact(_Model):
-    """One row of a bulk import: email, first name, last name (the fields a segment export sends)."""
-
-    email: str
-    first_name: str | None = None
-    last_name: str | None = None
-
-    def as_json(self) -> dict[str, str]:
-        # Absent names are left out, not sent as null: the spec types them as strings.
-        row = {"email": self.email}
-        if self.first_name:
-            row["first_name"] = self.first_name
-        if self.last_name:
-            row["last_name"] = self.last_name
-        return row

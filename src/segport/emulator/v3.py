@@ -348,6 +348,22 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
     return json_response(201, snapshot)
 
 
+@route("GET", "/activities", "getActivities")
+def list_activities(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    limit = _int_param(request, "limit", 50, 1, 500)
+    offset = _cursor(request)
+    state = request.param("state")
+    now = emulator.clock.now()
+    newest_first = [
+        record for record in reversed(emulator.world.activities.values()) if state is None or record.state == state
+    ]
+    page = newest_first[offset : offset + limit]
+    body: dict[str, object] = {"activities": [record.public(now) for record in page]}
+    if offset + limit < len(newest_first):
+        body["_links"] = _next_link("/v3/activities", request, offset + limit)
+    return json_response(200, body)
+
+
 @route("GET", "/activities/{activity_id}", "getActivity")
 def get_activity(emulator: Emulator, request: Request, params: dict[str, str]) -> Response:
     record = emulator.world.activities.get(params["activity_id"])
