@@ -142,7 +142,7 @@ def test_every_operation_the_client_uses_is_checked(harness: Harness, emulator: 
         "bulkImportContactsJSON",
         "contactsCSVImport",
         "getActivity",
-        "getActivities",
+        "getActivityStatusCollection",
         "postContactsExport",
         "getContactsExport",
         "getContacts",
@@ -154,3 +154,14 @@ def test_every_operation_the_client_uses_is_checked(harness: Harness, emulator: 
 def test_a_violation_fails_the_request_that_made_it(http: httpx.Client) -> None:
     with pytest.raises(ContractViolation, match="no bearer token"):
         http.get(f"{BASE_URL}/v3/account/summary")
+
+
+def test_the_emulator_names_each_route_by_the_specs_operation_id(contract: Contract) -> None:
+    from segport.emulator import v3
+
+    for method, pattern, operation, _ in v3.ROUTES:
+        template = pattern.pattern.removeprefix("^/v3").removesuffix("$")
+        sample = httpx.URL(BASE_URL + "/v3" + __import__("re").sub(r"\(\?P<\w+>\[\^/\]\+\)", LIST, template))
+        found = contract.find(method, sample)
+        assert found is not None, f"{method} {template} is not in the spec"
+        assert found[0].operation_id == operation

@@ -176,7 +176,7 @@ def test_many_pending_activities_are_polled_with_one_listing(harness: Harness, e
     ]
     done = harness.client.wait_for_activities([activity.activity_id for activity in activities])
     assert len(done) == 25 and all(activity.state == "completed" for activity in done.values())
-    assert emulator.request_count("getActivities") == 1
+    assert emulator.request_count("getActivityStatusCollection") == 1
     assert emulator.request_count("getActivity") == 0
 
 

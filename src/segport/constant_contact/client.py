@@ -179,7 +179,7 @@ class ConstantContactClient:
         url = "activities"
         params: dict[str, Any] | None = {"limit": page_size}
         while url:
-            response = self._request("getActivities", "GET", url, params=params, replay_safe=True)
+            response = self._request("getActivityStatusCollection", "GET", url, params=params, replay_safe=True)
             page = orjson.loads(response.content)
             for item in page.get("activities") or []:
                 yield Activity.model_validate(item)

@@ -27,7 +27,7 @@ GROUPS: dict[str, frozenset[str]] = {
     "removals": frozenset({"postListRemoveContact"}),
     "exports": frozenset({"postContactsExport", "getContactsExport"}),
     "lists": frozenset({"getLists", "getList", "createList"}),
-    "polls": frozenset({"getActivity", "getActivities"}),
+    "polls": frozenset({"getActivity", "getActivityStatusCollection"}),
     "contacts": frozenset({"getContacts"}),
 }
 REQUEST_EFFECTS = frozenset({"drop", "drop-after", "timeout", "throttled", "quota", "queue-full", "revoke"})

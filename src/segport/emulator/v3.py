@@ -348,7 +348,7 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
     return json_response(201, snapshot)
 
 
-@route("GET", "/activities", "getActivities")
+@route("GET", "/activities", "getActivityStatusCollection")
 def list_activities(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
     limit = _int_param(request, "limit", 50, 1, 500)
     offset = _cursor(request)
