@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEGPORT_", extra="ignore")
 
     home: Path = Field(default_factory=lambda: Path.home() / ".segport")
+    # Unset: a SQLite file in `home`. Or any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db.
+    database_url: str | None = None
+    # Fernet key (32 url-safe base64 bytes) for tokens and secrets at rest; unset: a key file in `home`.
+    secret_key: SecretStr | None = None
+    # Who is acting, recorded on consents, runs and changes made from the CLI (default: the OS user).
+    user: str | None = None
 
     # Where Constant Contact lives. Point both at an emulator (`segport emulator`) or at the real API.
     cc_api_base: str = CONSTANT_CONTACT_API_BASE
@@ -43,6 +49,24 @@ class Settings(BaseSettings):
 
     # How long to wait for one bulk activity to reach a final state.
     activity_wait_seconds: float = Field(default=3600.0, gt=0)
+
+    # At most this many profiles per export; a run over it ends Skipped before anything is sent.
+    export_limit: int = Field(default=1_000_000, gt=0)
+    # Batch caps below Constant Contact's own (40,000 contacts, 4 MB); lower them to send smaller batches.
+    batch_max_contacts: int = Field(default=40_000, gt=0, le=40_000)
+    batch_max_bytes: int = Field(default=4_000_000, gt=1000, le=4_000_000)
+    # Seconds the CLI waits for the browser to come back from Constant Contact's sign-in page.
+    sign_in_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'segport.db'}"
+
+    @property
+    def actor(self) -> str:
+        import getpass
+
+        return self.user or getpass.getuser()
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -22,7 +22,9 @@ class SegportError(Exception):
             self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+        if not self.hint:
+            return self.message
+        return f"{self.message}\n{self.hint}" if "\n" in self.message else f"{self.message} {self.hint}"
 
 
 class ConfigurationError(SegportError):
@@ -105,3 +107,15 @@ class ActivityTimedOut(ConstantContactError):
     """A bulk activity did not reach a final state within the time segport waits for it."""
 
     hint = "The activity may still finish in Constant Contact; the next run checks it again."
+
+
+class InvalidInput(SegportError):
+    """What the user gave cannot be used as it is: the message names the problem and the fix."""
+
+
+class UnknownName(SegportError):
+    """No segment, connection, export or run has that name or id."""
+
+
+class Refused(SegportError):
+    """The action would break something that exists (e.g. removing a connection that exports use)."""

@@ -235,9 +235,14 @@ class ConstantContactClient:
                 break
         return found
 
-    def export_contacts(self, *, list_ids: Sequence[str], fields: Sequence[str], status: str | None = None) -> Activity:
-        _check_list_ids(list_ids)
-        body: dict[str, Any] = {"list_ids": list(list_ids), "fields": list(fields)}
+    def export_contacts(
+        self, *, fields: Sequence[str], list_ids: Sequence[str] | None = None, status: str | None = None
+    ) -> Activity:
+        """Queue a CSV export of the account's contacts (of `list_ids` only, with `status` only, when given)."""
+        body: dict[str, Any] = {"fields": list(fields)}
+        if list_ids is not None:
+            _check_list_ids(list_ids)
+            body["list_ids"] = list(list_ids)
         if status is not None:
             body["status"] = status
         response = self._request(

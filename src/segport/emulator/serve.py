@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,3 +68,30 @@ def serve_emulator(options: EmulatorOptions, announce: Callable[[str], None] = p
     announce(f"  inspection: {base}/_emulator/stats")
     app = EmulatorASGI(emulator, on_shutdown=saver.stop if saver else None)
     uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve_in_background(emulator: Emulator, port: int | None = None) -> Iterator[str]:
+    """Serve the emulator from a background thread on a loopback port; yields its base URL."""
+    chosen = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(EmulatorASGI(emulator), host="127.0.0.1", port=chosen, log_level="critical", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="emulator", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the emulator did not start on port {chosen}")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{chosen}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,4 +1,4 @@
-"""The `segport` command. Thin: parse options, call a service function, print the outcome."""
+"""`segport emulator`: run the Constant Contact emulator on a port."""
 
 from __future__ import annotations
 
@@ -6,33 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from segport import __version__
-
-app = typer.Typer(
-    name="segport",
-    help="Keep Constant Contact contact lists in step with customer segments.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-errors = Console(stderr=True)
+from segport.cli.common import console
+from segport.errors import InvalidInput
 
 
-@app.command()
-def version() -> None:
-    """Print segport's version."""
-    console.print(__version__)
-
-
-@app.command()
 def emulator(
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8765,
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
     state: Annotated[
-        Path | None,
-        typer.Option(help="Keep the emulator's contacts, lists and tokens in this file across restarts."),
+        Path | None, typer.Option(help="Keep the emulator's contacts, lists and tokens in this file across restarts.")
     ] = None,
     fault: Annotated[
         list[str] | None,
@@ -50,12 +33,9 @@ def emulator(
     ] = True,
     access_token_seconds: Annotated[int, typer.Option(help="Lifetime of access tokens.", min=1)] = 86_400,
     contacts_per_second: Annotated[
-        float | None,
-        typer.Option(help="How fast bulk activities process contacts; unset finishes them at once."),
+        float | None, typer.Option(help="How fast bulk activities process contacts; unset finishes them at once.")
     ] = None,
-    rate_limits: Annotated[
-        bool, typer.Option(help="Enforce Constant Contact's 4 requests/s and 10,000/day per API key.")
-    ] = True,
+    rate_limits: Annotated[bool, typer.Option(help="Enforce Constant Contact's 4 requests/s and 10,000/day.")] = True,
 ) -> None:
     """Run the Constant Contact emulator (V3 API, OAuth server, inspection API) on a port."""
     from segport.emulator.serve import EmulatorOptions, serve_emulator
@@ -76,9 +56,4 @@ def emulator(
             announce=console.print,
         )
     except ValueError as exc:
-        errors.print(f"[red]Cannot start the emulator:[/red] {exc}")
-        raise typer.Exit(2) from None
-
-
-def main() -> None:
-    app()
+        raise InvalidInput(f"Cannot start the emulator: {exc}") from None

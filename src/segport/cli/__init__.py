@@ -1,0 +1,76 @@
+"""The `segport` command. Thin: parse options, call a service function, print the outcome."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.text import Text
+
+from segport import __version__
+from segport.cli import connections, exports, profiles, runs, segments
+from segport.cli.common import console, context, errors
+from segport.cli.emulator import emulator
+from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
+
+app = typer.Typer(
+    name="segport",
+    help="Keep Constant Contact contact lists in step with customer segments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(profiles.app, name="profiles")
+app.add_typer(segments.app, name="segments")
+app.add_typer(connections.app, name="connections")
+app.add_typer(exports.app, name="exports")
+app.add_typer(runs.app, name="runs")
+app.command()(emulator)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def version() -> None:
+    """Print segport's version."""
+    console.print(__version__)
+
+
+@db_app.command()
+def upgrade(ctx: typer.Context) -> None:
+    """Apply the database migrations (segport also does it on start)."""
+    store = context(ctx).store
+    console.print(f"The database is up to date ({store.dialect}).")
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """The whole job on a fresh data directory against the built-in emulator: no account needed."""
+    from segport.demo import run_demo
+
+    run_demo(console.print)
+
+
+def main() -> None:
+    """Run the CLI; segport's own errors become a message and a hint, never a traceback."""
+    try:
+        result = app(standalone_mode=False)
+    except (InvalidInput, UnknownName, Refused, ConfigurationError) as exc:
+        _fail(exc, 2)
+    except SegportError as exc:
+        _fail(exc, 1)
+    except click.exceptions.Abort:
+        errors.print("Aborted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    if isinstance(result, int):
+        sys.exit(result)
+
+
+def _fail(exc: SegportError, code: int) -> None:
+    errors.print(Text(exc.message, style="red"))
+    if exc.hint:
+        errors.print(Text(exc.hint))
+    sys.exit(code)

@@ -1,0 +1,172 @@
+"""`segport exports ...`: configure exports (segments -> a Constant Contact list) and run them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from segport.cli.common import console, context, when
+from segport.cli.runs import print_run
+from segport.exports import runner, service
+
+app = typer.Typer(help="Exports of segments to Constant Contact lists.", no_args_is_help=True)
+Name = Annotated[str, typer.Argument(help="The export's name.")]
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="A name for the export.")],
+    connection: Annotated[str, typer.Option(help="The Constant Contact connection to use.")],
+    list_id: Annotated[str, typer.Option(help="The Constant Contact list ID (from the list's page address).")],
+    email_field: Annotated[str, typer.Option(help="The profile field that holds the email address.")],
+    segment: Annotated[list[str], typer.Option(help="A segment to export; repeat for more.")],
+    first_name_field: Annotated[str | None, typer.Option(help="The profile field with the first name.")] = None,
+    last_name_field: Annotated[str | None, typer.Option(help="The profile field with the last name.")] = None,
+) -> None:
+    """Save a new export. Saving does not run it."""
+    state = context(ctx)
+    view = service.add_export(
+        state.store,
+        state.settings,
+        name=name,
+        connection=connection,
+        list_id=list_id,
+        email_field=email_field,
+        segment_names=segment,
+        actor=state.actor,
+        first_name_field=first_name_field,
+        last_name_field=last_name_field,
+    )
+    console.print(
+        f"Saved export {view.name!r} -> list {view.list_name!r} ({view.list_id}). "
+        f"Run it with: segport exports run {view.name!r}"
+    )
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    name: Name,
+    new_name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    connection: Annotated[str | None, typer.Option(help="Another connection.")] = None,
+    list_id: Annotated[str | None, typer.Option(help="Another list ID.")] = None,
+    email_field: Annotated[str | None, typer.Option(help="Another email field.")] = None,
+    first_name_field: Annotated[str | None, typer.Option(help="The first name field.")] = None,
+    last_name_field: Annotated[str | None, typer.Option(help="The last name field.")] = None,
+    no_first_name: Annotated[bool, typer.Option("--no-first-name", help="Stop sending first names.")] = False,
+    no_last_name: Annotated[bool, typer.Option("--no-last-name", help="Stop sending last names.")] = False,
+    segment: Annotated[list[str] | None, typer.Option(help="Replace the segments; repeat for more.")] = None,
+) -> None:
+    """Change an export's settings."""
+    state = context(ctx)
+    view = service.edit_export(
+        state.store,
+        state.settings,
+        name=name,
+        new_name=new_name,
+        connection=connection,
+        list_id=list_id,
+        email_field=email_field,
+        first_name_field=first_name_field,
+        last_name_field=last_name_field,
+        segment_names=segment,
+        clear_first_name=no_first_name,
+        clear_last_name=no_last_name,
+    )
+    console.print(f"Saved export {view.name!r}.")
+
+
+@app.command()
+def duplicate(
+    ctx: typer.Context, name: Name, new_name: Annotated[str, typer.Option("--name", help="The new export's name.")]
+) -> None:
+    """Create a new export with the same settings (it does not run)."""
+    state = context(ctx)
+    view = service.duplicate_export(state.store, name=name, new_name=new_name, actor=state.actor)
+    console.print(f"Saved export {view.name!r}, a copy of {name!r}.")
+
+
+@app.command("list")
+def list_exports(ctx: typer.Context) -> None:
+    """Every export with its connection, list, segments and latest run."""
+    table = Table("name", "connection", "list", "segments", "latest run", "when")
+    for view in service.list_exports(context(ctx).store):
+        table.add_row(
+            view.name,
+            view.connection,
+            view.list_name or view.list_id,
+            ", ".join(view.segments),
+            view.last_status or "never run",
+            when(view.last_run_at),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(ctx: typer.Context, name: Name) -> None:
+    """An export's settings."""
+    view = service.show_export(context(ctx).store, name=name)
+    console.print(f"[bold]{view.name}[/bold]")
+    for label, value in (
+        ("Connection", view.connection),
+        ("List", f"{view.list_name} ({view.list_id})"),
+        ("Email field", view.email_field),
+        ("First name field", view.first_name_field or "-"),
+        ("Last name field", view.last_name_field or "-"),
+        ("Segments", ", ".join(view.segments)),
+        ("Created", f"{when(view.created_at)} by {view.created_by}"),
+        ("Latest run", f"{view.last_status or 'never run'} {when(view.last_run_at)}"),
+    ):
+        console.print(f"{label}: {value}")
+
+
+@app.command()
+def remove(ctx: typer.Context, name: Name) -> None:
+    """Remove an export (its run history goes with it)."""
+    service.remove_export(context(ctx).store, name=name)
+    console.print(f"Removed export {name!r}.")
+
+
+class _Display:
+    """Members read, batches sent and activities finished, as rich progress bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.members: TaskID | None = None
+        self.activities: TaskID | None = None
+
+    def started(self, run_id: int, members: int) -> None:
+        self.members = self.progress.add_task(f"run {run_id}: members read", total=members or None)
+
+    def advanced(self, members_read: int, batches_sent: int) -> None:
+        if self.members is not None:
+            self.progress.update(
+                self.members, completed=members_read, description=f"members read, {batches_sent} batches sent"
+            )
+
+    def polling(self, finished: int, total: int) -> None:
+        if self.activities is None:
+            self.activities = self.progress.add_task("activities finished", total=total)
+        self.progress.update(self.activities, completed=finished, total=total)
+
+
+@app.command()
+def run(ctx: typer.Context, name: Name) -> None:
+    """Run the export now (or resume its interrupted run), with progress, then print the summary."""
+    state = context(ctx)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        run_id = runner.run_export(
+            state.store, state.settings, name=name, actor=state.actor, progress=_Display(progress)
+        )
+    print_run(state.store, run_id)

@@ -1,0 +1,106 @@
+"""`segport runs ...`: the history of runs, one run's detail, and the rows it did not send."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from segport.cli.common import console, context, number, when
+from segport.exports.runs import list_runs, rows_csv, show_run
+from segport.store import Store
+
+app = typer.Typer(help="Export runs: statuses, counts, events and rows not sent.", no_args_is_help=True)
+STATUS_STYLE = {
+    "Successful": "green",
+    "Failure": "red",
+    "Skipped": "yellow",
+    "Canceled": "yellow",
+    "Processing": "cyan",
+    "Queued": "cyan",
+}
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    export: Annotated[str | None, typer.Option(help="Only this export's runs.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1)] = 50,
+) -> None:
+    """Runs, newest first, with status and counts."""
+    table = Table("run", "export", "status", "started", "members", "sent", "not sent", "message")
+    for view in list_runs(context(ctx).store, export=export, limit=limit):
+        style = STATUS_STYLE.get(view.status, "")
+        table.add_row(
+            str(view.id),
+            view.export,
+            f"[{style}]{view.status}[/{style}]",
+            when(view.started_at),
+            number(view.counts["members"]),
+            number(view.counts["sent"]),
+            number(view.rows_not_sent),
+            (view.message or "")[:80],
+        )
+    console.print(table)
+
+
+def print_run(store: Store, run_id: int) -> None:
+    view = show_run(store, run_id=run_id)
+    style = STATUS_STYLE.get(view.status, "")
+    duration = f"{view.duration_seconds:.1f} s" if view.duration_seconds is not None else "-"
+    console.print(f"Run {view.id} of {view.export!r}: [{style}]{view.status}[/{style}] ({duration})")
+    if view.message:
+        console.print(view.message)
+    c = view.counts
+    console.print(
+        f"members {c['members']:,} | sent {c['sent']:,} | invalid email {c['invalid_email']:,} | "
+        f"duplicate {c['duplicate']:,} | names cut to 50 {c['truncated']:,} | "
+        f"not added, unsubscribed {c['unsubscribed']:,} | errors {c['errors']:,}"
+    )
+    if view.rows_not_sent:
+        console.print(f"{view.rows_not_sent:,} rows not sent or not added: segport runs rows {view.id} --csv")
+
+
+@app.command()
+def show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's number.")]) -> None:
+    """One run: status, counts, batches and events."""
+    store = context(ctx).store
+    print_run(store, run_id)
+    view = show_run(store, run_id=run_id)
+    if view.batches:
+        table = Table("batch", "activity", "contacts", "state", "added", "errors", "unsubscribed")
+        for batch in view.batches:
+            table.add_row(
+                str(batch["number"]),
+                batch["activity_id"],
+                number(batch["contacts"]),
+                batch["state"],
+                number(batch["person_count"]),
+                number(batch["error_count"]),
+                number(batch["cannot_add_count"]),
+            )
+        console.print(table)
+    for item in view.events:
+        console.print(f"{when(item['at'])} {item['level']:7} {item['message']}")
+
+
+@app.command()
+def rows(
+    ctx: typer.Context,
+    run_id: Annotated[int, typer.Argument(help="The run's number.")],
+    csv: Annotated[bool, typer.Option("--csv", help="Write CSV (profile_key, email, reason, detail).")] = False,
+) -> None:
+    """The rows a run did not send or Constant Contact did not add, with the reason."""
+    store = context(ctx).store
+    if csv:
+        for chunk in rows_csv(store, run_id=run_id):
+            sys.stdout.write(chunk)
+        return
+    table = Table("profile key", "email", "reason", "detail")
+    from segport.exports.runs import iter_rows_not_sent
+
+    for key, email, reason, detail in iter_rows_not_sent(store, run_id=run_id):
+        table.add_row(key, email or "", reason, detail or "")
+    console.print(table)

@@ -1,0 +1,102 @@
+"""`segport segments ...`: define segments over the profiles and look at their members."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from segport.cli.common import console, context, number, when
+from segport.segments import service
+
+app = typer.Typer(help="Define segments over the profile fields.", no_args_is_help=True)
+Name = Annotated[str, typer.Argument(help="The segment's name.")]
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Name,
+    rule: Annotated[
+        str, typer.Argument(help='e.g. \'country = "CA" and lifetime_value >= 500\', or \'"A" union "B"\'.')
+    ],
+    description: Annotated[str | None, typer.Option(help="What the segment is for.")] = None,
+    inactive: Annotated[bool, typer.Option("--inactive", help="Save as a draft: no members until activated.")] = False,
+) -> None:
+    """Create a segment from a rule over profile fields, or by combining segments (union, intersect, except)."""
+    state = context(ctx)
+    segment = service.create_segment(
+        state.store, name=name, rule_text=rule, actor=state.actor, description=description, active=not inactive
+    )
+    members = service.count_segment(state.store, name=segment.name) if segment.active else 0
+    console.print(
+        f"Created segment {segment.name!r} ({'active' if segment.active else 'inactive'}): {members:,} members."
+    )
+
+
+@app.command("list")
+def list_segments(ctx: typer.Context) -> None:
+    """Every segment with its state and last member count."""
+    table = Table("name", "active", "members", "counted", "rule")
+    for segment in service.list_segments(context(ctx).store):
+        table.add_row(
+            segment.name,
+            "yes" if segment.active else "no",
+            number(segment.member_count),
+            when(segment.counted_at),
+            segment.rule_text,
+        )
+    console.print(table)
+
+
+@app.command()
+def show(ctx: typer.Context, name: Name) -> None:
+    """A segment's rule, state, member count and the exports that use it."""
+    segment = service.show_segment(context(ctx).store, name=name)
+    console.print(f"[bold]{segment.name}[/bold]  ({'active' if segment.active else 'inactive'})")
+    if segment.description:
+        console.print(segment.description)
+    console.print(f"Rule: {segment.rule_text}")
+    console.print(f"Members: {number(segment.member_count)} (counted {when(segment.counted_at)})")
+    console.print(f"Used by exports: {', '.join(segment.exports) or 'none'}")
+    if segment.used_by_segments:
+        console.print(f"Combined into: {', '.join(segment.used_by_segments)}")
+
+
+@app.command()
+def count(ctx: typer.Context, name: Name) -> None:
+    """Count the segment's members now (the database does the counting)."""
+    console.print(f"{service.count_segment(context(ctx).store, name=name):,}")
+
+
+@app.command()
+def preview(ctx: typer.Context, name: Name) -> None:
+    """The first 100 members, ordered by key."""
+    columns, rows = service.preview_segment(context(ctx).store, name=name)
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    console.print(table)
+    console.print(f"{len(rows)} shown (at most {service.PREVIEW_ROWS}).")
+
+
+@app.command()
+def activate(ctx: typer.Context, name: Name) -> None:
+    """Include the segment in exports and refreshes again."""
+    service.set_active(context(ctx).store, name=name, active=True)
+    console.print(f"Segment {name!r} is active.")
+
+
+@app.command()
+def deactivate(ctx: typer.Context, name: Name) -> None:
+    """Keep the definition but give it no members (exports leave it out)."""
+    service.set_active(context(ctx).store, name=name, active=False)
+    console.print(f"Segment {name!r} is inactive.")
+
+
+@app.command()
+def delete(ctx: typer.Context, name: Name) -> None:
+    """Delete a segment that no export and no other segment uses."""
+    service.delete_segment(context(ctx).store, name=name)
+    console.print(f"Deleted segment {name!r}.")

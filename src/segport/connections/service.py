@@ -1,0 +1,291 @@
+"""Connections to Constant Contact: the wizard (consent, sign-in, export user), and clients for the runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import SecretStr
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from segport.config import Settings
+from segport.constant_contact import (
+    BearerAuth,
+    ConstantContactClient,
+    OAuthClient,
+    RateBudget,
+    RetryPolicy,
+    TokenKeeper,
+    TokenSet,
+)
+from segport.constant_contact.client import DEFAULT_TIMEOUT
+from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequired, Refused, UnknownName
+from segport.store import Store
+from segport.store.tables import connections, exports
+
+CONSTANT_CONTACT = "constant_contact"
+PRIVACY_TEXT = """Data privacy and compliance
+
+Enabling segport to transmit data to Constant Contact allows that data to leave the environment where
+segport runs and its compliance boundary, including potentially sensitive data such as personal data
+(email addresses and names of your customers). segport transfers such data at your instruction, but you
+are responsible for ensuring that Constant Contact meets any privacy or security obligations you may have,
+including a lawful basis for sending marketing email to these people. Constant Contact's own terms and
+privacy policy govern the data once it is there. An administrator can remove this connection at any time
+to stop this use; removing it deletes the stored Constant Contact tokens."""
+
+SignIn = Callable[[OAuthClient, httpx.Client], TokenSet]
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    id: int
+    name: str
+    kind: str
+    allow_contributors: bool
+    consent_by: str
+    consent_at: datetime
+    export_user: str
+    account_name: str | None
+    account_id: str | None
+    api_base: str
+    token_expires_at: datetime | None
+    exports: list[str]
+
+
+def http_client(settings: Settings) -> httpx.Client:
+    return httpx.Client(
+        timeout=httpx.Timeout(
+            connect=settings.http_connect_timeout,
+            read=settings.http_read_timeout,
+            write=settings.http_write_timeout,
+            pool=30.0,
+        )
+    )
+
+
+def oauth_client(
+    settings: Settings,
+    http: httpx.Client,
+    *,
+    auth_base: str | None = None,
+    client_id: str | None = None,
+    client_secret: SecretStr | None = None,
+) -> OAuthClient:
+    client_id = client_id or settings.cc_client_id
+    client_secret = client_secret or settings.cc_client_secret
+    if not client_id or client_secret is None:
+        raise ConfigurationError(
+            "The Constant Contact application's client id and secret are not set.",
+            hint="Set SEGPORT_CC_CLIENT_ID (the API key) and SEGPORT_CC_CLIENT_SECRET from Constant Contact's "
+            "developer portal, or run segport demo to use the built-in emulator.",
+        )
+    return OAuthClient(
+        http, auth_base=auth_base or settings.cc_auth_base, client_id=client_id, client_secret=client_secret
+    )
+
+
+def _seal_tokens(store: Store, tokens: TokenSet) -> str:
+    return store.secrets.seal(
+        orjson.dumps(
+            {
+                "access_token": tokens.access_token.get_secret_value(),
+                "refresh_token": tokens.refresh_token.get_secret_value() if tokens.refresh_token else None,
+                "expires_at": tokens.expires_at.isoformat(),
+                "scope": tokens.scope,
+                "token_type": tokens.token_type,
+            }
+        ).decode()
+    )
+
+
+def _open_tokens(store: Store, sealed: str) -> TokenSet:
+    data = orjson.loads(store.secrets.open(sealed))
+    return TokenSet(
+        access_token=SecretStr(data["access_token"]),
+        refresh_token=SecretStr(data["refresh_token"]) if data["refresh_token"] else None,
+        expires_at=datetime.fromisoformat(data["expires_at"]),
+        scope=data["scope"],
+        token_type=data["token_type"],
+    )
+
+
+def _row(connection: Connection, name: str) -> Any:
+    row = connection.execute(select(connections).where(connections.c.name == name)).mappings().first()
+    if row is None:
+        known = connection.execute(select(connections.c.name).order_by(connections.c.name)).scalars().all()
+        raise UnknownName(
+            f"There is no connection named {name!r}.",
+            hint=f"Connections: {', '.join(known)}."
+            if known
+            else "Add one with: segport connections add constant-contact --name NAME --i-agree",
+        )
+    return row
+
+
+def add_connection(
+    store: Store, settings: Settings, *, name: str, allow_contributors: bool, agreed: bool, actor: str, sign_in: SignIn
+) -> ConnectionView:
+    """The wizard: who may use it, consent, sign-in to Constant Contact, the export user; then save."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A connection needs a display name.", hint='Pass --name, e.g. --name "Marketing CC".')
+    if not agreed:
+        raise InvalidInput(
+            "The data privacy and compliance terms were not accepted.",
+            hint="Read them (segport connections terms) and pass --i-agree to accept them.",
+        )
+    with store.begin() as connection:
+        if connection.execute(select(connections.c.id).where(connections.c.name == name)).first():
+            raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.")
+    with http_client(settings) as http:
+        oauth = oauth_client(settings, http)
+        tokens = sign_in(oauth, http)
+        account = _client(settings, http, oauth, tokens, settings.cc_api_base, lambda _t: None).account_summary()
+    now = datetime.now(UTC)
+    secret = settings.cc_client_secret
+    assert secret is not None and settings.cc_client_id is not None  # checked by oauth_client
+    try:
+        with store.begin() as connection:
+            connection.execute(
+                insert(connections).values(
+                    name=name,
+                    kind=CONSTANT_CONTACT,
+                    allow_contributors=allow_contributors,
+                    consent_by=actor,
+                    consent_at=now,
+                    export_user=actor,
+                    account_name=account.organization_name,
+                    account_id=account.encoded_account_id,
+                    api_base=settings.cc_api_base,
+                    auth_base=settings.cc_auth_base,
+                    client_id=settings.cc_client_id,
+                    client_secret_sealed=store.secrets.seal(secret.get_secret_value()),
+                    tokens_sealed=_seal_tokens(store, tokens),
+                    token_expires_at=tokens.expires_at,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.") from None
+    return show_connection(store, name=name)
+
+
+def reauthorize_connection(store: Store, settings: Settings, *, name: str, sign_in: SignIn) -> ConnectionView:
+    with store.begin() as connection:
+        row = _row(connection, name)
+    with http_client(settings) as http:
+        oauth = oauth_client(
+            settings,
+            http,
+            auth_base=row["auth_base"],
+            client_id=row["client_id"],
+            client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
+        )
+        tokens = sign_in(oauth, http)
+    _save_tokens(store, row["id"], tokens)
+    return show_connection(store, name=name)
+
+
+def list_connections(store: Store) -> list[ConnectionView]:
+    with store.begin() as connection:
+        names = connection.execute(select(connections.c.name).order_by(connections.c.name)).scalars().all()
+    return [show_connection(store, name=name) for name in names]
+
+
+def show_connection(store: Store, *, name: str) -> ConnectionView:
+    with store.begin() as connection:
+        row = _row(connection, name)
+        used = (
+            connection.execute(
+                select(exports.c.name).where(exports.c.connection_id == row["id"]).order_by(exports.c.name)
+            )
+            .scalars()
+            .all()
+        )
+    return ConnectionView(
+        row["id"],
+        row["name"],
+        row["kind"],
+        row["allow_contributors"],
+        row["consent_by"],
+        row["consent_at"],
+        row["export_user"],
+        row["account_name"],
+        row["account_id"],
+        row["api_base"],
+        row["token_expires_at"],
+        list(used),
+    )
+
+
+def remove_connection(store: Store, *, name: str) -> None:
+    """Remove a connection and its stored secrets; refused while exports use it."""
+    view = show_connection(store, name=name)
+    if view.exports:
+        raise Refused(
+            f"The connection {name!r} is used by the exports: {', '.join(view.exports)}.",
+            hint="Remove those exports first (segport exports remove NAME).",
+        )
+    with store.begin() as connection:
+        connection.execute(delete(connections).where(connections.c.id == view.id))
+
+
+def _save_tokens(store: Store, connection_id: int, tokens: TokenSet) -> None:
+    with store.begin() as connection:
+        connection.execute(
+            update(connections)
+            .where(connections.c.id == connection_id)
+            .values(
+                tokens_sealed=_seal_tokens(store, tokens),
+                token_expires_at=tokens.expires_at,
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+
+def _client(
+    settings: Settings,
+    http: httpx.Client,
+    oauth: OAuthClient,
+    tokens: TokenSet,
+    api_base: str,
+    persist: Callable[[TokenSet], None],
+) -> ConstantContactClient:
+    keeper = TokenKeeper(oauth, tokens, on_new_tokens=persist)
+    budget = RateBudget(per_second=settings.cc_requests_per_second, per_day=settings.cc_requests_per_day)
+    retry = RetryPolicy(attempts=settings.retry_attempts, total_seconds=settings.retry_total_seconds)
+    timeout = httpx.Timeout(
+        connect=settings.http_connect_timeout,
+        read=settings.http_read_timeout,
+        write=settings.http_write_timeout,
+        pool=DEFAULT_TIMEOUT.pool,
+    )
+    return ConstantContactClient(
+        http, api_base=api_base, auth=BearerAuth(keeper, budget), budget=budget, retry=retry, timeout=timeout
+    )
+
+
+def client_for(store: Store, settings: Settings, http: httpx.Client, connection_id: int) -> ConstantContactClient:
+    """A client for a stored connection; refreshed tokens are sealed and stored before they are used."""
+    with store.begin() as connection:
+        row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().first()
+    if row is None:
+        raise UnknownName(f"The connection {connection_id} no longer exists.", hint="Edit the export's connection.")
+    if not row["tokens_sealed"]:
+        raise ReauthorizationRequired(f"The connection {row['name']!r} has no tokens.")
+    oauth = OAuthClient(
+        http,
+        auth_base=row["auth_base"],
+        client_id=row["client_id"],
+        client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
+    )
+    tokens = _open_tokens(store, row["tokens_sealed"])
+    return _client(settings, http, oauth, tokens, row["api_base"], lambda fresh: _save_tokens(store, row["id"], fresh))

@@ -1,0 +1,54 @@
+"""Normalising and validating what is sent: emails (trimmed, lower-cased, checked) and names (cut to 50)."""
+
+from __future__ import annotations
+
+import re
+
+MAX_EMAIL = 50  # contacts_json_import's cap on `email`
+MAX_NAME = 50
+# A practical address check: one @, a dot in the domain, no spaces or characters mail systems refuse.
+_EMAIL = re.compile(
+    r"^[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\.][^@\s\"(),:;<>\[\]\\]*\.[^@\s\"(),:;<>\[\]\\.]{2,}$"
+)
+
+MISSING_EMAIL = "missing_email"
+INVALID_EMAIL = "invalid_email"
+EMAIL_TOO_LONG = "email_too_long"
+DUPLICATE = "duplicate"
+UNSUBSCRIBED = "unsubscribed"
+NOT_ADDED = "not_added"
+
+REASONS = {
+    MISSING_EMAIL: "the email field is empty",
+    INVALID_EMAIL: "not a valid email address",
+    EMAIL_TOO_LONG: f"longer than the {MAX_EMAIL} characters Constant Contact's import accepts",
+    DUPLICATE: "the same email as another member (case and spaces ignored); sent once",
+    UNSUBSCRIBED: "the contact unsubscribed in Constant Contact, which cannot add them to a list",
+    NOT_ADDED: "Constant Contact did not complete the import of this contact's batch",
+}
+
+
+def normalize_email(raw: object) -> tuple[str, str | None]:
+    """(normalised email, None) or (what we have, the reason it cannot be sent)."""
+    if raw is None:
+        return "", MISSING_EMAIL
+    email = str(raw).strip().lower()
+    if not email:
+        return "", MISSING_EMAIL
+    if len(email) > MAX_EMAIL:
+        return email, EMAIL_TOO_LONG
+    if ".." in email or not _EMAIL.match(email):
+        return email, INVALID_EMAIL
+    return email, None
+
+
+def clean_name(raw: object) -> tuple[str | None, bool]:
+    """(name or None, whether it was cut to 50 characters)."""
+    if raw is None:
+        return None, False
+    name = " ".join(str(raw).split())
+    if not name:
+        return None, False
+    if len(name) > MAX_NAME:
+        return name[:MAX_NAME].rstrip(), True
+    return name, False

@@ -1,0 +1,132 @@
+"""Reading runs: the history of an export, one run's detail and events, and the rows it could not send."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from segport.errors import UnknownName
+from segport.store import Store
+from segport.store.tables import exports, run_batches, run_events, run_rows, runs
+
+
+@dataclass(frozen=True)
+class RunView:
+    id: int
+    export: str
+    status: str
+    trigger: str
+    triggered_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str | None
+    counts: dict[str, int]
+    batches: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    rows_not_sent: int
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (_aware(self.finished_at) - _aware(self.started_at)).total_seconds()
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+COUNT_NAMES = ("members", "sent", "invalid_email", "duplicate", "truncated", "unsubscribed", "errors")
+
+
+def list_runs(store: Store, *, export: str | None = None, limit: int = 50) -> list[RunView]:
+    with store.begin() as db:
+        query = select(runs.c.id).order_by(runs.c.id.desc()).limit(limit)
+        if export is not None:
+            query = query.join(exports, exports.c.id == runs.c.export_id).where(exports.c.name == export)
+        ids = db.execute(query).scalars().all()
+    return [show_run(store, run_id=run_id, with_details=False) for run_id in ids]
+
+
+def show_run(store: Store, *, run_id: int, with_details: bool = True) -> RunView:
+    with store.begin() as db:
+        row = (
+            db.execute(
+                select(runs, exports.c.name.label("export_name"))
+                .join(exports, exports.c.id == runs.c.export_id)
+                .where(runs.c.id == run_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise UnknownName(f"There is no run {run_id}.", hint="See segport runs list.")
+        batches = events = []
+        if with_details:
+            batches = [
+                dict(b)
+                for b in db.execute(
+                    select(run_batches).where(run_batches.c.run_id == run_id).order_by(run_batches.c.number)
+                ).mappings()
+            ]
+            events = [
+                dict(e)
+                for e in db.execute(
+                    select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
+                ).mappings()
+            ]
+        from sqlalchemy import func
+
+        not_sent = db.execute(
+            select(func.count()).select_from(run_rows).where(run_rows.c.run_id == run_id)
+        ).scalar_one()
+    return RunView(
+        row["id"],
+        row["export_name"],
+        row["status"],
+        row["trigger"],
+        row["triggered_by"],
+        row["created_at"],
+        row["started_at"],
+        row["finished_at"],
+        row["message"],
+        {name: row[name] for name in COUNT_NAMES},
+        batches,
+        events,
+        int(not_sent),
+    )
+
+
+def iter_rows_not_sent(store: Store, *, run_id: int) -> Iterator[tuple[str, str | None, str, str | None]]:
+    show_run(store, run_id=run_id, with_details=False)
+    with store.engine.connect() as db:
+        result = db.execution_options(yield_per=5000).execute(
+            select(run_rows.c.profile_key, run_rows.c.email, run_rows.c.reason, run_rows.c.detail)
+            .where(run_rows.c.run_id == run_id)
+            .order_by(run_rows.c.id)
+        )
+        for row in result:
+            yield row[0], row[1], row[2], row[3]
+
+
+def rows_csv(store: Store, *, run_id: int) -> Iterator[str]:
+    """The run's rows not sent or not added, as CSV text, header first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["profile_key", "email", "reason", "detail"])
+    for row in iter_rows_not_sent(store, run_id=run_id):
+        writer.writerow(row)
+        if buffer.tell() > 65_536:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

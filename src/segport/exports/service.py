@@ -1,0 +1,294 @@
+"""Exports: which segments go to which Constant Contact list, through which connection, with which fields."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from segport.config import Settings
+from segport.connections.service import client_for, http_client
+from segport.errors import InvalidInput, NotFound, Refused, UnknownName
+from segport.profiles.source import load_source
+from segport.store import Store
+from segport.store.tables import connections, export_segments, exports, runs, segments
+
+LIST_ID_HELP = (
+    "Find the list ID in Constant Contact: open Contacts > Lists, open the list, and copy the last part of the "
+    "page address, https://app.constantcontact.com/pages/contacts/ui#contacts/<list ID>."
+)
+
+
+@dataclass(frozen=True)
+class ExportView:
+    id: int
+    name: str
+    connection: str
+    connection_id: int
+    list_id: str
+    list_name: str | None
+    email_field: str
+    first_name_field: str | None
+    last_name_field: str | None
+    segments: list[str]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    last_status: str | None
+    last_run_at: datetime | None
+
+
+def _row(connection: Connection, name: str) -> Any:
+    row = connection.execute(select(exports).where(exports.c.name == name)).mappings().first()
+    if row is None:
+        known = connection.execute(select(exports.c.name).order_by(exports.c.name)).scalars().all()
+        raise UnknownName(
+            f"There is no export named {name!r}.",
+            hint=f"Exports: {', '.join(known)}." if known else "Add one with: segport exports add.",
+        )
+    return row
+
+
+def _connection_id(connection: Connection, name: str) -> int:
+    found = connection.execute(select(connections.c.id).where(connections.c.name == name)).scalar()
+    if found is None:
+        known = connection.execute(select(connections.c.name)).scalars().all()
+        raise UnknownName(
+            f"There is no connection named {name!r}.",
+            hint=f"Connections: {', '.join(known)}."
+            if known
+            else "Add one with: segport connections add constant-contact --name NAME --i-agree",
+        )
+    return int(found)
+
+
+def _segment_ids(connection: Connection, names: list[str]) -> list[int]:
+    if not names:
+        raise InvalidInput("An export needs at least one segment.", hint="Pass --segment NAME (repeat for more).")
+    ids = []
+    for name in dict.fromkeys(names):
+        found = connection.execute(select(segments.c.id).where(segments.c.name == name)).scalar()
+        if found is None:
+            raise UnknownName(f"There is no segment named {name!r}.", hint="See segport segments list.")
+        ids.append(int(found))
+    return ids
+
+
+def _check_fields(store: Store, email_field: str, first_name_field: str | None, last_name_field: str | None) -> None:
+    source = load_source(store)
+    names = [field.name for field in source.fields]
+    for role, value in (("email", email_field), ("first name", first_name_field), ("last name", last_name_field)):
+        if value is not None and source.field(value) is None:
+            raise InvalidInput(
+                f"The {role} field {value!r} is not a profile field.",
+                hint=f"The profile fields are: {', '.join(names)}.",
+            )
+
+
+def _check_list(store: Store, settings: Settings, connection_id: int, list_id: str) -> str:
+    """The list's name; refuses an ID that is not a UUID or not a list of the connected account."""
+    try:
+        if str(uuid.UUID(list_id)) != list_id.lower() or len(list_id) != 36:
+            raise ValueError
+    except ValueError:
+        raise InvalidInput(
+            f"{list_id!r} is not a Constant Contact list ID (a UUID such as 04fe9a97-a579-43c5-bb1a-58ed29bf0a6a).",
+            hint=LIST_ID_HELP,
+        ) from None
+    with http_client(settings) as http:
+        client = client_for(store, settings, http, connection_id)
+        try:
+            return client.get_list(list_id).name
+        except NotFound:
+            raise InvalidInput(
+                f"The connected Constant Contact account has no list {list_id}.", hint=LIST_ID_HELP
+            ) from None
+
+
+def add_export(
+    store: Store,
+    settings: Settings,
+    *,
+    name: str,
+    connection: str,
+    list_id: str,
+    email_field: str,
+    segment_names: list[str],
+    actor: str,
+    first_name_field: str | None = None,
+    last_name_field: str | None = None,
+) -> ExportView:
+    """Save an export (it does not run it)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("An export needs a name.", hint="Pass --name.")
+    list_id = list_id.strip()
+    with store.begin() as db:
+        connection_id = _connection_id(db, connection)
+        segment_ids = _segment_ids(db, segment_names)
+    _check_fields(store, email_field, first_name_field, last_name_field)
+    list_name = _check_list(store, settings, connection_id, list_id)
+    now = datetime.now(UTC)
+    try:
+        with store.begin() as db:
+            export_id = db.execute(
+                insert(exports).values(
+                    name=name,
+                    connection_id=connection_id,
+                    list_id=list_id.lower(),
+                    list_name=list_name,
+                    email_field=email_field,
+                    first_name_field=first_name_field,
+                    last_name_field=last_name_field,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            db.execute(insert(export_segments), [{"export_id": export_id, "segment_id": s} for s in segment_ids])
+    except IntegrityError:
+        raise Refused(f"An export named {name!r} already exists.", hint="Choose another name.") from None
+    return show_export(store, name=name)
+
+
+def edit_export(
+    store: Store,
+    settings: Settings,
+    *,
+    name: str,
+    new_name: str | None = None,
+    connection: str | None = None,
+    list_id: str | None = None,
+    email_field: str | None = None,
+    first_name_field: str | None = None,
+    last_name_field: str | None = None,
+    segment_names: list[str] | None = None,
+    clear_first_name: bool = False,
+    clear_last_name: bool = False,
+) -> ExportView:
+    current = show_export(store, name=name)
+    changes: dict[str, Any] = {}
+    with store.begin() as db:
+        connection_id = _connection_id(db, connection) if connection else current.connection_id
+        segment_ids = _segment_ids(db, segment_names) if segment_names is not None else None
+    email = email_field or current.email_field
+    first = None if clear_first_name else (first_name_field or current.first_name_field)
+    last = None if clear_last_name else (last_name_field or current.last_name_field)
+    _check_fields(store, email, first, last)
+    if list_id or connection:
+        target = (list_id or current.list_id).strip()
+        changes["list_name"] = _check_list(store, settings, connection_id, target)
+        changes["list_id"] = target.lower()
+    changes.update(
+        name=(new_name or name).strip(),
+        connection_id=connection_id,
+        email_field=email,
+        first_name_field=first,
+        last_name_field=last,
+        updated_at=datetime.now(UTC),
+    )
+    try:
+        with store.begin() as db:
+            db.execute(update(exports).where(exports.c.id == current.id).values(**changes))
+            if segment_ids is not None:
+                db.execute(delete(export_segments).where(export_segments.c.export_id == current.id))
+                db.execute(insert(export_segments), [{"export_id": current.id, "segment_id": s} for s in segment_ids])
+    except IntegrityError:
+        raise Refused(f"An export named {new_name!r} already exists.", hint="Choose another name.") from None
+    return show_export(store, name=changes["name"])
+
+
+def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> ExportView:
+    """A new export with the same settings (R37); it does not run."""
+    original = show_export(store, name=name)
+    now = datetime.now(UTC)
+    try:
+        with store.begin() as db:
+            export_id = db.execute(
+                insert(exports).values(
+                    name=new_name.strip(),
+                    connection_id=original.connection_id,
+                    list_id=original.list_id,
+                    list_name=original.list_name,
+                    email_field=original.email_field,
+                    first_name_field=original.first_name_field,
+                    last_name_field=original.last_name_field,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            ids = _segment_ids(db, original.segments)
+            db.execute(insert(export_segments), [{"export_id": export_id, "segment_id": s} for s in ids])
+    except IntegrityError:
+        raise Refused(f"An export named {new_name!r} already exists.", hint="Choose another name.") from None
+    return show_export(store, name=new_name.strip())
+
+
+def remove_export(store: Store, *, name: str) -> None:
+    with store.begin() as db:
+        row = _row(db, name)
+        active = db.execute(
+            select(runs.c.id).where(runs.c.export_id == row["id"], runs.c.status.in_(("Queued", "Processing")))
+        ).first()
+        if active is not None:
+            raise Refused(
+                f"The export {name!r} has a run in progress (run {active[0]}).",
+                hint="Wait for it to finish, then remove the export.",
+            )
+        db.execute(delete(exports).where(exports.c.id == row["id"]))
+
+
+def show_export(store: Store, *, name: str) -> ExportView:
+    with store.begin() as db:
+        row = _row(db, name)
+        return _view(db, row)
+
+
+def list_exports(store: Store) -> list[ExportView]:
+    with store.begin() as db:
+        rows = db.execute(select(exports).order_by(exports.c.name)).mappings().all()
+        return [_view(db, row) for row in rows]
+
+
+def _view(db: Connection, row: Any) -> ExportView:
+    connection_name = db.execute(
+        select(connections.c.name).where(connections.c.id == row["connection_id"])
+    ).scalar_one()
+    segment_names = (
+        db.execute(
+            select(segments.c.name)
+            .join(export_segments, export_segments.c.segment_id == segments.c.id)
+            .where(export_segments.c.export_id == row["id"])
+            .order_by(segments.c.name)
+        )
+        .scalars()
+        .all()
+    )
+    last = db.execute(
+        select(runs.c.status, runs.c.created_at)
+        .where(runs.c.export_id == row["id"])
+        .order_by(runs.c.id.desc())
+        .limit(1)
+    ).first()
+    return ExportView(
+        row["id"],
+        row["name"],
+        connection_name,
+        row["connection_id"],
+        row["list_id"],
+        row["list_name"],
+        row["email_field"],
+        row["first_name_field"],
+        row["last_name_field"],
+        list(segment_names),
+        row["created_by"],
+        row["created_at"],
+        row["updated_at"],
+        last[0] if last else None,
+        last[1] if last else None,
+    )

@@ -1,0 +1,190 @@
+"""Load profiles from a CSV or Parquet file into the embedded `profiles` table, replacing it atomically.
+
+Streams the file twice (types first, then rows), so a million rows never sit in memory. Everything happens
+in one transaction: a file that fails halfway leaves the previous profiles exactly as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, text
+
+from segport.errors import InvalidInput
+from segport.profiles.fields import TypeGuess, convert, field_name
+from segport.profiles.reading import CsvRows, ParquetRows, open_rows
+from segport.profiles.source import EMBEDDED_TABLE, Field, build_table
+from segport.store import Store
+from segport.store.tables import profile_fields, profile_source
+
+LOADING_TABLE = "profiles_loading"
+INSERT_CHUNK = 5_000
+
+Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)
+
+
+@dataclass(frozen=True)
+class ImportedProfiles:
+    fields: list[Field]
+    key: str
+    rows: int
+    file_name: str
+
+
+def import_profiles(
+    store: Store, path: Path, *, key: str, actor: str, progress: Progress | None = None
+) -> ImportedProfiles:
+    """Replace the embedded profiles with the file's rows; `key` names the column that identifies a customer."""
+    rows = open_rows(path)
+    report = progress or (lambda _phase, _done, _total: None)
+    fields = _parquet_fields(rows) if isinstance(rows, ParquetRows) else _csv_fields(rows, report)
+    key_field = _key_field(fields, key, path.name)
+    fields = [Field(f.name, "text", f.source_name) if f is key_field else f for f in fields]
+    with store.begin() as connection:
+        count = _load(connection, rows, fields, key_field, report)
+        _swap(connection, fields, key_field.name, path.name, count, actor)
+    return ImportedProfiles(fields, key_field.name, count, path.name)
+
+
+def _csv_fields(rows: CsvRows, report: Progress) -> list[Field]:
+    guesses: list[TypeGuess] = []
+    for number, row in enumerate(rows):
+        if not guesses:
+            guesses = [TypeGuess() for _ in rows.header]
+        for guess, value in zip(guesses, row, strict=True):
+            guess.observe(value)
+        if number % 50_000 == 0:
+            report("reading types", rows.bytes_read, rows.size)
+    if not rows.header:
+        raise InvalidInput(f"{rows.path.name} has no header line.", hint="Add a header naming each column.")
+    guesses = guesses or [TypeGuess() for _ in rows.header]
+    return _named(rows.header, [guess.type for guess in guesses], rows.path.name)
+
+
+def _parquet_fields(rows: ParquetRows) -> list[Field]:
+    import pyarrow as arrow
+
+    kinds = []
+    for arrow_type in rows.arrow_types():
+        if arrow.types.is_boolean(arrow_type):
+            kinds.append("boolean")
+        elif arrow.types.is_integer(arrow_type):
+            kinds.append("integer")
+        elif arrow.types.is_floating(arrow_type) or arrow.types.is_decimal(arrow_type):
+            kinds.append("number")
+        elif arrow.types.is_date(arrow_type):
+            kinds.append("date")
+        elif arrow.types.is_timestamp(arrow_type):
+            kinds.append("datetime")
+        else:
+            kinds.append("text")
+    return _named(rows.header, kinds, rows.path.name)
+
+
+def _named(headers: list[str], kinds: list[str], file_name: str) -> list[Field]:
+    fields: list[Field] = []
+    taken: dict[str, str] = {}
+    for header, kind in zip(headers, kinds, strict=True):
+        name = field_name(header)
+        if name in taken:
+            raise InvalidInput(
+                f"{file_name}: the columns {taken[name]!r} and {header!r} both become the field {name!r}.",
+                hint="Rename one of the columns so their names differ in letters or digits.",
+            )
+        taken[name] = header
+        fields.append(Field(name, kind, header))
+    return fields
+
+
+def _key_field(fields: list[Field], key: str, file_name: str) -> Field:
+    for field in fields:
+        if key in (field.source_name, field.name):
+            return field
+    names = ", ".join(field.source_name for field in fields)
+    raise InvalidInput(f"{file_name} has no column {key!r}.", hint=f"Pass --key with one of: {names}.")
+
+
+def _load(
+    connection: Connection, rows: CsvRows | ParquetRows, fields: list[Field], key: Field, report: Progress
+) -> int:
+    connection.execute(text(f'DROP TABLE IF EXISTS "{LOADING_TABLE}"'))
+    table = build_table(LOADING_TABLE, fields)
+    table.create(connection)
+    names = [field.name for field in fields]
+    kinds = [field.type for field in fields]
+    key_index = fields.index(key)
+    parquet = isinstance(rows, ParquetRows)
+    chunk: list[dict[str, Any]] = []
+    count = 0
+    for row in rows:
+        count += 1
+        key_value = row[key_index]
+        if key_value is None or str(key_value).strip() == "":
+            raise InvalidInput(
+                f"{rows.path.name}: row {count} has no value in the key column {key.source_name!r}.",
+                hint="Every profile needs a key; fill it in or drop the row.",
+            )
+        if parquet:
+            values = [str(value) if index == key_index else value for index, value in enumerate(row)]
+        else:
+            values = [
+                _convert(value, kind, rows, count, name) for value, kind, name in zip(row, kinds, names, strict=True)
+            ]
+        chunk.append(dict(zip(names, values, strict=True)))
+        if len(chunk) >= INSERT_CHUNK:
+            connection.execute(insert(table), chunk)
+            chunk = []
+            report("loading rows", rows.bytes_read, rows.size)
+    if chunk:
+        connection.execute(insert(table), chunk)
+    report("loading rows", rows.size, rows.size)
+    duplicate = connection.execute(
+        select(table.c[key.name], func.count()).group_by(table.c[key.name]).having(func.count() > 1).limit(1)
+    ).first()
+    if duplicate is not None:
+        raise InvalidInput(
+            f"{rows.path.name}: the key {duplicate[0]!r} appears {duplicate[1]} times in column {key.source_name!r}.",
+            hint="Profiles are one row per customer: make the key unique, or choose another --key.",
+        )
+    return count
+
+
+def _convert(value: str, kind: str, rows: CsvRows | ParquetRows, count: int, name: str) -> Any:
+    try:
+        return convert(value, kind)
+    except ValueError:  # types were inferred from this same file, so this only happens if it changed meanwhile
+        raise InvalidInput(
+            f"{rows.path.name}: row {count}, field {name}: {value!r} is not a {kind}.",
+            hint="The file changed while it was being imported; import it again.",
+        ) from None
+
+
+def _swap(connection: Connection, fields: list[Field], key: str, file_name: str, count: int, actor: str) -> None:
+    connection.execute(text(f'DROP TABLE IF EXISTS "{EMBEDDED_TABLE}"'))
+    connection.execute(text(f'ALTER TABLE "{LOADING_TABLE}" RENAME TO "{EMBEDDED_TABLE}"'))
+    connection.execute(text(f'CREATE UNIQUE INDEX "ix_profiles_key" ON "{EMBEDDED_TABLE}" ("{key}")'))
+    connection.execute(delete(profile_fields))
+    connection.execute(delete(profile_source))
+    connection.execute(
+        insert(profile_fields),
+        [
+            {"name": field.name, "position": position, "source_name": field.source_name, "type": field.type}
+            for position, field in enumerate(fields)
+        ],
+    )
+    connection.execute(
+        insert(profile_source).values(
+            id=1,
+            kind="embedded",
+            table_name=EMBEDDED_TABLE,
+            key_field=key,
+            file_name=file_name,
+            row_count=count,
+            loaded_at=datetime.now(UTC),
+            loaded_by=actor,
+        )
+    )

@@ -1,0 +1,102 @@
+"""Reading profile files as streams of rows: CSV (UTF-8, with or without BOM) and Parquet."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from segport.errors import InvalidInput
+
+CSV_FIELD_LIMIT = 10_000_000
+
+
+class CsvRows:
+    """Rows of a CSV file as lists of strings, read line by line; errors name the line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bytes_read = 0
+        self.size = path.stat().st_size
+        self.header: list[str] = []
+
+    def __iter__(self) -> Iterator[list[str]]:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+        with self.path.open("rb") as handle:
+            self.bytes_read = 0
+            reader = csv.reader(self._lines(handle), strict=True)
+            try:
+                header = next(reader, None)
+                if header is None:
+                    raise InvalidInput(f"{self.path.name} is empty.", hint="Export the profiles with a header line.")
+                self.header = header
+                width = len(header)
+                for row in reader:
+                    if not row:
+                        continue
+                    if len(row) != width:
+                        raise InvalidInput(
+                            f"{self.path.name}, line {reader.line_num}: {len(row)} fields where the header has "
+                            f"{width}.",
+                            hint="Quote values that contain commas or line breaks, then import again.",
+                        )
+                    yield row
+            except csv.Error as exc:
+                raise InvalidInput(
+                    f"{self.path.name}, line {reader.line_num}: malformed CSV ({exc}).",
+                    hint="Fix the line (quotes must be balanced and doubled inside values), then import again.",
+                ) from None
+
+    def _lines(self, handle: IO[bytes]) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        for number, raw in enumerate(handle, start=1):
+            self.bytes_read += len(raw)
+            try:
+                yield decoder.decode(raw)
+            except UnicodeDecodeError:
+                raise InvalidInput(
+                    f"{self.path.name}, line {number}: the bytes are not UTF-8.",
+                    hint="Save the file as UTF-8 (with or without BOM) and import again.",
+                ) from None
+
+
+class ParquetRows:
+    """Rows of a Parquet file, a record batch at a time; column types come from the file's schema."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as parquet
+
+        try:
+            self._file = parquet.ParquetFile(path)
+        except Exception as exc:
+            raise InvalidInput(
+                f"{path.name} is not a readable Parquet file ({type(exc).__name__}: {str(exc)[:200]}).",
+                hint="Check the file, or export the profiles as CSV.",
+            ) from None
+        self.path = path
+        self.size = path.stat().st_size
+        self.header = list(self._file.schema_arrow.names)
+        self.rows_total = self._file.metadata.num_rows
+        self.bytes_read = 0
+
+    def arrow_types(self) -> list[Any]:
+        return [field.type for field in self._file.schema_arrow]
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        done = 0
+        for batch in self._file.iter_batches(batch_size=20_000):
+            columns = [column.to_pylist() for column in batch.columns]
+            for row in zip(*columns, strict=True):
+                yield list(row)
+            done += batch.num_rows
+            self.bytes_read = int(self.size * done / max(1, self.rows_total))
+
+
+def open_rows(path: Path) -> CsvRows | ParquetRows:
+    if not path.exists():
+        raise InvalidInput(f"There is no file {path}.", hint="Check the path and try again.")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return ParquetRows(path)
+    return CsvRows(path)

@@ -1,0 +1,114 @@
+"""Profile service: import a file, connect an external table, describe the active source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, insert, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from segport.errors import InvalidInput
+from segport.profiles.fields import field_name
+from segport.profiles.importer import ImportedProfiles, import_profiles
+from segport.profiles.source import Field, load_source
+from segport.store import Store
+from segport.store.database import create_store_engine, engine_safe_url
+from segport.store.tables import profile_fields, profile_source
+
+__all__ = ["ImportedProfiles", "connect_external", "describe", "import_profiles"]
+
+
+@dataclass(frozen=True)
+class SourceDescription:
+    description: str
+    key: str
+    fields: list[Field]
+    row_count: int | None
+    loaded_at: datetime | None
+    loaded_by: str | None
+
+
+def describe(store: Store) -> SourceDescription:
+    source = load_source(store)
+    with store.begin() as db:
+        row = db.execute(select(profile_source)).mappings().one()
+    count = row["row_count"]
+    if source.kind == "external":
+        with source.engine.connect() as connection:
+            count = connection.execute(select(func.count()).select_from(source.table)).scalar_one()
+    return SourceDescription(source.description, source.key, source.fields, count, row["loaded_at"], row["loaded_by"])
+
+
+def _kind(sql_type: object) -> str:
+    from sqlalchemy import types
+
+    for kind, classes in (
+        ("boolean", (types.Boolean,)),
+        ("integer", (types.Integer,)),
+        ("number", (types.Numeric, types.Float)),
+        ("datetime", (types.DateTime,)),
+        ("date", (types.Date,)),
+    ):
+        if isinstance(sql_type, classes):
+            return kind
+    return "text"
+
+
+def connect_external(store: Store, *, url: str, table: str, key: str, actor: str) -> SourceDescription:
+    """Point segport at a table or view in another database; segments then run there (pushdown)."""
+    schema, _, name = table.rpartition(".")
+    try:
+        engine = create_store_engine(url)
+        columns = inspect(engine).get_columns(name, schema=schema or None)
+    except SQLAlchemyError as exc:
+        raise InvalidInput(
+            f"Cannot read {table} at {engine_safe_url(url)} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
+            hint="Check the URL, the table or view name and the database user's rights.",
+        ) from None
+    if not columns:
+        raise InvalidInput(
+            f"There is no table or view {table!r} at {engine_safe_url(url)}.",
+            hint="Pass --table as [schema.]name of a table or view the user can read.",
+        )
+    fields = []
+    taken: set[str] = set()
+    for column in columns:
+        field = Field(field_name(column["name"]), _kind(column["type"]), column["name"])
+        if field.name in taken:
+            raise InvalidInput(
+                f"Two columns of {table} both become the field {field.name!r}.",
+                hint="Expose the table through a view with distinct column names.",
+            )
+        taken.add(field.name)
+        fields.append(field)
+    key_field = next((f for f in fields if key in (f.name, f.source_name)), None)
+    if key_field is None:
+        raise InvalidInput(
+            f"{table} has no column {key!r}.",
+            hint=f"Pass --key with one of: {', '.join(f.source_name for f in fields)}.",
+        )
+    with store.begin() as db:
+        db.execute(delete(profile_fields))
+        db.execute(delete(profile_source))
+        db.execute(
+            insert(profile_fields),
+            [
+                {"name": f.name, "position": i, "source_name": f.source_name, "type": f.type}
+                for i, f in enumerate(fields)
+            ],
+        )
+        db.execute(
+            insert(profile_source).values(
+                id=1,
+                kind="external",
+                table_name=name,
+                schema_name=schema or None,
+                key_field=key_field.name,
+                url_sealed=store.secrets.seal(url),
+                row_count=None,
+                loaded_at=datetime.now(UTC),
+                loaded_by=actor,
+            )
+        )
+    return describe(store)

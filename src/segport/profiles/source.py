@@ -1,0 +1,110 @@
+"""The active profile source as something to query: an engine, a table, its fields and the key field.
+
+The embedded source is the `profiles` table in segport's own database; an external source is a table or
+view in the customer's database or warehouse, so segments are evaluated there (pushdown).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    MetaData,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy.types import TypeEngine
+
+from segport.errors import InvalidInput
+from segport.store import Store
+from segport.store.database import create_store_engine
+from segport.store.tables import profile_fields, profile_source
+
+EMBEDDED_TABLE = "profiles"
+SQL_TYPES: dict[str, type[TypeEngine[Any]]] = {
+    "text": Text,
+    "integer": BigInteger,
+    "number": Float,
+    "boolean": Boolean,
+    "date": Date,
+    "datetime": DateTime,
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    source_name: str
+
+
+@dataclass
+class ProfileSource:
+    kind: str
+    engine: Engine
+    table: Table
+    key: str
+    fields: list[Field]
+    row_count: int | None
+    description: str
+
+    def field(self, name: str) -> Field | None:
+        return next((field for field in self.fields if field.name == name), None)
+
+
+def build_table(name: str, fields: list[Field], *, schema: str | None = None) -> Table:
+    return Table(
+        name,
+        MetaData(),
+        *(Column(f.source_name if schema else f.name, SQL_TYPES[f.type]()) for f in fields),
+        schema=schema,
+    )
+
+
+def load_source(store: Store) -> ProfileSource:
+    """The active profile source; a clear refusal when no profiles were loaded yet."""
+    with store.begin() as connection:
+        source = connection.execute(select(profile_source)).mappings().first()
+        rows = connection.execute(select(profile_fields).order_by(profile_fields.c.position)).mappings().all()
+    if source is None:
+        raise InvalidInput(
+            "No customer profiles are loaded yet.",
+            hint="Load them with: segport profiles import FILE --key COLUMN (or profiles connect for an "
+            "external table).",
+        )
+    fields = [Field(row["name"], row["type"], row["source_name"]) for row in rows]
+    if source["kind"] == "embedded":
+        table = build_table(EMBEDDED_TABLE, fields)
+        return ProfileSource(
+            "embedded",
+            store.engine,
+            table,
+            source["key_field"],
+            fields,
+            source["row_count"],
+            f"embedded table loaded from {source['file_name']}",
+        )
+    url = store.secrets.open(source["url_sealed"])
+    engine = create_store_engine(url)
+    metadata = MetaData()
+    columns = [Column(f.source_name, SQL_TYPES[f.type](), key=f.name) for f in fields]
+    table = Table(source["table_name"], metadata, *columns, schema=source["schema_name"])
+    where = f"{source['schema_name']}." if source["schema_name"] else ""
+    return ProfileSource(
+        "external",
+        engine,
+        table,
+        source["key_field"],
+        fields,
+        source["row_count"],
+        f"external table {where}{source['table_name']}",
+    )

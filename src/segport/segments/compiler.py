@@ -1,0 +1,210 @@
+"""Checking a rule against the profile fields, and compiling it to ONE SQLAlchemy expression.
+
+Field names are checked against the profile schema and values against each field's type before any SQL is
+built; values travel as bound parameters, never as SQL text. The database does the filtering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, except_, false, intersect, not_, or_, select, union
+from sqlalchemy.sql.elements import ColumnElement
+
+from segport.errors import InvalidInput
+from segport.profiles.source import Field, ProfileSource
+from segport.segments.model import COMPARISONS, LIST_VALUE, NO_VALUE, Combination, Condition, Group, Scalar
+from segport.segments.parser import Parser, SegmentSyntaxError
+
+ALLOWED: dict[str, set[str]] = {
+    "text": {*COMPARISONS, *LIST_VALUE, *NO_VALUE, "between", "contains", "starts with", "ends with"},
+    "integer": {*COMPARISONS, *LIST_VALUE, *NO_VALUE, "between"},
+    "number": {*COMPARISONS, *LIST_VALUE, *NO_VALUE, "between"},
+    "date": {*COMPARISONS, *LIST_VALUE, *NO_VALUE, "between"},
+    "datetime": {*COMPARISONS, *LIST_VALUE, *NO_VALUE, "between"},
+    "boolean": {"=", "!=", *NO_VALUE},
+}
+
+Resolver = Callable[[str], "tuple[Group | Combination, bool]"]  # segment name -> (rule, active)
+
+
+class RuleProblem(InvalidInput):
+    pass
+
+
+def check_rule(rule: Group | Combination, source: ProfileSource, parser: Parser | None = None) -> Group | Combination:
+    """The rule with every value converted to its field's type; a clear error for any mismatch."""
+    if isinstance(rule, Combination):
+        return rule
+    return _check_group(rule, source, parser, "rule")
+
+
+def _check_group(group: Group, source: ProfileSource, parser: Parser | None, path: str) -> Group:
+    checked: list[Condition | Group] = []
+    for index, item in enumerate(group.conditions):
+        where = f"{path}.conditions[{index}]"
+        checked.append(
+            _check_group(item, source, parser, where)
+            if isinstance(item, Group)
+            else _check_condition(item, source, parser, where)
+        )
+    return Group(join=group.join, conditions=checked)
+
+
+def _problem(
+    parser: Parser | None, condition: Condition, part: str, where: str, problem: str, hint: str
+) -> InvalidInput:
+    if parser is not None and id(condition) in parser.spans:
+        start, end = getattr(parser.spans[id(condition)], part)
+        return SegmentSyntaxError(parser.source, start, end, problem, hint)
+    return RuleProblem(f"{where}.{part}: {problem}.", hint=hint)
+
+
+def _check_condition(condition: Condition, source: ProfileSource, parser: Parser | None, where: str) -> Condition:
+    field = source.field(condition.field)
+    if field is None:
+        names = ", ".join(f.name for f in source.fields)
+        raise _problem(
+            parser, condition, "field", where, f"Unknown field {condition.field!r}", f"The profile fields are: {names}."
+        )
+    if condition.operator not in ALLOWED[field.type]:
+        raise _problem(
+            parser,
+            condition,
+            "field",
+            where,
+            f"{field.name} is a {field.type} field: {condition.operator!r} does not apply to it",
+            f"For {field.type} fields use: {', '.join(sorted(ALLOWED[field.type]))}.",
+        )
+    value = condition.value
+    if condition.operator in NO_VALUE:
+        return condition.model_copy(update={"value": None})
+    values = value if isinstance(value, list) else [value]
+    if condition.operator == "between" and len(values) != 2:
+        raise _problem(parser, condition, "value", where, "between takes two values", "Write: x between 1 and 5.")
+    if condition.operator not in (*LIST_VALUE, "between") and isinstance(value, list):
+        raise _problem(
+            parser,
+            condition,
+            "value",
+            where,
+            f"{condition.operator!r} takes one value",
+            "Use 'in' for a list of values.",
+        )
+    converted = [_typed(v, field, parser, condition, where) for v in values]
+    return condition.model_copy(update={"value": converted if isinstance(value, list) else converted[0]})
+
+
+def _typed(value: Scalar | None, field: Field, parser: Parser | None, condition: Condition, where: str) -> Any:
+    kind = field.type
+    wrong = _problem(
+        parser, condition, "value", where, f"{value!r} is not a {kind} value for {field.name}", _example(kind)
+    )
+    if value is None:
+        raise wrong
+    if kind == "text":
+        if not isinstance(value, str):
+            raise wrong
+        return value
+    if kind in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise wrong
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise wrong
+        return value
+    if not isinstance(value, str):
+        raise wrong
+    try:
+        return date.fromisoformat(value) if kind == "date" else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise wrong from None
+
+
+def _example(kind: str) -> str:
+    return {
+        "text": 'Put text in double quotes, e.g. "CA".',
+        "integer": "Write a number without quotes, e.g. 500.",
+        "number": "Write a number without quotes, e.g. 499.99.",
+        "boolean": "Write true or false.",
+        "date": 'Write a date as "2025-01-31".',
+        "datetime": 'Write a date and time as "2025-01-31T09:30:00".',
+    }[kind]
+
+
+def rule_condition(rule: Group, source: ProfileSource) -> ColumnElement[bool]:
+    """A checked rule as a WHERE expression over the source's table."""
+    parts = [
+        rule_condition(item, source) if isinstance(item, Group) else _condition(item, source)
+        for item in rule.conditions
+    ]
+    return and_(*parts) if rule.join == "and" else or_(*parts)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _condition(condition: Condition, source: ProfileSource) -> ColumnElement[bool]:
+    column = source.table.c[condition.field]
+    field = source.field(condition.field)
+    operator, value = condition.operator, condition.value
+    empty = column.is_(None) | (column == "") if field is not None and field.type == "text" else column.is_(None)
+    if operator == "is empty":
+        return empty
+    if operator == "is not empty":
+        return not_(empty)
+    if operator == "between":
+        assert isinstance(value, list)
+        return column.between(value[0], value[1])
+    if operator == "in":
+        assert isinstance(value, list)
+        return column.in_(value)
+    if operator == "not in":
+        assert isinstance(value, list)
+        return column.not_in(value) | column.is_(None)
+    if operator in ("contains", "starts with", "ends with"):
+        text = _escape_like(str(value))
+        pattern = {"contains": f"%{text}%", "starts with": f"{text}%", "ends with": f"%{text}"}[operator]
+        return column.ilike(pattern, escape="\\")
+    comparisons: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+        "=": lambda c, v: c == v,
+        "!=": lambda c, v: (c != v) | c.is_(None),
+        "<": lambda c, v: c < v,
+        "<=": lambda c, v: c <= v,
+        ">": lambda c, v: c > v,
+        ">=": lambda c, v: c >= v,
+    }
+    return comparisons[operator](column, value)
+
+
+def segment_keys(rule: Group | Combination, source: ProfileSource, resolve: Resolver, depth: int = 0) -> Select[Any]:
+    """SELECT key FROM profiles WHERE <rule>, or the set operation of the combined segments' selects."""
+    key = source.table.c[source.key]
+    if isinstance(rule, Group):
+        return select(key).where(rule_condition(rule, source))
+    if depth > 20:
+        raise InvalidInput("Segments are combined more than 20 levels deep.", hint="Simplify the combination.")
+    parts = []
+    for name in rule.segments:
+        inner, active = resolve(name)
+        parts.append(segment_keys(inner, source, resolve, depth + 1) if active else select(key).where(false()))
+    operation = {"union": union, "intersect": intersect, "except": except_}[rule.operator]
+    return operation(*parts)  # type: ignore[return-value]
+
+
+def members_condition(
+    rules: list[Group | Combination], source: ProfileSource, resolve: Resolver
+) -> ColumnElement[bool]:
+    """Profiles in ANY of the rules: plain rules are OR-ed, combinations join as `key IN (...)`."""
+    key = source.table.c[source.key]
+    parts: list[ColumnElement[bool]] = []
+    for rule in rules:
+        if isinstance(rule, Group):
+            parts.append(rule_condition(rule, source))
+        else:
+            parts.append(key.in_(segment_keys(rule, source, resolve).subquery().select()))
+    return or_(*parts) if parts else false()

@@ -1,0 +1,63 @@
+"""A segment's definition: a rule over profile fields, or a combination of other segments.
+
+The same model is written as text on the command line (see parser.py) and as JSON in the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = str | int | float | bool
+Operator = Literal[
+    "=",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not in",
+    "contains",
+    "starts with",
+    "ends with",
+    "is empty",
+    "is not empty",
+    "between",
+]
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+NO_VALUE = ("is empty", "is not empty")
+LIST_VALUE = ("in", "not in")
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Condition(_Node):
+    type: Literal["condition"] = "condition"
+    field: str
+    operator: Operator
+    # One value; a list for `in`, `not in` and `between` (two values); nothing for `is empty`.
+    value: Scalar | list[Scalar] | None = None
+
+
+class Group(_Node):
+    type: Literal["group"] = "group"
+    join: Literal["and", "or"]
+    conditions: list[Annotated[Condition | Group, Field(discriminator="type")]] = Field(min_length=1)
+
+
+class Combination(_Node):
+    type: Literal["combination"] = "combination"
+    operator: Literal["union", "intersect", "except"]
+    segments: list[str] = Field(min_length=2)
+
+
+class Definition(_Node):
+    rule: Annotated[Group | Combination, Field(discriminator="type")]
+
+
+def referenced_segments(rule: Group | Combination) -> list[str]:
+    return list(rule.segments) if isinstance(rule, Combination) else []

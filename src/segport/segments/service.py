@@ -1,0 +1,217 @@
+"""Segment service: create, list, show, count, preview, activate, deactivate, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from segport.errors import InvalidInput, Refused, UnknownName
+from segport.profiles.source import ProfileSource, load_source
+from segport.segments.compiler import check_rule, members_condition, segment_keys
+from segport.segments.model import Combination, Definition, Group
+from segport.segments.parser import parse_rule
+from segport.store import Store
+from segport.store.tables import export_segments, exports, segment_dependencies, segments
+
+MAX_ACTIVE_SEGMENTS = 100
+PREVIEW_ROWS = 100
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    id: int
+    name: str
+    rule_text: str
+    rule: Group | Combination
+    active: bool
+    member_count: int | None
+    counted_at: datetime | None
+    description: str | None
+    exports: list[str]
+    used_by_segments: list[str]
+
+
+def _rule_of(row: Any) -> Group | Combination:
+    return Definition.model_validate(orjson.loads(row["definition"])).rule
+
+
+def _get(connection: Connection, name: str) -> Any:
+    row = connection.execute(select(segments).where(segments.c.name == name)).mappings().first()
+    if row is None:
+        known = connection.execute(select(segments.c.name).order_by(segments.c.name)).scalars().all()
+        raise UnknownName(
+            f"There is no segment named {name!r}.",
+            hint=f"Segments: {', '.join(known)}." if known else "Create one with: segport segments create.",
+        )
+    return row
+
+
+def create_segment(
+    store: Store, *, name: str, rule_text: str, actor: str, description: str | None = None, active: bool = True
+) -> SegmentView:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A segment needs a name.", hint='Pass a name, e.g. segport segments create "VIP" ...')
+    rule, parser = parse_rule(rule_text)
+    source = load_source(store)
+    rule = check_rule(rule, source, parser)
+    now = datetime.now(UTC)
+    with store.begin() as connection:
+        if isinstance(rule, Combination):
+            ids = [_get(connection, member)["id"] for member in rule.segments]
+        if active:
+            _check_active_cap(connection)
+        try:
+            segment_id = connection.execute(
+                insert(segments).values(
+                    name=name,
+                    description=description,
+                    rule_text=rule_text.strip(),
+                    definition=Definition(rule=rule).model_dump_json(),
+                    active=active,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError:
+            raise Refused(f"A segment named {name!r} already exists.", hint="Choose another name.") from None
+        if isinstance(rule, Combination):
+            connection.execute(
+                insert(segment_dependencies), [{"segment_id": segment_id, "depends_on_id": other} for other in set(ids)]
+            )
+    return show_segment(store, name=name)
+
+
+def _check_active_cap(connection: Connection) -> None:
+    active = connection.execute(select(func.count()).select_from(segments).where(segments.c.active)).scalar_one()
+    if active >= MAX_ACTIVE_SEGMENTS:
+        raise Refused(
+            f"There are already {MAX_ACTIVE_SEGMENTS} active segments, the most allowed.",
+            hint="Deactivate a segment first: segport segments deactivate NAME.",
+        )
+
+
+def list_segments(store: Store) -> list[SegmentView]:
+    with store.begin() as connection:
+        names = connection.execute(select(segments.c.name).order_by(segments.c.name)).scalars().all()
+    return [show_segment(store, name=name) for name in names]
+
+
+def show_segment(store: Store, *, name: str) -> SegmentView:
+    with store.begin() as connection:
+        row = _get(connection, name)
+        used_in = (
+            connection.execute(
+                select(exports.c.name)
+                .join(export_segments, export_segments.c.export_id == exports.c.id)
+                .where(export_segments.c.segment_id == row["id"])
+                .order_by(exports.c.name)
+            )
+            .scalars()
+            .all()
+        )
+        dependants = (
+            connection.execute(
+                select(segments.c.name)
+                .join(segment_dependencies, segment_dependencies.c.segment_id == segments.c.id)
+                .where(segment_dependencies.c.depends_on_id == row["id"])
+                .order_by(segments.c.name)
+            )
+            .scalars()
+            .all()
+        )
+    return SegmentView(
+        row["id"],
+        row["name"],
+        row["rule_text"],
+        _rule_of(row),
+        row["active"],
+        row["member_count"],
+        row["counted_at"],
+        row["description"],
+        list(used_in),
+        list(dependants),
+    )
+
+
+def resolver(store: Store) -> Any:
+    """name -> (rule, active), read from the store, for compiling combinations."""
+
+    def resolve(name: str) -> tuple[Group | Combination, bool]:
+        with store.begin() as connection:
+            row = _get(connection, name)
+        return _rule_of(row), bool(row["active"])
+
+    return resolve
+
+
+def count_segment(store: Store, *, name: str) -> int:
+    """Members of the segment now (0 when inactive); the count is recorded on the segment."""
+    segment = show_segment(store, name=name)
+    source = load_source(store)
+    members = _count(source, segment, store) if segment.active else 0
+    with store.begin() as connection:
+        connection.execute(
+            update(segments)
+            .where(segments.c.id == segment.id)
+            .values(member_count=members, counted_at=datetime.now(UTC))
+        )
+    return members
+
+
+def _count(source: ProfileSource, segment: SegmentView, store: Store) -> int:
+    condition = members_condition([check_rule(segment.rule, source)], source, resolver(store))
+    with source.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
+
+
+def preview_segment(store: Store, *, name: str, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The first `limit` members (by key), with every profile field."""
+    segment = show_segment(store, name=name)
+    source = load_source(store)
+    columns = [source.table.c[field.name] for field in source.fields]
+    if not segment.active:
+        return [field.name for field in source.fields], []
+    keys = segment_keys(check_rule(segment.rule, source), source, resolver(store)).subquery()
+    query = (
+        select(*columns)
+        .where(source.table.c[source.key].in_(select(keys.c[0])))
+        .order_by(source.table.c[source.key])
+        .limit(limit)
+    )
+    with source.engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(query)]
+    return [field.name for field in source.fields], rows
+
+
+def set_active(store: Store, *, name: str, active: bool) -> SegmentView:
+    with store.begin() as connection:
+        row = _get(connection, name)
+        if active and not row["active"]:
+            _check_active_cap(connection)
+        connection.execute(
+            update(segments).where(segments.c.id == row["id"]).values(active=active, updated_at=datetime.now(UTC))
+        )
+    return show_segment(store, name=name)
+
+
+def delete_segment(store: Store, *, name: str) -> None:
+    segment = show_segment(store, name=name)
+    if segment.exports:
+        raise Refused(
+            f"The segment {name!r} is used by the exports: {', '.join(segment.exports)}.",
+            hint="Remove it from those exports (segport exports edit) or remove the exports first.",
+        )
+    if segment.used_by_segments:
+        raise Refused(
+            f"The segment {name!r} is combined into: {', '.join(segment.used_by_segments)}.",
+            hint="Delete those segments first.",
+        )
+    with store.begin() as connection:
+        connection.execute(delete(segments).where(segments.c.id == segment.id))

@@ -1,0 +1,103 @@
+"""The store: one SQLAlchemy engine (SQLite in WAL mode by default, or PostgreSQL) with migrations applied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+
+from segport.config import Settings
+from segport.errors import ConfigurationError
+from segport.store.secrets import SecretBox, load_secret_box
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for the store; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every migration not yet applied."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+
+
+@dataclass
+class Store:
+    engine: Engine
+    secrets: SecretBox
+    settings: Settings
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """Open (and by default migrate) the store the settings point at."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite") and settings.database_url is None:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_store_engine(url)
+        if migrate:
+            upgrade(engine)
+    except Exception as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError | OSError):
+            raise ConfigurationError(
+                f"The database at {engine_safe_url(url)} cannot be opened ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]}).",
+                hint="Check SEGPORT_DATABASE_URL, or unset it to use the SQLite file in SEGPORT_HOME.",
+            ) from None
+        raise
+    return Store(engine=engine, secrets=load_secret_box(settings), settings=settings)
+
+
+def engine_safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split(":", 1)[0] + "://..."

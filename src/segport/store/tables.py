@@ -1,0 +1,184 @@
+"""The store's tables (SQLAlchemy Core). Changes to them go with an Alembic migration in migrations/versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# The active profile source: the embedded table (loaded from a file) or an external table or view.
+profile_source = Table(
+    "profile_source",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # embedded | external
+    Column("table_name", String(255), nullable=False),
+    Column("schema_name", String(255)),
+    Column("key_field", String(255), nullable=False),
+    Column("url_sealed", Text),  # external sources only; the URL may hold a password
+    Column("file_name", Text),
+    Column("row_count", BigInteger),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("loaded_by", String(255), nullable=False),
+)
+
+profile_fields = Table(
+    "profile_fields",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("source_name", Text, nullable=False),
+    Column("type", String(20), nullable=False),  # text | integer | number | boolean | date | datetime
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("description", Text),
+    Column("rule_text", Text, nullable=False),
+    Column("definition", Text, nullable=False),  # the rule model as JSON
+    Column("active", Boolean, nullable=False, default=True),
+    Column("member_count", BigInteger),
+    Column("counted_at", DateTime(timezone=True)),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A segment combined from others (union, intersect, except) depends on them: they cannot be deleted under it.
+segment_dependencies = Table(
+    "segment_dependencies",
+    metadata,
+    Column("segment_id", Integer, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True),
+    Column("depends_on_id", Integer, ForeignKey("segments.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),  # constant_contact
+    Column("allow_contributors", Boolean, nullable=False, default=False),
+    Column("consent_by", String(255), nullable=False),
+    Column("consent_at", DateTime(timezone=True), nullable=False),
+    Column("export_user", String(255), nullable=False),
+    Column("account_name", Text),
+    Column("account_id", String(255)),
+    Column("api_base", Text, nullable=False),
+    Column("auth_base", Text, nullable=False),
+    Column("client_id", String(255), nullable=False),
+    Column("client_secret_sealed", Text, nullable=False),
+    Column("tokens_sealed", Text),
+    Column("token_expires_at", DateTime(timezone=True)),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+exports = Table(
+    "exports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("connection_id", Integer, ForeignKey("connections.id", ondelete="RESTRICT"), nullable=False),
+    Column("list_id", String(36), nullable=False),
+    Column("list_name", Text),
+    Column("email_field", String(255), nullable=False),
+    Column("first_name_field", String(255)),
+    Column("last_name_field", String(255)),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+export_segments = Table(
+    "export_segments",
+    metadata,
+    Column("export_id", Integer, ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_id", Integer, ForeignKey("segments.id", ondelete="RESTRICT"), primary_key=True),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("export_id", Integer, ForeignKey("exports.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(20), nullable=False),  # Queued Processing Successful Skipped Failure Canceled
+    Column("trigger", String(20), nullable=False),  # manual | schedule
+    Column("triggered_by", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("message", Text),
+    Column("members", BigInteger, nullable=False, default=0),
+    Column("sent", BigInteger, nullable=False, default=0),
+    Column("invalid_email", BigInteger, nullable=False, default=0),
+    Column("duplicate", BigInteger, nullable=False, default=0),
+    Column("truncated", BigInteger, nullable=False, default=0),
+    Column("unsubscribed", BigInteger, nullable=False, default=0),
+    Column("errors", BigInteger, nullable=False, default=0),
+    # Resume point: how many streamed members the accepted batches covered.
+    Column("stream_position", BigInteger, nullable=False, default=0),
+    Index("ix_runs_export_status", "export_id", "status"),
+)
+
+run_batches = Table(
+    "run_batches",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("activity_id", String(64), nullable=False),
+    Column("contacts", Integer, nullable=False),
+    Column("body_bytes", Integer, nullable=False),
+    Column("stream_end", BigInteger, nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("person_count", Integer),
+    Column("error_count", Integer),
+    Column("cannot_add_count", Integer),
+)
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("level", String(10), nullable=False),  # info | warning | error
+    Column("message", Text, nullable=False),
+)
+
+# Every row that was not sent, or was sent and not added, with the reason.
+run_rows = Table(
+    "run_rows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("profile_key", Text, nullable=False),
+    Column("email", Text),
+    Column("reason", String(40), nullable=False),
+    Column("detail", Text),
+)
