@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from segport.clock import ManualClock
 from segport.emulator import Emulator, EmulatorSettings, EmulatorTransport
+from tests.support.app import POSTGRESQL_ENV, App, build_app, postgresql_url
 from tests.support.contract import Contract, ContractTransport
 from tests.support.harness import Harness, connect
 
@@ -46,3 +48,32 @@ def http(emulator: Emulator, contract: Contract) -> Iterator[httpx.Client]:
 @pytest.fixture
 def harness(http: httpx.Client, clock: ManualClock) -> Harness:
     return connect(http, BASE_URL, clock)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Store tests run on SQLite and on PostgreSQL (whose URL .ci/run sets)."""
+    if request.param == "sqlite":
+        return None
+    url = postgresql_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL store tests need {POSTGRESQL_ENV} (bash .ci/run sets it)")
+    return url
+
+
+@pytest.fixture
+def live_emulator() -> Emulator:
+    """An emulator on the real clock, as segport's own services use it."""
+    return Emulator()
+
+
+@pytest.fixture
+def live_http(live_emulator: Emulator, contract: Contract) -> Iterator[httpx.Client]:
+    transport = ContractTransport(EmulatorTransport(live_emulator), contract)
+    with httpx.Client(transport=transport) as client:
+        yield client
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str | None, live_emulator: Emulator, live_http: httpx.Client) -> Iterator[App]:
+    yield from build_app(tmp_path, BASE_URL, live_emulator, live_http, database_url)

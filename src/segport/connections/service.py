@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +70,16 @@ def http_client(settings: Settings) -> httpx.Client:
     )
 
 
+@contextmanager
+def http_session(settings: Settings, http: httpx.Client | None) -> Iterator[httpx.Client]:
+    """The caller's httpx client (the one network seam: tests hand in the emulator), or a new one."""
+    if http is not None:
+        yield http
+        return
+    with http_client(settings) as fresh:
+        yield fresh
+
+
 def oauth_client(
     settings: Settings,
     http: httpx.Client,
@@ -129,7 +140,15 @@ def _row(connection: Connection, name: str) -> Any:
 
 
 def add_connection(
-    store: Store, settings: Settings, *, name: str, allow_contributors: bool, agreed: bool, actor: str, sign_in: SignIn
+    store: Store,
+    settings: Settings,
+    *,
+    name: str,
+    allow_contributors: bool,
+    agreed: bool,
+    actor: str,
+    sign_in: SignIn,
+    http: httpx.Client | None = None,
 ) -> ConnectionView:
     """The wizard: who may use it, consent, sign-in to Constant Contact, the export user; then save."""
     name = name.strip()
@@ -143,10 +162,10 @@ def add_connection(
     with store.begin() as connection:
         if connection.execute(select(connections.c.id).where(connections.c.name == name)).first():
             raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.")
-    with http_client(settings) as http:
-        oauth = oauth_client(settings, http)
-        tokens = sign_in(oauth, http)
-        account = _client(settings, http, oauth, tokens, settings.cc_api_base, lambda _t: None).account_summary()
+    with http_session(settings, http) as session:
+        oauth = oauth_client(settings, session)
+        tokens = sign_in(oauth, session)
+        account = _client(settings, session, oauth, tokens, settings.cc_api_base, lambda _t: None).account_summary()
     now = datetime.now(UTC)
     secret = settings.cc_client_secret
     assert secret is not None and settings.cc_client_id is not None  # checked by oauth_client
@@ -178,7 +197,9 @@ def add_connection(
     return show_connection(store, name=name)
 
 
-def reauthorize_connection(store: Store, settings: Settings, *, name: str, sign_in: SignIn) -> ConnectionView:
+def reauthorize_connection(
+    store: Store, settings: Settings, *, name: str, sign_in: SignIn, http: httpx.Client | None = None
+) -> ConnectionView:
     with store.begin() as connection:
         row = _row(connection, name)
     with http_client(settings) as http:

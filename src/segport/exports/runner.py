@@ -9,15 +9,16 @@ accepted are polled, never sent again, and the stream picks up after the last ac
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import httpx
 from sqlalchemy import insert, select, update
 
 from segport.config import Settings
-from segport.connections.service import client_for, http_client
+from segport.connections.service import client_for, http_session
 from segport.constant_contact import ConstantContactClient, JsonImportBatcher
 from segport.constant_contact.batching import ImportBatch
 from segport.errors import SegportError
@@ -117,19 +118,16 @@ def run_export(
     actor: str,
     trigger: str = "manual",
     progress: RunProgress | None = None,
-    client_factory: Callable[[int], ConstantContactClient] | None = None,
+    http: httpx.Client | None = None,
 ) -> int:
     """Run (or resume) the export now; returns the run id. The run's row says how it ended."""
     export = show_export(store, name=name)
     run_id, resumed = start_or_resume(store, export, actor=actor, trigger=trigger)
     report = progress or _Silent()
     try:
-        if client_factory is not None:
-            _execute(store, settings, export, run_id, resumed, report, client_factory(export.connection_id))
-        else:
-            with http_client(settings) as http:
-                client = client_for(store, settings, http, export.connection_id)
-                _execute(store, settings, export, run_id, resumed, report, client)
+        with http_session(settings, http) as session:
+            client = client_for(store, settings, session, export.connection_id)
+            _execute(store, settings, export, run_id, resumed, report, client)
     except SegportError as exc:
         _finish(store, run_id, "Failure", str(exc), "error")
     return run_id

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from segport.config import Settings
-from segport.connections.service import client_for, http_client
+from segport.connections.service import client_for, http_session
 from segport.errors import InvalidInput, NotFound, Refused, UnknownName
 from segport.profiles.source import load_source
 from segport.store import Store
@@ -89,7 +90,7 @@ def _check_fields(store: Store, email_field: str, first_name_field: str | None, 
             )
 
 
-def _check_list(store: Store, settings: Settings, connection_id: int, list_id: str) -> str:
+def _check_list(store: Store, settings: Settings, connection_id: int, list_id: str, http: httpx.Client | None) -> str:
     """The list's name; refuses an ID that is not a UUID or not a list of the connected account."""
     try:
         if str(uuid.UUID(list_id)) != list_id.lower() or len(list_id) != 36:
@@ -99,8 +100,8 @@ def _check_list(store: Store, settings: Settings, connection_id: int, list_id: s
             f"{list_id!r} is not a Constant Contact list ID (a UUID such as 04fe9a97-a579-43c5-bb1a-58ed29bf0a6a).",
             hint=LIST_ID_HELP,
         ) from None
-    with http_client(settings) as http:
-        client = client_for(store, settings, http, connection_id)
+    with http_session(settings, http) as session:
+        client = client_for(store, settings, session, connection_id)
         try:
             return client.get_list(list_id).name
         except NotFound:
@@ -121,6 +122,7 @@ def add_export(
     actor: str,
     first_name_field: str | None = None,
     last_name_field: str | None = None,
+    http: httpx.Client | None = None,
 ) -> ExportView:
     """Save an export (it does not run it)."""
     name = name.strip()
@@ -131,7 +133,7 @@ def add_export(
         connection_id = _connection_id(db, connection)
         segment_ids = _segment_ids(db, segment_names)
     _check_fields(store, email_field, first_name_field, last_name_field)
-    list_name = _check_list(store, settings, connection_id, list_id)
+    list_name = _check_list(store, settings, connection_id, list_id, http)
     now = datetime.now(UTC)
     try:
         with store.begin() as db:
@@ -169,6 +171,7 @@ def edit_export(
     segment_names: list[str] | None = None,
     clear_first_name: bool = False,
     clear_last_name: bool = False,
+    http: httpx.Client | None = None,
 ) -> ExportView:
     current = show_export(store, name=name)
     changes: dict[str, Any] = {}
@@ -181,7 +184,7 @@ def edit_export(
     _check_fields(store, email, first, last)
     if list_id or connection:
         target = (list_id or current.list_id).strip()
-        changes["list_name"] = _check_list(store, settings, connection_id, target)
+        changes["list_name"] = _check_list(store, settings, connection_id, target, http)
         changes["list_id"] = target.lower()
     changes.update(
         name=(new_name or name).strip(),

@@ -11,7 +11,7 @@ FIELD_TYPES = ("text", "integer", "number", "boolean", "date", "datetime")
 TRUE_WORDS = {"true", "yes"}
 FALSE_WORDS = {"false", "no"}
 _INTEGER = re.compile(r"^[+-]?(0|[1-9]\d{0,17})$")  # leading zeros mean an identifier (zip, phone): text
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -58,7 +58,7 @@ _FITS: dict[str, Any] = {
     "integer": lambda text: _INTEGER.match(text) is not None,
     "number": lambda text: _NUMBER.match(text) is not None,
     "date": lambda text: _DATE.match(text) is not None and _parses(date.fromisoformat, text),
-    "datetime": lambda text: _DATETIME.match(text) is not None and _parses(_parse_datetime, text.upper()),
+    "datetime": lambda text: _DATETIME.match(text.upper()) is not None and _parses(_parse_datetime, text.upper()),
 }
 
 

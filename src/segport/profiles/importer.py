@@ -42,8 +42,10 @@ def import_profiles(
     rows = open_rows(path)
     report = progress or (lambda _phase, _done, _total: None)
     fields = _parquet_fields(rows) if isinstance(rows, ParquetRows) else _csv_fields(rows, report)
-    key_field = _key_field(fields, key, path.name)
-    fields = [Field(f.name, "text", f.source_name) if f is key_field else f for f in fields]
+    # Keys are text whatever they look like: "00123" and "123" are different customers.
+    found = _key_field(fields, key, path.name)
+    key_field = Field(found.name, "text", found.source_name)
+    fields = [key_field if f.name == key_field.name else f for f in fields]
     with store.begin() as connection:
         count = _load(connection, rows, fields, key_field, report)
         _swap(connection, fields, key_field.name, path.name, count, actor)

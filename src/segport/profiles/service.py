@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from segport.errors import InvalidInput
 from segport.profiles.fields import field_name
@@ -58,14 +58,18 @@ def _kind(sql_type: object) -> str:
 def connect_external(store: Store, *, url: str, table: str, key: str, actor: str) -> SourceDescription:
     """Point segport at a table or view in another database; segments then run there (pushdown)."""
     schema, _, name = table.rpartition(".")
+    engine = create_store_engine(url)
     try:
-        engine = create_store_engine(url)
         columns = inspect(engine).get_columns(name, schema=schema or None)
+    except NoSuchTableError:
+        columns = []
     except SQLAlchemyError as exc:
         raise InvalidInput(
             f"Cannot read {table} at {engine_safe_url(url)} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",
             hint="Check the URL, the table or view name and the database user's rights.",
         ) from None
+    finally:
+        engine.dispose()
     if not columns:
         raise InvalidInput(
             f"There is no table or view {table!r} at {engine_safe_url(url)}.",

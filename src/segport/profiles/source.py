@@ -26,7 +26,6 @@ from sqlalchemy.types import TypeEngine
 
 from segport.errors import InvalidInput
 from segport.store import Store
-from segport.store.database import create_store_engine
 from segport.store.tables import profile_fields, profile_source
 
 EMBEDDED_TABLE = "profiles"
@@ -94,7 +93,7 @@ def load_source(store: Store) -> ProfileSource:
             f"embedded table loaded from {source['file_name']}",
         )
     url = store.secrets.open(source["url_sealed"])
-    engine = create_store_engine(url)
+    engine = store.external_engine(url)
     metadata = MetaData()
     columns = [Column(f.source_name, SQL_TYPES[f.type](), key=f.name) for f in fields]
     table = Table(source["table_name"], metadata, *columns, schema=source["schema_name"])

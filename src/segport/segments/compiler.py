@@ -35,7 +35,7 @@ class RuleProblem(InvalidInput):
 
 
 def check_rule(rule: Group | Combination, source: ProfileSource, parser: Parser | None = None) -> Group | Combination:
-    """The rule with every value converted to its field's type; a clear error for any mismatch."""
+    """The rule, once every field exists and every value fits its field's type; a clear error otherwise."""
     if isinstance(rule, Combination):
         return rule
     return _check_group(rule, source, parser, "rule")
@@ -93,8 +93,9 @@ def _check_condition(condition: Condition, source: ProfileSource, parser: Parser
             f"{condition.operator!r} takes one value",
             "Use 'in' for a list of values.",
         )
-    converted = [_typed(v, field, parser, condition, where) for v in values]
-    return condition.model_copy(update={"value": converted if isinstance(value, list) else converted[0]})
+    for item in values:
+        _typed(item, field, parser, condition, where)
+    return condition
 
 
 def _typed(value: Scalar | None, field: Field, parser: Parser | None, condition: Condition, where: str) -> Any:
@@ -148,10 +149,22 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _bound(value: Any, kind: str) -> Any:
+    """A checked value as the Python type its column compares with (dates are written as text in rules)."""
+    if isinstance(value, list):
+        return [_bound(item, kind) for item in value]
+    if kind == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if kind == "datetime" and isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
 def _condition(condition: Condition, source: ProfileSource) -> ColumnElement[bool]:
     column = source.table.c[condition.field]
     field = source.field(condition.field)
-    operator, value = condition.operator, condition.value
+    operator = condition.operator
+    value = _bound(condition.value, field.type if field is not None else "text")
     empty = column.is_(None) | (column == "") if field is not None and field.type == "text" else column.is_(None)
     if operator == "is empty":
         return empty

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,19 @@ def create_store_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Python's sqlite3 commits DDL on its own; take over BEGIN so CREATE/DROP/RENAME roll back too
+            # (a failed profile import must leave nothing behind).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -57,6 +64,19 @@ class Store:
     engine: Engine
     secrets: SecretBox
     settings: Settings
+    _external: dict[str, Engine] = field(default_factory=dict, repr=False)
+
+    def external_engine(self, url: str) -> Engine:
+        """One pooled engine per external profile database, kept for as long as the store."""
+        if url not in self._external:
+            self._external[url] = create_store_engine(url)
+        return self._external[url]
+
+    def close(self) -> None:
+        for engine in self._external.values():
+            engine.dispose()
+        self._external.clear()
+        self.engine.dispose()
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -1,0 +1,114 @@
+"""Loading profiles into the store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as arrow
+import pyarrow.parquet as parquet
+import pytest
+from sqlalchemy import inspect, select, text
+
+from segport.errors import InvalidInput
+from segport.profiles.importer import import_profiles
+from segport.profiles.service import describe
+from segport.profiles.source import load_source
+from tests.support.app import App
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def rows(app: App) -> list[tuple[object, ...]]:
+    source = load_source(app.store)
+    with source.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(select(source.table).order_by(source.table.c[source.key]))]
+
+
+def test_a_csv_with_bom_loads_with_typed_fields(app: App, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "p.csv",
+        "\ufeffCustomer ID,E-mail,Spend,Orders,VIP,Joined\n"
+        "2,b@x.io,10.5,3,true,2024-02-01\n1,a@x.io,,1,false,2023-01-31\n",
+    )
+    result = import_profiles(app.store, path, key="Customer ID", actor="tester")
+    assert [(f.name, f.type, f.source_name) for f in result.fields] == [
+        ("customer_id", "text", "Customer ID"),
+        ("e_mail", "text", "E-mail"),
+        ("spend", "number", "Spend"),
+        ("orders", "integer", "Orders"),
+        ("vip", "boolean", "VIP"),
+        ("joined", "date", "Joined"),
+    ]
+    assert result.rows == 2
+    stored = rows(app)
+    assert stored[0][:5] == ("1", "a@x.io", None, 1, False)
+    assert str(stored[1][5]) == "2024-02-01"
+    assert describe(app.store).row_count == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("id,email\n1,a@x.io\n2,caf\xe9@x.io\n".encode("latin-1"), "line 3: the bytes are not UTF-8"),
+        ('id,email\n1,a@x.io\n2,"b@x.io\n', "line 3: malformed CSV"),
+        ("id,email\n1,a@x.io\n2,b@x.io,extra\n", "line 3: 3 fields where the header has 2"),
+        ("id,email\n1,a@x.io\n1,b@x.io\n", "the key '1' appears 2 times"),
+        ("id,email\n1,a@x.io\n,b@x.io\n", "row 2 has no value in the key column 'id'"),
+        ("", "is empty"),
+        ("id,E mail,e-mail\n1,a,b\n", "both become the field 'e_mail'"),
+    ],
+)
+def test_a_bad_file_is_refused_and_the_previous_profiles_stay(
+    app: App, tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    good = write(tmp_path / "good.csv", "id,email\n7,kept@x.io\n")
+    import_profiles(app.store, good, key="id", actor="tester")
+    with pytest.raises(InvalidInput, match=message):
+        import_profiles(app.store, write(tmp_path / "bad.csv", content), key="id", actor="tester")
+    assert rows(app) == [("7", "kept@x.io")]
+    assert "profiles_loading" not in inspect(app.store.engine).get_table_names()
+
+
+def test_an_unknown_key_column_names_the_columns(app: App, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="no column 'customer'") as raised:
+        import_profiles(app.store, write(tmp_path / "p.csv", "id,email\n1,a@x.io\n"), key="customer", actor="t")
+    assert "id, email" in raised.value.hint
+    with pytest.raises(InvalidInput, match="There is no file"):
+        import_profiles(app.store, tmp_path / "missing.csv", key="id", actor="t")
+
+
+def test_a_reimport_replaces_fields_and_rows(app: App, tmp_path: Path) -> None:
+    import_profiles(app.store, write(tmp_path / "a.csv", "id,email,city\n1,a@x.io,Paris\n"), key="id", actor="t")
+    import_profiles(app.store, write(tmp_path / "b.csv", "id,mail\n5,e@x.io\n6,f@x.io\n"), key="id", actor="t")
+    assert [f.name for f in load_source(app.store).fields] == ["id", "mail"]
+    assert rows(app) == [("5", "e@x.io"), ("6", "f@x.io")]
+
+
+def test_a_parquet_file_loads_with_its_own_types(app: App, tmp_path: Path) -> None:
+    table = arrow.table({"Customer ID": [1, 2], "Email": ["a@x.io", None], "Spend": [1.5, 2.0], "VIP": [True, False]})
+    parquet.write_table(table, tmp_path / "p.parquet")
+    result = import_profiles(app.store, tmp_path / "p.parquet", key="Customer ID", actor="t")
+    assert [(f.name, f.type) for f in result.fields] == [
+        ("customer_id", "text"),
+        ("email", "text"),
+        ("spend", "number"),
+        ("vip", "boolean"),
+    ]
+    assert rows(app) == [("1", "a@x.io", 1.5, True), ("2", None, 2.0, False)]
+
+
+def test_a_corrupt_parquet_file_is_refused(app: App, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="not a readable Parquet file"):
+        import_profiles(app.store, write(tmp_path / "p.parquet", b"PAR1 not really"), key="id", actor="t")
+
+
+def test_secrets_are_not_stored_in_plain_text(app: App) -> None:
+    app.connect()
+    with app.store.engine.connect() as connection:
+        dump = " ".join(str(value) for row in connection.execute(text("SELECT * FROM connections")) for value in row)
+    assert app.settings.cc_client_secret is not None
+    assert app.settings.cc_client_secret.get_secret_value() not in dump
+    assert "eyJ" not in dump  # no JWT access token

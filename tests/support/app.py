@@ -1,0 +1,104 @@
+"""segport wired to an in-process emulator: settings, store (SQLite or PostgreSQL), a connection, profiles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+
+from segport.config import Settings
+from segport.connections import service as connections
+from segport.connections.sign_in import sign_in
+from segport.constant_contact import OAuthClient, TokenSet
+from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator
+from segport.profiles.generator import write_profiles
+from segport.profiles.importer import import_profiles
+from segport.store import Store, open_store
+
+POSTGRESQL_ENV = "SEGPORT_TEST_DATABASE_URL"
+
+
+def postgresql_url() -> str | None:
+    return os.environ.get(POSTGRESQL_ENV)
+
+
+def reset_postgresql(url: str) -> None:
+    """An empty database for the next test: the public schema dropped and made again."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_settings(home: Path, base_url: str, database_url: str | None, **overrides: object) -> Settings:
+    return Settings(
+        home=home,
+        database_url=database_url,
+        cc_api_base=f"{base_url}/v3",
+        cc_auth_base=f"{base_url}/oauth2/default/v1",
+        cc_client_id=DEFAULT_CLIENT_ID,
+        cc_client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
+        user="tester",
+        secret_key=None,
+        **overrides,
+    )  # type: ignore[arg-type]
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    emulator: Emulator
+    http: httpx.Client
+
+    def sign_in(self, oauth: OAuthClient, http: httpx.Client) -> TokenSet:
+        return sign_in(
+            oauth,
+            http,
+            auth_base=self.settings.cc_auth_base,
+            client_id=DEFAULT_CLIENT_ID,
+            redirect_uri=self.settings.cc_redirect_uri,
+            announce=lambda _text: None,
+            open_browser=False,
+        )
+
+    def connect(self, name: str = "CC", *, allow_contributors: bool = False) -> connections.ConnectionView:
+        return connections.add_connection(
+            self.store,
+            self.settings,
+            name=name,
+            allow_contributors=allow_contributors,
+            agreed=True,
+            actor="tester",
+            sign_in=self.sign_in,
+            http=self.http,
+        )
+
+    def load_profiles(self, directory: Path, count: int, seed: int = 7) -> Path:
+        path = directory / f"profiles-{count}-{seed}.csv"
+        write_profiles(path, count, seed)
+        import_profiles(self.store, path, key="Customer ID", actor="tester")
+        return path
+
+    def reopen(self, **overrides: object) -> App:
+        settings = self.settings.model_copy(update=overrides)
+        return App(settings, open_store(settings), self.emulator, self.http)
+
+
+def build_app(
+    home: Path, base_url: str, emulator: Emulator, http: httpx.Client, database_url: str | None, **overrides: object
+) -> Iterator[App]:
+    if database_url:
+        reset_postgresql(database_url)
+    settings = make_settings(home, base_url, database_url, **overrides)
+    store = open_store(settings)
+    try:
+        yield App(settings, store, emulator, http)
+    finally:
+        store.close()

@@ -1,0 +1,52 @@
+from datetime import date, datetime
+
+import pytest
+
+from segport.profiles.fields import TypeGuess, convert, field_name
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("Customer ID", "customer_id"),
+        ("Lifetime Value (CAD)", "lifetime_value_cad"),
+        ("Prénom", "prenom"),
+        ("2nd email", "f_2nd_email"),
+        ("电子邮件", "field"),
+        ("  e-mail  ", "e_mail"),
+    ],
+)
+def test_headers_become_rule_friendly_field_names(header: str, name: str) -> None:
+    assert field_name(header) == name
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        (["1", "-2", "", "30"], "integer"),
+        (["01", "2"], "text"),  # leading zeros: an identifier such as a postal code
+        (["1.5", "2", ".5", "1e3"], "number"),
+        (["true", "No", "YES", ""], "boolean"),
+        (["2024-01-31", "2023-12-01"], "date"),
+        (["2024-01-31", "2024-13-01"], "text"),
+        (["2024-01-31T10:00:00Z", "2024-02-01 10:00"], "datetime"),
+        (["", ""], "text"),
+        (["1", "x"], "text"),
+    ],
+)
+def test_column_types_are_inferred_from_every_value(values: list[str], kind: str) -> None:
+    guess = TypeGuess()
+    for value in values:
+        guess.observe(value)
+    assert guess.type == kind
+
+
+def test_values_are_converted_to_their_type_and_empty_is_none() -> None:
+    assert convert("42", "integer") == 42
+    assert convert(" 1.25 ", "number") == 1.25
+    assert convert("Yes", "boolean") is True
+    assert convert("2024-02-29", "date") == date(2024, 2, 29)
+    assert convert("2024-02-29T10:00:00Z", "datetime").utcoffset() is not None
+    assert convert("2024-02-29 10:00", "datetime") == datetime(2024, 2, 29, 10, 0)
+    assert convert("", "integer") is None
+    assert convert(" keep spaces ", "text") == " keep spaces "
