@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -56,6 +56,7 @@ class App:
     store: Store
     emulator: Emulator
     http: httpx.Client
+    opened: list[Store] = field(default_factory=list)  # every store to close when the test ends
 
     def sign_in(self, oauth: OAuthClient, http: httpx.Client) -> TokenSet:
         return sign_in(
@@ -66,6 +67,7 @@ class App:
             redirect_uri=self.settings.cc_redirect_uri,
             announce=lambda _text: None,
             open_browser=False,
+            timeout_seconds=2,
         )
 
     def connect(self, name: str = "CC", *, allow_contributors: bool = False) -> connections.ConnectionView:
@@ -88,7 +90,9 @@ class App:
 
     def reopen(self, **overrides: object) -> App:
         settings = self.settings.model_copy(update=overrides)
-        return App(settings, open_store(settings), self.emulator, self.http)
+        store = open_store(settings)
+        self.opened.append(store)
+        return App(settings, store, self.emulator, self.http, self.opened)
 
 
 def build_app(
@@ -98,7 +102,9 @@ def build_app(
         reset_postgresql(database_url)
     settings = make_settings(home, base_url, database_url, **overrides)
     store = open_store(settings)
+    opened = [store]
     try:
-        yield App(settings, store, emulator, http)
+        yield App(settings, store, emulator, http, opened)
     finally:
-        store.close()
+        for each in opened:
+            each.close()

@@ -202,15 +202,15 @@ def reauthorize_connection(
 ) -> ConnectionView:
     with store.begin() as connection:
         row = _row(connection, name)
-    with http_client(settings) as http:
+    with http_session(settings, http) as session:
         oauth = oauth_client(
             settings,
-            http,
+            session,
             auth_base=row["auth_base"],
             client_id=row["client_id"],
             client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
         )
-        tokens = sign_in(oauth, http)
+        tokens = sign_in(oauth, session)
     _save_tokens(store, row["id"], tokens)
     return show_connection(store, name=name)
 

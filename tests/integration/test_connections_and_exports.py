@@ -1,0 +1,155 @@
+"""Connections (consent, sign-in, removal) and exports (validation, edit, duplicate), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segport.connections import service as connections
+from segport.errors import InvalidInput, ReauthorizationRequired, Refused, UnknownName
+from segport.exports import service as exports
+from segport.segments.service import create_segment, delete_segment
+from tests.support.app import App
+
+
+@pytest.fixture
+def ready(app: App, tmp_path: Path) -> App:
+    app.load_profiles(tmp_path, 50)
+    create_segment(app.store, name="Canada", rule_text='country = "CA"', actor="t")
+    create_segment(app.store, name="VIP", rule_text="vip = true", actor="t")
+    app.connect("CC")
+    return app
+
+
+def add(app: App, name: str = "E", **overrides: object) -> exports.ExportView:
+    values: dict[str, object] = {
+        "name": name,
+        "connection": "CC",
+        "list_id": app.emulator.create_list(f"List for {name}"),
+        "email_field": "email",
+        "segment_names": ["Canada"],
+        "actor": "t",
+        "first_name_field": "first_name",
+        "last_name_field": "last_name",
+        "http": app.http,
+    }
+    values.update(overrides)
+    return exports.add_export(app.store, app.settings, **values)  # type: ignore[arg-type]
+
+
+def test_a_connection_records_consent_account_and_export_user(ready: App) -> None:
+    view = connections.show_connection(ready.store, name="CC")
+    assert (view.account_name, view.consent_by, view.export_user) == (
+        "Emulated Constant Contact account",
+        "tester",
+        "tester",
+    )
+    assert view.token_expires_at is not None
+    assert not view.allow_contributors
+
+
+def test_no_consent_no_connection(app: App) -> None:
+    with pytest.raises(InvalidInput, match="privacy and compliance terms were not accepted"):
+        connections.add_connection(
+            app.store,
+            app.settings,
+            name="X",
+            allow_contributors=False,
+            agreed=False,
+            actor="t",
+            sign_in=app.sign_in,
+            http=app.http,
+        )
+    assert connections.list_connections(app.store) == []
+    assert app.emulator.request_count("token") == 0  # nobody was signed in
+
+
+def test_connection_names_are_unique_and_required(ready: App) -> None:
+    with pytest.raises(Refused, match="already exists"):
+        ready.connect("CC")
+    with pytest.raises(InvalidInput, match="display name"):
+        ready.connect("  ")
+
+
+def test_a_connection_in_use_cannot_be_removed_and_removal_deletes_its_tokens(ready: App) -> None:
+    add(ready, "Newsletter")
+    with pytest.raises(Refused, match="used by the exports: Newsletter"):
+        connections.remove_connection(ready.store, name="CC")
+    exports.remove_export(ready.store, name="Newsletter")
+    connections.remove_connection(ready.store, name="CC")
+    from sqlalchemy import text
+
+    with ready.store.engine.connect() as db:
+        assert db.execute(text("SELECT count(*) FROM connections")).scalar_one() == 0
+    with pytest.raises(UnknownName, match="no connection named 'CC'"):
+        connections.show_connection(ready.store, name="CC")
+
+
+def test_reauthorize_replaces_tokens_that_stopped_working(ready: App) -> None:
+    list_id = ready.emulator.create_list("After reauthorization")
+    ready.emulator.authorization.revoke_grants()
+    with pytest.raises(ReauthorizationRequired):
+        add(ready, "Blocked", list_id=list_id)
+    connections.reauthorize_connection(ready.store, ready.settings, name="CC", sign_in=ready.sign_in, http=ready.http)
+    assert add(ready, "Works", list_id=list_id).list_name == "After reauthorization"
+
+
+def test_an_export_is_saved_with_the_list_name_and_does_not_run(ready: App) -> None:
+    view = add(ready, segment_names=["Canada", "VIP"])
+    assert view.list_name == "List for E"
+    assert view.segments == ["Canada", "VIP"]
+    assert view.last_status is None
+    assert ready.emulator.request_count("bulkImportContactsJSON") == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"list_id": "list-123"}, InvalidInput, "is not a Constant Contact list ID"),
+        ({"list_id": "0ce51e9e-47ee-4a4b-9bd4-6e3a2f1d0c11"}, InvalidInput, "has no list"),
+        ({"email_field": "mail"}, InvalidInput, "email field 'mail' is not a profile field"),
+        ({"first_name_field": "given"}, InvalidInput, "first name field 'given'"),
+        ({"segment_names": ["Nope"]}, UnknownName, "no segment named 'Nope'"),
+        ({"segment_names": []}, InvalidInput, "at least one segment"),
+        ({"connection": "Other"}, UnknownName, "no connection named 'Other'"),
+        ({"name": " "}, InvalidInput, "needs a name"),
+    ],
+)
+def test_bad_export_settings_are_refused_with_the_fix(
+    ready: App, overrides: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message) as raised:
+        add(ready, **overrides)
+    if "list ID" in message or "has no list" in message:
+        assert "#contacts/<list ID>" in raised.value.hint  # type: ignore[attr-defined]
+    assert exports.list_exports(ready.store) == []
+
+
+def test_edit_duplicate_and_remove(ready: App) -> None:
+    add(ready, "Original")
+    other_list = ready.emulator.create_list("Other list")
+    edited = exports.edit_export(
+        ready.store,
+        ready.settings,
+        name="Original",
+        new_name="Renamed",
+        list_id=other_list,
+        segment_names=["VIP"],
+        clear_last_name=True,
+        http=ready.http,
+    )
+    assert (edited.name, edited.list_name, edited.segments, edited.last_name_field) == (
+        "Renamed",
+        "Other list",
+        ["VIP"],
+        None,
+    )
+    copy = exports.duplicate_export(ready.store, name="Renamed", new_name="Copy", actor="t")
+    assert (copy.list_id, copy.segments, copy.email_field) == (edited.list_id, ["VIP"], "email")
+    with pytest.raises(Refused, match="already exists"):
+        exports.duplicate_export(ready.store, name="Renamed", new_name="Copy", actor="t")
+    with pytest.raises(Refused, match="used by the exports: Copy, Renamed"):
+        delete_segment(ready.store, name="VIP")
+    exports.remove_export(ready.store, name="Copy")
+    assert [view.name for view in exports.list_exports(ready.store)] == ["Renamed"]
