@@ -127,6 +127,7 @@ def test_a_segment_that_matches_nobody_sends_nothing(exporting: tuple[App, Path,
     assert view.counts["members"] == 0 and view.counts["sent"] == 0
     assert "nothing was sent" in (view.message or "")
     assert app.emulator.request_count("bulkImportContactsJSON") == 0
+    assert app.emulator.members(list_id) == []
 
 
 def test_an_export_whose_segments_are_all_inactive_is_skipped(exporting: tuple[App, Path, str]) -> None:
