@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from segport.clock import SystemClock
 from segport.constant_contact import json_import_batches
+from tests.e2e.cli import emulator_process
 from tests.support.contract import Contract, ContractTransport
 from tests.support.harness import connect
-from tests.support.server import free_port
-
-
-@contextmanager
-def emulator_process(*options: str) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "segport", "emulator", "--port", str(port), *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the emulator did not start: {process.stderr.read() if process.stderr else ''}")
-            time.sleep(0.05)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
 
 
 def test_the_client_works_against_the_emulator_command_with_scheduled_faults(contract: Contract) -> None:

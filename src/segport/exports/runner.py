@@ -24,6 +24,7 @@ from segport.constant_contact.batching import ImportBatch
 from segport.errors import SegportError
 from segport.exports.members import active_rules, count_members, member_query, stream_members
 from segport.exports.normalize import NOT_ADDED, REASONS, UNSUBSCRIBED
+from segport.exports.sending import BatchSender, Checkpoint
 from segport.exports.service import ExportView, show_export
 from segport.profiles.source import ProfileSource, load_source
 from segport.store import Store
@@ -171,6 +172,33 @@ def _execute(
     batcher = JsonImportBatcher(
         [export.list_id], max_contacts=settings.batch_max_contacts, max_bytes=settings.batch_max_bytes
     )
+    sender = BatchSender(store, client, run_id, state.batches)
+    try:
+        last_position = _stream(store, source, query, export, run_id, state, batcher, sender, report)
+        finished = batcher.flush()
+        if finished is not None:
+            state.counts["sent"] += finished.count
+        if finished is not None or state.pending_rows or last_position > state.position:
+            sender.hand_over(_checkpoint(state, finished, last_position))
+        sender.finish()
+    finally:
+        sender.hand_over_end()
+    report.advanced(last_position, sender.batches)
+    _poll_and_conclude(store, source, export, run_id, client, report)
+
+
+def _stream(
+    store: Store,
+    source: ProfileSource,
+    query: Any,
+    export: ExportView,
+    run_id: int,
+    state: _State,
+    batcher: JsonImportBatcher,
+    sender: BatchSender,
+    report: RunProgress,
+) -> int:
+    """Read, check and batch every member after the resume point; returns the last stream position read."""
     resume_after = state.position
     last_position = resume_after
     for member in stream_members(source, query, export):
@@ -191,58 +219,26 @@ def _execute(
             state.counts["truncated"] += member.truncated
             finished = batcher.add(member.email, member.first_name, member.last_name)
             if finished is not None:
-                _submit(store, client, state, finished, last_position)
+                state.counts["sent"] += finished.count
+                sender.hand_over(_checkpoint(state, finished, last_position))
         last_position = member.position
         if member.position % 20_000 == 0:
-            report.advanced(member.position, state.batches)
-    finished = batcher.flush()
-    if finished is not None:
-        _submit(store, client, state, finished, last_position)
-    elif state.pending_rows or last_position > state.position:
-        _checkpoint(store, state, last_position)
-    report.advanced(last_position, state.batches)
-    _poll_and_conclude(store, source, export, run_id, client, report)
+            report.advanced(member.position, sender.batches)
+    return last_position
 
 
 def _load_state(store: Store, run_id: int) -> _State:
     with store.begin() as db:
         row = db.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
         batches = db.execute(select(run_batches.c.number).where(run_batches.c.run_id == run_id)).scalars().all()
-    state = _State(run_id, {name: int(row[name]) for name in COUNTERS}, len(batches), int(row["stream_position"]))
-    return state
+    return _State(run_id, {name: int(row[name]) for name in COUNTERS}, len(batches), int(row["stream_position"]))
 
 
-def _submit(store: Store, client: ConstantContactClient, state: _State, batch: ImportBatch, stream_end: int) -> None:
-    activity = client.import_contacts_json(batch)
-    state.batches += 1
-    state.counts["sent"] += batch.count
-    with store.begin() as db:
-        db.execute(
-            insert(run_batches).values(
-                run_id=state.run_id,
-                number=state.batches,
-                activity_id=activity.activity_id,
-                contacts=batch.count,
-                body_bytes=len(batch.body),
-                stream_end=stream_end,
-                accepted_at=_now(),
-                state=activity.state,
-            )
-        )
-        _write_progress(db, state, stream_end)
-
-
-def _checkpoint(store: Store, state: _State, stream_end: int) -> None:
-    with store.begin() as db:
-        _write_progress(db, state, stream_end)
-
-
-def _write_progress(db: Any, state: _State, stream_end: int) -> None:
-    if state.pending_rows:
-        db.execute(insert(run_rows), state.pending_rows)
-        state.pending_rows = []
+def _checkpoint(state: _State, batch: ImportBatch | None, stream_end: int) -> Checkpoint:
+    """What the sender records once `batch` is accepted: the stream's state as it stood at the batch's end."""
+    rows, state.pending_rows = state.pending_rows, []
     state.position = stream_end
-    db.execute(update(runs).where(runs.c.id == state.run_id).values(stream_position=stream_end, **state.counts))
+    return Checkpoint(batch, stream_end, dict(state.counts), rows)
 
 
 def _poll_and_conclude(

@@ -1,0 +1,166 @@
+"""A full export of 1,000,000 generated profiles to the emulator running as a separate process.
+
+Run: python bench/export_1m.py [--profiles N]
+Steps: generate N profiles with the seeded generator, import them, connect, define a segment matching all of
+them, then time `segport exports run` (a separate process, so its peak RSS is its own). In the same run, the
+sqlite3 shell writes the same rows (email, first name, last name) of the same query to a CSV file: the floor.
+The LAST line printed is one JSON object: wall_s, floor_s, peak_rss_mb, import_requests, members and more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+from pydantic import SecretStr
+
+from segport.config import Settings
+from segport.connections import service as connections
+from segport.connections.sign_in import sign_in
+from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from segport.emulator.serve import free_port
+from segport.exports import service as exports
+from segport.profiles.generator import write_profiles
+from segport.profiles.importer import import_profiles
+from segport.segments.service import create_segment
+from segport.store import open_store
+
+FLOOR_QUERY = (
+    "SELECT email, first_name, last_name FROM profiles WHERE customer_id IS NOT NULL AND customer_id != '' "
+    "ORDER BY lower(trim(email)), customer_id"
+)
+
+
+def wait_until_up(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the emulator did not start within 30 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if shutil.which("sqlite3") is None:
+        raise SystemExit("the floor needs the sqlite3 shell (Debian package sqlite3)")
+    work = Path(tempfile.mkdtemp(prefix="segport-bench-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "segport", "emulator", "--port", str(port)], stdout=subprocess.DEVNULL
+    )
+    try:
+        wait_until_up(base)
+        settings = Settings(
+            home=work / "home",
+            cc_api_base=f"{base}/v3",
+            cc_auth_base=f"{base}/oauth2/default/v1",
+            cc_client_id=DEFAULT_CLIENT_ID,
+            cc_client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
+            user="bench",
+            database_url=None,
+            secret_key=None,
+        )
+        started = time.perf_counter()
+        write_profiles(work / "profiles.csv", args.profiles, seed=11)
+        generate_s = time.perf_counter() - started
+        store = open_store(settings)
+        started = time.perf_counter()
+        import_profiles(store, work / "profiles.csv", key="Customer ID", actor="bench")
+        import_s = time.perf_counter() - started
+        print(f"generated {args.profiles:,} profiles in {generate_s:.1f} s, imported in {import_s:.1f} s", flush=True)
+
+        def headless(oauth, http):  # type: ignore[no-untyped-def]
+            return sign_in(
+                oauth,
+                http,
+                auth_base=settings.cc_auth_base,
+                client_id=DEFAULT_CLIENT_ID,
+                redirect_uri=settings.cc_redirect_uri,
+                announce=print,
+                open_browser=False,
+            )
+
+        connections.add_connection(
+            store, settings, name="CC", allow_contributors=False, agreed=True, actor="bench", sign_in=headless
+        )
+        list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Benchmark"}).json()["list_id"]
+        create_segment(store, name="Everyone", rule_text="customer_id is not empty", actor="bench")
+        exports.add_export(
+            store,
+            settings,
+            name="Bench",
+            connection="CC",
+            list_id=list_id,
+            email_field="email",
+            first_name_field="first_name",
+            last_name_field="last_name",
+            segment_names=["Everyone"],
+            actor="bench",
+        )
+        store.close()
+        before = httpx.get(f"{base}/_emulator/stats").json()["by_operation"]
+
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SEGPORT_")}
+        env.update(SEGPORT_HOME=str(settings.home), SEGPORT_USER="bench")
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "segport", "exports", "run", "Bench"], env=env, stdout=subprocess.PIPE, text=True
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall_s = time.perf_counter() - started
+        output = process.stdout.read() if process.stdout else ""
+        print(output, flush=True)
+        if status != 0:
+            raise SystemExit(f"the export run failed with status {status}")
+
+        started = time.perf_counter()
+        subprocess.run(
+            ["sqlite3", str(settings.home / "segport.db"), ".mode csv", f".once {work / 'floor.csv'}", FLOOR_QUERY],
+            check=True,
+        )
+        floor_s = time.perf_counter() - started
+
+        after = httpx.get(f"{base}/_emulator/stats").json()
+        members = len(httpx.get(f"{base}/_emulator/lists/{list_id}/members").json()["members"])
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+    requests = {
+        op: sum(counts.values()) - sum(before.get(op, {}).values()) for op, counts in after["by_operation"].items()
+    }
+    requests = {op: count for op, count in requests.items() if count}
+    floor_rows = sum(1 for _ in (work / "floor.csv").open(encoding="utf-8"))
+    result = {
+        "profiles": args.profiles,
+        "wall_s": round(wall_s, 2),
+        "floor_s": round(floor_s, 2),
+        "wall_over_floor": round(wall_s / floor_s, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "import_requests": requests.get("bulkImportContactsJSON", 0),
+        "requests_by_endpoint": requests,
+        "responses_429": after["throttled"],
+        "members": args.profiles,
+        "list_members": members,
+        "floor_rows": floor_rows,
+        "import_s": round(import_s, 1),
+    }
+    shutil.rmtree(work, ignore_errors=True)
+    print(orjson.dumps(result).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Running `segport` as a separate process, the way a person does, with settings in the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.support.server import free_port
+
+
+def environment(home: Path, base: str, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SEGPORT_")}
+    env.update(
+        SEGPORT_HOME=str(home),
+        SEGPORT_CC_API_BASE=f"{base}/v3",
+        SEGPORT_CC_AUTH_BASE=f"{base}/oauth2/default/v1",
+        SEGPORT_CC_CLIENT_ID=DEFAULT_CLIENT_ID,
+        SEGPORT_CC_CLIENT_SECRET=DEFAULT_CLIENT_SECRET,
+        SEGPORT_USER="e2e",
+        COLUMNS="200",
+        **extra,
+    )
+    return env
+
+
+def segport(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "segport", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"segport {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@contextmanager
+def emulator_process(*options: str) -> Iterator[str]:
+    import signal
+    import time
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segport", "emulator", "--port", str(port), *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the emulator did not start: {process.stderr.read() if process.stderr else ''}")
+            time.sleep(0.05)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)

@@ -1,0 +1,138 @@
+"""The main job from the command line: the demo, a run killed mid-send and resumed, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from segport.exports.normalize import normalize_email
+from tests.e2e.cli import emulator_process, environment, segport
+
+
+def test_the_demo_prints_a_successful_run_whose_counts_add_up(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "segport", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment(tmp_path, "http://unused"),
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Successful" in out
+    assert "members = sent + invalid email + duplicate: yes" in out
+    numbers = {
+        name: int(value.replace(",", ""))
+        for name, value in re.findall(r"(members|sent|invalid email|duplicate|unsubscribed|errors) ([\d,]+)", out)
+    }
+    assert numbers["members"] == numbers["sent"] + numbers["invalid email"] + numbers["duplicate"]
+    listed = int(re.search(r"list now holds ([\d,]+) contacts", out).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert listed == numbers["sent"] - numbers["unsubscribed"] - numbers["errors"]
+    assert "Traceback" not in done.stderr
+
+
+def expected_emails(path: Path) -> set[str]:
+    with path.open(encoding="utf-8") as handle:
+        results = {normalize_email(row["Email"]) for row in csv.DictReader(handle)}
+    return {email for email, problem in results if problem is None}
+
+
+def test_an_export_killed_mid_send_resumes_and_delivers_every_member_once(tmp_path: Path) -> None:
+    with emulator_process() as base:
+        env = environment(tmp_path / "home", base, SEGPORT_BATCH_MAX_CONTACTS="40")
+        profiles = tmp_path / "profiles.csv"
+        segport(env, "profiles", "generate", str(profiles), "--count", "1500")
+        segport(env, "profiles", "import", str(profiles), "--key", "Customer ID")
+        segport(env, "segments", "create", "Everyone", "customer_id is not empty")
+        segport(env, "connections", "add", "constant-contact", "--name", "CC", "--i-agree", "--no-browser")
+        list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Killed"}).json()["list_id"]
+        segport(
+            env,
+            "exports",
+            "add",
+            "--name",
+            "E",
+            "--connection",
+            "CC",
+            "--list-id",
+            list_id,
+            "--email-field",
+            "email",
+            "--first-name-field",
+            "first_name",
+            "--segment",
+            "Everyone",
+        )
+        database = tmp_path / "home" / "segport.db"
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "segport", "exports", "run", "E"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def accepted() -> tuple[int, int]:
+            stats = httpx.get(f"{base}/_emulator/stats").json()["by_operation"]
+            sent = stats.get("bulkImportContactsJSON", {}).get("201", 0)
+            with sqlite3.connect(database) as db:
+                checkpoints = db.execute("SELECT count(*) FROM run_batches").fetchone()[0]
+            return sent, checkpoints
+
+        deadline = time.monotonic() + 60
+        while True:  # kill in the middle of sending, when every accepted batch is checkpointed
+            sent, checkpoints = accepted()
+            if sent >= 5 and sent == checkpoints:
+                runner.send_signal(signal.SIGKILL)
+                break
+            assert runner.poll() is None, "the run finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        runner.wait(timeout=30)
+        killed_at, _ = accepted()
+        resumed = segport(env, "exports", "run", "E")
+        assert "Successful" in resumed.stdout
+        sent, checkpoints = accepted()
+        assert killed_at < sent
+        assert sent == checkpoints  # every accepted batch was sent exactly once
+        members = httpx.get(f"{base}/_emulator/lists/{list_id}/members").json()["members"]
+        emails = [member["email"].lower() for member in members]
+        assert len(emails) == len(set(emails))
+        assert set(emails) == expected_emails(profiles)
+        history = segport(env, "runs", "list", "--export", "E").stdout
+        assert history.count("Successful") == 1
+        rows = segport(env, "runs", "rows", "1", "--csv").stdout.splitlines()
+        assert rows[0] == "profile_key,email,reason,detail"
+        assert len(rows) - 1 == len(set(rows[1:]))
+
+
+def test_bad_input_gets_a_message_and_a_fix_never_a_traceback(tmp_path: Path) -> None:
+    env = environment(tmp_path / "home", "http://127.0.0.1:9")
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("id,email\n1,a@x.io\n2,jos\xe9@x.io\n".encode("latin-1"))
+    cases = [
+        (("profiles", "import", str(latin), "--key", "id"), "line 3: the bytes are not UTF-8"),
+        (("segments", "create", "S", 'country = "CA"'), "No customer profiles are loaded yet"),
+        (("exports", "run", "Nope"), "There is no export named 'Nope'"),
+        (("runs", "show", "42"), "There is no run 42"),
+        (("connections", "add", "constant-contact", "--name", "CC"), "terms above were not accepted"),
+    ]
+    for args, message in cases:
+        done = segport(env, *args, check=False)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout
+    good = tmp_path / "good.csv"
+    good.write_text("id,email,country\n1,a@x.io,CA\n", encoding="utf-8")
+    segport(env, "profiles", "import", str(good), "--key", "id")
+    typo = segport(env, "segments", "create", "S", 'contry = "CA"', check=False)
+    assert typo.returncode == 2
+    assert "Unknown field 'contry' (at column 1)" in typo.stderr and "^^^^^^" in typo.stderr
+    assert "The profile fields are: id, email, country." in typo.stderr
