@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def main() -> None:
         started = time.perf_counter()
         import_profiles(store, work / "profiles.csv", key="Customer ID", actor="bench")
         import_s = time.perf_counter() - started
+        import_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"generated {args.profiles:,} profiles in {generate_s:.1f} s, imported in {import_s:.1f} s", flush=True)
 
         def headless(oauth, http):  # type: ignore[no-untyped-def]
@@ -157,6 +159,7 @@ def main() -> None:
         "list_members": members,
         "floor_rows": floor_rows,
         "import_s": round(import_s, 1),
+        "generate_and_import_peak_rss_mb": round(import_rss_mb, 1),
     }
     shutil.rmtree(work, ignore_errors=True)
     print(orjson.dumps(result).decode())

@@ -1,0 +1,51 @@
+"""The store itself: migrations on SQLite and PostgreSQL, WAL mode, clear refusals for a bad database URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from segport.config import Settings
+from segport.errors import ConfigurationError
+from segport.store import open_store
+from tests.support.app import App
+
+
+def test_migrations_create_every_table_and_record_the_head(app: App) -> None:
+    tables = set(inspect(app.store.engine).get_table_names())
+    assert {
+        "profile_source",
+        "profile_fields",
+        "segments",
+        "segment_dependencies",
+        "connections",
+        "exports",
+        "export_segments",
+        "runs",
+        "run_batches",
+        "run_events",
+        "run_rows",
+        "alembic_version",
+    } <= tables
+    with app.store.engine.connect() as db:
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+    again = open_store(app.settings)  # applying them again changes nothing
+    again.close()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    store = open_store(Settings(home=tmp_path))
+    with store.engine.connect() as db:
+        assert db.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        assert db.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+    store.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://nobody@127.0.0.1:1/none", "sqlite:////nonexistent-dir/x/segport.db"])
+def test_a_database_that_cannot_be_opened_is_explained_without_the_password(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigurationError, match="cannot be opened") as raised:
+        open_store(Settings(home=tmp_path, database_url=url.replace("nobody@", "nobody:hunter2@")))
+    assert "hunter2" not in str(raised.value)
+    assert "SEGPORT_DATABASE_URL" in raised.value.hint
