@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import socket
 import subprocess
 import sys
 import time
@@ -29,42 +28,13 @@ from segport.constant_contact import (
 )
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from segport.emulator.headless import sign_in_headless
-
-FIRST = ["Zoë", "José", "Łukasz", "Søren", "Ανδρέας", "Иван", "美咲", "محمد", "Chloé", "Ngozi"]
-LAST = [
-    "Núñez",
-    "O'Brien",
-    "Müller",
-    "Dvořák",
-    "Παπαδόπουλος",
-    "Смирнов",
-    "佐藤",
-    "حداد",
-    "Lefèvre",
-    "Okafor",
-]
+from segport.emulator.serve import free_port, wait_until_healthy
+from segport.profiles.generator import FIRST, LAST
 
 
 def rows(count: int) -> Iterator[tuple[str, str | None, str | None]]:
     for number in range(count):
         yield (f"member.{number}@example{number % 97}.com", FIRST[number % 10], LAST[number % 10])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("the emulator did not start within 30 s")
 
 
 def main() -> None:
@@ -77,7 +47,8 @@ def main() -> None:
         [sys.executable, "-m", "segport", "emulator", "--port", str(port)], stdout=subprocess.DEVNULL
     )
     try:
-        wait_until_up(base)
+        if not wait_until_healthy(base):
+            raise SystemExit("the emulator did not start within 30 s")
         with httpx.Client() as http:
             oauth = OAuthClient(
                 http,

@@ -25,9 +25,9 @@ from pydantic import SecretStr
 
 from segport.config import Settings
 from segport.connections import service as connections
-from segport.connections.sign_in import sign_in
+from segport.connections.sign_in import sign_in_with
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from segport.emulator.serve import free_port
+from segport.emulator.serve import free_port, wait_until_healthy
 from segport.exports import service as exports
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
@@ -38,17 +38,6 @@ FLOOR_QUERY = (
     "SELECT email, first_name, last_name FROM profiles WHERE customer_id IS NOT NULL AND customer_id != '' "
     "ORDER BY lower(trim(email)), customer_id"
 )
-
-
-def wait_until_up(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise SystemExit("the emulator did not start within 30 s")
 
 
 def main() -> None:
@@ -64,7 +53,8 @@ def main() -> None:
         [sys.executable, "-m", "segport", "emulator", "--port", str(port)], stdout=subprocess.DEVNULL
     )
     try:
-        wait_until_up(base)
+        if not wait_until_healthy(base):
+            raise SystemExit("the emulator did not start within 30 s")
         settings = Settings(
             home=work / "home",
             cc_api_base=f"{base}/v3",
@@ -85,19 +75,14 @@ def main() -> None:
         import_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"generated {args.profiles:,} profiles in {generate_s:.1f} s, imported in {import_s:.1f} s", flush=True)
 
-        def headless(oauth, http):  # type: ignore[no-untyped-def]
-            return sign_in(
-                oauth,
-                http,
-                auth_base=settings.cc_auth_base,
-                client_id=DEFAULT_CLIENT_ID,
-                redirect_uri=settings.cc_redirect_uri,
-                announce=print,
-                open_browser=False,
-            )
-
         connections.add_connection(
-            store, settings, name="CC", allow_contributors=False, agreed=True, actor="bench", sign_in=headless
+            store,
+            settings,
+            name="CC",
+            allow_contributors=False,
+            agreed=True,
+            actor="bench",
+            sign_in=sign_in_with(settings, announce=print, open_browser=False),
         )
         list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Benchmark"}).json()["list_id"]
         create_segment(store, name="Everyone", rule_text="customer_id is not empty", actor="bench")

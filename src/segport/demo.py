@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from segport.config import Settings
 from segport.connections import service as connections
-from segport.connections.sign_in import sign_in
+from segport.connections.sign_in import sign_in_with
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator
 from segport.emulator.serve import serve_in_background
 from segport.exports import runner
@@ -49,17 +49,6 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
         loaded = import_profiles(store, SAMPLE, key="Customer ID", actor=settings.actor)
         say(f"Loaded {loaded.rows:,} sample profiles ({len(loaded.fields)} fields) from {SAMPLE.name}.")
 
-        def sign_in_here(oauth, http):  # type: ignore[no-untyped-def]
-            return sign_in(
-                oauth,
-                http,
-                auth_base=settings.cc_auth_base,
-                client_id=DEFAULT_CLIENT_ID,
-                redirect_uri=settings.cc_redirect_uri,
-                announce=say,
-                open_browser=False,
-            )
-
         say("Accepting the data privacy and compliance terms as demo-admin, and signing in to the emulator...")
         connection = connections.add_connection(
             store,
@@ -68,7 +57,7 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
             allow_contributors=True,
             agreed=True,
             actor=settings.actor,
-            sign_in=sign_in_here,
+            sign_in=sign_in_with(settings, announce=say, open_browser=False),
         )
         say(f"Connected to {connection.account_name!r}.")
         list_id = emulator.create_list("segport demo: Canada and big spenders")

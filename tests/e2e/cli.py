@@ -9,10 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.support.server import free_port
+from segport.emulator.serve import free_port, wait_until_healthy
 
 
 def environment(home: Path, base: str, **extra: str) -> dict[str, str]:
@@ -42,7 +40,6 @@ def segport(env: dict[str, str], *args: str, check: bool = True) -> subprocess.C
 @contextmanager
 def emulator_process(*options: str) -> Iterator[str]:
     import signal
-    import time
 
     port = free_port()
     process = subprocess.Popen(
@@ -53,17 +50,14 @@ def emulator_process(*options: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/_emulator/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the emulator did not start: {process.stderr.read() if process.stderr else ''}")
-            time.sleep(0.05)
+        if not wait_until_healthy(base, 20):
+            process.kill()
+            raise AssertionError(f"the emulator did not start: {process.communicate()[1]}")
         yield base
     finally:
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:  # a request held open by a `timeout` fault keeps it waiting
+            process.kill()
+            process.communicate(timeout=10)

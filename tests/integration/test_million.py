@@ -6,21 +6,8 @@ import pytest
 
 from segport.constant_contact import json_import_batches
 from segport.emulator import Emulator
+from segport.profiles.generator import FIRST, LAST
 from tests.support.harness import Harness
-
-FIRST = ["Zoë", "José", "Łukasz", "Søren", "Ανδρέας", "Иван", "美咲", "محمد", "Chloé", "Ngozi"]
-LAST = [
-    "Núñez",
-    "O'Brien",
-    "Müller",
-    "Dvořák",
-    "Παπαδόπουλος",
-    "Смирнов",
-    "佐藤",
-    "حداد",
-    "Lefèvre",
-    "Okafor",
-]
 
 
 def contacts(count: int) -> list[tuple[str, str | None, str | None]]:

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from segport.config import Settings
 from segport.connections import service as connections
-from segport.connections.sign_in import sign_in
+from segport.connections.sign_in import sign_in_with
 from segport.constant_contact import OAuthClient, TokenSet
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator
 from segport.profiles.generator import write_profiles
@@ -59,16 +59,8 @@ class App:
     opened: list[Store] = field(default_factory=list)  # every store to close when the test ends
 
     def sign_in(self, oauth: OAuthClient, http: httpx.Client) -> TokenSet:
-        return sign_in(
-            oauth,
-            http,
-            auth_base=self.settings.cc_auth_base,
-            client_id=DEFAULT_CLIENT_ID,
-            redirect_uri=self.settings.cc_redirect_uri,
-            announce=lambda _text: None,
-            open_browser=False,
-            timeout_seconds=2,
-        )
+        quick = self.settings.model_copy(update={"sign_in_timeout_seconds": 2.0})
+        return sign_in_with(quick, announce=lambda _text: None, open_browser=False)(oauth, http)
 
     def connect(self, name: str = "CC", *, allow_contributors: bool = False) -> connections.ConnectionView:
         return connections.add_connection(

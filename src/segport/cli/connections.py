@@ -7,34 +7,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from segport.cli.common import Context, console, context, when
+from segport.cli.common import console, context, when
 from segport.connections import service
-from segport.connections.sign_in import sign_in
-from segport.constant_contact import OAuthClient, TokenSet
+from segport.connections.sign_in import sign_in_with
 from segport.errors import InvalidInput
 
 app = typer.Typer(help="Connections to Constant Contact accounts.", no_args_is_help=True)
 add_app = typer.Typer(help="Add a connection.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
-
-
-def _sign_in(state: Context, open_browser: bool):  # type: ignore[no-untyped-def]
-    settings = state.settings
-
-    def run(oauth: OAuthClient, http) -> TokenSet:  # type: ignore[no-untyped-def]
-        assert settings.cc_client_id is not None
-        return sign_in(
-            oauth,
-            http,
-            auth_base=settings.cc_auth_base,
-            client_id=settings.cc_client_id,
-            redirect_uri=settings.cc_redirect_uri,
-            announce=console.print,
-            open_browser=open_browser,
-            timeout_seconds=settings.sign_in_timeout_seconds,
-        )
-
-    return run
 
 
 @add_app.command("constant-contact")
@@ -62,7 +42,7 @@ def add_constant_contact(
         allow_contributors=allow_contributors,
         agreed=True,
         actor=state.actor,
-        sign_in=_sign_in(state, browser),
+        sign_in=sign_in_with(state.settings, announce=console.print, open_browser=browser),
     )
     console.print(
         f"Connected {view.name!r} to the Constant Contact account {view.account_name!r}. "
@@ -116,7 +96,12 @@ def reauthorize(
 ) -> None:
     """Sign in to Constant Contact again (after its tokens stopped working)."""
     state = context(ctx)
-    view = service.reauthorize_connection(state.store, state.settings, name=name, sign_in=_sign_in(state, browser))
+    view = service.reauthorize_connection(
+        state.store,
+        state.settings,
+        name=name,
+        sign_in=sign_in_with(state.settings, announce=console.print, open_browser=browser),
+    )
     console.print(f"Reauthorized {view.name!r}; the access token expires {when(view.token_expires_at)}.")
 
 

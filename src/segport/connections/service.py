@@ -27,6 +27,7 @@ from segport.constant_contact import (
 from segport.constant_contact.client import DEFAULT_TIMEOUT
 from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequired, Refused, UnknownName
 from segport.store import Store
+from segport.store.lookup import row_named
 from segport.store.tables import connections, exports
 
 CONSTANT_CONTACT = "constant_contact"
@@ -127,16 +128,13 @@ def _open_tokens(store: Store, sealed: str) -> TokenSet:
 
 
 def _row(connection: Connection, name: str) -> Any:
-    row = connection.execute(select(connections).where(connections.c.name == name)).mappings().first()
-    if row is None:
-        known = connection.execute(select(connections.c.name).order_by(connections.c.name)).scalars().all()
-        raise UnknownName(
-            f"There is no connection named {name!r}.",
-            hint=f"Connections: {', '.join(known)}."
-            if known
-            else "Add one with: segport connections add constant-contact --name NAME --i-agree",
-        )
-    return row
+    return row_named(
+        connection,
+        connections,
+        name,
+        kind="connection",
+        create_hint="Add one with: segport connections add constant-contact --name NAME --i-agree",
+    )
 
 
 def add_connection(

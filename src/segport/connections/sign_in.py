@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from segport.config import Settings
 from segport.constant_contact.oauth import OAuthClient, TokenSet, authorization_url, make_pkce, new_state
 from segport.errors import InvalidInput, ReauthorizationRequired
 
@@ -131,3 +132,23 @@ def _wait_for_browser(
         server.shutdown()
         server.server_close()
     return answer.query
+
+
+def sign_in_with(
+    settings: Settings, *, announce: Callable[[str], None], open_browser: bool = True
+) -> Callable[[OAuthClient, httpx.Client], TokenSet]:
+    """The sign-in step of the connection wizard, for the settings' application and redirect URI."""
+
+    def run(oauth: OAuthClient, http: httpx.Client) -> TokenSet:
+        return sign_in(
+            oauth,
+            http,
+            auth_base=settings.cc_auth_base,
+            client_id=settings.cc_client_id or "",
+            redirect_uri=settings.cc_redirect_uri,
+            announce=announce,
+            open_browser=open_browser,
+            timeout_seconds=settings.sign_in_timeout_seconds,
+        )
+
+    return run

@@ -95,3 +95,18 @@ def serve_in_background(emulator: Emulator, port: int | None = None) -> Iterator
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_until_healthy(base_url: str, seconds: float = 30.0) -> bool:
+    """Poll the emulator's health endpoint until it answers (True) or `seconds` pass (False)."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/_emulator/health", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    return False

@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from segport.config import Settings
 from segport.connections.service import client_for, http_session
-from segport.errors import InvalidInput, NotFound, Refused, UnknownName
+from segport.errors import InvalidInput, NotFound, Refused
 from segport.profiles.source import load_source
 from segport.store import Store
+from segport.store.lookup import row_named
 from segport.store.tables import connections, export_segments, exports, runs, segments
 
 LIST_ID_HELP = (
@@ -44,39 +45,27 @@ class ExportView:
 
 
 def _row(connection: Connection, name: str) -> Any:
-    row = connection.execute(select(exports).where(exports.c.name == name)).mappings().first()
-    if row is None:
-        known = connection.execute(select(exports.c.name).order_by(exports.c.name)).scalars().all()
-        raise UnknownName(
-            f"There is no export named {name!r}.",
-            hint=f"Exports: {', '.join(known)}." if known else "Add one with: segport exports add.",
-        )
-    return row
+    return row_named(connection, exports, name, kind="export", create_hint="Add one with: segport exports add.")
 
 
 def _connection_id(connection: Connection, name: str) -> int:
-    found = connection.execute(select(connections.c.id).where(connections.c.name == name)).scalar()
-    if found is None:
-        known = connection.execute(select(connections.c.name)).scalars().all()
-        raise UnknownName(
-            f"There is no connection named {name!r}.",
-            hint=f"Connections: {', '.join(known)}."
-            if known
-            else "Add one with: segport connections add constant-contact --name NAME --i-agree",
-        )
-    return int(found)
+    row = row_named(
+        connection,
+        connections,
+        name,
+        kind="connection",
+        create_hint="Add one with: segport connections add constant-contact --name NAME --i-agree",
+    )
+    return int(row["id"])
 
 
 def _segment_ids(connection: Connection, names: list[str]) -> list[int]:
     if not names:
         raise InvalidInput("An export needs at least one segment.", hint="Pass --segment NAME (repeat for more).")
-    ids = []
-    for name in dict.fromkeys(names):
-        found = connection.execute(select(segments.c.id).where(segments.c.name == name)).scalar()
-        if found is None:
-            raise UnknownName(f"There is no segment named {name!r}.", hint="See segport segments list.")
-        ids.append(int(found))
-    return ids
+    return [
+        int(row_named(connection, segments, name, kind="segment", create_hint="See segport segments list.")["id"])
+        for name in dict.fromkeys(names)
+    ]
 
 
 def _check_fields(store: Store, email_field: str, first_name_field: str | None, last_name_field: str | None) -> None:

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 
 from segport.errors import InvalidInput
 from segport.profiles.fields import TypeGuess, convert, field_name
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
-from segport.profiles.source import EMBEDDED_TABLE, Field, build_table
+from segport.profiles.source import EMBEDDED_TABLE, Field, build_table, record_source
 from segport.store import Store
-from segport.store.tables import profile_fields, profile_source
 
 LOADING_TABLE = "profiles_loading"
 INSERT_CHUNK = 5_000
@@ -169,24 +167,13 @@ def _swap(connection: Connection, fields: list[Field], key: str, file_name: str,
     connection.execute(text(f'DROP TABLE IF EXISTS "{EMBEDDED_TABLE}"'))
     connection.execute(text(f'ALTER TABLE "{LOADING_TABLE}" RENAME TO "{EMBEDDED_TABLE}"'))
     connection.execute(text(f'CREATE UNIQUE INDEX "ix_profiles_key" ON "{EMBEDDED_TABLE}" ("{key}")'))
-    connection.execute(delete(profile_fields))
-    connection.execute(delete(profile_source))
-    connection.execute(
-        insert(profile_fields),
-        [
-            {"name": field.name, "position": position, "source_name": field.source_name, "type": field.type}
-            for position, field in enumerate(fields)
-        ],
-    )
-    connection.execute(
-        insert(profile_source).values(
-            id=1,
-            kind="embedded",
-            table_name=EMBEDDED_TABLE,
-            key_field=key,
-            file_name=file_name,
-            row_count=count,
-            loaded_at=datetime.now(UTC),
-            loaded_by=actor,
-        )
+    record_source(
+        connection,
+        fields,
+        kind="embedded",
+        table_name=EMBEDDED_TABLE,
+        key_field=key,
+        file_name=file_name,
+        row_count=count,
+        loaded_by=actor,
     )

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import delete, func, insert, inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from segport.errors import InvalidInput
 from segport.profiles.fields import field_name
 from segport.profiles.importer import ImportedProfiles, import_profiles
-from segport.profiles.source import Field, load_source
+from segport.profiles.source import Field, load_source, record_source
 from segport.store import Store
 from segport.store.database import create_store_engine, engine_safe_url
-from segport.store.tables import profile_fields, profile_source
+from segport.store.tables import profile_source
 
 __all__ = ["ImportedProfiles", "connect_external", "describe", "import_profiles"]
 
@@ -93,26 +93,15 @@ def connect_external(store: Store, *, url: str, table: str, key: str, actor: str
             hint=f"Pass --key with one of: {', '.join(f.source_name for f in fields)}.",
         )
     with store.begin() as db:
-        db.execute(delete(profile_fields))
-        db.execute(delete(profile_source))
-        db.execute(
-            insert(profile_fields),
-            [
-                {"name": f.name, "position": i, "source_name": f.source_name, "type": f.type}
-                for i, f in enumerate(fields)
-            ],
-        )
-        db.execute(
-            insert(profile_source).values(
-                id=1,
-                kind="external",
-                table_name=name,
-                schema_name=schema or None,
-                key_field=key_field.name,
-                url_sealed=store.secrets.seal(url),
-                row_count=None,
-                loaded_at=datetime.now(UTC),
-                loaded_by=actor,
-            )
+        record_source(
+            db,
+            fields,
+            kind="external",
+            table_name=name,
+            schema_name=schema or None,
+            key_field=key_field.name,
+            url_sealed=store.secrets.seal(url),
+            row_count=None,
+            loaded_by=actor,
         )
     return describe(store)

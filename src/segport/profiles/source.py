@@ -7,12 +7,14 @@ view in the customer's database or warehouse, so segments are evaluated there (p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Date,
     DateTime,
     Engine,
@@ -20,6 +22,8 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    delete,
+    insert,
     select,
 )
 from sqlalchemy.types import TypeEngine
@@ -107,3 +111,17 @@ def load_source(store: Store) -> ProfileSource:
         source["row_count"],
         f"external table {where}{source['table_name']}",
     )
+
+
+def record_source(connection: Connection, fields: list[Field], **source: Any) -> None:
+    """Make `fields` and `source` (a profile_source row) the active profile source, in the caller's transaction."""
+    connection.execute(delete(profile_fields))
+    connection.execute(delete(profile_source))
+    connection.execute(
+        insert(profile_fields),
+        [
+            {"name": field.name, "position": position, "source_name": field.source_name, "type": field.type}
+            for position, field in enumerate(fields)
+        ],
+    )
+    connection.execute(insert(profile_source).values(id=1, loaded_at=datetime.now(UTC), **source))

@@ -10,12 +10,13 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from segport.errors import InvalidInput, Refused, UnknownName
+from segport.errors import InvalidInput, Refused
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.compiler import check_rule, members_condition, segment_keys
 from segport.segments.model import Combination, Definition, Group
 from segport.segments.parser import parse_rule
 from segport.store import Store
+from segport.store.lookup import row_named
 from segport.store.tables import export_segments, exports, segment_dependencies, segments
 
 MAX_ACTIVE_SEGMENTS = 100
@@ -41,14 +42,9 @@ def _rule_of(row: Any) -> Group | Combination:
 
 
 def _get(connection: Connection, name: str) -> Any:
-    row = connection.execute(select(segments).where(segments.c.name == name)).mappings().first()
-    if row is None:
-        known = connection.execute(select(segments.c.name).order_by(segments.c.name)).scalars().all()
-        raise UnknownName(
-            f"There is no segment named {name!r}.",
-            hint=f"Segments: {', '.join(known)}." if known else "Create one with: segport segments create.",
-        )
-    return row
+    return row_named(
+        connection, segments, name, kind="segment", create_hint="Create one with: segport segments create."
+    )
 
 
 def create_segment(
