@@ -21,13 +21,10 @@ from pathlib import Path
 
 import httpx
 import orjson
-from pydantic import SecretStr
 
-from segport.config import Settings
 from segport.connections import service as connections
 from segport.connections.sign_in import sign_in_with
-from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from segport.emulator.serve import free_port, wait_until_healthy
+from segport.emulator.serve import free_port, settings_for_emulator, wait_until_healthy
 from segport.exports import service as exports
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
@@ -55,16 +52,7 @@ def main() -> None:
     try:
         if not wait_until_healthy(base):
             raise SystemExit("the emulator did not start within 30 s")
-        settings = Settings(
-            home=work / "home",
-            cc_api_base=f"{base}/v3",
-            cc_auth_base=f"{base}/oauth2/default/v1",
-            cc_client_id=DEFAULT_CLIENT_ID,
-            cc_client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
-            user="bench",
-            database_url=None,
-            secret_key=None,
-        )
+        settings = settings_for_emulator(base, home=work / "home", user="bench")
         started = time.perf_counter()
         write_profiles(work / "profiles.csv", args.profiles, seed=11)
         generate_s = time.perf_counter() - started

@@ -11,13 +11,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import SecretStr
-
-from segport.config import Settings
 from segport.connections import service as connections
 from segport.connections.sign_in import sign_in_with
-from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator
-from segport.emulator.serve import serve_in_background
+from segport.emulator import Emulator
+from segport.emulator.serve import serve_in_background, settings_for_emulator
 from segport.exports import runner
 from segport.exports import service as exports
 from segport.exports.runs import show_run
@@ -33,16 +30,7 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
     home = home or Path(tempfile.mkdtemp(prefix="segport-demo-"))
     emulator = Emulator()
     with serve_in_background(emulator) as base:
-        settings = Settings(
-            home=home,
-            cc_api_base=f"{base}/v3",
-            cc_auth_base=f"{base}/oauth2/default/v1",
-            cc_client_id=DEFAULT_CLIENT_ID,
-            cc_client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
-            user="demo-admin",
-            database_url=None,
-            secret_key=None,
-        )
+        settings = settings_for_emulator(base, home=home, user="demo-admin")
         say(f"Data directory: {home}")
         say(f"Constant Contact emulator: {base}")
         store = open_store(settings)

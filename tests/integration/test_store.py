@@ -49,3 +49,11 @@ def test_a_database_that_cannot_be_opened_is_explained_without_the_password(tmp_
         open_store(Settings(home=tmp_path, database_url=url.replace("nobody@", "nobody:hunter2@")))
     assert "hunter2" not in str(raised.value)
     assert "SEGPORT_DATABASE_URL" in raised.value.hint
+
+
+def test_the_schema_revision_segport_expects_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from segport.store.database import MIGRATIONS, SCHEMA_REVISION
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == SCHEMA_REVISION

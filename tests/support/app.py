@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from segport.config import Settings
 from segport.connections import service as connections
 from segport.connections.sign_in import sign_in_with
 from segport.constant_contact import OAuthClient, TokenSet
-from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator
+from segport.emulator import Emulator
+from segport.emulator.serve import settings_for_emulator
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
 from segport.store import Store, open_store
@@ -37,17 +37,7 @@ def reset_postgresql(url: str) -> None:
 
 
 def make_settings(home: Path, base_url: str, database_url: str | None, **overrides: object) -> Settings:
-    return Settings(
-        home=home,
-        database_url=database_url,
-        cc_api_base=f"{base_url}/v3",
-        cc_auth_base=f"{base_url}/oauth2/default/v1",
-        cc_client_id=DEFAULT_CLIENT_ID,
-        cc_client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
-        user="tester",
-        secret_key=None,
-        **overrides,
-    )  # type: ignore[arg-type]
+    return settings_for_emulator(base_url, home=home, user="tester", database_url=database_url, **overrides)
 
 
 @dataclass

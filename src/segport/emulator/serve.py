@@ -9,14 +9,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 
+from segport.config import Settings
 from segport.emulator.adapters import EmulatorASGI
 from segport.emulator.core import Emulator
 from segport.emulator.faults import Fault
 from segport.emulator.persistence import PeriodicSaver
-from segport.emulator.settings import EmulatorSettings
+from segport.emulator.settings import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorSettings
 
 
 @dataclass
@@ -110,3 +113,24 @@ def wait_until_healthy(base_url: str, seconds: float = 30.0) -> bool:
             pass
         time.sleep(0.05)
     return False
+
+
+def settings_for_emulator(
+    base_url: str, *, home: Path, user: str, database_url: str | None = None, **overrides: Any
+) -> Settings:
+    """Settings that point segport at an emulator (its API, OAuth server and published test credentials).
+
+    Built explicitly, not from the environment, so a SEGPORT_ variable of the caller cannot leak in.
+    """
+    values: dict[str, Any] = {
+        "home": home,
+        "database_url": database_url,
+        "secret_key": None,
+        "user": user,
+        "cc_api_base": f"{base_url}/v3",
+        "cc_auth_base": f"{base_url}/oauth2/default/v1",
+        "cc_client_id": DEFAULT_CLIENT_ID,
+        "cc_client_secret": SecretStr(DEFAULT_CLIENT_SECRET),
+        **overrides,
+    }
+    return Settings.model_validate(values)
