@@ -9,8 +9,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from segport.errors import Refused
 from segport.exports import runner
 from segport.exports import service as exports
+from segport.exports.locks import export_lock
 from segport.exports.normalize import normalize_email
 from segport.exports.runs import iter_rows_not_sent, list_runs, rows_csv, show_run
 from segport.segments.service import count_segment, create_segment, set_active
@@ -174,3 +176,15 @@ def test_a_run_that_died_resumes_without_resending_accepted_batches(exporting: t
     with app.store.engine.connect() as db:
         activity_ids = db.execute(select(run_batches.c.activity_id)).scalars().all()
     assert len(activity_ids) == len(set(activity_ids))
+
+
+def test_a_second_run_of_the_same_export_at_once_is_refused(exporting: tuple[App, Path, str]) -> None:
+    app, _, _ = exporting
+    export = exports.show_export(app.store, name="E")
+    with (
+        export_lock(app.settings.home, export.id, export.name),
+        pytest.raises(Refused, match="another segport process"),
+    ):
+        run(app)
+    assert list_runs(app.store, export="E") == []  # refused before a run was recorded
+    assert show_run(app.store, run_id=run(app)).status == "Successful"  # free again afterwards

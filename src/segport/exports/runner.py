@@ -22,6 +22,7 @@ from segport.connections.service import client_for, http_session
 from segport.constant_contact import ConstantContactClient, JsonImportBatcher
 from segport.constant_contact.batching import ImportBatch
 from segport.errors import SegportError
+from segport.exports.locks import export_lock
 from segport.exports.members import active_rules, count_members, member_query, stream_members
 from segport.exports.normalize import NOT_ADDED, REASONS, UNSUBSCRIBED
 from segport.exports.sending import BatchSender, Checkpoint
@@ -123,14 +124,15 @@ def run_export(
 ) -> int:
     """Run (or resume) the export now; returns the run id. The run's row says how it ended."""
     export = show_export(store, name=name)
-    run_id, resumed = start_or_resume(store, export, actor=actor, trigger=trigger)
-    report = progress or _Silent()
-    try:
-        with http_session(settings, http) as session:
-            client = client_for(store, settings, session, export.connection_id)
-            _execute(store, settings, export, run_id, resumed, report, client)
-    except SegportError as exc:
-        _finish(store, run_id, "Failure", str(exc), "error")
+    with export_lock(settings.home, export.id, export.name):
+        run_id, resumed = start_or_resume(store, export, actor=actor, trigger=trigger)
+        report = progress or _Silent()
+        try:
+            with http_session(settings, http) as session:
+                client = client_for(store, settings, session, export.connection_id)
+                _execute(store, settings, export, run_id, resumed, report, client)
+        except SegportError as exc:
+            _finish(store, run_id, "Failure", str(exc), "error")
     return run_id
 
 
