@@ -18,6 +18,7 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
+from segport.connections.sign_in import sign_in
 from segport.constant_contact import (
     BearerAuth,
     ConstantContactClient,
@@ -27,7 +28,6 @@ from segport.constant_contact import (
     json_import_batches,
 )
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from segport.emulator.headless import sign_in_headless
 from segport.emulator.serve import free_port, wait_until_healthy
 from segport.profiles.generator import FIRST, LAST
 
@@ -56,12 +56,14 @@ def main() -> None:
                 client_id=DEFAULT_CLIENT_ID,
                 client_secret=SecretStr(DEFAULT_CLIENT_SECRET),
             )
-            tokens = sign_in_headless(
-                http,
+            tokens = sign_in(
                 oauth,
+                http,
                 auth_base=f"{base}/oauth2/default/v1",
                 client_id=DEFAULT_CLIENT_ID,
                 redirect_uri="http://127.0.0.1:8788/cb",
+                announce=print,
+                open_browser=False,
             )
             keeper = TokenKeeper(oauth, tokens, on_new_tokens=lambda _: None)
             budget = RateBudget()

@@ -8,6 +8,7 @@ import httpx
 from pydantic import SecretStr
 
 from segport.clock import Clock, ManualClock
+from segport.connections.sign_in import sign_in as sign_in_flow
 from segport.constant_contact import (
     BearerAuth,
     ConstantContactClient,
@@ -18,19 +19,21 @@ from segport.constant_contact import (
     TokenSet,
 )
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from segport.emulator.headless import sign_in_headless
 
 REDIRECT_URI = "http://127.0.0.1:8788/oauth/callback"
 
 
 def sign_in(http: httpx.Client, oauth: OAuthClient, base_url: str) -> TokenSet:
-    """The authorization-code + PKCE dance against an auto-approving emulator, as a browser would do it."""
-    return sign_in_headless(
-        http,
+    """The authorization-code + PKCE flow segport's wizard runs, against an emulator that approves at once."""
+    return sign_in_flow(
         oauth,
+        http,
         auth_base=f"{base_url}/oauth2/default/v1",
         client_id=DEFAULT_CLIENT_ID,
         redirect_uri=REDIRECT_URI,
+        announce=lambda _text: None,
+        open_browser=False,
+        timeout_seconds=2,
     )
 
 

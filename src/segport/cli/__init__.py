@@ -44,7 +44,7 @@ def upgrade(ctx: typer.Context) -> None:
 
 
 @app.command()
-def demo(ctx: typer.Context) -> None:
+def demo() -> None:
     """The whole job on a fresh data directory against the built-in emulator: no account needed."""
     from segport.demo import run_demo
 

@@ -6,10 +6,10 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from segport.errors import UnknownName
 from segport.store import Store
@@ -40,8 +40,6 @@ class RunView:
 
 
 def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -84,8 +82,6 @@ def show_run(store: Store, *, run_id: int, with_details: bool = True) -> RunView
                     select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
                 ).mappings()
             ]
-        from sqlalchemy import func
-
         not_sent = db.execute(
             select(func.count()).select_from(run_rows).where(run_rows.c.run_id == run_id)
         ).scalar_one()
