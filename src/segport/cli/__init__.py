@@ -60,7 +60,7 @@ def main() -> None:
     except SegportError as exc:
         _fail(exc, 1)
     except click.exceptions.Abort:
-        errors.print("Aborted.")
+        errors.print("Aborted. An interrupted export run resumes where it stopped: segport exports run NAME")
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
