@@ -153,3 +153,14 @@ def test_edit_duplicate_and_remove(ready: App) -> None:
         delete_segment(ready.store, name="VIP")
     exports.remove_export(ready.store, name="Copy")
     assert [view.name for view in exports.list_exports(ready.store)] == ["Renamed"]
+
+
+def test_every_client_of_one_api_key_in_a_process_shares_one_budget(ready: App) -> None:
+    first = connections.budget_for(ready.settings, ready.settings.cc_api_base, "key-a")
+    assert connections.budget_for(ready.settings, ready.settings.cc_api_base, "key-a") is first
+    assert connections.budget_for(ready.settings, ready.settings.cc_api_base, "key-b") is not first
+    connection_id = connections.show_connection(ready.store, name="CC").id
+    one = connections.client_for(ready.store, ready.settings, ready.http, connection_id)
+    two = connections.client_for(ready.store, ready.settings, ready.http, connection_id)
+    assert one._budget is two._budget
+    assert one._budget is connections.budget_for(ready.settings, ready.settings.cc_api_base, "segport-emulator")

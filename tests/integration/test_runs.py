@@ -188,3 +188,22 @@ def test_a_second_run_of_the_same_export_at_once_is_refused(exporting: tuple[App
         run(app)
     assert list_runs(app.store, export="E") == []  # refused before a run was recorded
     assert show_run(app.store, run_id=run(app)).status == "Successful"  # free again afterwards
+
+
+def test_a_refused_batch_fails_the_run_with_constant_contacts_reason(exporting: tuple[App, Path, str]) -> None:
+    app, _, _ = exporting
+    app.emulator.faults.add("imports#2=400")
+    view = show_run(app.store, run_id=run(app))
+    assert view.status == "Failure"
+    assert "bulkImportContactsJSON: Constant Contact answered 400" in (view.message or "")
+    assert [batch["number"] for batch in view.batches] == [1]  # the accepted batch stays checkpointed
+    assert any(item["level"] == "error" for item in view.events)
+
+
+def test_an_exhausted_daily_quota_fails_the_run_saying_when_it_resets(exporting: tuple[App, Path, str]) -> None:
+    app, _, _ = exporting
+    app.emulator.faults.add("imports#3=quota")
+    view = show_run(app.store, run_id=run(app))
+    assert view.status == "Failure"
+    assert "The daily quota resets at" in (view.message or "") and "UTC" in (view.message or "")
+    assert len(view.batches) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -270,6 +271,22 @@ def _save_tokens(store: Store, connection_id: int, tokens: TokenSet) -> None:
         )
 
 
+_BUDGETS: dict[tuple[str, str, float, int], RateBudget] = {}
+_BUDGETS_LOCK = threading.Lock()
+
+
+def budget_for(settings: Settings, api_base: str, client_id: str) -> RateBudget:
+    """The request budget of one API key, shared by every client in this process.
+
+    Constant Contact's limits are per API key, not per connection. Processes do not share this budget yet.
+    """
+    with _BUDGETS_LOCK:
+        key = (api_base, client_id, settings.cc_requests_per_second, settings.cc_requests_per_day)
+        if key not in _BUDGETS:
+            _BUDGETS[key] = RateBudget(per_second=settings.cc_requests_per_second, per_day=settings.cc_requests_per_day)
+        return _BUDGETS[key]
+
+
 def _client(
     settings: Settings,
     http: httpx.Client,
@@ -279,7 +296,7 @@ def _client(
     persist: Callable[[TokenSet], None],
 ) -> ConstantContactClient:
     keeper = TokenKeeper(oauth, tokens, on_new_tokens=persist)
-    budget = RateBudget(per_second=settings.cc_requests_per_second, per_day=settings.cc_requests_per_day)
+    budget = budget_for(settings, api_base, oauth.client_id)
     retry = RetryPolicy(attempts=settings.retry_attempts, total_seconds=settings.retry_total_seconds)
     timeout = httpx.Timeout(
         connect=settings.http_connect_timeout,

@@ -132,6 +132,11 @@ class OAuthClient:
     def __repr__(self) -> str:
         return f"OAuthClient(token_url={self._token_url!r}, client_id={self._client_id!r})"
 
+    @property
+    def client_id(self) -> str:
+        """The API key: Constant Contact's rate limits count per API key."""
+        return self._client_id
+
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         """Trade an authorization code (valid 5 minutes, single use) for a token pair."""
         return self._token_request(

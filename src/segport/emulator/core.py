@@ -135,11 +135,12 @@ class Emulator:
         client_id = self._authenticate(request)
         if client_id is None:
             return operation, v3.unauthorized()
+        # A scheduled answer is what request N gets, whatever the rate limiter would have said.
+        if fault is not None and fault.effect not in ("revoke", "drop-after", "timeout"):
+            return operation, self._fault_response(fault)
         limited = self._rate_limit(client_id)
         if limited is not None:
             return operation, limited
-        if fault is not None and fault.effect not in ("revoke", "drop-after", "timeout"):
-            return operation, self._fault_response(fault)
         try:
             response = handler(self, request, params)
         except v3.BadBody as exc:
