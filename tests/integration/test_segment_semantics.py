@@ -142,7 +142,7 @@ def evaluate(rule: Group, row: tuple[Any, ...]) -> bool:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rule=rules)
 def test_the_database_selects_exactly_what_the_rule_means(loaded: tuple[Store, ProfileSource], rule: Group) -> None:
-    store, source = loaded
+    _, source = loaded
     condition = members_condition([check_rule(rule, source)], source, lambda name: (rule, True))
     with source.engine.connect() as connection:
         selected = set(connection.execute(select(source.table.c.key).where(condition)).scalars())
