@@ -54,3 +54,24 @@ def test_removal_takes_contacts_off_the_list_in_requests_of_500_and_never_unsubs
     assert len(emulator.members(keep)) == 10  # the other list keeps its members
     contact = emulator.contact("member0@example.com")
     assert contact is not None and contact["email_address"]["permission_to_send"] == "implicit"
+
+
+def test_members_of_a_temporary_list_leave_the_target_in_one_request_and_the_list_can_be_deleted(
+    harness: Harness, emulator: Emulator
+) -> None:
+    target = harness.client.create_list("Target").list_id
+    leaving = harness.client.create_list("Leaving").list_id
+    fill(harness, target, 1_200)
+    rows = [(f"member{i}@example.com", None, None) for i in range(0, 1_200, 2)]
+    done = [harness.client.import_contacts_json(batch).activity_id for batch in json_import_batches(rows, [leaving])]
+    harness.client.wait_for_activities(done)
+    before = emulator.request_count("postListRemoveContact")
+    removal = harness.client.remove_members_of_list(leaving, [target])
+    harness.client.wait_for_activities([removal.activity_id])
+    assert emulator.request_count("postListRemoveContact") - before == 1
+    assert emulator.members(target) == [f"member{i}@example.com" for i in range(1, 1_200, 2)]
+    deletion = harness.client.delete_list(leaving)
+    assert harness.client.wait_for_activities([deletion.activity_id])[deletion.activity_id].state == "completed"
+    assert harness.client.find_list_by_name("Leaving") is None
+    contact = emulator.contact("member0@example.com")
+    assert contact is not None and contact["list_memberships"] == []  # the contact stays, off both lists

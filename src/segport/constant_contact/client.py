@@ -170,6 +170,23 @@ class ConstantContactClient:
             activities.append(Activity.model_validate_json(response.content))
         return activities
 
+    def remove_members_of_list(self, source_list_id: str, list_ids: Sequence[str]) -> Activity:
+        """Take every member of `source_list_id` off `list_ids`, in ONE request whatever their number."""
+        _check_list_ids(list_ids)
+        response = self._request(
+            "postListRemoveContact",
+            "POST",
+            "activities/remove_list_memberships",
+            json_body={"source": {"list_ids": [source_list_id]}, "list_ids": list(list_ids)},
+            replay_safe=True,
+        )
+        return Activity.model_validate_json(response.content)
+
+    def delete_list(self, list_id: str) -> Activity:
+        """Delete a list (an activity); its contacts stay in the account."""
+        response = self._request("deleteListActivity", "DELETE", f"contact_lists/{list_id}", replay_safe=True)
+        return Activity.model_validate_json(response.content)
+
     def get_activity(self, activity_id: str) -> Activity:
         response = self._request("getActivity", "GET", f"activities/{activity_id}", replay_safe=True)
         return Activity.model_validate_json(response.content)

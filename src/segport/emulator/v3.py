@@ -156,6 +156,27 @@ def get_list(emulator: Emulator, request: Request, params: dict[str, str]) -> Re
     return json_response(200, record.public(with_count=with_count))
 
 
+@route("DELETE", "/contact_lists/{list_id}", "deleteListActivity")
+def delete_list(emulator: Emulator, request: Request, params: dict[str, str]) -> Response:
+    """Deleting a list is an activity; contacts stay, only their membership of the list goes."""
+    world = emulator.world
+    list_id = params["list_id"]
+    if list_id not in world.lists:
+        return api_error(404, "contact_lists.api.not.found", "The list_id provided does not exist.")
+    full = _queue_full(emulator)
+    if full is not None:
+        return full
+    _activity, snapshot = world.queue_activity(
+        "delete_list",
+        len(world.lists[list_id].members),
+        lambda: world.delete_list(list_id),
+        forced_end=emulator.activity_fault(),
+    )
+    for key in ("status", "started_at", "completed_at", "source_file_name"):
+        snapshot.pop(key, None)
+    return json_response(202, snapshot)
+
+
 # -- bulk activities -------------------------------------------------------------------------------------
 
 
@@ -328,20 +349,30 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
         for key in ("contact_ids", "list_ids", "all_active_contacts", "tag_ids", "engagement_level")
         if source.get(key)
     ]
-    if chosen != ["contact_ids"]:
-        # segport uses contact_ids only; the other sources are outside what the emulator models.
-        return api_error(400, "activities.api.bad.request", "The emulator supports exactly one source: contact_ids.")
-    contact_ids = source["contact_ids"]
-    if not isinstance(contact_ids, list) or len(contact_ids) > 500:
-        return api_error(400, "activities.api.bad.request", "source.contact_ids holds at most 500 contact ids.")
+    if len(chosen) != 1 or chosen[0] not in ("contact_ids", "list_ids"):
+        # segport sends contact_ids or list_ids; the other sources are outside what the emulator models.
+        return api_error(
+            400,
+            "activities.api.bad.request",
+            "Send exactly one source: contact_ids or list_ids (the emulator models those).",
+        )
     targets = _check_target_lists(emulator, body.get("list_ids"), 404)
     if isinstance(targets, Response):
         return targets
+    world = emulator.world
+    if chosen[0] == "list_ids":
+        sources = _check_target_lists(emulator, source["list_ids"], 404)
+        if isinstance(sources, Response):
+            return sources
+        ids = [world.contacts[key].contact_id for list_id in sources for key in world.lists[list_id].members]
+    else:
+        contact_ids = source["contact_ids"]
+        if not isinstance(contact_ids, list) or len(contact_ids) > 500:
+            return api_error(400, "activities.api.bad.request", "source.contact_ids holds at most 500 contact ids.")
+        ids = [str(item) for item in contact_ids]
     full = _queue_full(emulator)
     if full is not None:
         return full
-    world = emulator.world
-    ids = [str(item) for item in contact_ids]
     _activity, snapshot = world.queue_activity(
         "remove", len(ids), lambda: world.remove_members(ids, targets), forced_end=emulator.activity_fault()
     )

@@ -179,7 +179,7 @@ class ActivityRecord:
                 "correctable_count": 0,
                 "cannot_add_to_list_count": 0,
             }
-        elif self.kind == "remove":
+        elif self.kind in ("remove", "delete_list"):
             status = {"items_total_count": self.items, "items_completed_count": 0, "list_count": 0}
         else:
             status = {"items_total_count": self.items, "items_completed_count": 0}
@@ -262,6 +262,15 @@ class World:
         contact.lists = tuple(item for item in contact.lists if item != list_id)
         self.lists[list_id].members.pop(contact.email.lower(), None)
         return True
+
+    def delete_list(self, list_id: str) -> Outcome:
+        record = self.lists.pop(list_id, None)
+        if record is None:
+            return Outcome({})
+        for key in record.members:
+            contact = self.contacts[key]
+            contact.lists = tuple(item for item in contact.lists if item != list_id)
+        return Outcome({"items_completed_count": len(record.members)})
 
     def unsubscribe(self, email: str, *, source: str = "Contact") -> Contact | None:
         contact = self.contacts.get(email.strip().lower())
