@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     # At most this many profiles per export; a run over it ends Skipped before anything is sent.
     export_limit: int = Field(default=1_000_000, gt=0)
+    # A mirror run that would remove more than this share of the list stops before removing anything.
+    mirror_max_removal_share: float = Field(default=0.2, gt=0, le=1)
     # Batch caps below Constant Contact's own (40,000 contacts, 4 MB); lower them to send smaller batches.
     batch_max_contacts: int = Field(default=40_000, gt=0, le=40_000)
     batch_max_bytes: int = Field(default=4_000_000, gt=1000, le=4_000_000)

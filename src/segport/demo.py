@@ -73,8 +73,8 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
     counts = dict(view.counts)
     say(f"Run {view.id}: {view.status}. {view.message}")
     say("  " + ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in counts.items()))
-    adds_up = counts["members"] == counts["sent"] + counts["invalid_email"] + counts["duplicate"]
-    say(f"  members = sent + invalid email + duplicate: {'yes' if adds_up else 'NO'}")
+    adds_up = counts["members"] == counts["sent"] + counts["invalid_email"] + counts["duplicate"] + counts["unchanged"]
+    say(f"  members = sent + invalid email + duplicate + unchanged: {'yes' if adds_up else 'NO'}")
     say(
         f"The emulator's list now holds {listed:,} contacts "
         f"(sent {counts['sent']:,} - not added {counts['unsubscribed'] + counts['errors']:,})."

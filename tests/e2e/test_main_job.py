@@ -28,7 +28,7 @@ def test_the_demo_prints_a_successful_run_whose_counts_add_up(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Successful" in out
-    assert "members = sent + invalid email + duplicate: yes" in out
+    assert "members = sent + invalid email + duplicate + unchanged: yes" in out
     numbers = {
         name: int(value.replace(",", ""))
         for name, value in re.findall(r"(members|sent|invalid email|duplicate|unsubscribed|errors) ([\d,]+)", out)

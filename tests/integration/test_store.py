@@ -30,7 +30,7 @@ def test_migrations_create_every_table_and_record_the_head(app: App) -> None:
         "alembic_version",
     } <= tables
     with app.store.engine.connect() as db:
-        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
     again = open_store(app.settings)  # applying them again changes nothing
     again.close()
 
@@ -57,3 +57,13 @@ def test_the_schema_revision_segport_expects_is_alembics_head() -> None:
     from segport.store.database import MIGRATIONS, SCHEMA_REVISION
 
     assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == SCHEMA_REVISION
+
+
+def test_the_migrations_build_exactly_the_tables_segport_declares(app: App) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from segport.store.tables import metadata
+
+    with app.store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []

@@ -11,6 +11,7 @@ from rich.table import Table
 from segport.cli.common import console, context, when
 from segport.cli.runs import print_run
 from segport.exports import runner, service
+from segport.exports.dry_run import DryRun
 
 app = typer.Typer(help="Exports of segments to Constant Contact lists.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The export's name.")]
@@ -26,6 +27,9 @@ def add(
     segment: Annotated[list[str], typer.Option(help="A segment to export; repeat for more.")],
     first_name_field: Annotated[str | None, typer.Option(help="The profile field with the first name.")] = None,
     last_name_field: Annotated[str | None, typer.Option(help="The profile field with the last name.")] = None,
+    mode: Annotated[
+        str, typer.Option(help="add: add and update, never remove; mirror: also remove who left the segments.")
+    ] = "add",
 ) -> None:
     """Save a new export. Saving does not run it."""
     state = context(ctx)
@@ -40,9 +44,10 @@ def add(
         actor=state.actor,
         first_name_field=first_name_field,
         last_name_field=last_name_field,
+        mode=mode,
     )
     console.print(
-        f"Saved export {view.name!r} -> list {view.list_name!r} ({view.list_id}). "
+        f"Saved export {view.name!r} ({view.mode} mode) -> list {view.list_name!r} ({view.list_id}). "
         f"Run it with: segport exports run {view.name!r}"
     )
 
@@ -60,6 +65,7 @@ def edit(
     no_first_name: Annotated[bool, typer.Option("--no-first-name", help="Stop sending first names.")] = False,
     no_last_name: Annotated[bool, typer.Option("--no-last-name", help="Stop sending last names.")] = False,
     segment: Annotated[list[str] | None, typer.Option(help="Replace the segments; repeat for more.")] = None,
+    mode: Annotated[str | None, typer.Option(help="add or mirror.")] = None,
 ) -> None:
     """Change an export's settings."""
     state = context(ctx)
@@ -76,8 +82,9 @@ def edit(
         segment_names=segment,
         clear_first_name=no_first_name,
         clear_last_name=no_last_name,
+        mode=mode,
     )
-    console.print(f"Saved export {view.name!r}.")
+    console.print(f"Saved export {view.name!r} ({view.mode} mode).")
 
 
 @app.command()
@@ -155,9 +162,23 @@ class _Display:
 
 
 @app.command()
-def run(ctx: typer.Context, name: Name) -> None:
+def run(
+    ctx: typer.Context,
+    name: Name,
+    full: Annotated[bool, typer.Option("--full", help="Send every member, not only the new and changed ones.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what a run would do; send nothing.")] = False,
+    show_rows: Annotated[bool, typer.Option("--show-rows", help="With --dry-run: list every row.")] = False,
+    allow_mass_removal: Annotated[
+        bool, typer.Option("--allow-mass-removal", help="Mirror mode: allow removing more than the set share.")
+    ] = False,
+) -> None:
     """Run the export now (or resume its interrupted run), with progress, then print the summary."""
     state = context(ctx)
+    if dry_run:
+        from segport.exports.dry_run import dry_run as plan_run
+
+        _print_dry_run(plan_run(state.store, state.settings, name=name, full=full, show_rows=show_rows))
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -167,6 +188,31 @@ def run(ctx: typer.Context, name: Name) -> None:
         transient=True,
     ) as progress:
         run_id = runner.run_export(
-            state.store, state.settings, name=name, actor=state.actor, progress=_Display(progress)
+            state.store,
+            state.settings,
+            name=name,
+            actor=state.actor,
+            full=full,
+            allow_mass_removal=allow_mass_removal,
+            progress=_Display(progress),
         )
     print_run(state.store, run_id)
+
+
+def _print_dry_run(report: DryRun) -> None:
+    kind = "full" if report.full else "incremental"
+    console.print(f"Dry run of {report.export!r} ({report.mode} mode, {kind}); nothing was sent.")
+    console.print(
+        f"members {report.members:,} | would add {report.add:,} | would update {report.update:,} | "
+        f"would remove {report.remove:,} | unchanged {report.unchanged:,} | "
+        f"would skip {sum(report.skip.values()):,}"
+    )
+    for reason, count in sorted(report.skip.items()):
+        console.print(f"  skip, {reason.replace('_', ' ')}: {count:,}")
+    if report.message:
+        console.print(report.message)
+    if report.rows:
+        table = Table("action", "profile key", "email", "reason")
+        for row in report.rows:
+            table.add_row(row.action, row.profile_key, row.email, row.reason)
+        console.print(table)

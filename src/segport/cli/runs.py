@@ -55,7 +55,8 @@ def print_run(store: Store, run_id: int) -> None:
         console.print(view.message)
     c = view.counts
     console.print(
-        f"members {c['members']:,} | sent {c['sent']:,} | invalid email {c['invalid_email']:,} | "
+        f"members {c['members']:,} | sent {c['sent']:,} (new {c['added']:,}, changed {c['updated']:,}) | "
+        f"unchanged {c['unchanged']:,} | removed {c['removed']:,} | invalid email {c['invalid_email']:,} | "
         f"duplicate {c['duplicate']:,} | names cut to 50 {c['truncated']:,} | "
         f"not added, unsubscribed {c['unsubscribed']:,} | errors {c['errors']:,}"
     )

@@ -2,15 +2,21 @@
 
 Rows come out ordered by normalised email, so duplicates arrive next to each other and are caught without
 remembering every email seen; a run that resumes replays the same order.
+
+Each member carries what the export's sync state says of it. When the profiles live in segport's own
+database, an incremental run joins the sync state in SQL and reads only the members that are new or whose
+values changed: a rerun of a million members reads only the changes. An external source is compared in
+Python, a chunk of keys at a time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, and_, cast, func, literal, null, or_, select
 
 from segport.exports.normalize import DUPLICATE, clean_name, normalize_email
 from segport.exports.service import ExportView
@@ -19,8 +25,22 @@ from segport.segments.compiler import check_rule, members_condition
 from segport.segments.model import Combination, Group
 from segport.segments.service import resolver, show_segment
 from segport.store import Store
+from segport.store.tables import sync_state
 
 STREAM_CHUNK = 10_000
+LOOKUP_CHUNK = 2_000
+
+Raw = tuple[str | None, str | None, str | None]  # email, first name, last name as the source holds them
+
+
+@dataclass(frozen=True)
+class Synced:
+    """What the export's sync state holds for one profile."""
+
+    email: str
+    raw: Raw
+    outcome: str  # added | unsubscribed
+    added_by_export: bool
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,13 @@ class Member:
     problem: str | None  # a reason from normalize.REASONS, or None when it can be sent
     detail: str | None
     truncated: bool
+    raw: Raw
+    synced: Synced | None
+
+    @property
+    def changed(self) -> bool:
+        """New to this export, or different from what it last sent."""
+        return self.synced is None or self.synced.raw != self.raw
 
 
 def active_rules(store: Store, export: ExportView) -> tuple[list[Group | Combination], list[str]]:
@@ -48,24 +75,106 @@ def active_rules(store: Store, export: ExportView) -> tuple[list[Group | Combina
     return rules, inactive
 
 
-def member_query(
-    store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination]
-) -> Select[Any]:
+@dataclass(frozen=True)
+class MemberQuery:
+    query: Select[Any]
+    joined: bool  # sync columns come from the query itself (embedded source)
+
+
+def member_condition(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> Any:
+    return members_condition([check_rule(rule, source) for rule in rules], source, resolver(store))
+
+
+def _raw_columns(source: ProfileSource, export: ExportView) -> list[Any]:
     table = source.table
-    checked = [check_rule(rule, source) for rule in rules]
-    condition = members_condition(checked, source, resolver(store))
-    email = table.c[export.email_field]
-    columns = [
-        table.c[source.key],
-        email,
-        table.c[export.first_name_field] if export.first_name_field else None,
-        table.c[export.last_name_field] if export.last_name_field else None,
-    ]
-    return (
-        select(*[column for column in columns if column is not None])
-        .where(condition)
-        .order_by(func.lower(func.trim(email)), table.c[source.key])
+    names = (export.email_field, export.first_name_field, export.last_name_field)
+    return [cast(table.c[name], Text) if name else null() for name in names]
+
+
+def member_query(
+    store: Store,
+    source: ProfileSource,
+    export: ExportView,
+    rules: list[Group | Combination],
+    *,
+    changed_only: bool = False,
+) -> MemberQuery:
+    """SELECT key, email, first, last [, the sync state's view of the member] FROM profiles WHERE <segments>."""
+    table = source.table
+    key = table.c[source.key]
+    condition = member_condition(store, source, rules)
+    raw = _raw_columns(source, export)
+    order = (func.lower(func.trim(raw[0])), key)
+    if source.engine is not store.engine:
+        return MemberQuery(select(key, *raw).where(condition).order_by(*order), joined=False)
+    synced = sync_state.alias("synced")
+    joined_on = and_(synced.c.export_id == export.id, synced.c.profile_key == cast(key, Text))
+    # A changed member whose email an unchanged member (still in the segments) already has is a duplicate.
+    other = sync_state.alias("other")
+    inside = dataclasses.replace(source, table=table.alias("inside"))
+    still_members = select(inside.table.c[source.key]).where(member_condition(store, inside, rules))
+    twin = (
+        select(other.c.profile_key)
+        .where(
+            other.c.export_id == export.id,
+            other.c.email == func.lower(func.trim(raw[0])),
+            other.c.profile_key != cast(key, Text),
+            other.c.outcome == "added",
+            other.c.profile_key.in_(still_members),
+        )
+        .limit(1)
+        .scalar_subquery()
     )
+    query = (
+        select(
+            key,
+            *raw,
+            synced.c.email,
+            synced.c.raw_email,
+            synced.c.raw_first_name,
+            synced.c.raw_last_name,
+            synced.c.outcome,
+            synced.c.added_by_export,
+            twin if changed_only else literal(None),
+        )
+        .select_from(table.outerjoin(synced, joined_on))
+        .where(condition)
+        .order_by(*order)
+    )
+    if changed_only:
+        query = query.where(
+            or_(
+                synced.c.profile_key.is_(None),
+                synced.c.raw_email.is_distinct_from(raw[0]),
+                synced.c.raw_first_name.is_distinct_from(raw[1]),
+                synced.c.raw_last_name.is_distinct_from(raw[2]),
+            )
+        )
+    return MemberQuery(query, joined=True)
+
+
+def unsubscribed_unchanged(
+    store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination]
+) -> list[tuple[str, str]]:
+    """(key, email) of members Constant Contact refused as unsubscribed and whose values have not changed since."""
+    table = source.table
+    key = cast(table.c[source.key], Text)
+    raw = _raw_columns(source, export)
+    synced = sync_state.alias("synced")
+    query = (
+        select(key, synced.c.email)
+        .select_from(table.join(synced, and_(synced.c.export_id == export.id, synced.c.profile_key == key)))
+        .where(
+            member_condition(store, source, rules),
+            synced.c.outcome == "unsubscribed",
+            synced.c.raw_email.is_not_distinct_from(raw[0]),
+            synced.c.raw_first_name.is_not_distinct_from(raw[1]),
+            synced.c.raw_last_name.is_not_distinct_from(raw[2]),
+        )
+        .order_by(key)
+    )
+    with source.engine.connect() as connection:
+        return [(str(row[0]), str(row[1])) for row in connection.execute(query)]
 
 
 def count_members(source: ProfileSource, query: Select[Any]) -> int:
@@ -73,37 +182,74 @@ def count_members(source: ProfileSource, query: Select[Any]) -> int:
         return int(connection.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one())
 
 
-def stream_members(source: ProfileSource, query: Select[Any], export: ExportView) -> Iterator[Member]:
-    """Every member, normalised, validated and de-duplicated, in the stable order of the query."""
-    has_first = export.first_name_field is not None
-    has_last = export.last_name_field is not None
+def _rows(store: Store, source: ProfileSource, plan: MemberQuery, export_id: int) -> Iterator[tuple[Any, ...]]:
+    """Rows of (key, raw email, raw first, raw last, synced email, synced raw x3, outcome, added, twin)."""
+    with source.engine.connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(plan.query)
+        if plan.joined:
+            yield from result
+            return
+        chunk: list[tuple[Any, ...]] = []
+        for row in result:
+            chunk.append(tuple(row))
+            if len(chunk) >= LOOKUP_CHUNK:
+                yield from _with_sync(store, export_id, chunk)
+                chunk = []
+        yield from _with_sync(store, export_id, chunk)
+
+
+def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    if not chunk:
+        return
+    keys = [str(row[0]) for row in chunk]
+    with store.begin() as db:
+        found = {
+            row.profile_key: row
+            for row in db.execute(
+                select(sync_state).where(sync_state.c.export_id == export_id, sync_state.c.profile_key.in_(keys))
+            )
+        }
+    for row in chunk:
+        hit = found.get(str(row[0]))
+        if hit is None:
+            yield (*row, None, None, None, None, None, None, None)
+        else:
+            yield (
+                *row,
+                hit.email,
+                hit.raw_email,
+                hit.raw_first_name,
+                hit.raw_last_name,
+                hit.outcome,
+                hit.added_by_export,
+                None,
+            )
+
+
+def stream_members(store: Store, source: ProfileSource, plan: MemberQuery, export: ExportView) -> Iterator[Member]:
+    """Every member the query gives, normalised, validated and de-duplicated, in its stable order."""
     previous_email = ""
     previous_key = ""
     # SQL lower() leaves non-ASCII letters alone, so such addresses may not sort next to their twins.
     non_ascii_seen: dict[str, str] = {}
-    with source.engine.connect() as connection:
-        result = connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(query)
-        for position, row in enumerate(result, start=1):
-            key = str(row[0])
-            email, problem = normalize_email(row[1])
-            detail = None
-            index = 2
-            first = last = None
-            truncated = False
-            if has_first:
-                first, cut = clean_name(row[index])
-                truncated |= cut
-                index += 1
-            if has_last:
-                last, cut = clean_name(row[index])
-                truncated |= cut
-            if problem is None:
-                twin = previous_key if email == previous_email else None
-                if twin is None and not email.isascii():
-                    twin = non_ascii_seen.get(email)
-                    non_ascii_seen.setdefault(email, key)
-                if twin is not None:
-                    problem, detail = DUPLICATE, f"same email as profile {twin}"
-                else:
-                    previous_email, previous_key = email, key
-            yield Member(position, key, email, first, last, problem, detail, truncated)
+    for position, row in enumerate(_rows(store, source, plan, export.id), start=1):
+        key = str(row[0])
+        raw: Raw = (row[1], row[2], row[3])
+        email, problem = normalize_email(row[1])
+        first, first_cut = clean_name(row[2])
+        last, last_cut = clean_name(row[3])
+        detail = None
+        synced = None
+        if row[4] is not None:
+            synced = Synced(row[4], (row[5], row[6], row[7]), row[8], bool(row[9]))
+        if problem is None:
+            twin = previous_key if email == previous_email else None
+            if twin is None and not email.isascii():
+                twin = non_ascii_seen.get(email)
+                non_ascii_seen.setdefault(email, key)
+            twin = twin or row[10]
+            if twin is not None:
+                problem, detail = DUPLICATE, f"same email as profile {twin}"
+            else:
+                previous_email, previous_key = email, key
+        yield Member(position, key, email, first, last, problem, detail, first_cut or last_cut, raw, synced)

@@ -17,6 +17,7 @@ EMAIL_TOO_LONG = "email_too_long"
 DUPLICATE = "duplicate"
 UNSUBSCRIBED = "unsubscribed"
 NOT_ADDED = "not_added"
+REMOVED = "removed"
 
 REASONS = {
     MISSING_EMAIL: "the email field is empty",
@@ -25,6 +26,7 @@ REASONS = {
     DUPLICATE: "the same email as another member (case and spaces ignored); sent once",
     UNSUBSCRIBED: "the contact unsubscribed in Constant Contact, which cannot add them to a list",
     NOT_ADDED: "Constant Contact did not complete the import of this contact's batch",
+    REMOVED: "taken off the list (mirror mode): the profile left the export's segments or changed its email",
 }
 
 

@@ -1,9 +1,12 @@
-"""One export run: plan, stream, normalise, check the limit, batch, submit, checkpoint, poll, record.
+"""One export run: plan, stream, normalise, check the limit, diff, batch, submit, checkpoint, poll, record.
 
-A run's row in `runs` holds its status and counts; every batch Constant Contact accepts is checkpointed in
-`run_batches` in the same transaction that advances the run's counters and stores the rows it could not
-send. A run that stopped half-way (the process died) is resumed by the next `exports run`: batches already
-accepted are polled, never sent again, and the stream picks up after the last accepted batch.
+A run's row in `runs` holds its status, phase and counts; every batch Constant Contact accepts is
+checkpointed in `run_batches` in the same transaction that advances the counters and stores the rows it
+could not send. Runs are incremental: only members that are new or changed since the export's sync state
+are sent (`full=True` sends all). In mirror mode the members that left are then taken off the list.
+
+A run that stopped half-way (the process died) is resumed by the next `exports run`, from its phase:
+while sending, accepted batches are never sent again and the stream picks up after the last one.
 """
 
 from __future__ import annotations
@@ -22,16 +25,38 @@ from segport.connections.service import client_for, http_session
 from segport.constant_contact import ConstantContactClient, JsonImportBatcher
 from segport.constant_contact.batching import ImportBatch
 from segport.errors import SegportError
+from segport.exports import mirror, sync
 from segport.exports.locks import export_lock
-from segport.exports.members import active_rules, count_members, member_query, stream_members
-from segport.exports.normalize import NOT_ADDED, REASONS, UNSUBSCRIBED
+from segport.exports.members import (
+    Member,
+    MemberQuery,
+    active_rules,
+    count_members,
+    member_query,
+    stream_members,
+    unsubscribed_unchanged,
+)
+from segport.exports.normalize import NOT_ADDED, REASONS, REMOVED, UNSUBSCRIBED
 from segport.exports.sending import BatchSender, Checkpoint
 from segport.exports.service import ExportView, show_export
 from segport.profiles.source import ProfileSource, load_source
+from segport.segments.model import Combination, Group
 from segport.store import Store
 from segport.store.tables import run_batches, run_events, run_rows, runs
 
-COUNTERS = ("members", "sent", "invalid_email", "duplicate", "truncated", "unsubscribed", "errors")
+COUNTERS = (
+    "members",
+    "sent",
+    "added",
+    "updated",
+    "unchanged",
+    "removed",
+    "invalid_email",
+    "duplicate",
+    "truncated",
+    "unsubscribed",
+    "errors",
+)
 
 
 class RunProgress(Protocol):
@@ -52,7 +77,21 @@ class _State:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     batches: int = 0
     position: int = 0
-    pending_rows: list[dict[str, Any]] = field(default_factory=list)
+    phase: str = "sending"
+    full: bool = False
+    handed: int = 0  # batches handed to the sender (accepted or not yet)
+    pending_rows: list[dict[str, Any]] = field(default_factory=list)  # rows not sent, since the last batch
+    batch_rows: list[dict[str, Any]] = field(default_factory=list)  # run_sent rows of the batch being built
+
+
+@dataclass
+class _Plan:
+    """What a run works from: the profile source, the active rules and the member query."""
+
+    source: ProfileSource
+    rules: list[Group | Combination]
+    query: MemberQuery
+    incremental: bool
 
 
 def _now() -> datetime:
@@ -66,11 +105,22 @@ def event(store: Store, run_id: int, message: str, level: str = "info") -> None:
 
 def _finish(store: Store, run_id: int, status: str, message: str, level: str = "info") -> None:
     with store.begin() as db:
-        db.execute(update(runs).where(runs.c.id == run_id).values(status=status, message=message, finished_at=_now()))
+        db.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(status=status, message=message, finished_at=_now(), phase="done")
+        )
         db.execute(insert(run_events).values(run_id=run_id, at=_now(), level=level, message=f"{status}: {message}"))
 
 
-def start_or_resume(store: Store, export: ExportView, *, actor: str, trigger: str) -> tuple[int, bool]:
+def _set(store: Store, run_id: int, **values: Any) -> None:
+    with store.begin() as db:
+        db.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+
+def start_or_resume(
+    store: Store, export: ExportView, *, actor: str, trigger: str, full: bool = False
+) -> tuple[int, bool]:
     """The run to work on: an unfinished one of this export (resumed), or a new one."""
     with store.begin() as db:
         unfinished = db.execute(
@@ -94,19 +144,20 @@ def start_or_resume(store: Store, export: ExportView, *, actor: str, trigger: st
                 triggered_by=actor,
                 created_at=_now(),
                 started_at=_now(),
-                members=0,
-                sent=0,
-                invalid_email=0,
-                duplicate=0,
-                truncated=0,
-                unsubscribed=0,
-                errors=0,
                 stream_position=0,
+                mode=export.mode,
+                full=full,
+                phase="sending",
+                **dict.fromkeys(COUNTERS, 0),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
+        kind = "full" if full else "incremental"
         db.execute(
             insert(run_events).values(
-                run_id=run_id, at=_now(), level="info", message=f"Run started by {actor} ({trigger})."
+                run_id=run_id,
+                at=_now(),
+                level="info",
+                message=f"Run started by {actor} ({trigger}, {kind}, {export.mode} mode).",
             )
         )
         return int(run_id), False
@@ -119,21 +170,33 @@ def run_export(
     name: str,
     actor: str,
     trigger: str = "manual",
+    full: bool = False,
+    allow_mass_removal: bool = False,
     progress: RunProgress | None = None,
     http: httpx.Client | None = None,
 ) -> int:
     """Run (or resume) the export now; returns the run id. The run's row says how it ended."""
     export = show_export(store, name=name)
     with export_lock(settings.home, export.id, export.name):
-        run_id, resumed = start_or_resume(store, export, actor=actor, trigger=trigger)
+        run_id, resumed = start_or_resume(store, export, actor=actor, trigger=trigger, full=full)
         report = progress or _Silent()
         try:
             with http_session(settings, http) as session:
                 client = client_for(store, settings, session, export.connection_id)
-                _execute(store, settings, export, run_id, resumed, report, client)
+                _execute(store, settings, export, run_id, resumed, report, client, allow_mass_removal)
         except SegportError as exc:
             _finish(store, run_id, "Failure", str(exc), "error")
     return run_id
+
+
+def plan_for(store: Store, export: ExportView, *, full: bool) -> _Plan | None:
+    """The run's plan, or None when none of the export's segments is active."""
+    source = load_source(store)
+    rules, _ = active_rules(store, export)
+    if not rules:
+        return None
+    incremental = not full and sync.has_sync_state(store, export.id)
+    return _Plan(source, rules, member_query(store, source, export, rules, changed_only=incremental), incremental)
 
 
 def _execute(
@@ -144,96 +207,225 @@ def _execute(
     resumed: bool,
     report: RunProgress,
     client: ConstantContactClient,
+    allow_mass_removal: bool,
 ) -> None:
-    source = load_source(store)
-    rules, inactive = active_rules(store, export)
-    if inactive:
+    state = _load_state(store, run_id)
+    _, inactive = active_rules(store, export)
+    if inactive and not resumed:
         event(store, run_id, f"Inactive segments contribute no members: {', '.join(inactive)}.", "warning")
-    if not rules:
+    plan = plan_for(store, export, full=state.full)
+    if plan is None:
         _finish(store, run_id, "Skipped", "None of the export's segments is active; nothing was sent.", "warning")
         return
-    query = member_query(store, source, export, rules)
-    state = _load_state(store, run_id)
-    if not resumed:
-        members = count_members(source, query)
-        if members > settings.export_limit:
-            _finish(
-                store,
-                run_id,
-                "Skipped",
-                f"The export's segments hold {members:,} profiles, over the limit of {settings.export_limit:,} "
-                "profiles per export; nothing was sent.",
-                "warning",
-            )
+    if state.phase == "sending":
+        if not resumed and not _prepare(store, settings, export, run_id, state, plan, client, allow_mass_removal):
             return
-        state.counts["members"] = members
-        with store.begin() as db:
-            db.execute(update(runs).where(runs.c.id == run_id).values(members=members))
-        event(store, run_id, f"{members:,} members in {', '.join(export.segments)}.")
-    report.started(run_id, state.counts["members"])
+        report.started(run_id, state.counts["members"])
+        on_list = _emails_on_list_before(store, export, plan, client)
+        _send(store, settings, export, run_id, state, plan, client, report, on_list)
+        _set(store, run_id, phase="polling")
+        state.phase = "polling"
+    if state.phase == "polling":
+        _poll(store, export, run_id, plan, client, report)
+        state.phase = "removing"
+    if state.phase == "removing":
+        _remove_leavers(store, settings, export, run_id, plan, client, allow_mass_removal)
+    _conclude(store, run_id)
+
+
+def _prepare(
+    store: Store,
+    settings: Settings,
+    export: ExportView,
+    run_id: int,
+    state: _State,
+    plan: _Plan,
+    client: ConstantContactClient,
+    allow_mass_removal: bool,
+) -> bool:
+    """Limit and mass-removal checks before anything is sent; False when the run already ended."""
+    everyone = member_query(store, plan.source, export, plan.rules)
+    members = count_members(plan.source, everyone.query)
+    if members > settings.export_limit:
+        _finish(
+            store,
+            run_id,
+            "Skipped",
+            f"The export's segments hold {members:,} profiles, over the limit of {settings.export_limit:,} "
+            "profiles per export; nothing was sent.",
+            "warning",
+        )
+        return False
+    state.counts["members"] = members
+    _set(store, run_id, members=members)
+    event(store, run_id, f"{members:,} members in {', '.join(export.segments)}.")
+    if export.mode == "mirror" and plan.incremental:
+        leaving = mirror.leavers(store, plan.source, export, plan.rules)
+        if leaving:
+            size = client.get_list(export.list_id).membership_count or 0
+            try:
+                mirror.check_share(
+                    len(leaving), size, settings.mirror_max_removal_share, allow_mass_removal, export.name
+                )
+            except mirror.MassRemoval as refused:
+                _finish(store, run_id, "Failure", f"{refused.message} Nothing was sent. {refused.hint}", "error")
+                return False
+    return True
+
+
+def _emails_on_list_before(store: Store, export: ExportView, plan: _Plan, client: ConstantContactClient) -> set[str]:
+    """Addresses already on the list before this run sends: contacts this export did not put there."""
+    if plan.incremental:
+        new = _new_member_emails(store, export, plan, limit=21)
+        if not new:
+            return set()
+        if len(new) <= 20:
+            return set(client.contact_ids_by_email(export.list_id, new))
+    return set(client.contact_ids_by_email(export.list_id))
+
+
+def _new_member_emails(store: Store, export: ExportView, plan: _Plan, limit: int) -> list[str]:
+    found = []
+    for member in stream_members(store, plan.source, plan.query, export):
+        if member.synced is None and member.problem is None:
+            found.append(member.email)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _send(
+    store: Store,
+    settings: Settings,
+    export: ExportView,
+    run_id: int,
+    state: _State,
+    plan: _Plan,
+    client: ConstantContactClient,
+    report: RunProgress,
+    on_list: set[str],
+) -> None:
     batcher = JsonImportBatcher(
         [export.list_id], max_contacts=settings.batch_max_contacts, max_bytes=settings.batch_max_bytes
     )
+    sync.discard_unaccepted(store, run_id, state.batches)
+    state.handed = state.batches
     sender = BatchSender(store, client, run_id, state.batches)
     try:
-        last_position = _stream(store, source, query, export, run_id, state, batcher, sender, report)
+        streamed = _stream(store, export, run_id, state, plan, batcher, sender, report, on_list)
         finished = batcher.flush()
+        if plan.query.joined and plan.incremental:
+            # Unchanged members were never read: the database left them out.
+            state.counts["unchanged"] = state.counts["members"] - streamed
+            state.pending_rows += _unsubscribed_unchanged_rows(store, export, plan, run_id)
         if finished is not None:
-            state.counts["sent"] += finished.count
-        if finished is not None or state.pending_rows or last_position > state.position:
-            sender.hand_over(_checkpoint(state, finished, last_position))
+            _hand_over(store, state, sender, finished, streamed, state.batch_rows)
+        elif state.pending_rows or streamed > state.position:
+            sender.hand_over(_checkpoint(state, None, streamed))
         sender.finish()
     finally:
         sender.hand_over_end()
-    report.advanced(last_position, sender.batches)
-    _poll_and_conclude(store, source, export, run_id, client, report)
+    report.advanced(streamed, sender.batches)
+
+
+def _hand_over(
+    store: Store, state: _State, sender: BatchSender, batch: ImportBatch, stream_end: int, rows: list[dict[str, Any]]
+) -> None:
+    state.handed += 1
+    state.counts["sent"] += batch.count
+    sync.record_sent(store, [dict(row, batch_number=state.handed) for row in rows])
+    sender.hand_over(_checkpoint(state, batch, stream_end))
 
 
 def _stream(
     store: Store,
-    source: ProfileSource,
-    query: Any,
     export: ExportView,
     run_id: int,
     state: _State,
+    plan: _Plan,
     batcher: JsonImportBatcher,
     sender: BatchSender,
     report: RunProgress,
+    on_list: set[str],
 ) -> int:
-    """Read, check and batch every member after the resume point; returns the last stream position read."""
+    """Read, check, diff and batch every member after the resume point; returns the last position read."""
     resume_after = state.position
     last_position = resume_after
-    for member in stream_members(source, query, export):
+    for member in stream_members(store, plan.source, plan.query, export):
         if member.position <= resume_after:
             continue  # covered by an accepted batch; the stream is replayed only to rebuild duplicate detection
         if member.problem is not None:
             state.counts["duplicate" if member.problem == "duplicate" else "invalid_email"] += 1
-            state.pending_rows.append(
-                {
-                    "run_id": run_id,
-                    "profile_key": member.key,
-                    "email": member.email or None,
-                    "reason": member.problem,
-                    "detail": member.detail or REASONS[member.problem],
-                }
-            )
+            state.pending_rows.append(_row(run_id, member, member.problem, member.detail))
+        elif not state.full and not member.changed:
+            state.counts["unchanged"] += 1
+            if member.synced is not None and member.synced.outcome == "unsubscribed":
+                state.pending_rows.append(_row(run_id, member, UNSUBSCRIBED, UNSUBSCRIBED_EARLIER))
         else:
-            state.counts["truncated"] += member.truncated
             finished = batcher.add(member.email, member.first_name, member.last_name)
-            if finished is not None:
-                state.counts["sent"] += finished.count
-                sender.hand_over(_checkpoint(state, finished, last_position))
+            if finished is not None:  # the batch before this member is complete: its counts exclude this one
+                _hand_over(store, state, sender, finished, last_position, state.batch_rows)
+                state.batch_rows = []
+            state.counts["added" if member.synced is None else "updated"] += 1
+            state.counts["truncated"] += member.truncated
+            state.batch_rows.append(_sent_row(run_id, member, on_list))
         last_position = member.position
         if member.position % 20_000 == 0:
             report.advanced(member.position, sender.batches)
     return last_position
 
 
+UNSUBSCRIBED_EARLIER = "unsubscribed in Constant Contact; not sent again until the profile changes"
+
+
+def _row(run_id: int, member: Member, reason: str, detail: str | None) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "profile_key": member.key,
+        "email": member.email or None,
+        "reason": reason,
+        "detail": detail or REASONS[reason],
+    }
+
+
+def _sent_row(run_id: int, member: Member, on_list: set[str]) -> dict[str, Any]:
+    synced = member.synced
+    replaced = (
+        synced.email
+        if synced is not None and synced.added_by_export and synced.outcome == "added" and synced.email != member.email
+        else None
+    )
+    return {
+        "run_id": run_id,
+        "profile_key": member.key,
+        "email": member.email,
+        "raw_email": member.raw[0],
+        "raw_first_name": member.raw[1],
+        "raw_last_name": member.raw[2],
+        "on_list_before": member.email in on_list and synced is None,
+        "replaced_email": replaced,
+    }
+
+
+def _unsubscribed_unchanged_rows(store: Store, export: ExportView, plan: _Plan, run_id: int) -> list[dict[str, Any]]:
+    return [
+        {"run_id": run_id, "profile_key": key, "email": email, "reason": UNSUBSCRIBED, "detail": UNSUBSCRIBED_EARLIER}
+        for key, email in unsubscribed_unchanged(store, plan.source, export, plan.rules)
+    ]
+
+
 def _load_state(store: Store, run_id: int) -> _State:
     with store.begin() as db:
         row = db.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
         batches = db.execute(select(run_batches.c.number).where(run_batches.c.run_id == run_id)).scalars().all()
-    return _State(run_id, {name: int(row[name]) for name in COUNTERS}, len(batches), int(row["stream_position"]))
+    return _State(
+        run_id,
+        {name: int(row[name]) for name in COUNTERS},
+        len(batches),
+        int(row["stream_position"]),
+        row["phase"],
+        bool(row["full"]),
+    )
 
 
 def _checkpoint(state: _State, batch: ImportBatch | None, stream_end: int) -> Checkpoint:
@@ -243,20 +435,20 @@ def _checkpoint(state: _State, batch: ImportBatch | None, stream_end: int) -> Ch
     return Checkpoint(batch, stream_end, dict(state.counts), rows)
 
 
-def _poll_and_conclude(
-    store: Store,
-    source: ProfileSource,
-    export: ExportView,
-    run_id: int,
-    client: ConstantContactClient,
-    report: RunProgress,
-) -> None:
+def _batches(store: Store, run_id: int) -> Sequence[Any]:
     with store.begin() as db:
-        batches = (
+        return (
             db.execute(select(run_batches).where(run_batches.c.run_id == run_id).order_by(run_batches.c.number))
             .mappings()
             .all()
         )
+
+
+def _poll(
+    store: Store, export: ExportView, run_id: int, plan: _Plan, client: ConstantContactClient, report: RunProgress
+) -> None:
+    """Wait for every batch's activity, name the rows not added, and acknowledge the rest in the sync state."""
+    batches = _batches(store, run_id)
     pending = [row["activity_id"] for row in batches if row["finished_at"] is None]
     report.polling(len(batches) - len(pending), len(batches))
     finished = client.wait_for_activities(pending) if pending else {}
@@ -274,16 +466,10 @@ def _poll_and_conclude(
                     cannot_add_count=activity.status.cannot_add_to_list_count,
                 )
             )
-        batches = (
-            db.execute(select(run_batches).where(run_batches.c.run_id == run_id).order_by(run_batches.c.number))
-            .mappings()
-            .all()
-        )
+    batches = _batches(store, run_id)
     failed = [row for row in batches if row["state"] != "completed"]
     unsubscribed = sum(row["cannot_add_count"] or 0 for row in batches)
     errors = sum(row["error_count"] or 0 for row in batches) + sum(row["contacts"] for row in failed)
-    with store.begin() as db:
-        db.execute(update(runs).where(runs.c.id == run_id).values(unsubscribed=unsubscribed, errors=errors))
     for row in failed:
         event(
             store,
@@ -291,75 +477,51 @@ def _poll_and_conclude(
             f"Batch {row['number']} (activity {row['activity_id']}, {row['contacts']} contacts) ended {row['state']}.",
             "error",
         )
+    rows: list[dict[str, Any]] = []
+    opted_out: set[str] = set()
     if unsubscribed or failed:
-        _record_not_added(store, source, export, run_id, client, batches, failed, unsubscribed)
-    if failed:
-        _finish(
-            store,
-            run_id,
-            "Failure",
-            f"{len(failed)} of {len(batches)} batches did not complete in Constant "
-            "Contact; their contacts were not added.",
-            "error",
-        )
-        return
+        full = bool(_load_state(store, run_id).full)
+        rows, opted_out = _not_added(store, export, plan, run_id, client, batches, failed, unsubscribed, full)
+    completed = [row["number"] for row in batches if row["state"] == "completed"]
     with store.begin() as db:
-        sent = db.execute(select(runs.c.sent).where(runs.c.id == run_id)).scalar_one()
-    message = (
-        f"{sent:,} contacts sent in {len(batches)} batches."
-        if batches
-        else "The segments have no member that can be sent; nothing was sent."
-    )
-    _finish(store, run_id, "Successful", message)
+        if rows:
+            db.execute(insert(run_rows), rows)
+        sync.acknowledge(db, export.id, run_id, completed)
+        sync.mark_unsubscribed(db, export.id, run_id, opted_out)
+        db.execute(
+            update(runs).where(runs.c.id == run_id).values(unsubscribed=unsubscribed, errors=errors, phase="removing")
+        )
 
 
-def _record_not_added(
+def _not_added(
     store: Store,
-    source: ProfileSource,
     export: ExportView,
+    plan: _Plan,
     run_id: int,
     client: ConstantContactClient,
     batches: Sequence[Any],
     failed: Sequence[Any],
     unsubscribed: int,
-) -> None:
-    """Name the rows Constant Contact did not add: its import status gives counts only, so look them up."""
+    full: bool,
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The rows Constant Contact did not add, looked up (its import status gives counts only)."""
     opted_out = _unsubscribed_emails(client) if unsubscribed else set()
     ends = [row["stream_end"] for row in batches]
     failed_states = {row["number"]: row["state"] for row in failed}
     rows: list[dict[str, Any]] = []
-    rules, _ = active_rules(store, export)
-    for member in stream_members(source, member_query(store, source, export, rules), export):
-        if member.problem is not None:
-            continue
+    named: set[str] = set()
+    for member in stream_members(store, plan.source, plan.query, export):
+        if member.problem is not None or not (full or member.changed):
+            continue  # not sent by this run
         number = bisect.bisect_left(ends, member.position) + 1
         if number in failed_states:
             rows.append(
-                {
-                    "run_id": run_id,
-                    "profile_key": member.key,
-                    "email": member.email,
-                    "reason": NOT_ADDED,
-                    "detail": f"{REASONS[NOT_ADDED]}: batch {number} ended {failed_states[number]}",
-                }
+                _row(run_id, member, NOT_ADDED, f"{REASONS[NOT_ADDED]}: batch {number} ended {failed_states[number]}")
             )
         elif member.email in opted_out:
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "profile_key": member.key,
-                    "email": member.email,
-                    "reason": UNSUBSCRIBED,
-                    "detail": REASONS[UNSUBSCRIBED],
-                }
-            )
-        if len(rows) >= 5_000:
-            with store.begin() as db:
-                db.execute(insert(run_rows), rows)
-            rows = []
-    if rows:
-        with store.begin() as db:
-            db.execute(insert(run_rows), rows)
+            rows.append(_row(run_id, member, UNSUBSCRIBED, None))
+            named.add(member.email)
+    return rows, named
 
 
 def _unsubscribed_emails(client: ConstantContactClient) -> set[str]:
@@ -372,3 +534,79 @@ def _unsubscribed_emails(client: ConstantContactClient) -> set[str]:
         (row.get("email_address") or "").strip().lower()
         for row in client.download_contact_export(done.links.results.href)
     }
+
+
+def _remove_leavers(
+    store: Store,
+    settings: Settings,
+    export: ExportView,
+    run_id: int,
+    plan: _Plan,
+    client: ConstantContactClient,
+    allow_mass_removal: bool,
+) -> None:
+    """Mirror mode: take off the list who left the segments, and addresses replaced by a new email."""
+    if export.mode != "mirror":
+        return
+    leaving = mirror.leavers(store, plan.source, export, plan.rules)
+    completed = [row["number"] for row in _batches(store, run_id) if row["state"] == "completed"]
+    replaced = sync.replaced_emails(store, run_id, completed)
+    candidates = list(dict.fromkeys([leaver.email for leaver in leaving] + replaced))
+    kept = mirror.still_used(store, plan.source, export, plan.rules, candidates)
+    emails = [email for email in candidates if email not in kept]
+    if emails:
+        size = client.get_list(export.list_id).membership_count or 0
+        mirror.check_share(len(emails), size, settings.mirror_max_removal_share, allow_mass_removal, export.name)
+    removed = mirror.remove_from_list(client, export.list_id, emails, run_id)
+    keys = {leaver.email: leaver.key for leaver in leaving}
+    with store.begin() as db:
+        sync.forget(db, export.id, [leaver.key for leaver in leaving])
+        if emails:
+            db.execute(
+                insert(run_rows),
+                [
+                    {
+                        "run_id": run_id,
+                        "profile_key": keys.get(email, ""),
+                        "email": email,
+                        "reason": REMOVED,
+                        "detail": "left the export's segments" if email in keys else "the profile's email changed",
+                    }
+                    for email in emails
+                ],
+            )
+        db.execute(update(runs).where(runs.c.id == run_id).values(removed=removed, phase="done"))
+    if emails:
+        event(store, run_id, f"Took {removed:,} contacts off the list (mirror mode).")
+
+
+def _conclude(store: Store, run_id: int) -> None:
+    sync.drop_staging(store, run_id)
+    batches = _batches(store, run_id)
+    failed = [row for row in batches if row["state"] != "completed"]
+    with store.begin() as db:
+        counts = db.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+    if failed:
+        _finish(
+            store,
+            run_id,
+            "Failure",
+            f"{len(failed)} of {len(batches)} batches did not complete in Constant "
+            "Contact; their contacts were not added (the next run sends them again).",
+            "error",
+        )
+        return
+    parts = [
+        f"{counts['sent']:,} contacts sent in {len(batches)} batches ({counts['added']:,} new, "
+        f"{counts['updated']:,} changed)"
+    ]
+    if counts["unchanged"]:
+        parts.append(f"{counts['unchanged']:,} unchanged, not sent again")
+    if counts["removed"]:
+        parts.append(f"{counts['removed']:,} taken off the list")
+    message = (
+        "; ".join(parts) + "."
+        if batches or counts["removed"] or counts["unchanged"]
+        else ("The segments have no member that can be sent; nothing was sent.")
+    )
+    _finish(store, run_id, "Successful", message)

@@ -43,7 +43,19 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-COUNT_NAMES = ("members", "sent", "invalid_email", "duplicate", "truncated", "unsubscribed", "errors")
+COUNT_NAMES = (
+    "members",
+    "sent",
+    "added",
+    "updated",
+    "unchanged",
+    "removed",
+    "invalid_email",
+    "duplicate",
+    "truncated",
+    "unsubscribed",
+    "errors",
+)
 
 
 def list_runs(store: Store, *, export: str | None = None, limit: int = 50) -> list[RunView]:

@@ -17,7 +17,9 @@ from segport.errors import InvalidInput, NotFound, Refused
 from segport.profiles.source import load_source
 from segport.store import Store
 from segport.store.lookup import row_named
-from segport.store.tables import connections, export_segments, exports, runs, segments
+from segport.store.tables import connections, export_segments, exports, runs, segments, sync_state
+
+MODES = ("add", "mirror")
 
 LIST_ID_HELP = (
     "Find the list ID in Constant Contact: open Contacts > Lists, open the list, and copy the last part of the "
@@ -36,6 +38,7 @@ class ExportView:
     email_field: str
     first_name_field: str | None
     last_name_field: str | None
+    mode: str
     segments: list[str]
     created_by: str
     created_at: datetime
@@ -66,6 +69,15 @@ def _segment_ids(connection: Connection, names: list[str]) -> list[int]:
         int(row_named(connection, segments, name, kind="segment", create_hint="See segport segments list.")["id"])
         for name in dict.fromkeys(names)
     ]
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise InvalidInput(
+            f"{mode!r} is not an export mode.",
+            hint="Use add (add and update, never remove) or mirror (also remove who left the segments).",
+        )
+    return mode
 
 
 def _check_fields(store: Store, email_field: str, first_name_field: str | None, last_name_field: str | None) -> None:
@@ -111,9 +123,11 @@ def add_export(
     actor: str,
     first_name_field: str | None = None,
     last_name_field: str | None = None,
+    mode: str = "add",
     http: httpx.Client | None = None,
 ) -> ExportView:
     """Save an export (it does not run it)."""
+    _check_mode(mode)
     name = name.strip()
     if not name:
         raise InvalidInput("An export needs a name.", hint="Pass --name.")
@@ -135,6 +149,7 @@ def add_export(
                     email_field=email_field,
                     first_name_field=first_name_field,
                     last_name_field=last_name_field,
+                    mode=mode,
                     created_by=actor,
                     created_at=now,
                     updated_at=now,
@@ -160,10 +175,11 @@ def edit_export(
     segment_names: list[str] | None = None,
     clear_first_name: bool = False,
     clear_last_name: bool = False,
+    mode: str | None = None,
     http: httpx.Client | None = None,
 ) -> ExportView:
     current = show_export(store, name=name)
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = {"mode": _check_mode(mode) if mode else current.mode}
     with store.begin() as db:
         connection_id = _connection_id(db, connection) if connection else current.connection_id
         segment_ids = _segment_ids(db, segment_names) if segment_names is not None else None
@@ -186,6 +202,9 @@ def edit_export(
     try:
         with store.begin() as db:
             db.execute(update(exports).where(exports.c.id == current.id).values(**changes))
+            if changes.get("list_id", current.list_id) != current.list_id:
+                # What was sent to the old list says nothing about the new one: start over there.
+                db.execute(delete(sync_state).where(sync_state.c.export_id == current.id))
             if segment_ids is not None:
                 db.execute(delete(export_segments).where(export_segments.c.export_id == current.id))
                 db.execute(insert(export_segments), [{"export_id": current.id, "segment_id": s} for s in segment_ids])
@@ -209,6 +228,7 @@ def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> E
                     email_field=original.email_field,
                     first_name_field=original.first_name_field,
                     last_name_field=original.last_name_field,
+                    mode=original.mode,
                     created_by=actor,
                     created_at=now,
                     updated_at=now,
@@ -277,6 +297,7 @@ def _view(db: Connection, row: Any) -> ExportView:
         row["email_field"],
         row["first_name_field"],
         row["last_name_field"],
+        row["mode"],
         list(segment_names),
         row["created_by"],
         row["created_at"],

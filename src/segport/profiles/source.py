@@ -26,6 +26,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import TypeEngine
 
 from segport.errors import InvalidInput
@@ -54,7 +55,7 @@ class Field:
 class ProfileSource:
     kind: str
     engine: Engine
-    table: Table
+    table: FromClause  # a Table, or an alias of one when a rule is compiled inside a subquery
     key: str
     fields: list[Field]
     row_count: int | None

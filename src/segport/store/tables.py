@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData(
@@ -108,6 +109,8 @@ exports = Table(
     Column("email_field", String(255), nullable=False),
     Column("first_name_field", String(255)),
     Column("last_name_field", String(255)),
+    # add: add and update, never remove (the original's behaviour); mirror: also remove who left the segments.
+    Column("mode", String(10), nullable=False, server_default="add"),
     Column("created_by", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -141,6 +144,14 @@ runs = Table(
     Column("errors", BigInteger, nullable=False, default=0),
     # Resume point: how many streamed members the accepted batches covered.
     Column("stream_position", BigInteger, nullable=False, default=0),
+    Column("mode", String(10), nullable=False, server_default="add"),
+    Column("full", Boolean, nullable=False, server_default=false()),
+    # sending -> polling -> removing -> done: where a resumed run picks up.
+    Column("phase", String(20), nullable=False, server_default="sending"),
+    Column("added", BigInteger, nullable=False, server_default="0"),
+    Column("updated", BigInteger, nullable=False, server_default="0"),
+    Column("unchanged", BigInteger, nullable=False, server_default="0"),
+    Column("removed", BigInteger, nullable=False, server_default="0"),
     Index("ix_runs_export_status", "export_id", "status"),
 )
 
@@ -181,4 +192,40 @@ run_rows = Table(
     Column("email", Text),
     Column("reason", String(40), nullable=False),
     Column("detail", Text),
+)
+
+# What an export has put in Constant Contact, per profile: written only from what Constant Contact acknowledged.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("export_id", Integer, ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile_key", Text, primary_key=True),
+    Column("email", Text, nullable=False),  # normalised, as sent
+    # The source values as read, so a rerun finds changed members in SQL without reading the others.
+    Column("raw_email", Text),
+    Column("raw_first_name", Text),
+    Column("raw_last_name", Text),
+    Column("contact_id", String(64)),  # when known (from a list export)
+    # True when this export put the contact on the list; mirror mode removes only those.
+    Column("added_by_export", Boolean, nullable=False),
+    Column("outcome", String(20), nullable=False),  # added | unsubscribed
+    Column("last_run_id", Integer, nullable=False),
+    Index("ix_sync_state_export_email", "export_id", "email"),
+)
+
+# The members each batch of a run carried, until Constant Contact's answer moves them into sync_state.
+run_sent = Table(
+    "run_sent",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("batch_number", Integer, nullable=False),
+    Column("profile_key", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("raw_email", Text),
+    Column("raw_first_name", Text),
+    Column("raw_last_name", Text),
+    Column("on_list_before", Boolean, nullable=False),
+    # The address this export had put on the list for the profile before, when the email changed.
+    Column("replaced_email", Text),
+    Index("ix_run_sent_run_batch", "run_id", "batch_number"),
 )

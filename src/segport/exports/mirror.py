@@ -1,0 +1,128 @@
+"""Mirror mode: take off the list the members this export put there and who have left its segments.
+
+Only contacts the export itself added are ever removed (never one a person or another export put on the
+list), and only their list membership goes: nobody is unsubscribed or deleted. An address still held by a
+current member is kept. A run that would remove more than a set share of the list stops before removing
+anything, unless allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Text, cast, select
+
+from segport.constant_contact import ConstantContactClient, json_import_batches
+from segport.errors import InvalidInput, NotFound
+from segport.exports.members import member_condition
+from segport.exports.service import ExportView
+from segport.profiles.source import ProfileSource
+from segport.segments.model import Combination, Group
+from segport.store import Store
+from segport.store.tables import sync_state
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Leaver:
+    key: str
+    email: str
+
+
+class MassRemoval(InvalidInput):
+    """The run would remove more of the list than allowed."""
+
+
+def _member_keys(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> list[str] | None:
+    """The members' keys as a list for an external source (other database); None when SQL can join."""
+    if source.engine is store.engine:
+        return None
+    with source.engine.connect() as connection:
+        key = source.table.c[source.key]
+        return [str(k) for k in connection.execute(select(key).where(member_condition(store, source, rules))).scalars()]
+
+
+def leavers(store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination]) -> list[Leaver]:
+    """Profiles this export put on the list that are no longer members of its active segments."""
+    query = select(sync_state.c.profile_key, sync_state.c.email).where(
+        sync_state.c.export_id == export.id, sync_state.c.added_by_export, sync_state.c.outcome == "added"
+    )
+    external = _member_keys(store, source, rules)
+    if external is None:
+        members = select(cast(source.table.c[source.key], Text)).where(member_condition(store, source, rules))
+        with store.begin() as db:
+            return [
+                Leaver(key, email) for key, email in db.execute(query.where(sync_state.c.profile_key.not_in(members)))
+            ]
+    inside = set(external)
+    with store.begin() as db:
+        return [Leaver(key, email) for key, email in db.execute(query) if key not in inside]
+
+
+def still_used(
+    store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination], emails: Sequence[str]
+) -> set[str]:
+    """Of `emails`, those that a current member of the segments still has on the list."""
+    external = _member_keys(store, source, rules)
+    used: set[str] = set()
+    for start in range(0, len(emails), CHUNK):
+        chunk = list(emails[start : start + CHUNK])
+        query = select(sync_state.c.email, sync_state.c.profile_key).where(
+            sync_state.c.export_id == export.id, sync_state.c.outcome == "added", sync_state.c.email.in_(chunk)
+        )
+        if external is None:
+            members = select(cast(source.table.c[source.key], Text)).where(member_condition(store, source, rules))
+            with store.begin() as db:
+                used.update(email for email, _ in db.execute(query.where(sync_state.c.profile_key.in_(members))))
+        else:
+            inside = set(external)
+            with store.begin() as db:
+                used.update(email for email, key in db.execute(query) if key in inside)
+    return used
+
+
+def check_share(removing: int, list_size: int, share: float, allowed: bool, export_name: str) -> None:
+    """Refuse a removal of more than `share` of the list unless allowed."""
+    if allowed or removing == 0 or removing <= share * list_size:
+        return
+    percent = 100 * removing / max(list_size, 1)
+    raise MassRemoval(
+        f"This mirror run would remove {removing:,} of the list's {list_size:,} contacts ({percent:.0f} %), more "
+        f"than the {share:.0%} allowed; nothing was removed.",
+        hint=f"If that is intended, run it with: segport exports run {export_name!r} --allow-mass-removal "
+        "(or raise SEGPORT_MIRROR_MAX_REMOVAL_SHARE).",
+    )
+
+
+def remove_from_list(client: ConstantContactClient, list_id: str, emails: Sequence[str], run_id: int) -> int:
+    """Take `emails` off the list in as few requests as the API allows; returns how many were asked to leave.
+
+    Up to 500 addresses: their contact ids come from one lookup (ids found in bulk) and one removal by id.
+    More: a temporary list holds them (create it, import the addresses into it), then ONE removal takes every
+    member of that list off the target, and the temporary list is deleted (its contacts stay).
+    """
+    if not emails:
+        return 0
+    if len(emails) <= CHUNK:
+        ids = client.contact_ids_by_email(list_id, list(emails))
+        if ids:
+            activities = client.remove_list_memberships([list_id], list(ids.values()))
+            client.wait_for_activities(activity.activity_id for activity in activities)
+        return len(ids)
+    holding = client.create_list(f"segport removal {run_id} {uuid.uuid4().hex[:8]}").list_id
+    try:
+        imports = [
+            client.import_contacts_json(batch).activity_id
+            for batch in json_import_batches(((email, None, None) for email in emails), [holding])
+        ]
+        client.wait_for_activities(imports)
+        removal = client.remove_members_of_list(holding, [list_id])
+        client.wait_for_activities([removal.activity_id])
+    finally:
+        with contextlib.suppress(NotFound):  # already gone: a retried delete found it deleted
+            client.delete_list(holding)
+    return len(emails)

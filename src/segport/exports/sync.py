@@ -1,0 +1,138 @@
+"""The export's sync state: what Constant Contact acknowledged, per profile, and nothing else.
+
+A batch's members are written to `run_sent` when the batch is handed over; once Constant Contact reports the
+batch's activity completed, one INSERT ... SELECT ... ON CONFLICT moves them into `sync_state`. A batch that
+failed, or was never accepted, leaves the sync state as it was, so the next run sends those members again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Integer, String, and_, delete, exists, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from segport.store import Store
+from segport.store.tables import run_sent, sync_state
+
+CHUNK = 500
+
+
+def has_sync_state(store: Store, export_id: int) -> bool:
+    with store.begin() as db:
+        return db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
+
+
+def record_sent(store: Store, rows: list[dict[str, Any]]) -> None:
+    """The members of a batch about to be sent (acknowledged later, or discarded)."""
+    if rows:
+        with store.begin() as db:
+            db.execute(run_sent.insert(), rows)
+
+
+def discard_unaccepted(store: Store, run_id: int, accepted: int) -> None:
+    """Forget members of batches a dead process handed over but Constant Contact never accepted."""
+    with store.begin() as db:
+        db.execute(delete(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number > accepted))
+
+
+def replaced_emails(store: Store, run_id: int, batches: Sequence[int]) -> list[str]:
+    """Addresses this export had put on the list for profiles whose email changed, in the given batches."""
+    with store.begin() as db:
+        return list(
+            db.execute(
+                select(run_sent.c.replaced_email).where(
+                    run_sent.c.run_id == run_id,
+                    run_sent.c.batch_number.in_(batches),
+                    run_sent.c.replaced_email.is_not(None),
+                )
+            ).scalars()
+        )
+
+
+def acknowledge(db: Connection, export_id: int, run_id: int, batches: Sequence[int]) -> None:
+    """Move the members of completed batches into the sync state (in the caller's transaction)."""
+    if batches:
+        _upsert(db, export_id, run_id, batches)
+
+
+def drop_staging(store: Store, run_id: int) -> None:
+    with store.begin() as db:
+        db.execute(delete(run_sent).where(run_sent.c.run_id == run_id))
+
+
+def _upsert(db: Connection, export_id: int, run_id: int, batches: Sequence[int]) -> None:
+    dialect = db.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    source = select(
+        literal(export_id, Integer),
+        run_sent.c.profile_key,
+        run_sent.c.email,
+        run_sent.c.raw_email,
+        run_sent.c.raw_first_name,
+        run_sent.c.raw_last_name,
+        ~run_sent.c.on_list_before,
+        literal("added", String),
+        literal(run_id, Integer),
+    ).where(run_sent.c.run_id == run_id, run_sent.c.batch_number.in_(batches))
+    statement = insert(sync_state).from_select(
+        [
+            "export_id",
+            "profile_key",
+            "email",
+            "raw_email",
+            "raw_first_name",
+            "raw_last_name",
+            "added_by_export",
+            "outcome",
+            "last_run_id",
+        ],
+        source,
+    )
+    excluded = statement.excluded
+    db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[sync_state.c.export_id, sync_state.c.profile_key],
+            # added_by_export keeps its first value: who put the contact on the list does not change.
+            set_={
+                "email": excluded.email,
+                "raw_email": excluded.raw_email,
+                "raw_first_name": excluded.raw_first_name,
+                "raw_last_name": excluded.raw_last_name,
+                "outcome": excluded.outcome,
+                "last_run_id": excluded.last_run_id,
+            },
+        )
+    )
+
+
+def mark_unsubscribed(db: Connection, export_id: int, run_id: int, emails: Iterable[str]) -> None:
+    """Members Constant Contact could not add because they unsubscribed: not sent again until they change."""
+    pending = list(emails)
+    if pending:
+        for start in range(0, len(pending), CHUNK):
+            db.execute(
+                update(sync_state)
+                .where(
+                    sync_state.c.export_id == export_id,
+                    sync_state.c.last_run_id == run_id,
+                    sync_state.c.email.in_(pending[start : start + CHUNK]),
+                )
+                .values(outcome="unsubscribed")
+            )
+
+
+def forget(db: Connection, export_id: int, keys: Iterable[str]) -> None:
+    """Members removed from the list: the export no longer has them there (in the caller's transaction)."""
+    pending = list(keys)
+    if pending:
+        for start in range(0, len(pending), CHUNK):
+            db.execute(
+                delete(sync_state).where(
+                    and_(
+                        sync_state.c.export_id == export_id,
+                        sync_state.c.profile_key.in_(pending[start : start + CHUNK]),
+                    )
+                )
+            )
