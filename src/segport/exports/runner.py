@@ -11,7 +11,7 @@ while sending, accepted batches are never sent again and the stream picks up aft
 
 from __future__ import annotations
 
-import bisect
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,12 +37,12 @@ from segport.exports.members import (
     unsubscribed_unchanged,
 )
 from segport.exports.normalize import NOT_ADDED, REASONS, REMOVED, UNSUBSCRIBED
-from segport.exports.sending import BatchSender, Checkpoint
+from segport.exports.sending import BatchSender, Checkpoint, SentRecorder
 from segport.exports.service import ExportView, show_export
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.model import Combination, Group
 from segport.store import Store
-from segport.store.tables import run_batches, run_events, run_rows, runs
+from segport.store.tables import run_batches, run_events, run_rows, run_sent, runs
 
 COUNTERS = (
     "members",
@@ -81,7 +81,8 @@ class _State:
     full: bool = False
     handed: int = 0  # batches handed to the sender (accepted or not yet)
     pending_rows: list[dict[str, Any]] = field(default_factory=list)  # rows not sent, since the last batch
-    batch_rows: list[dict[str, Any]] = field(default_factory=list)  # run_sent rows of the batch being built
+    batch_rows: list[tuple[Any, ...]] = field(default_factory=list)  # run_sent rows of the batch being built
+    recorder: Any = None  # the SentRecorder of the sending phase
 
 
 @dataclass
@@ -221,13 +222,19 @@ def _execute(
         if not resumed and not _prepare(store, settings, export, run_id, state, plan, client, allow_mass_removal):
             return
         report.started(run_id, state.counts["members"])
+        started = time.perf_counter()
         on_list = _emails_on_list_before(store, export, plan, client)
         _send(store, settings, export, run_id, state, plan, client, report, on_list)
         _set(store, run_id, phase="polling")
         state.phase = "polling"
+        event(
+            store, run_id, f"Read the members and sent {state.handed} batches in {time.perf_counter() - started:.1f} s."
+        )
     if state.phase == "polling":
+        started = time.perf_counter()
         _poll(store, export, run_id, plan, client, report)
         state.phase = "removing"
+        event(store, run_id, f"Activities finished and acknowledged in {time.perf_counter() - started:.1f} s.")
     if state.phase == "removing":
         _remove_leavers(store, settings, export, run_id, plan, client, allow_mass_removal)
     _conclude(store, run_id)
@@ -311,6 +318,7 @@ def _send(
     sync.discard_unaccepted(store, run_id, state.batches)
     state.handed = state.batches
     sender = BatchSender(store, client, run_id, state.batches)
+    state.recorder = SentRecorder(lambda rows: sync.record_sent(store, rows))
     try:
         streamed = _stream(store, export, run_id, state, plan, batcher, sender, report, on_list)
         finished = batcher.flush()
@@ -323,17 +331,19 @@ def _send(
         elif state.pending_rows or streamed > state.position:
             sender.hand_over(_checkpoint(state, None, streamed))
         sender.finish()
+        state.recorder.finish()
     finally:
         sender.hand_over_end()
+        state.recorder.finish()
     report.advanced(streamed, sender.batches)
 
 
 def _hand_over(
-    store: Store, state: _State, sender: BatchSender, batch: ImportBatch, stream_end: int, rows: list[dict[str, Any]]
+    store: Store, state: _State, sender: BatchSender, batch: ImportBatch, stream_end: int, rows: list[tuple[Any, ...]]
 ) -> None:
     state.handed += 1
     state.counts["sent"] += batch.count
-    sync.record_sent(store, [dict(row, batch_number=state.handed) for row in rows])
+    state.recorder.record([(state.run_id, state.handed, *row) for row in rows])
     sender.hand_over(_checkpoint(state, batch, stream_end))
 
 
@@ -368,7 +378,7 @@ def _stream(
                 state.batch_rows = []
             state.counts["added" if member.synced is None else "updated"] += 1
             state.counts["truncated"] += member.truncated
-            state.batch_rows.append(_sent_row(run_id, member, on_list))
+            state.batch_rows.append(_sent_row(member, on_list))
         last_position = member.position
         if member.position % 20_000 == 0:
             report.advanced(member.position, sender.batches)
@@ -388,23 +398,16 @@ def _row(run_id: int, member: Member, reason: str, detail: str | None) -> dict[s
     }
 
 
-def _sent_row(run_id: int, member: Member, on_list: set[str]) -> dict[str, Any]:
+def _sent_row(member: Member, on_list: set[str]) -> tuple[Any, ...]:
+    """A member's run_sent row, after (run_id, batch_number): see sync.SENT_COLUMNS."""
     synced = member.synced
     replaced = (
         synced.email
         if synced is not None and synced.added_by_export and synced.outcome == "added" and synced.email != member.email
         else None
     )
-    return {
-        "run_id": run_id,
-        "profile_key": member.key,
-        "email": member.email,
-        "raw_email": member.raw[0],
-        "raw_first_name": member.raw[1],
-        "raw_last_name": member.raw[2],
-        "on_list_before": member.email in on_list and synced is None,
-        "replaced_email": replaced,
-    }
+    on_list_before = synced is None and member.email in on_list
+    return (member.key, member.email, *member.raw, on_list_before, replaced)
 
 
 def _unsubscribed_unchanged_rows(store: Store, export: ExportView, plan: _Plan, run_id: int) -> list[dict[str, Any]]:
@@ -480,8 +483,7 @@ def _poll(
     rows: list[dict[str, Any]] = []
     opted_out: set[str] = set()
     if unsubscribed or failed:
-        full = bool(_load_state(store, run_id).full)
-        rows, opted_out = _not_added(store, export, plan, run_id, client, batches, failed, unsubscribed, full)
+        rows, opted_out = _not_added(store, run_id, client, failed, unsubscribed)
     completed = [row["number"] for row in batches if row["state"] == "completed"]
     with store.begin() as db:
         if rows:
@@ -494,33 +496,34 @@ def _poll(
 
 
 def _not_added(
-    store: Store,
-    export: ExportView,
-    plan: _Plan,
-    run_id: int,
-    client: ConstantContactClient,
-    batches: Sequence[Any],
-    failed: Sequence[Any],
-    unsubscribed: int,
-    full: bool,
+    store: Store, run_id: int, client: ConstantContactClient, failed: Sequence[Any], unsubscribed: int
 ) -> tuple[list[dict[str, Any]], set[str]]:
-    """The rows Constant Contact did not add, looked up (its import status gives counts only)."""
+    """The members Constant Contact did not add, looked up: its import status gives counts only."""
     opted_out = _unsubscribed_emails(client) if unsubscribed else set()
-    ends = [row["stream_end"] for row in batches]
     failed_states = {row["number"]: row["state"] for row in failed}
     rows: list[dict[str, Any]] = []
     named: set[str] = set()
-    for member in stream_members(store, plan.source, plan.query, export):
-        if member.problem is not None or not (full or member.changed):
-            continue  # not sent by this run
-        number = bisect.bisect_left(ends, member.position) + 1
-        if number in failed_states:
-            rows.append(
-                _row(run_id, member, NOT_ADDED, f"{REASONS[NOT_ADDED]}: batch {number} ended {failed_states[number]}")
-            )
-        elif member.email in opted_out:
-            rows.append(_row(run_id, member, UNSUBSCRIBED, None))
-            named.add(member.email)
+    with store.engine.connect() as db:
+        sent = db.execution_options(yield_per=10_000).execute(
+            select(run_sent.c.batch_number, run_sent.c.profile_key, run_sent.c.email).where(run_sent.c.run_id == run_id)
+        )
+        for number, key, email in sent:
+            if number in failed_states:
+                detail = f"{REASONS[NOT_ADDED]}: batch {number} ended {failed_states[number]}"
+                rows.append(
+                    {"run_id": run_id, "profile_key": key, "email": email, "reason": NOT_ADDED, "detail": detail}
+                )
+            elif email in opted_out:
+                rows.append(
+                    {
+                        "run_id": run_id,
+                        "profile_key": key,
+                        "email": email,
+                        "reason": UNSUBSCRIBED,
+                        "detail": REASONS[UNSUBSCRIBED],
+                    }
+                )
+                named.add(email)
     return rows, named
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -101,3 +102,49 @@ class BatchSender:
             db.execute(
                 update(runs).where(runs.c.id == self._run_id).values(stream_position=item.stream_end, **item.counts)
             )
+
+
+class SentRecorder:
+    """Writes each batch's members to the staging table from a third thread, so reading never waits on it.
+
+    The rows must be in the database before the run acknowledges its batches; `finish` waits for that.
+    """
+
+    def __init__(self, write: Callable[[list[tuple[Any, ...]]], None]) -> None:
+        self._write = write
+        self._queue: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=4)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="sent-recorder", daemon=True)
+        self._thread.start()
+
+    def record(self, rows: list[tuple[Any, ...]]) -> None:
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            try:
+                self._queue.put(rows, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+    def _work(self) -> None:
+        while True:
+            rows = self._queue.get()
+            if rows is None:
+                return
+            try:
+                self._write(rows)
+            except BaseException as exc:
+                self._failure = exc
+                return

@@ -24,11 +24,32 @@ def has_sync_state(store: Store, export_id: int) -> bool:
         return db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
 
 
-def record_sent(store: Store, rows: list[dict[str, Any]]) -> None:
-    """The members of a batch about to be sent (acknowledged later, or discarded)."""
-    if rows:
-        with store.begin() as db:
-            db.execute(run_sent.insert(), rows)
+SENT_COLUMNS = (
+    "run_id",
+    "batch_number",
+    "profile_key",
+    "email",
+    "raw_email",
+    "raw_first_name",
+    "raw_last_name",
+    "on_list_before",
+    "replaced_email",
+)
+
+
+def record_sent(store: Store, rows: list[tuple[Any, ...]]) -> None:
+    """The members of a batch about to be sent (acknowledged later, or discarded): tuples in SENT_COLUMNS order.
+
+    A million of these are written by a full run, so they go through the driver's executemany directly: through
+    SQLAlchemy's per-row dict handling they cost about a third of the run.
+    """
+    if not rows:
+        return
+    with store.begin() as db:
+        mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+        # Fixed column names and placeholders only; the values travel as parameters.
+        statement = f"INSERT INTO run_sent ({', '.join(SENT_COLUMNS)}) VALUES ({', '.join(mark for _ in SENT_COLUMNS)})"  # noqa: S608
+        db.exec_driver_sql(statement, rows)
 
 
 def discard_unaccepted(store: Store, run_id: int, accepted: int) -> None:

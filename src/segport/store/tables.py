@@ -227,5 +227,4 @@ run_sent = Table(
     Column("on_list_before", Boolean, nullable=False),
     # The address this export had put on the list for the profile before, when the email changed.
     Column("replaced_email", Text),
-    Index("ix_run_sent_run_batch", "run_id", "batch_number"),
 )

@@ -50,8 +50,6 @@ def upgrade() -> None:
         sa.Column("replaced_email", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_run_sent_run_id_runs"), ondelete="CASCADE"),
     )
-    with op.batch_alter_table("run_sent", schema=None) as batch_op:
-        batch_op.create_index("ix_run_sent_run_batch", ["run_id", "batch_number"], unique=False)
 
     with op.batch_alter_table("exports", schema=None) as batch_op:
         batch_op.add_column(sa.Column("mode", sa.String(length=10), server_default="add", nullable=False))
@@ -78,9 +76,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table("exports", schema=None) as batch_op:
         batch_op.drop_column("mode")
-
-    with op.batch_alter_table("run_sent", schema=None) as batch_op:
-        batch_op.drop_index("ix_run_sent_run_batch")
 
     op.drop_table("run_sent")
     with op.batch_alter_table("sync_state", schema=None) as batch_op:

@@ -1,0 +1,88 @@
+"""What the export benchmarks share: an emulator in its own process, a store with a connection, a timed run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from segport.config import Settings
+from segport.connections import service as connections
+from segport.connections.sign_in import sign_in_with
+from segport.emulator.serve import free_port, settings_for_emulator, wait_until_healthy
+from segport.store import Store, open_store
+
+
+@contextmanager
+def emulator_process() -> Iterator[str]:
+    """`segport emulator` on a free port, with Constant Contact's rate limits; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segport", "emulator", "--port", str(port)], stdout=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_until_healthy(base):
+            raise SystemExit("the emulator did not start within 30 s")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def connected_store(base: str, home: Path) -> tuple[Settings, Store]:
+    settings = settings_for_emulator(base, home=home, user="bench")
+    store = open_store(settings)
+    connections.add_connection(
+        store,
+        settings,
+        name="CC",
+        allow_contributors=False,
+        agreed=True,
+        actor="bench",
+        sign_in=sign_in_with(settings, announce=print, open_browser=False),
+    )
+    return settings, store
+
+
+@dataclass
+class TimedRun:
+    wall_s: float
+    peak_rss_mb: float
+    output: str
+
+
+def run_export_process(settings: Settings, name: str, *options: str) -> TimedRun:
+    """`segport exports run NAME` as its own process (so its peak RSS is its own), timed."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SEGPORT_")}
+    env.update(SEGPORT_HOME=str(settings.home), SEGPORT_USER="bench")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segport", "exports", "run", name, *options], env=env, stdout=subprocess.PIPE, text=True
+    )
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    wall_s = time.perf_counter() - started
+    print(output, flush=True)
+    if status != 0:
+        raise SystemExit(f"the export run failed with status {status}")
+    return TimedRun(wall_s, usage.ru_maxrss / 1024, output)
+
+
+def requests_since(base: str, after: int) -> list[dict[str, Any]]:
+    """The emulator's V3 requests numbered after `after`."""
+    log = httpx.get(f"{base}/_emulator/requests", params={"limit": 20_000}).json()["requests"]
+    return [entry for entry in log if entry["number"] > after and entry["path"].startswith("/v3/")]
+
+
+def last_request_number(base: str) -> int:
+    log = httpx.get(f"{base}/_emulator/requests", params={"limit": 1}).json()["requests"]
+    return int(log[-1]["number"]) if log else 0
