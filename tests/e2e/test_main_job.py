@@ -113,6 +113,9 @@ def test_an_export_killed_mid_send_resumes_and_delivers_every_member_once(tmp_pa
         assert set(emails) == expected_emails(profiles)
         history = segport(env, "runs", "list", "--export", "E").stdout
         assert history.count("Successful") == 1
+        planned = segport(env, "exports", "run", "E", "--dry-run", "--show-rows").stdout
+        assert "nothing was sent" in planned and "would add 0 | would update 0" in planned
+        assert imports()["201"] == accepted  # the dry run sent nothing
         rows = segport(env, "runs", "rows", "1", "--csv").stdout.splitlines()
         assert rows[0] == "profile_key,email,reason,detail"
         assert len(rows) - 1 == len(set(rows[1:]))
