@@ -10,11 +10,9 @@ The LAST line printed is one JSON object: wall_s, floor_s, peak_rss_mb, import_r
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,14 +20,11 @@ from pathlib import Path
 import httpx
 import orjson
 
-from segport.connections import service as connections
-from segport.connections.sign_in import sign_in_with
-from segport.emulator.serve import free_port, settings_for_emulator, wait_until_healthy
+from common import connected_store, emulator_process, last_request_number, requests_since, run_export_process
 from segport.exports import service as exports
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
 from segport.segments.service import create_segment
-from segport.store import open_store
 
 FLOOR_QUERY = (
     "SELECT email, first_name, last_name FROM profiles WHERE customer_id IS NOT NULL AND customer_id != '' "
@@ -44,34 +39,16 @@ def main() -> None:
     if shutil.which("sqlite3") is None:
         raise SystemExit("the floor needs the sqlite3 shell (Debian package sqlite3)")
     work = Path(tempfile.mkdtemp(prefix="segport-bench-"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "segport", "emulator", "--port", str(port)], stdout=subprocess.DEVNULL
-    )
-    try:
-        if not wait_until_healthy(base):
-            raise SystemExit("the emulator did not start within 30 s")
-        settings = settings_for_emulator(base, home=work / "home", user="bench")
+    with emulator_process() as base:
+        settings, store = connected_store(base, work / "home")
         started = time.perf_counter()
         write_profiles(work / "profiles.csv", args.profiles, seed=11)
         generate_s = time.perf_counter() - started
-        store = open_store(settings)
         started = time.perf_counter()
         import_profiles(store, work / "profiles.csv", key="Customer ID", actor="bench")
         import_s = time.perf_counter() - started
         import_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"generated {args.profiles:,} profiles in {generate_s:.1f} s, imported in {import_s:.1f} s", flush=True)
-
-        connections.add_connection(
-            store,
-            settings,
-            name="CC",
-            allow_contributors=False,
-            agreed=True,
-            actor="bench",
-            sign_in=sign_in_with(settings, announce=print, open_browser=False),
-        )
         list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Benchmark"}).json()["list_id"]
         create_segment(store, name="Everyone", rule_text="customer_id is not empty", actor="bench")
         exports.add_export(
@@ -87,47 +64,29 @@ def main() -> None:
             actor="bench",
         )
         store.close()
-        before = httpx.get(f"{base}/_emulator/stats").json()["by_operation"]
-
-        env = {key: value for key, value in os.environ.items() if not key.startswith("SEGPORT_")}
-        env.update(SEGPORT_HOME=str(settings.home), SEGPORT_USER="bench")
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "segport", "exports", "run", "Bench"], env=env, stdout=subprocess.PIPE, text=True
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        wall_s = time.perf_counter() - started
-        output = process.stdout.read() if process.stdout else ""
-        print(output, flush=True)
-        if status != 0:
-            raise SystemExit(f"the export run failed with status {status}")
-
+        before = last_request_number(base)
+        run = run_export_process(settings, "Bench")
         started = time.perf_counter()
         subprocess.run(
             ["sqlite3", str(settings.home / "segport.db"), ".mode csv", f".once {work / 'floor.csv'}", FLOOR_QUERY],
             check=True,
         )
         floor_s = time.perf_counter() - started
-
-        after = httpx.get(f"{base}/_emulator/stats").json()
+        requests = requests_since(base, before)
         members = len(httpx.get(f"{base}/_emulator/lists/{list_id}/members").json()["members"])
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
-    requests = {
-        op: sum(counts.values()) - sum(before.get(op, {}).values()) for op, counts in after["by_operation"].items()
-    }
-    requests = {op: count for op, count in requests.items() if count}
+    by_endpoint: dict[str, int] = {}
+    for entry in requests:
+        by_endpoint[entry["operation"]] = by_endpoint.get(entry["operation"], 0) + 1
     floor_rows = sum(1 for _ in (work / "floor.csv").open(encoding="utf-8"))
     result = {
         "profiles": args.profiles,
-        "wall_s": round(wall_s, 2),
+        "wall_s": round(run.wall_s, 2),
         "floor_s": round(floor_s, 2),
-        "wall_over_floor": round(wall_s / floor_s, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "import_requests": requests.get("bulkImportContactsJSON", 0),
-        "requests_by_endpoint": requests,
-        "responses_429": after["throttled"],
+        "wall_over_floor": round(run.wall_s / floor_s, 1),
+        "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "import_requests": by_endpoint.get("bulkImportContactsJSON", 0),
+        "requests_by_endpoint": by_endpoint,
+        "responses_429": sum(1 for entry in requests if entry["status"] == 429),
         "members": args.profiles,
         "list_members": members,
         "floor_rows": floor_rows,

@@ -42,21 +42,7 @@ from segport.exports.service import ExportView, show_export
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.model import Combination, Group
 from segport.store import Store
-from segport.store.tables import run_batches, run_events, run_rows, run_sent, runs
-
-COUNTERS = (
-    "members",
-    "sent",
-    "added",
-    "updated",
-    "unchanged",
-    "removed",
-    "invalid_email",
-    "duplicate",
-    "truncated",
-    "unsubscribed",
-    "errors",
-)
+from segport.store.tables import RUN_COUNTERS, run_batches, run_events, run_rows, run_sent, runs
 
 
 class RunProgress(Protocol):
@@ -74,7 +60,7 @@ class _Silent:
 @dataclass
 class _State:
     run_id: int
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RUN_COUNTERS, 0))
     batches: int = 0
     position: int = 0
     phase: str = "sending"
@@ -149,7 +135,7 @@ def start_or_resume(
                 mode=export.mode,
                 full=full,
                 phase="sending",
-                **dict.fromkeys(COUNTERS, 0),
+                **dict.fromkeys(RUN_COUNTERS, 0),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         kind = "full" if full else "incremental"
@@ -423,7 +409,7 @@ def _load_state(store: Store, run_id: int) -> _State:
         batches = db.execute(select(run_batches.c.number).where(run_batches.c.run_id == run_id)).scalars().all()
     return _State(
         run_id,
-        {name: int(row[name]) for name in COUNTERS},
+        {name: int(row[name]) for name in RUN_COUNTERS},
         len(batches),
         int(row["stream_position"]),
         row["phase"],

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from segport.errors import UnknownName
 from segport.store import Store
-from segport.store.tables import exports, run_batches, run_events, run_rows, runs
+from segport.store.tables import RUN_COUNTERS, exports, run_batches, run_events, run_rows, runs
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,6 @@ class RunView:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-COUNT_NAMES = (
-    "members",
-    "sent",
-    "added",
-    "updated",
-    "unchanged",
-    "removed",
-    "invalid_email",
-    "duplicate",
-    "truncated",
-    "unsubscribed",
-    "errors",
-)
 
 
 def list_runs(store: Store, *, export: str | None = None, limit: int = 50) -> list[RunView]:
@@ -107,7 +92,7 @@ def show_run(store: Store, *, run_id: int, with_details: bool = True) -> RunView
         row["started_at"],
         row["finished_at"],
         row["message"],
-        {name: row[name] for name in COUNT_NAMES},
+        {name: row[name] for name in RUN_COUNTERS},
         batches,
         events,
         int(not_sent),

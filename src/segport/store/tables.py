@@ -123,6 +123,21 @@ export_segments = Table(
     Column("segment_id", Integer, ForeignKey("segments.id", ondelete="RESTRICT"), primary_key=True),
 )
 
+# The counters a run keeps, each a column of `runs`.
+RUN_COUNTERS = (
+    "members",
+    "sent",
+    "added",
+    "updated",
+    "unchanged",
+    "removed",
+    "invalid_email",
+    "duplicate",
+    "truncated",
+    "unsubscribed",
+    "errors",
+)
+
 runs = Table(
     "runs",
     metadata,
