@@ -142,7 +142,7 @@ def test_an_export_whose_segments_are_all_inactive_is_skipped(exporting: tuple[A
 
 def test_a_failed_activity_fails_the_run_and_names_its_rows(exporting: tuple[App, Path, str]) -> None:
     app, _, _ = exporting
-    app.emulator.faults.add("activities#3=failed")  # activity 1 reads who is on the list already
+    app.emulator.faults.add("activities#2=failed")  # the list starts empty: no activity reads it first
     view = show_run(app.store, run_id=run(app))
     assert view.status == "Failure"
     assert "1 of" in (view.message or "") and "did not complete" in (view.message or "")

@@ -274,6 +274,8 @@ def _emails_on_list_before(store: Store, export: ExportView, plan: _Plan, client
             return set()
         if len(new) <= 20:
             return set(client.contact_ids_by_email(export.list_id, new))
+    if not client.get_list(export.list_id).membership_count:
+        return set()  # an empty list: nobody is on it before this run (one request instead of an export)
     return set(client.contact_ids_by_email(export.list_id))
 
 

@@ -75,7 +75,8 @@ def replaced_emails(store: Store, run_id: int, batches: Sequence[int]) -> list[s
 def acknowledge(db: Connection, export_id: int, run_id: int, batches: Sequence[int]) -> None:
     """Move the members of completed batches into the sync state (in the caller's transaction)."""
     if batches:
-        _upsert(db, export_id, run_id, batches)
+        first = not db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
+        _upsert(db, export_id, run_id, batches, plain=first)
 
 
 def drop_staging(store: Store, run_id: int) -> None:
@@ -83,7 +84,7 @@ def drop_staging(store: Store, run_id: int) -> None:
         db.execute(delete(run_sent).where(run_sent.c.run_id == run_id))
 
 
-def _upsert(db: Connection, export_id: int, run_id: int, batches: Sequence[int]) -> None:
+def _upsert(db: Connection, export_id: int, run_id: int, batches: Sequence[int], *, plain: bool) -> None:
     dialect = db.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     source = select(
@@ -111,6 +112,9 @@ def _upsert(db: Connection, export_id: int, run_id: int, batches: Sequence[int])
         ],
         source,
     )
+    if plain:  # the export's first acknowledgement: nothing to conflict with, and a plain insert is faster
+        db.execute(statement)
+        return
     excluded = statement.excluded
     db.execute(
         statement.on_conflict_do_update(
