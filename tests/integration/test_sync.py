@@ -251,3 +251,19 @@ def test_a_dry_run_says_what_a_run_would_do_and_sends_nothing(connected: App, tm
     assert "20%" in report.message  # one of three is more than the share allowed
     assert connected.emulator.request_count() - requests == 1  # only the list's size was read
     assert connected.emulator.request_count("bulkImportContactsJSON", 201) == 1
+
+
+def test_members_of_a_failed_batch_are_sent_again_by_the_next_run_and_only_they(connected: App, tmp_path: Path) -> None:
+    small = connected.reopen(batch_max_contacts=4)
+    rows = [(f"k{i:02d}", f"m{i}@x.io", "M", "in") for i in range(10)]
+    walk = Walk(small, tmp_path, "add", rows)
+    small.emulator.faults.add("activities#2=failed")
+    counts = walk.run()
+    assert walk.last.status == "Failure"
+    failed = [batch for batch in walk.last.batches if batch["state"] == "failed"]
+    assert [batch["contacts"] for batch in failed] == [4]
+    assert len(walk.listed()) == 6
+    counts = walk.run()
+    assert walk.last.status == "Successful"
+    assert (counts["sent"], counts["unchanged"]) == (4, 6)
+    assert walk.listed() == {f"m{i}@x.io" for i in range(10)}
