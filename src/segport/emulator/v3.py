@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import orjson
 
 from segport.emulator.messages import Request, Response, api_error, json_response, single_error
-from segport.emulator.world import EXPORT_FIELDS, iso
+from segport.emulator.world import EXPORT_FIELDS
 
 if TYPE_CHECKING:
     from segport.emulator.core import Emulator
@@ -485,7 +485,3 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
 
 def unauthorized() -> Response:
     return single_error(401, "unauthorized", "Unauthorized", {"www-authenticate": "Bearer realm=api.cc.email"})
-
-
-def now_iso(emulator: Emulator) -> str:
-    return iso(emulator.clock.now())

@@ -176,10 +176,13 @@ def run_export(
     return run_id
 
 
-def plan_for(store: Store, export: ExportView, *, full: bool) -> _Plan | None:
+def plan_for(
+    store: Store, export: ExportView, *, full: bool, rules: list[Group | Combination] | None = None
+) -> _Plan | None:
     """The run's plan, or None when none of the export's segments is active."""
     source = load_source(store)
-    rules, _ = active_rules(store, export)
+    if rules is None:
+        rules, _ = active_rules(store, export)
     if not rules:
         return None
     incremental = not full and sync.has_sync_state(store, export.id)
@@ -197,10 +200,10 @@ def _execute(
     allow_mass_removal: bool,
 ) -> None:
     state = _load_state(store, run_id)
-    _, inactive = active_rules(store, export)
+    rules, inactive = active_rules(store, export)
     if inactive and not resumed:
         event(store, run_id, f"Inactive segments contribute no members: {', '.join(inactive)}.", "warning")
-    plan = plan_for(store, export, full=state.full)
+    plan = plan_for(store, export, full=state.full, rules=rules)
     if plan is None:
         _finish(store, run_id, "Skipped", "None of the export's segments is active; nothing was sent.", "warning")
         return

@@ -57,7 +57,3 @@ class Combination(_Node):
 
 class Definition(_Node):
     rule: Annotated[Group | Combination, Field(discriminator="type")]
-
-
-def referenced_segments(rule: Group | Combination) -> list[str]:
-    return list(rule.segments) if isinstance(rule, Combination) else []
