@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 from segport.config import Settings
 from segport.errors import ConfigurationError
 from segport.store import open_store
+from segport.store.database import SCHEMA_REVISION
 from tests.support.app import App
 
 
@@ -27,10 +28,15 @@ def test_migrations_create_every_table_and_record_the_head(app: App) -> None:
         "run_batches",
         "run_events",
         "run_rows",
+        "sync_state",
+        "sync_skipped",
+        "run_sent",
+        "profile_versions",
+        "profile_changes",
         "alembic_version",
     } <= tables
     with app.store.engine.connect() as db:
-        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_REVISION
     again = open_store(app.settings)  # applying them again changes nothing
     again.close()
 

@@ -14,9 +14,10 @@ import httpx
 from segport.config import Settings
 from segport.connections.service import client_for, http_session
 from segport.exports import mirror
-from segport.exports.members import count_members, member_query, stream_members, unsubscribed_unchanged
+from segport.exports.members import count_members, stream_members, unsubscribed_unchanged
 from segport.exports.normalize import UNSUBSCRIBED
 from segport.exports.runner import UNSUBSCRIBED_EARLIER, plan_for
+from segport.exports.scope import unchanged_skipped
 from segport.exports.service import show_export
 from segport.store import Store
 
@@ -59,7 +60,7 @@ def dry_run(
     if plan is None:
         report.message = "None of the export's segments is active: a run would be Skipped."
         return report
-    report.members = count_members(plan.source, member_query(store, plan.source, export, plan.rules).query)
+    report.members = count_members(store, plan.source, plan.rules)
     if report.members > settings.export_limit:
         report.skip["over_limit"] = report.members
         report.message = (
@@ -103,8 +104,18 @@ def dry_run(
         for key, email in unsubscribed_unchanged(store, plan.source, export, plan.rules):
             report.skip[UNSUBSCRIBED] += 1
             keep(PlannedRow("skip", key, email, UNSUBSCRIBED_EARLIER))
+        if plan.scope.tracked:
+            with store.begin() as db:
+                for key, email, reason, detail in db.execute(unchanged_skipped(export.id, plan.scope)):
+                    report.unchanged -= 1
+                    report.skip[reason] += 1
+                    keep(PlannedRow("skip", key, email or "", detail or reason))
     if export.mode == "mirror":
-        leaving = mirror.leavers(store, plan.source, export, plan.rules)
+        leaving = [
+            leaver
+            for leaver in mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
+            if leaver.removable
+        ]
         candidates = list(dict.fromkeys([leaver.email for leaver in leaving] + replaced))
         kept = mirror.still_used(store, plan.source, export, plan.rules, candidates) | sending
         removing = [email for email in candidates if email not in kept]

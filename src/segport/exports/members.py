@@ -5,18 +5,17 @@ remembering every email seen; a run that resumes replays the same order.
 
 Each member carries what the export's sync state says of it. When the profiles live in segport's own
 database, an incremental run joins the sync state in SQL and reads only the members that are new or whose
-values changed: a rerun of a million members reads only the changes. An external source is compared in
-Python, a chunk of keys at a time.
+values changed; a tracked run (scope.py) looks at nothing but the profiles changed since the last run. An
+external source is compared in Python, a chunk of keys at a time.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, func, literal, null, or_, select
+from sqlalchemy import Select, Text, and_, cast, exists, func, literal, literal_column, null, or_, select
 
 from segport.exports.normalize import DUPLICATE, clean_name, normalize_email
 from segport.exports.service import ExportView
@@ -55,6 +54,9 @@ class Member:
     truncated: bool
     raw: Raw
     synced: Synced | None
+    # For a member new to this export whose address another of its profiles had put on the list: whether
+    # this export added that contact (None: no such profile, ask Constant Contact).
+    prior_added_by_export: bool | None
 
     @property
     def changed(self) -> bool:
@@ -91,6 +93,12 @@ def _raw_columns(source: ProfileSource, export: ExportView) -> list[Any]:
     return [cast(table.c[name], Text) if name else null() for name in names]
 
 
+def is_member(store: Store, source: ProfileSource, rules: list[Group | Combination], key: Any) -> Any:
+    """EXISTS: the profile with this key is a member (an index probe per row, not a scan of every member)."""
+    inside = source.aliased("member")
+    return exists().where(inside.table.c[source.key] == key, member_condition(store, inside, rules))
+
+
 def member_query(
     store: Store,
     source: ProfileSource,
@@ -98,8 +106,12 @@ def member_query(
     rules: list[Group | Combination],
     *,
     changed_only: bool = False,
+    keys: Any = None,
 ) -> MemberQuery:
-    """SELECT key, email, first, last [, the sync state's view of the member] FROM profiles WHERE <segments>."""
+    """SELECT key, email, first, last [, the sync state's view of the member] FROM profiles WHERE <segments>.
+
+    `keys` (a SELECT of profile keys) limits the query to those profiles: a tracked run's candidates.
+    """
     table = source.table
     key = table.c[source.key]
     condition = member_condition(store, source, rules)
@@ -109,22 +121,23 @@ def member_query(
         return MemberQuery(select(key, *raw).where(condition).order_by(*order), joined=False)
     synced = sync_state.alias("synced")
     joined_on = and_(synced.c.export_id == export.id, synced.c.profile_key == cast(key, Text))
-    # A changed member whose email an unchanged member (still in the segments) already has is a duplicate.
     other = sync_state.alias("other")
-    inside = dataclasses.replace(source, table=table.alias("inside"))
-    still_members = select(inside.table.c[source.key]).where(member_condition(store, inside, rules))
+    same_address = and_(
+        other.c.export_id == export.id,
+        other.c.email == func.lower(func.trim(raw[0])),
+        other.c.profile_key != cast(key, Text),
+        other.c.outcome == "added",
+    )
+    # A changed member whose email an unchanged member (still in the segments) already has is a duplicate.
     twin = (
         select(other.c.profile_key)
-        .where(
-            other.c.export_id == export.id,
-            other.c.email == func.lower(func.trim(raw[0])),
-            other.c.profile_key != cast(key, Text),
-            other.c.outcome == "added",
-            other.c.profile_key.in_(still_members),
-        )
+        .where(same_address, is_member(store, source, rules, other.c.profile_key))
         .limit(1)
         .scalar_subquery()
     )
+    # Whether this export put the address on the list (for another profile that had it): then a new member
+    # with that address needs no look-up in Constant Contact.
+    prior = select(other.c.added_by_export).where(same_address).limit(1).scalar_subquery()
     query = (
         select(
             key,
@@ -136,11 +149,14 @@ def member_query(
             synced.c.outcome,
             synced.c.added_by_export,
             twin if changed_only else literal(None),
+            prior if changed_only else literal(None),
         )
         .select_from(table.outerjoin(synced, joined_on))
         .where(condition)
         .order_by(*order)
     )
+    if keys is not None:
+        query = query.where(key.in_(keys))
     if changed_only:
         query = query.where(
             or_(
@@ -157,33 +173,35 @@ def unsubscribed_unchanged(
     store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination]
 ) -> list[tuple[str, str]]:
     """(key, email) of members Constant Contact refused as unsubscribed and whose values have not changed since."""
-    table = source.table
-    key = cast(table.c[source.key], Text)
-    raw = _raw_columns(source, export)
-    synced = sync_state.alias("synced")
+    inside = source.aliased("member")
+    raw = _raw_columns(inside, export)
+    key = inside.table.c[source.key]
+    still = exists().where(
+        cast(key, Text) == sync_state.c.profile_key,
+        member_condition(store, inside, rules),
+        sync_state.c.raw_email.is_not_distinct_from(raw[0]),
+        sync_state.c.raw_first_name.is_not_distinct_from(raw[1]),
+        sync_state.c.raw_last_name.is_not_distinct_from(raw[2]),
+    )
     query = (
-        select(key, synced.c.email)
-        .select_from(table.join(synced, and_(synced.c.export_id == export.id, synced.c.profile_key == key)))
-        .where(
-            member_condition(store, source, rules),
-            synced.c.outcome == "unsubscribed",
-            synced.c.raw_email.is_not_distinct_from(raw[0]),
-            synced.c.raw_first_name.is_not_distinct_from(raw[1]),
-            synced.c.raw_last_name.is_not_distinct_from(raw[2]),
-        )
-        .order_by(key)
+        select(sync_state.c.profile_key, sync_state.c.email)
+        # A literal, not a parameter: only then can SQLite use the partial index of unsubscribed members.
+        .where(sync_state.c.export_id == export.id, sync_state.c.outcome == literal_column("'unsubscribed'"), still)
+        .order_by(sync_state.c.profile_key)
     )
     with source.engine.connect() as connection:
         return [(str(row[0]), str(row[1])) for row in connection.execute(query)]
 
 
-def count_members(source: ProfileSource, query: Select[Any]) -> int:
+def count_members(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> int:
+    """How many profiles the rules select (one COUNT, with no join to the sync state)."""
+    condition = member_condition(store, source, rules)
     with source.engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one())
+        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
 
 
 def _rows(store: Store, source: ProfileSource, plan: MemberQuery, export_id: int) -> Iterator[tuple[Any, ...]]:
-    """Rows of (key, raw email, raw first, raw last, synced email, synced raw x3, outcome, added, twin)."""
+    """Rows of (key, raw email, raw first, raw last, synced email, synced raw x3, outcome, added, twin, prior)."""
     with source.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(plan.query)
         if plan.joined:
@@ -212,7 +230,7 @@ def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> It
     for row in chunk:
         hit = found.get(str(row[0]))
         if hit is None:
-            yield (*row, None, None, None, None, None, None, None)
+            yield (*row, None, None, None, None, None, None, None, None)
         else:
             yield (
                 *row,
@@ -222,6 +240,7 @@ def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> It
                 hit.raw_last_name,
                 hit.outcome,
                 hit.added_by_export,
+                None,
                 None,
             )
 
@@ -252,4 +271,5 @@ def stream_members(store: Store, source: ProfileSource, plan: MemberQuery, expor
                 problem, detail = DUPLICATE, f"same email as profile {twin}"
             else:
                 previous_email, previous_key = email, key
-        yield Member(position, key, email, first, last, problem, detail, first_cut or last_cut, raw, synced)
+        prior = None if row[11] is None else bool(row[11])
+        yield Member(position, key, email, first, last, problem, detail, first_cut or last_cut, raw, synced, prior)

@@ -12,12 +12,13 @@ import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import and_, select
 
 from segport.constant_contact import ConstantContactClient, json_import_batches
 from segport.errors import InvalidInput, NotFound
-from segport.exports.members import member_condition
+from segport.exports.members import is_member, member_condition
 from segport.exports.service import ExportView
 from segport.profiles.source import ProfileSource
 from segport.segments.model import Combination, Group
@@ -31,36 +32,45 @@ CHUNK = 500
 class Leaver:
     key: str
     email: str
+    removable: bool  # this export put the contact on the list (and it is there): mirror mode takes it off
 
 
 class MassRemoval(InvalidInput):
     """The run would remove more of the list than allowed."""
 
 
-def _member_keys(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> list[str] | None:
-    """The members' keys as a list for an external source (other database); None when SQL can join."""
+def _member_keys(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> set[str] | None:
+    """The members' keys for an external source (other database); None when SQL can join."""
     if source.engine is store.engine:
         return None
     with source.engine.connect() as connection:
         key = source.table.c[source.key]
-        return [str(k) for k in connection.execute(select(key).where(member_condition(store, source, rules))).scalars()]
+        return {str(k) for k in connection.execute(select(key).where(member_condition(store, source, rules))).scalars()}
 
 
-def leavers(store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination]) -> list[Leaver]:
-    """Profiles this export put on the list that are no longer members of its active segments."""
-    query = select(sync_state.c.profile_key, sync_state.c.email).where(
-        sync_state.c.export_id == export.id, sync_state.c.added_by_export, sync_state.c.outcome == "added"
-    )
+def leavers(
+    store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination], keys: Any = None
+) -> list[Leaver]:
+    """Profiles in the export's sync state that are no longer members of its active segments.
+
+    `keys` (a SELECT of profile keys) limits the search to those profiles: a tracked run's changed ones.
+    """
+    query = select(
+        sync_state.c.profile_key,
+        sync_state.c.email,
+        and_(sync_state.c.added_by_export, sync_state.c.outcome == "added"),
+    ).where(sync_state.c.export_id == export.id)
+    if keys is not None:
+        query = query.where(sync_state.c.profile_key.in_(keys))
     external = _member_keys(store, source, rules)
     if external is None:
-        members = select(cast(source.table.c[source.key], Text)).where(member_condition(store, source, rules))
         with store.begin() as db:
-            return [
-                Leaver(key, email) for key, email in db.execute(query.where(sync_state.c.profile_key.not_in(members)))
-            ]
-    inside = set(external)
+            found = db.execute(query.where(~is_member(store, source, rules, sync_state.c.profile_key)))
+            return [Leaver(key, email, bool(removable)) for key, email, removable in found]
     with store.begin() as db:
-        return [Leaver(key, email) for key, email in db.execute(query) if key not in inside]
+        return [
+            Leaver(key, email, bool(removable)) for key, email, removable in db.execute(query) if key not in external
+        ]
 
 
 def still_used(
@@ -70,18 +80,17 @@ def still_used(
     external = _member_keys(store, source, rules)
     used: set[str] = set()
     for start in range(0, len(emails), CHUNK):
-        chunk = list(emails[start : start + CHUNK])
         query = select(sync_state.c.email, sync_state.c.profile_key).where(
-            sync_state.c.export_id == export.id, sync_state.c.outcome == "added", sync_state.c.email.in_(chunk)
+            sync_state.c.export_id == export.id,
+            sync_state.c.outcome == "added",
+            sync_state.c.email.in_(list(emails[start : start + CHUNK])),
         )
-        if external is None:
-            members = select(cast(source.table.c[source.key], Text)).where(member_condition(store, source, rules))
-            with store.begin() as db:
-                used.update(email for email, _ in db.execute(query.where(sync_state.c.profile_key.in_(members))))
-        else:
-            inside = set(external)
-            with store.begin() as db:
-                used.update(email for email, key in db.execute(query) if key in inside)
+        with store.begin() as db:
+            if external is None:
+                query = query.where(is_member(store, source, rules, sync_state.c.profile_key))
+                used.update(email for email, _ in db.execute(query))
+            else:
+                used.update(email for email, key in db.execute(query) if key in external)
     return used
 
 

@@ -19,6 +19,15 @@ UNSUBSCRIBED = "unsubscribed"
 NOT_ADDED = "not_added"
 REMOVED = "removed"
 
+# Members that cannot be sent as they are; each run counts them under "duplicate" or "invalid_email".
+SKIPPED = (MISSING_EMAIL, INVALID_EMAIL, EMAIL_TOO_LONG, DUPLICATE)
+
+
+def counter_for(reason: str) -> str:
+    """The run counter a skipped member's reason adds to."""
+    return "duplicate" if reason == DUPLICATE else "invalid_email"
+
+
 REASONS = {
     MISSING_EMAIL: "the email field is empty",
     INVALID_EMAIL: "not a valid email address",

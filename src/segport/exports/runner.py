@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, literal, select, update
 
 from segport.config import Settings
 from segport.connections.service import client_for, http_session
@@ -26,6 +26,7 @@ from segport.constant_contact import ConstantContactClient, JsonImportBatcher
 from segport.constant_contact.batching import ImportBatch
 from segport.errors import SegportError
 from segport.exports import mirror, sync
+from segport.exports import scope as scope_of
 from segport.exports.locks import export_lock
 from segport.exports.members import (
     Member,
@@ -36,13 +37,14 @@ from segport.exports.members import (
     stream_members,
     unsubscribed_unchanged,
 )
-from segport.exports.normalize import NOT_ADDED, REASONS, REMOVED, UNSUBSCRIBED
+from segport.exports.normalize import NOT_ADDED, REASONS, REMOVED, UNSUBSCRIBED, counter_for
+from segport.exports.scope import Scope
 from segport.exports.sending import BatchSender, Checkpoint, SentRecorder
 from segport.exports.service import ExportView, show_export
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.model import Combination, Group
 from segport.store import Store
-from segport.store.tables import RUN_COUNTERS, run_batches, run_events, run_rows, run_sent, runs
+from segport.store.tables import RUN_COUNTERS, exports, run_batches, run_events, run_rows, run_sent, runs
 
 
 class RunProgress(Protocol):
@@ -69,16 +71,26 @@ class _State:
     pending_rows: list[dict[str, Any]] = field(default_factory=list)  # rows not sent, since the last batch
     batch_rows: list[tuple[Any, ...]] = field(default_factory=list)  # run_sent rows of the batch being built
     recorder: Any = None  # the SentRecorder of the sending phase
+    scope: Scope | None = None  # recorded when the run first planned
+    pending_copy: Any = None  # an INSERT of more rows not sent, for the next checkpoint
+    leavers: list[mirror.Leaver] | None = None  # mirror mode: found before sending (None after a resume)
+    list_size: int | None = None  # the list's size before sending, when it was read
 
 
 @dataclass
 class _Plan:
-    """What a run works from: the profile source, the active rules and the member query."""
+    """What a run works from: the profile source, the active rules, the member query and its scope."""
 
     source: ProfileSource
     rules: list[Group | Combination]
     query: MemberQuery
     incremental: bool
+    scope: Scope
+
+    @property
+    def changed_keys(self) -> Any:
+        """The keys whose sync state can have changed: a SELECT for a tracked run, else None (all of them)."""
+        return scope_of.changed(self.scope) if self.scope.tracked else None
 
 
 def _now() -> datetime:
@@ -177,16 +189,25 @@ def run_export(
 
 
 def plan_for(
-    store: Store, export: ExportView, *, full: bool, rules: list[Group | Combination] | None = None
+    store: Store,
+    export: ExportView,
+    *,
+    full: bool,
+    rules: list[Group | Combination] | None = None,
+    scope: Scope | None = None,
 ) -> _Plan | None:
-    """The run's plan, or None when none of the export's segments is active."""
+    """The run's plan (a new scope unless a resumed run brings its own), or None when no segment is active."""
     source = load_source(store)
     if rules is None:
         rules, _ = active_rules(store, export)
     if not rules:
         return None
     incremental = not full and sync.has_sync_state(store, export.id)
-    return _Plan(source, rules, member_query(store, source, export, rules, changed_only=incremental), incremental)
+    if scope is None:
+        scope = scope_of.decide(store, source, export, rules, full=full or not incremental)
+    keys = scope_of.candidates(export.id, scope) if scope.tracked else None
+    query = member_query(store, source, export, rules, changed_only=incremental, keys=keys)
+    return _Plan(source, rules, query, incremental, scope)
 
 
 def _execute(
@@ -203,21 +224,35 @@ def _execute(
     rules, inactive = active_rules(store, export)
     if inactive and not resumed:
         event(store, run_id, f"Inactive segments contribute no members: {', '.join(inactive)}.", "warning")
-    plan = plan_for(store, export, full=state.full, rules=rules)
+    plan = plan_for(store, export, full=state.full, rules=rules, scope=state.scope)
     if plan is None:
         _finish(store, run_id, "Skipped", "None of the export's segments is active; nothing was sent.", "warning")
         return
+    if state.scope is None:  # a new run: a resumed one must read exactly what it read before
+        state.scope = plan.scope
+        _set(
+            store,
+            run_id,
+            profiles_from=plan.scope.from_version,
+            profiles_to=plan.scope.to_version,
+            fingerprint=plan.scope.fingerprint,
+        )
+        if plan.scope.tracked:
+            event(store, run_id, "Reading only the profiles changed since the last successful run.")
     if state.phase == "sending":
         if not resumed and not _prepare(store, settings, export, run_id, state, plan, client, allow_mass_removal):
             return
         report.started(run_id, state.counts["members"])
         started = time.perf_counter()
         on_list = _emails_on_list_before(store, export, plan, client)
-        _send(store, settings, export, run_id, state, plan, client, report, on_list)
+        read = _send(store, settings, export, run_id, state, plan, client, report, on_list)
         _set(store, run_id, phase="polling")
         state.phase = "polling"
+        which = "changed profiles" if plan.scope.tracked else "members"
         event(
-            store, run_id, f"Read the members and sent {state.handed} batches in {time.perf_counter() - started:.1f} s."
+            store,
+            run_id,
+            f"Read {read:,} {which} and sent {state.handed} batches in {time.perf_counter() - started:.1f} s.",
         )
     if state.phase == "polling":
         started = time.perf_counter()
@@ -225,7 +260,7 @@ def _execute(
         state.phase = "removing"
         event(store, run_id, f"Activities finished and acknowledged in {time.perf_counter() - started:.1f} s.")
     if state.phase == "removing":
-        _remove_leavers(store, settings, export, run_id, plan, client, allow_mass_removal)
+        _remove_leavers(store, settings, export, state, plan, client, allow_mass_removal)
     _conclude(store, run_id)
 
 
@@ -240,8 +275,7 @@ def _prepare(
     allow_mass_removal: bool,
 ) -> bool:
     """Limit and mass-removal checks before anything is sent; False when the run already ended."""
-    everyone = member_query(store, plan.source, export, plan.rules)
-    members = count_members(plan.source, everyone.query)
+    members = count_members(store, plan.source, plan.rules)
     if members > settings.export_limit:
         _finish(
             store,
@@ -256,9 +290,11 @@ def _prepare(
     _set(store, run_id, members=members)
     event(store, run_id, f"{members:,} members in {', '.join(export.segments)}.")
     if export.mode == "mirror" and plan.incremental:
-        leaving = mirror.leavers(store, plan.source, export, plan.rules)
+        # Sending does not change who left (it only touches members), so the removal phase reuses these.
+        state.leavers = mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
+        leaving = [leaver for leaver in state.leavers if leaver.removable]
         if leaving:
-            size = client.get_list(export.list_id).membership_count or 0
+            state.list_size = size = client.get_list(export.list_id).membership_count or 0
             try:
                 mirror.check_share(
                     len(leaving), size, settings.mirror_max_removal_share, allow_mass_removal, export.name
@@ -285,7 +321,7 @@ def _emails_on_list_before(store: Store, export: ExportView, plan: _Plan, client
 def _new_member_emails(store: Store, export: ExportView, plan: _Plan, limit: int) -> list[str]:
     found = []
     for member in stream_members(store, plan.source, plan.query, export):
-        if member.synced is None and member.problem is None:
+        if member.synced is None and member.problem is None and member.prior_added_by_export is None:
             found.append(member.email)
             if len(found) >= limit:
                 break
@@ -302,7 +338,8 @@ def _send(
     client: ConstantContactClient,
     report: RunProgress,
     on_list: set[str],
-) -> None:
+) -> int:
+    """Stream, batch and send; returns how many members the stream gave (after the resume point)."""
     batcher = JsonImportBatcher(
         [export.list_id], max_contacts=settings.batch_max_contacts, max_bytes=settings.batch_max_bytes
     )
@@ -317,9 +354,11 @@ def _send(
             # Unchanged members were never read: the database left them out.
             state.counts["unchanged"] = state.counts["members"] - streamed
             state.pending_rows += _unsubscribed_unchanged_rows(store, export, plan, run_id)
+            if plan.scope.tracked:
+                state.pending_copy = _skipped_unchanged_rows(store, export, plan, run_id, state.counts)
         if finished is not None:
             _hand_over(store, state, sender, finished, streamed, state.batch_rows)
-        elif state.pending_rows or streamed > state.position:
+        elif state.pending_rows or state.pending_copy is not None or streamed > state.position:
             sender.hand_over(_checkpoint(state, None, streamed))
         sender.finish()
         state.recorder.finish()
@@ -327,6 +366,7 @@ def _send(
         sender.hand_over_end()
         state.recorder.finish()
     report.advanced(streamed, sender.batches)
+    return streamed
 
 
 def _hand_over(
@@ -356,7 +396,7 @@ def _stream(
         if member.position <= resume_after:
             continue  # covered by an accepted batch; the stream is replayed only to rebuild duplicate detection
         if member.problem is not None:
-            state.counts["duplicate" if member.problem == "duplicate" else "invalid_email"] += 1
+            state.counts[counter_for(member.problem)] += 1
             state.pending_rows.append(_row(run_id, member, member.problem, member.detail))
         elif not state.full and not member.changed:
             state.counts["unchanged"] += 1
@@ -397,8 +437,24 @@ def _sent_row(member: Member, on_list: set[str]) -> tuple[Any, ...]:
         if synced is not None and synced.added_by_export and synced.outcome == "added" and synced.email != member.email
         else None
     )
-    on_list_before = synced is None and member.email in on_list
+    prior = member.prior_added_by_export
+    on_list_before = synced is None and (member.email in on_list if prior is None else not prior)
     return (member.key, member.email, *member.raw, on_list_before, replaced)
+
+
+def _skipped_unchanged_rows(store: Store, export: ExportView, plan: _Plan, run_id: int, counts: dict[str, int]) -> Any:
+    """A tracked run's skipped members that it did not read: skipped again, for the reason recorded.
+
+    Counted here; returns the INSERT that copies them into the run's rows, which the run's last checkpoint
+    executes (tens of thousands of rows move inside the database instead of through Python).
+    """
+    unchanged = scope_of.unchanged_skipped(export.id, plan.scope).subquery()
+    with store.begin() as db:
+        for reason, number in db.execute(select(unchanged.c.reason, func.count()).group_by(unchanged.c.reason)):
+            counts[counter_for(reason)] += number
+            counts["unchanged"] -= number
+    rows = select(literal(run_id), unchanged.c.profile_key, unchanged.c.email, unchanged.c.reason, unchanged.c.detail)
+    return insert(run_rows).from_select(["run_id", "profile_key", "email", "reason", "detail"], rows)
 
 
 def _unsubscribed_unchanged_rows(store: Store, export: ExportView, plan: _Plan, run_id: int) -> list[dict[str, Any]]:
@@ -419,14 +475,18 @@ def _load_state(store: Store, run_id: int) -> _State:
         int(row["stream_position"]),
         row["phase"],
         bool(row["full"]),
+        scope=None
+        if row["fingerprint"] is None
+        else Scope(row["profiles_to"], row["profiles_from"], row["fingerprint"]),
     )
 
 
 def _checkpoint(state: _State, batch: ImportBatch | None, stream_end: int) -> Checkpoint:
     """What the sender records once `batch` is accepted: the stream's state as it stood at the batch's end."""
     rows, state.pending_rows = state.pending_rows, []
+    copy, state.pending_copy = state.pending_copy, None
     state.position = stream_end
-    return Checkpoint(batch, stream_end, dict(state.counts), rows)
+    return Checkpoint(batch, stream_end, dict(state.counts), rows, copy)
 
 
 def _batches(store: Store, run_id: int) -> Sequence[Any]:
@@ -479,6 +539,8 @@ def _poll(
     with store.begin() as db:
         if rows:
             db.execute(insert(run_rows), rows)
+        scope_of.forget_skipped(db, export.id, plan.scope)
+        sync.record_skipped(db, export.id, run_id)
         sync.acknowledge(db, export.id, run_id, completed)
         sync.mark_unsubscribed(db, export.id, run_id, opted_out)
         db.execute(
@@ -534,7 +596,7 @@ def _remove_leavers(
     store: Store,
     settings: Settings,
     export: ExportView,
-    run_id: int,
+    state: _State,
     plan: _Plan,
     client: ConstantContactClient,
     allow_mass_removal: bool,
@@ -542,17 +604,22 @@ def _remove_leavers(
     """Mirror mode: take off the list who left the segments, and addresses replaced by a new email."""
     if export.mode != "mirror":
         return
-    leaving = mirror.leavers(store, plan.source, export, plan.rules)
+    run_id = state.run_id
+    leaving = state.leavers
+    if leaving is None:
+        leaving = mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
     completed = [row["number"] for row in _batches(store, run_id) if row["state"] == "completed"]
     replaced = sync.replaced_emails(store, run_id, completed)
-    candidates = list(dict.fromkeys([leaver.email for leaver in leaving] + replaced))
+    candidates = list(dict.fromkeys([leaver.email for leaver in leaving if leaver.removable] + replaced))
     kept = mirror.still_used(store, plan.source, export, plan.rules, candidates)
     emails = [email for email in candidates if email not in kept]
     if emails:
-        size = client.get_list(export.list_id).membership_count or 0
+        size = state.list_size
+        if size is None:
+            size = client.get_list(export.list_id).membership_count or 0
         mirror.check_share(len(emails), size, settings.mirror_max_removal_share, allow_mass_removal, export.name)
     removed = mirror.remove_from_list(client, export.list_id, emails, run_id)
-    keys = {leaver.email: leaver.key for leaver in leaving}
+    keys = {leaver.email: leaver.key for leaver in leaving if leaver.removable}
     with store.begin() as db:
         sync.forget(db, export.id, [leaver.key for leaver in leaving])
         if emails:
@@ -580,6 +647,13 @@ def _conclude(store: Store, run_id: int) -> None:
     failed = [row for row in batches if row["state"] != "completed"]
     with store.begin() as db:
         counts = db.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+        if not failed:
+            # The sync state now reflects these profiles under these rules: the next run can read only changes.
+            db.execute(
+                update(exports)
+                .where(exports.c.id == counts["export_id"])
+                .values(synced_version=counts["profiles_to"], synced_fingerprint=counts["fingerprint"])
+            )
     if failed:
         _finish(
             store,

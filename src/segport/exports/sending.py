@@ -28,6 +28,7 @@ class Checkpoint:
     stream_end: int
     counts: dict[str, int]
     rows: list[dict[str, Any]]
+    copy: Any = None  # an INSERT ... SELECT of further rows not sent, run in the checkpoint's transaction
 
 
 class BatchSender:
@@ -99,6 +100,8 @@ class BatchSender:
                 )
             if item.rows:
                 db.execute(insert(run_rows), item.rows)
+            if item.copy is not None:
+                db.execute(item.copy)
             db.execute(
                 update(runs).where(runs.c.id == self._run_id).values(stream_position=item.stream_end, **item.counts)
             )

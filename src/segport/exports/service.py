@@ -17,7 +17,7 @@ from segport.errors import InvalidInput, NotFound, Refused
 from segport.profiles.source import load_source
 from segport.store import Store
 from segport.store.lookup import row_named
-from segport.store.tables import connections, export_segments, exports, runs, segments, sync_state
+from segport.store.tables import connections, export_segments, exports, runs, segments, sync_skipped, sync_state
 
 MODES = ("add", "mirror")
 
@@ -205,6 +205,12 @@ def edit_export(
             if changes.get("list_id", current.list_id) != current.list_id:
                 # What was sent to the old list says nothing about the new one: start over there.
                 db.execute(delete(sync_state).where(sync_state.c.export_id == current.id))
+                db.execute(delete(sync_skipped).where(sync_skipped.c.export_id == current.id))
+                db.execute(
+                    update(exports)
+                    .where(exports.c.id == current.id)
+                    .values(synced_version=None, synced_fingerprint=None)
+                )
             if segment_ids is not None:
                 db.execute(delete(export_segments).where(export_segments.c.export_id == current.id))
                 db.execute(insert(export_segments), [{"export_id": current.id, "segment_id": s} for s in segment_ids])

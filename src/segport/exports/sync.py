@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, Integer, String, and_, delete, exists, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from segport.exports.normalize import SKIPPED
 from segport.store import Store
-from segport.store.tables import run_sent, sync_state
+from segport.store.tables import run_rows, run_sent, sync_skipped, sync_state
 
 CHUNK = 500
 
@@ -77,6 +78,18 @@ def acknowledge(db: Connection, export_id: int, run_id: int, batches: Sequence[i
     if batches:
         first = not db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
         _upsert(db, export_id, run_id, batches, plain=first)
+
+
+def record_skipped(db: Connection, export_id: int, run_id: int) -> None:
+    """Keep the members the run could not send (from its rows not sent), for runs that will not read them."""
+    dialect = db.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = select(
+        literal(export_id, Integer), run_rows.c.profile_key, run_rows.c.email, run_rows.c.reason, run_rows.c.detail
+    ).where(run_rows.c.run_id == run_id, run_rows.c.reason.in_(SKIPPED))
+    statement = insert(sync_skipped).from_select(["export_id", "profile_key", "email", "reason", "detail"], rows)
+    # The rows a tracked run copied from sync_skipped (members it did not read) are there already.
+    db.execute(statement.on_conflict_do_nothing(index_elements=[sync_skipped.c.export_id, sync_skipped.c.profile_key]))
 
 
 def drop_staging(store: Store, run_id: int) -> None:

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 
 from segport.errors import InvalidInput
+from segport.profiles import changes
 from segport.profiles.fields import TypeGuess, convert, field_name
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
 from segport.profiles.source import EMBEDDED_TABLE, Field, build_table, record_source
 from segport.store import Store
+from segport.store.tables import profile_fields, profile_source
 
 LOADING_TABLE = "profiles_loading"
 INSERT_CHUNK = 5_000
@@ -164,9 +166,15 @@ def _convert(value: str, kind: str, rows: CsvRows | ParquetRows, count: int, nam
 
 
 def _swap(connection: Connection, fields: list[Field], key: str, file_name: str, count: int, actor: str) -> None:
+    version = changes.current_version(connection) or 0
+    # Versioned index names: the old table's index still holds its name until that table is dropped.
+    index = f"ix_profiles_key_{version + 1}"
+    connection.execute(text(f'CREATE UNIQUE INDEX "{index}" ON "{LOADING_TABLE}" ("{key}")'))
+    changes.record_import(
+        connection, _comparable_table(connection, fields, key), build_table(LOADING_TABLE, fields), key, count
+    )
     connection.execute(text(f'DROP TABLE IF EXISTS "{EMBEDDED_TABLE}"'))
     connection.execute(text(f'ALTER TABLE "{LOADING_TABLE}" RENAME TO "{EMBEDDED_TABLE}"'))
-    connection.execute(text(f'CREATE UNIQUE INDEX "ix_profiles_key" ON "{EMBEDDED_TABLE}" ("{key}")'))
     record_source(
         connection,
         fields,
@@ -177,3 +185,14 @@ def _swap(connection: Connection, fields: list[Field], key: str, file_name: str,
         row_count=count,
         loaded_by=actor,
     )
+
+
+def _comparable_table(connection: Connection, fields: list[Field], key: str) -> Table | None:
+    """The embedded table being replaced, when it has the same fields and key (so rows can be compared)."""
+    source = connection.execute(select(profile_source.c.kind, profile_source.c.key_field)).first()
+    if source is None or source.kind != "embedded" or source.key_field != key:
+        return None
+    old = connection.execute(select(profile_fields.c.name, profile_fields.c.type)).all()
+    if {(row.name, row.type) for row in old} != {(field.name, field.type) for field in fields}:
+        return None
+    return build_table(EMBEDDED_TABLE, fields)

@@ -9,6 +9,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from segport.errors import InvalidInput
+from segport.profiles import changes
 from segport.profiles.fields import field_name
 from segport.profiles.importer import ImportedProfiles, import_profiles
 from segport.profiles.source import Field, load_source, record_source
@@ -93,6 +94,7 @@ def connect_external(store: Store, *, url: str, table: str, key: str, actor: str
             hint=f"Pass --key with one of: {', '.join(f.source_name for f in fields)}.",
         )
     with store.begin() as db:
+        changes.record_untracked(db)
         record_source(
             db,
             fields,

@@ -6,6 +6,7 @@ view in the customer's database or warehouse, so segments are evaluated there (p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,10 @@ class ProfileSource:
 
     def field(self, name: str) -> Field | None:
         return next((field for field in self.fields if field.name == name), None)
+
+    def aliased(self, name: str) -> ProfileSource:
+        """The same source under another name, for a subquery that refers to the outer query's table."""
+        return dataclasses.replace(self, table=self.table.alias(name))
 
 
 def build_table(name: str, fields: list[Field], *, schema: str | None = None) -> Table:

@@ -114,6 +114,10 @@ exports = Table(
     Column("created_by", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # What the sync state reflects: the profile version and the membership rules of the last successful run.
+    # A rerun with the same rules reads only the profiles changed since that version.
+    Column("synced_version", Integer),
+    Column("synced_fingerprint", String(64)),
 )
 
 export_segments = Table(
@@ -167,6 +171,11 @@ runs = Table(
     Column("updated", BigInteger, nullable=False, server_default="0"),
     Column("unchanged", BigInteger, nullable=False, server_default="0"),
     Column("removed", BigInteger, nullable=False, server_default="0"),
+    # The profile versions the run covers: (profiles_from, profiles_to]; profiles_from is None when the run
+    # compares every member with the sync state instead of reading only the changed profiles.
+    Column("profiles_from", Integer),
+    Column("profiles_to", Integer),
+    Column("fingerprint", String(64)),  # of the membership rules and field mapping the run used
     Index("ix_runs_export_status", "export_id", "status"),
 )
 
@@ -223,9 +232,48 @@ sync_state = Table(
     Column("contact_id", String(64)),  # when known (from a list export)
     # True when this export put the contact on the list; mirror mode removes only those.
     Column("added_by_export", Boolean, nullable=False),
-    Column("outcome", String(20), nullable=False),  # added | unsubscribed
+    Column("outcome", String(20), nullable=False),  # added | unsubscribed (Constant Contact refused it)
     Column("last_run_id", Integer, nullable=False),
     Index("ix_sync_state_export_email", "export_id", "email"),
+)
+# Partial: the few unsubscribed members are listed by every run, without reading a million added ones.
+Index(
+    "ix_sync_state_unsubscribed",
+    sync_state.c.export_id,
+    sqlite_where=sync_state.c.outcome == "unsubscribed",
+    postgresql_where=sync_state.c.outcome == "unsubscribed",
+)
+
+# Members the export could not send as they are (invalid email, duplicate), so that a rerun that reads only
+# changed profiles still accounts for them, and finds the duplicates to look at again when their twin changes.
+sync_skipped = Table(
+    "sync_skipped",
+    metadata,
+    Column("export_id", Integer, ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True),
+    Column("profile_key", Text, primary_key=True),
+    Column("email", Text),
+    Column("reason", String(40), nullable=False),  # invalid_email | duplicate
+    Column("detail", Text),
+    Index("ix_sync_skipped_export_email", "export_id", "email"),
+)
+
+# Every import of the embedded profiles is a version; `tracked` says its changed keys are in profile_changes
+# (not when the fields changed, the previous source was another, or most rows changed).
+profile_versions = Table(
+    "profile_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("tracked", Boolean, nullable=False),
+    Column("changed", BigInteger),
+)
+
+# The keys a tracked version added, changed or deleted.
+profile_changes = Table(
+    "profile_changes",
+    metadata,
+    Column("version", Integer, ForeignKey("profile_versions.version", ondelete="CASCADE"), primary_key=True),
+    Column("profile_key", Text, primary_key=True),
 )
 
 # The members each batch of a run carried, until Constant Contact's answer moves them into sync_state.
