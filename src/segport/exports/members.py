@@ -177,7 +177,7 @@ def unsubscribed_unchanged(
     raw = _raw_columns(inside, export)
     key = inside.table.c[source.key]
     still = exists().where(
-        cast(key, Text) == sync_state.c.profile_key,
+        key == sync_state.c.profile_key,
         member_condition(store, inside, rules),
         sync_state.c.raw_email.is_not_distinct_from(raw[0]),
         sync_state.c.raw_first_name.is_not_distinct_from(raw[1]),
@@ -187,10 +187,10 @@ def unsubscribed_unchanged(
         select(sync_state.c.profile_key, sync_state.c.email)
         # A literal, not a parameter: only then can SQLite use the partial index of unsubscribed members.
         .where(sync_state.c.export_id == export.id, sync_state.c.outcome == literal_column("'unsubscribed'"), still)
-        .order_by(sync_state.c.profile_key)
     )
+    # Sorted here: an ORDER BY would lead SQLite to walk the whole sync state in key order instead.
     with source.engine.connect() as connection:
-        return [(str(row[0]), str(row[1])) for row in connection.execute(query)]
+        return sorted((str(row[0]), str(row[1])) for row in connection.execute(query))
 
 
 def count_members(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> int:
