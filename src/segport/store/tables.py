@@ -91,6 +91,7 @@ connections = Table(
     Column("auth_base", Text, nullable=False),
     Column("client_id", String(255), nullable=False),
     Column("client_secret_sealed", Text, nullable=False),
+    Column("webhook_url", Text),  # called when a run of this connection's exports ends Failure or Skipped
     Column("tokens_sealed", Text),
     Column("token_expires_at", DateTime(timezone=True)),
     Column("created_by", String(255), nullable=False),
@@ -118,6 +119,9 @@ exports = Table(
     # A rerun with the same rules reads only the profiles changed since that version.
     Column("synced_version", Integer),
     Column("synced_fingerprint", String(64)),
+    # When it runs by itself: refresh (with the system refresh), own (schedule_spec), or off.
+    Column("schedule_mode", String(10), nullable=False, server_default="refresh"),
+    Column("schedule_spec", Text),  # a scheduling.calendar.Schedule as JSON, for `own`
 )
 
 export_segments = Table(
@@ -176,7 +180,22 @@ runs = Table(
     Column("profiles_from", Integer),
     Column("profiles_to", Integer),
     Column("fingerprint", String(64)),  # of the membership rules and field mapping the run used
+    # The queue: a worker holds a Processing run by its lease, renewed while it works; an expired lease
+    # (or a dead process on the same host) lets another worker take the run over and resume it.
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    Column("tick_key", String(200)),  # the scheduled tick that queued it
     Index("ix_runs_export_status", "export_id", "status"),
+)
+# At most one unfinished run per export: a second request joins it instead of queuing another.
+Index(
+    "ux_runs_one_unfinished",
+    runs.c.export_id,
+    unique=True,
+    sqlite_where=runs.c.status.in_(["Queued", "Processing"]),
+    postgresql_where=runs.c.status.in_(["Queued", "Processing"]),
 )
 
 run_batches = Table(
@@ -290,4 +309,50 @@ run_sent = Table(
     Column("on_list_before", Boolean, nullable=False),
     # The address this export had put on the list for the profile before, when the email changed.
     Column("replaced_email", Text),
+)
+
+# The system refresh schedule (one row, id 1); no row or no spec: off.
+system_schedule = Table(
+    "system_schedule",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("spec", Text),  # a scheduling.calendar.Schedule as JSON
+    Column("updated_by", String(255), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every scheduled moment acted on, once: the scheduler that inserts the key queues the work; others skip it.
+ticks = Table(
+    "ticks",
+    metadata,
+    Column("key", String(200), primary_key=True),  # refresh@<UTC time> or export:<id>@<UTC time>
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+# A refresh: evaluate the active segments, then queue the exports that follow the refresh. Claimed by a
+# worker with a lease, like runs.
+refreshes = Table(
+    "refreshes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tick_key", String(200)),
+    Column("status", String(20), nullable=False),  # Queued Processing Successful Failure
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("message", Text),
+)
+
+# One API key's request budget, shared by every process: the last requests' start times and the day's count.
+api_budgets = Table(
+    "api_budgets",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("day", String(10), nullable=False),
+    Column("used", Integer, nullable=False),
+    Column("recent", Text, nullable=False),  # JSON list of epoch seconds, the latest `per_second` slots
 )
