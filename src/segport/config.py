@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     # Seconds the CLI waits for the browser to come back from Constant Contact's sign-in page.
     sign_in_timeout_seconds: float = Field(default=300.0, gt=0)
 
+    # A worker holds a run by a lease it renews every third of this; a dead worker's run is taken over
+    # after it expires (at once when that worker ran on this host).
+    lease_seconds: float = Field(default=60.0, ge=3)
+    # How often the scheduler looks for due ticks, and how late a tick may still fire (a scheduler that
+    # was down longer than this skips the moments it missed rather than running them all at once).
+    scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    schedule_catch_up_seconds: float = Field(default=900.0, gt=0)
+    # How long an idle worker sleeps before looking for work again.
+    worker_idle_seconds: float = Field(default=1.0, gt=0)
+    # Called with a run's summary when it ends Failure or Skipped (as is each connection's own webhook).
+    webhook_url: str | None = None
+    webhook_attempts: int = Field(default=4, ge=1)
+    webhook_backoff_seconds: float = Field(default=1.0, ge=0)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'segport.db'}"

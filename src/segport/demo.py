@@ -15,7 +15,7 @@ from segport.connections import service as connections
 from segport.connections.sign_in import sign_in_with
 from segport.emulator import Emulator
 from segport.emulator.serve import serve_in_background, settings_for_emulator
-from segport.exports import runner
+from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.runs import show_run
 from segport.profiles.importer import import_profiles
@@ -67,7 +67,7 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
             actor=settings.actor,
         )
         say("Saved the export 'Demo export' (segments Canada + Big spenders -> the demo list). Running it...")
-        run_id = runner.run_export(store, settings, name="Demo export", actor=settings.actor)
+        run_id = launch.run_export(store, settings, name="Demo export", actor=settings.actor)
         view = show_run(store, run_id=run_id)
         listed = len(emulator.members(list_id))
     counts = dict(view.counts)

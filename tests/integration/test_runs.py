@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from segport.errors import Refused
-from segport.exports import runner
+from segport.exports import launch
 from segport.exports import service as exports
-from segport.exports.locks import export_lock
 from segport.exports.normalize import normalize_email
 from segport.exports.runs import iter_rows_not_sent, list_runs, rows_csv, show_run
+from segport.scheduling import queue
 from segport.segments.service import count_segment, create_segment, set_active
-from segport.store.tables import run_batches
+from segport.store.tables import run_batches, runs
 from tests.support.app import App
 
 
@@ -69,7 +69,7 @@ def exporting(app: App, tmp_path: Path) -> tuple[App, Path, str]:
 
 
 def run(app: App, name: str = "E") -> int:
-    return runner.run_export(app.store, app.settings, name=name, actor="tester", http=app.http)
+    return launch.run_export(app.store, app.settings, name=name, actor="tester", http=app.http)
 
 
 def test_a_run_sends_exactly_the_valid_distinct_members_and_explains_the_rest(exporting: tuple[App, Path, str]) -> None:
@@ -157,7 +157,7 @@ def test_a_run_that_died_resumes_without_resending_accepted_batches(exporting: t
     app, profiles, list_id = exporting
     crashing = httpx.Client(transport=CrashOnImport(app.http._transport, crash_at=3))
     with pytest.raises(Crash):
-        runner.run_export(app.store, app.settings, name="E", actor="tester", http=crashing)
+        launch.run_export(app.store, app.settings, name="E", actor="tester", http=crashing)
     [interrupted] = list_runs(app.store, export="E")
     assert interrupted.status == "Processing"
     assert app.emulator.request_count("bulkImportContactsJSON", 201) == 2
@@ -178,16 +178,26 @@ def test_a_run_that_died_resumes_without_resending_accepted_batches(exporting: t
     assert len(activity_ids) == len(set(activity_ids))
 
 
-def test_a_second_run_of_the_same_export_at_once_is_refused(exporting: tuple[App, Path, str]) -> None:
+def test_a_second_run_now_joins_the_run_another_worker_is_processing(exporting: tuple[App, Path, str]) -> None:
     app, _, _ = exporting
     export = exports.show_export(app.store, name="E")
-    with (
-        export_lock(app.settings.home, export.id, export.name),
-        pytest.raises(Refused, match="another segport process"),
-    ):
-        run(app)
-    assert list_runs(app.store, export="E") == []  # refused before a run was recorded
-    assert show_run(app.store, run_id=run(app)).status == "Successful"  # free again afterwards
+    run_id, joined = queue.enqueue(app.store, export.id, trigger="schedule", actor="scheduler")
+    assert not joined
+    # A worker on another host holds it, with a live lease.
+    assert queue.claim(app.store, "elsewhere:1:abc", 60, run_id=run_id) == (run_id, 1)
+    again = launch.run_export(app.store, app.settings, name="E", actor="tester", http=app.http, wait=False)
+    assert again == run_id
+    assert [view.id for view in list_runs(app.store, export="E")] == [run_id]  # no second run was queued
+    assert show_run(app.store, run_id=run_id).status == "Processing"
+    assert any("Joined by tester" in item["message"] for item in show_run(app.store, run_id=run_id).events)
+    # Once its lease expires, the next run now takes it over and finishes it.
+    with app.store.begin() as db:
+        db.execute(
+            update(runs).where(runs.c.id == run_id).values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert run(app) == run_id
+    view = show_run(app.store, run_id=run_id)
+    assert view.status == "Successful", view.message
 
 
 def test_a_refused_batch_fails_the_run_with_constant_contacts_reason(exporting: tuple[App, Path, str]) -> None:

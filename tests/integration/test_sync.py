@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from segport.exports import runner
+from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
 from segport.exports.runs import iter_rows_not_sent, show_run
@@ -72,7 +72,7 @@ class Walk:
     def run(self, **options: object) -> dict[str, int]:
         # These lists are tiny: any removal is a large share of them. The guard has its own test.
         options.setdefault("allow_mass_removal", True)
-        run_id = runner.run_export(
+        run_id = launch.run_export(
             self.app.store, self.app.settings, name=self.name, actor="t", http=self.app.http, **options
         )  # type: ignore[arg-type]
         view = show_run(self.app.store, run_id=run_id)

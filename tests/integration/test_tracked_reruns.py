@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from segport.exports import runner
+from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.runs import iter_rows_not_sent, show_run
 from segport.profiles import changes
@@ -108,7 +108,7 @@ class Twin:
     def run(self) -> tuple[dict[str, int], dict[str, str]]:
         with self.app.store.begin() as db:
             db.execute(update(exports_table).where(exports_table.c.name == "Twin").values(synced_fingerprint=None))
-        run_id = runner.run_export(
+        run_id = launch.run_export(
             self.app.store, self.app.settings, name="Twin", actor="t", http=self.app.http, allow_mass_removal=True
         )
         assert _profiles_from(self.app, run_id) is None

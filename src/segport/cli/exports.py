@@ -10,7 +10,7 @@ from rich.table import Table
 
 from segport.cli.common import console, context, when
 from segport.cli.runs import print_run
-from segport.exports import runner, service
+from segport.exports import launch, service
 from segport.exports.dry_run import DryRun
 
 app = typer.Typer(help="Exports of segments to Constant Contact lists.", no_args_is_help=True)
@@ -187,7 +187,7 @@ def run(
         console=console,
         transient=True,
     ) as progress:
-        run_id = runner.run_export(
+        run_id = launch.run_export(
             state.store,
             state.settings,
             name=name,

@@ -17,17 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import httpx
 from sqlalchemy import func, insert, literal, select, update
 
 from segport.config import Settings
-from segport.connections.service import client_for, http_session
 from segport.constant_contact import ConstantContactClient, JsonImportBatcher
 from segport.constant_contact.batching import ImportBatch
-from segport.errors import SegportError
 from segport.exports import mirror, sync
 from segport.exports import scope as scope_of
-from segport.exports.locks import export_lock
+from segport.exports.control import RunControl, Stop
 from segport.exports.members import (
     Member,
     MemberQuery,
@@ -40,7 +37,7 @@ from segport.exports.members import (
 from segport.exports.normalize import NOT_ADDED, REASONS, REMOVED, UNSUBSCRIBED, counter_for
 from segport.exports.scope import Scope
 from segport.exports.sending import BatchSender, Checkpoint, SentRecorder
-from segport.exports.service import ExportView, show_export
+from segport.exports.service import ExportView
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.model import Combination, Group
 from segport.store import Store
@@ -53,7 +50,7 @@ class RunProgress(Protocol):
     def polling(self, finished: int, total: int) -> None: ...
 
 
-class _Silent:
+class Silent:
     def started(self, run_id: int, members: int) -> None: ...
     def advanced(self, members_read: int, batches_sent: int) -> None: ...
     def polling(self, finished: int, total: int) -> None: ...
@@ -71,6 +68,7 @@ class _State:
     pending_rows: list[dict[str, Any]] = field(default_factory=list)  # rows not sent, since the last batch
     batch_rows: list[tuple[Any, ...]] = field(default_factory=list)  # run_sent rows of the batch being built
     recorder: Any = None  # the SentRecorder of the sending phase
+    control: Any = None  # the RunControl: cancel, shutdown, lease
     scope: Scope | None = None  # recorded when the run first planned
     pending_copy: Any = None  # an INSERT of more rows not sent, for the next checkpoint
     leavers: list[mirror.Leaver] | None = None  # mirror mode: found before sending (None after a resume)
@@ -93,99 +91,36 @@ class _Plan:
         return scope_of.changed(self.scope) if self.scope.tracked else None
 
 
-def _now() -> datetime:
+def _cancel_requested(control: RunControl) -> bool:
+    try:
+        control.check()
+    except Stop as stop:
+        return stop.reason == "cancel"
+    return False
+
+
+def now() -> datetime:
     return datetime.now(UTC)
 
 
 def event(store: Store, run_id: int, message: str, level: str = "info") -> None:
     with store.begin() as db:
-        db.execute(insert(run_events).values(run_id=run_id, at=_now(), level=level, message=message))
+        db.execute(insert(run_events).values(run_id=run_id, at=now(), level=level, message=message))
 
 
-def _finish(store: Store, run_id: int, status: str, message: str, level: str = "info") -> None:
+def finish(store: Store, run_id: int, status: str, message: str, level: str = "info") -> None:
     with store.begin() as db:
         db.execute(
             update(runs)
             .where(runs.c.id == run_id)
-            .values(status=status, message=message, finished_at=_now(), phase="done")
+            .values(status=status, message=message, finished_at=now(), phase="done", lease_owner=None)
         )
-        db.execute(insert(run_events).values(run_id=run_id, at=_now(), level=level, message=f"{status}: {message}"))
+        db.execute(insert(run_events).values(run_id=run_id, at=now(), level=level, message=f"{status}: {message}"))
 
 
 def _set(store: Store, run_id: int, **values: Any) -> None:
     with store.begin() as db:
         db.execute(update(runs).where(runs.c.id == run_id).values(**values))
-
-
-def start_or_resume(
-    store: Store, export: ExportView, *, actor: str, trigger: str, full: bool = False
-) -> tuple[int, bool]:
-    """The run to work on: an unfinished one of this export (resumed), or a new one."""
-    with store.begin() as db:
-        unfinished = db.execute(
-            select(runs.c.id)
-            .where(runs.c.export_id == export.id, runs.c.status.in_(("Queued", "Processing")))
-            .order_by(runs.c.id)
-        ).scalar()
-        if unfinished is not None:
-            db.execute(update(runs).where(runs.c.id == unfinished).values(status="Processing"))
-            db.execute(
-                insert(run_events).values(
-                    run_id=unfinished, at=_now(), level="warning", message=f"Resumed by {actor} after an interruption."
-                )
-            )
-            return int(unfinished), True
-        run_id = db.execute(
-            insert(runs).values(
-                export_id=export.id,
-                status="Processing",
-                trigger=trigger,
-                triggered_by=actor,
-                created_at=_now(),
-                started_at=_now(),
-                stream_position=0,
-                mode=export.mode,
-                full=full,
-                phase="sending",
-                **dict.fromkeys(RUN_COUNTERS, 0),
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        kind = "full" if full else "incremental"
-        db.execute(
-            insert(run_events).values(
-                run_id=run_id,
-                at=_now(),
-                level="info",
-                message=f"Run started by {actor} ({trigger}, {kind}, {export.mode} mode).",
-            )
-        )
-        return int(run_id), False
-
-
-def run_export(
-    store: Store,
-    settings: Settings,
-    *,
-    name: str,
-    actor: str,
-    trigger: str = "manual",
-    full: bool = False,
-    allow_mass_removal: bool = False,
-    progress: RunProgress | None = None,
-    http: httpx.Client | None = None,
-) -> int:
-    """Run (or resume) the export now; returns the run id. The run's row says how it ended."""
-    export = show_export(store, name=name)
-    with export_lock(settings.home, export.id, export.name):
-        run_id, resumed = start_or_resume(store, export, actor=actor, trigger=trigger, full=full)
-        report = progress or _Silent()
-        try:
-            with http_session(settings, http) as session:
-                client = client_for(store, settings, session, export.connection_id)
-                _execute(store, settings, export, run_id, resumed, report, client, allow_mass_removal)
-        except SegportError as exc:
-            _finish(store, run_id, "Failure", str(exc), "error")
-    return run_id
 
 
 def plan_for(
@@ -210,7 +145,7 @@ def plan_for(
     return _Plan(source, rules, query, incremental, scope)
 
 
-def _execute(
+def execute_phases(
     store: Store,
     settings: Settings,
     export: ExportView,
@@ -219,14 +154,18 @@ def _execute(
     report: RunProgress,
     client: ConstantContactClient,
     allow_mass_removal: bool,
+    control: RunControl,
 ) -> None:
+    """Work the run from the phase it is in to its end; raises Stop("shutdown"|"lost") at a batch boundary."""
     state = _load_state(store, run_id)
+    state.control = control
+    canceled = False
     rules, inactive = active_rules(store, export)
     if inactive and not resumed:
         event(store, run_id, f"Inactive segments contribute no members: {', '.join(inactive)}.", "warning")
     plan = plan_for(store, export, full=state.full, rules=rules, scope=state.scope)
     if plan is None:
-        _finish(store, run_id, "Skipped", "None of the export's segments is active; nothing was sent.", "warning")
+        finish(store, run_id, "Skipped", "None of the export's segments is active; nothing was sent.", "warning")
         return
     if state.scope is None:  # a new run: a resumed one must read exactly what it read before
         state.scope = plan.scope
@@ -245,7 +184,12 @@ def _execute(
         report.started(run_id, state.counts["members"])
         started = time.perf_counter()
         on_list = _emails_on_list_before(store, export, plan, client)
-        read = _send(store, settings, export, run_id, state, plan, client, report, on_list)
+        try:
+            read = _send(store, settings, export, run_id, state, plan, client, report, on_list)
+        except Stop as stop:
+            if stop.reason != "cancel":
+                raise
+            canceled, read = True, state.position  # what was accepted is acknowledged below, then it ends
         _set(store, run_id, phase="polling")
         state.phase = "polling"
         which = "changed profiles" if plan.scope.tracked else "members"
@@ -259,6 +203,17 @@ def _execute(
         _poll(store, export, run_id, plan, client, report)
         state.phase = "removing"
         event(store, run_id, f"Activities finished and acknowledged in {time.perf_counter() - started:.1f} s.")
+    if canceled or _cancel_requested(control):
+        sync.drop_staging(store, run_id)
+        finish(
+            store,
+            run_id,
+            "Canceled",
+            f"Canceled on request after {state.handed} batches ({state.counts['sent']:,} contacts sent and "
+            "recorded); nothing was removed. The next run sends the rest.",
+            "warning",
+        )
+        return
     if state.phase == "removing":
         _remove_leavers(store, settings, export, state, plan, client, allow_mass_removal)
     _conclude(store, run_id)
@@ -277,7 +232,7 @@ def _prepare(
     """Limit and mass-removal checks before anything is sent; False when the run already ended."""
     members = count_members(store, plan.source, plan.rules)
     if members > settings.export_limit:
-        _finish(
+        finish(
             store,
             run_id,
             "Skipped",
@@ -300,7 +255,7 @@ def _prepare(
                     len(leaving), size, settings.mirror_max_removal_share, allow_mass_removal, export.name
                 )
             except mirror.MassRemoval as refused:
-                _finish(store, run_id, "Failure", f"{refused.message} Nothing was sent. {refused.hint}", "error")
+                finish(store, run_id, "Failure", f"{refused.message} Nothing was sent. {refused.hint}", "error")
                 return False
     return True
 
@@ -348,7 +303,14 @@ def _send(
     sender = BatchSender(store, client, run_id, state.batches)
     state.recorder = SentRecorder(lambda rows: sync.record_sent(store, rows))
     try:
-        streamed = _stream(store, export, run_id, state, plan, batcher, sender, report, on_list)
+        try:
+            streamed = _stream(store, export, run_id, state, plan, batcher, sender, report, on_list)
+        except Stop:
+            # The batch being built is dropped (a resumed run reads it again); those handed over are sent
+            # and checkpointed before the run stops.
+            sender.finish()
+            state.recorder.finish()
+            raise
         finished = batcher.flush()
         if plan.query.joined and plan.incremental:
             # Unchanged members were never read: the database left them out.
@@ -407,6 +369,7 @@ def _stream(
             if finished is not None:  # the batch before this member is complete: its counts exclude this one
                 _hand_over(store, state, sender, finished, last_position, state.batch_rows)
                 state.batch_rows = []
+                state.control.check()  # a batch boundary: stop here if asked to
             state.counts["added" if member.synced is None else "updated"] += 1
             state.counts["truncated"] += member.truncated
             state.batch_rows.append(_sent_row(member, on_list))
@@ -514,7 +477,7 @@ def _poll(
                 .where(run_batches.c.run_id == run_id, run_batches.c.activity_id == activity_id)
                 .values(
                     state=activity.state,
-                    finished_at=_now(),
+                    finished_at=now(),
                     person_count=activity.status.person_count,
                     error_count=activity.status.error_count,
                     cannot_add_count=activity.status.cannot_add_to_list_count,
@@ -655,7 +618,7 @@ def _conclude(store: Store, run_id: int) -> None:
                 .values(synced_version=counts["profiles_to"], synced_fingerprint=counts["fingerprint"])
             )
     if failed:
-        _finish(
+        finish(
             store,
             run_id,
             "Failure",
@@ -677,4 +640,4 @@ def _conclude(store: Store, run_id: int) -> None:
         if batches or counts["removed"] or counts["unchanged"]
         else ("The segments have no member that can be sent; nothing was sent.")
     )
-    _finish(store, run_id, "Successful", message)
+    finish(store, run_id, "Successful", message)

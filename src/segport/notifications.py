@@ -1,0 +1,76 @@
+"""Webhooks: a run that ends Failure or Skipped is reported to the connection's webhook and the global one.
+
+The summary is JSON (run id, export, status, message, counts, times). Each call is tried a few times with a
+doubling pause; a webhook that stays down is recorded as a warning on the run and never fails it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import httpx
+from sqlalchemy import insert, select
+
+from segport.config import Settings
+from segport.connections.service import http_session
+from segport.exports.runs import show_run
+from segport.store import Store
+from segport.store.tables import connections, exports, run_events, runs
+
+logger = logging.getLogger(__name__)
+NOTIFIED = ("Failure", "Skipped")
+
+
+def notify_if_needed(store: Store, settings: Settings, run_id: int, http: httpx.Client | None = None) -> None:
+    view = show_run(store, run_id=run_id, with_details=False)
+    if view.status not in NOTIFIED:
+        return
+    with store.begin() as db:
+        own = db.execute(
+            select(connections.c.webhook_url)
+            .join(exports, exports.c.connection_id == connections.c.id)
+            .join(runs, runs.c.export_id == exports.c.id)
+            .where(runs.c.id == run_id)
+        ).scalar()
+    targets = list(dict.fromkeys(url for url in (own, settings.webhook_url) if url))
+    if not targets:
+        return
+    summary = {
+        "run_id": view.id,
+        "export": view.export,
+        "status": view.status,
+        "message": view.message,
+        "trigger": view.trigger,
+        "triggered_by": view.triggered_by,
+        "started_at": view.started_at.isoformat() if view.started_at else None,
+        "finished_at": view.finished_at.isoformat() if view.finished_at else None,
+        "counts": view.counts,
+        "rows_not_sent": view.rows_not_sent,
+    }
+    with http_session(settings, http) as session:
+        for url in targets:
+            outcome = _post(session, url, summary, settings.webhook_attempts, settings.webhook_backoff_seconds)
+            level, message = ("info", f"Webhook {url} notified.") if outcome is None else ("warning", outcome)
+            with store.begin() as db:
+                db.execute(insert(run_events).values(run_id=run_id, at=view.finished_at, level=level, message=message))
+
+
+def _post(session: httpx.Client, url: str, summary: dict[str, object], attempts: int, backoff: float) -> str | None:
+    """None when delivered; else what went wrong, after every attempt."""
+    problem = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            answer = session.post(url, json=summary, timeout=10.0)
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}"
+            continue
+        if answer.status_code < 300:
+            return None
+        problem = f"HTTP {answer.status_code}"
+        if answer.status_code < 500 and answer.status_code != 429:
+            break  # the webhook refused the call itself: trying again would not help
+    logger.warning("Webhook %s failed: %s", url, problem)
+    return f"Webhook {url} could not be notified ({problem}, after {attempt + 1} attempts)."
