@@ -155,12 +155,17 @@ def test_edit_duplicate_and_remove(ready: App) -> None:
     assert [view.name for view in exports.list_exports(ready.store)] == ["Renamed"]
 
 
-def test_every_client_of_one_api_key_in_a_process_shares_one_budget(ready: App) -> None:
-    first = connections.budget_for(ready.settings, ready.settings.cc_api_base, "key-a")
-    assert connections.budget_for(ready.settings, ready.settings.cc_api_base, "key-a") is first
-    assert connections.budget_for(ready.settings, ready.settings.cc_api_base, "key-b") is not first
+def test_every_client_of_one_api_key_draws_on_one_budget_in_the_database(ready: App) -> None:
+    first = connections.budget_for(ready.store, ready.settings, ready.settings.cc_api_base, "key-a")
+    assert connections.budget_for(ready.store, ready.settings, ready.settings.cc_api_base, "key-a").key == first.key
+    other = connections.budget_for(ready.store, ready.settings, ready.settings.cc_api_base, "key-b")
+    assert other.key != first.key
+    first.acquire("a")
+    first.acquire("b")
+    assert first.used_today() == 2 and other.used_today() == 0
     connection_id = connections.show_connection(ready.store, name="CC").id
     one = connections.client_for(ready.store, ready.settings, ready.http, connection_id)
     two = connections.client_for(ready.store, ready.settings, ready.http, connection_id)
-    assert one._budget is two._budget
-    assert one._budget is connections.budget_for(ready.settings, ready.settings.cc_api_base, "segport-emulator")
+    before = two._budget.used_today()  # type: ignore[attr-defined]
+    one.account_summary()
+    assert two._budget.used_today() == before + 1  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,11 +15,11 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from segport.config import Settings
+from segport.connections.budget import SharedBudget
 from segport.constant_contact import (
     BearerAuth,
     ConstantContactClient,
     OAuthClient,
-    RateBudget,
     RetryPolicy,
     TokenKeeper,
     TokenSet,
@@ -164,7 +163,9 @@ def add_connection(
     with http_session(settings, http) as session:
         oauth = oauth_client(settings, session)
         tokens = sign_in(oauth, session)
-        account = _client(settings, session, oauth, tokens, settings.cc_api_base, lambda _t: None).account_summary()
+        account = _client(
+            store, settings, session, oauth, tokens, settings.cc_api_base, lambda _t: None
+        ).account_summary()
     now = datetime.now(UTC)
     secret = settings.cc_client_secret
     assert secret is not None and settings.cc_client_id is not None  # checked by oauth_client
@@ -271,23 +272,18 @@ def _save_tokens(store: Store, connection_id: int, tokens: TokenSet) -> None:
         )
 
 
-_BUDGETS: dict[tuple[str, str, float, int], RateBudget] = {}
-_BUDGETS_LOCK = threading.Lock()
-
-
-def budget_for(settings: Settings, api_base: str, client_id: str) -> RateBudget:
-    """The request budget of one API key, shared by every client in this process.
-
-    Constant Contact's limits are per API key, not per connection. Processes do not share this budget yet.
-    """
-    with _BUDGETS_LOCK:
-        key = (api_base, client_id, settings.cc_requests_per_second, settings.cc_requests_per_day)
-        if key not in _BUDGETS:
-            _BUDGETS[key] = RateBudget(per_second=settings.cc_requests_per_second, per_day=settings.cc_requests_per_day)
-        return _BUDGETS[key]
+def budget_for(store: Store, settings: Settings, api_base: str, client_id: str) -> SharedBudget:
+    """The request budget of one API key, shared through the database by every process that uses the key."""
+    return SharedBudget(
+        store,
+        f"{api_base}|{client_id}",
+        per_second=settings.cc_requests_per_second,
+        per_day=settings.cc_requests_per_day,
+    )
 
 
 def _client(
+    store: Store,
     settings: Settings,
     http: httpx.Client,
     oauth: OAuthClient,
@@ -296,7 +292,7 @@ def _client(
     persist: Callable[[TokenSet], None],
 ) -> ConstantContactClient:
     keeper = TokenKeeper(oauth, tokens, on_new_tokens=persist)
-    budget = budget_for(settings, api_base, oauth.client_id)
+    budget = budget_for(store, settings, api_base, oauth.client_id)
     retry = RetryPolicy(attempts=settings.retry_attempts, total_seconds=settings.retry_total_seconds)
     timeout = httpx.Timeout(
         connect=settings.http_connect_timeout,
@@ -324,4 +320,6 @@ def client_for(store: Store, settings: Settings, http: httpx.Client, connection_
         client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
     )
     tokens = _open_tokens(store, row["tokens_sealed"])
-    return _client(settings, http, oauth, tokens, row["api_base"], lambda fresh: _save_tokens(store, row["id"], fresh))
+    return _client(
+        store, settings, http, oauth, tokens, row["api_base"], lambda fresh: _save_tokens(store, row["id"], fresh)
+    )

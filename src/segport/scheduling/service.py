@@ -1,0 +1,101 @@
+"""Setting schedules (the system refresh, each export's own), and running every scheduled export now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+
+from segport.errors import InvalidInput
+from segport.exports.service import show_export
+from segport.scheduling import queue
+from segport.scheduling.calendar import Schedule, next_fire
+from segport.store import Store
+from segport.store.tables import exports, system_schedule
+
+EXPORT_MODES = ("refresh", "own", "off")
+
+
+@dataclass(frozen=True)
+class ExportSchedule:
+    export: str
+    mode: str  # refresh | own | off
+    schedule: Schedule | None  # the export's own, or the system refresh it follows (None: it does not run)
+    next_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.schedule is not None
+
+
+def show_system_schedule(store: Store) -> Schedule | None:
+    with store.begin() as db:
+        spec = db.execute(select(system_schedule.c.spec).where(system_schedule.c.id == 1)).scalar()
+    return Schedule.model_validate_json(spec) if spec else None
+
+
+def set_system_schedule(store: Store, schedule: Schedule | None, *, actor: str) -> None:
+    """Set the system refresh schedule, or turn it off (None)."""
+    with store.begin() as db:
+        db.execute(delete(system_schedule))
+        db.execute(
+            insert(system_schedule).values(
+                id=1,
+                spec=schedule.model_dump_json() if schedule else None,
+                updated_by=actor,
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+
+def set_export_schedule(store: Store, *, name: str, mode: str, schedule: Schedule | None = None) -> ExportSchedule:
+    if mode not in EXPORT_MODES:
+        raise InvalidInput(f"{mode!r} is not a schedule mode.", hint=f"Use one of: {', '.join(EXPORT_MODES)}.")
+    if (mode == "own") != (schedule is not None):
+        raise InvalidInput(
+            "An export's own schedule needs its times (and only it does).",
+            hint="Pass --daily/--weekly with --time (and --day), or --cron, together with nothing else.",
+        )
+    export = show_export(store, name=name)
+    with store.begin() as db:
+        db.execute(
+            update(exports)
+            .where(exports.c.id == export.id)
+            .values(schedule_mode=mode, schedule_spec=schedule.model_dump_json() if schedule else None)
+        )
+    return export_schedules(store, name=name)[0]
+
+
+def export_schedules(store: Store, *, name: str | None = None, now: datetime | None = None) -> list[ExportSchedule]:
+    """Every export's schedule (or one's) and when it next runs by itself."""
+    system = show_system_schedule(store)
+    moment = now or datetime.now(UTC)
+    query = select(exports.c.name, exports.c.schedule_mode, exports.c.schedule_spec).order_by(exports.c.name)
+    if name is not None:
+        show_export(store, name=name)  # a clear refusal for an unknown name
+        query = query.where(exports.c.name == name)
+    with store.begin() as db:
+        rows = db.execute(query).all()
+    found = []
+    for row in rows:
+        schedule = None
+        if row.schedule_mode == "own" and row.schedule_spec:
+            schedule = Schedule.model_validate_json(row.schedule_spec)
+        elif row.schedule_mode == "refresh":
+            schedule = system
+        found.append(
+            ExportSchedule(row.name, row.schedule_mode, schedule, next_fire(schedule, moment) if schedule else None)
+        )
+    return found
+
+
+def run_all(store: Store, *, actor: str) -> list[tuple[str, int, bool]]:
+    """Queue every export that has an active schedule (as the original's "Run all"): (name, run id, joined)."""
+    queued = []
+    for item in export_schedules(store):
+        if item.active:
+            export = show_export(store, name=item.export)
+            run_id, joined = queue.enqueue(store, export.id, trigger="manual", actor=actor)
+            queued.append((item.export, run_id, joined))
+    return queued

@@ -1,0 +1,89 @@
+"""Workers: claim refreshes and runs from the database and work them, until asked to stop.
+
+Several workers (processes, machines) can share one PostgreSQL database: claims skip what another holds,
+leases are renewed while the work goes on, and the work of a worker that died is taken over when its lease
+expires. On shutdown (SIGTERM) a worker stops its run at the next batch boundary and hands it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy import select, update
+
+from segport.config import Settings
+from segport.errors import SegportError
+from segport.exports.launch import execute_run
+from segport.scheduling import queue
+from segport.segments.service import count_segment, list_segments
+from segport.store import Store
+from segport.store.tables import exports, refreshes
+
+logger = logging.getLogger(__name__)
+
+
+def work_once(
+    store: Store, settings: Settings, owner: str, shutdown: threading.Event, http: httpx.Client | None = None
+) -> bool:
+    """Claim and work one refresh or run; False when there was nothing to do."""
+    refresh = queue.claim(store, owner, settings.lease_seconds, table=refreshes)
+    if refresh is not None:
+        run_refresh(store, refresh[0])
+        return True
+    claimed = queue.claim(store, owner, settings.lease_seconds)
+    if claimed is None:
+        return False
+    run_id, attempts = claimed
+    logger.info("Working run %s (attempt %s).", run_id, attempts)
+    execute_run(store, settings, run_id, owner, attempts=attempts, actor="worker", shutdown=shutdown, http=http)
+    return True
+
+
+def run_refresh(store: Store, refresh_id: int) -> None:
+    """Evaluate the active segments (their counts are recorded), then queue the exports following the refresh."""
+    try:
+        counted = 0
+        for segment in list_segments(store):
+            if segment.active:
+                count_segment(store, name=segment.name)
+                counted += 1
+        with store.begin() as db:
+            tick_key = db.execute(select(refreshes.c.tick_key).where(refreshes.c.id == refresh_id)).scalar()
+            following = db.execute(select(exports.c.id).where(exports.c.schedule_mode == "refresh")).scalars().all()
+            for export_id in following:
+                queue.enqueue_in(db, export_id, trigger="schedule", actor="refresh", tick_key=tick_key)
+            db.execute(
+                update(refreshes)
+                .where(refreshes.c.id == refresh_id)
+                .values(
+                    status="Successful",
+                    finished_at=datetime.now(UTC),
+                    lease_owner=None,
+                    message=f"{counted} segments evaluated; {len(following)} exports queued.",
+                )
+            )
+    except SegportError as exc:
+        with store.begin() as db:
+            db.execute(
+                update(refreshes)
+                .where(refreshes.c.id == refresh_id)
+                .values(status="Failure", finished_at=datetime.now(UTC), lease_owner=None, message=str(exc))
+            )
+
+
+def run_worker(store: Store, settings: Settings, shutdown: threading.Event, http: httpx.Client | None = None) -> None:
+    """Work until `shutdown` is set; the run in hand stops at its next batch and is handed back."""
+    owner = queue.identity()
+    logger.info("Worker %s started.", owner)
+    while not shutdown.is_set():
+        try:
+            busy = work_once(store, settings, owner, shutdown, http)
+        except Exception:  # one bad run must not stop the worker; it is recorded on the run where possible
+            logger.exception("The worker's last claim failed; it carries on.")
+            busy = False
+        if not busy:
+            shutdown.wait(settings.worker_idle_seconds)
+    logger.info("Worker %s stopped.", owner)

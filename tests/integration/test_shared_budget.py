@@ -1,0 +1,55 @@
+"""One API key's budget shared through the database: concurrent users never exceed the rate together."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import update
+
+from segport.connections.budget import SharedBudget
+from segport.errors import QuotaExceeded
+from segport.store.tables import api_budgets
+from tests.support.app import App
+
+
+def test_two_users_of_one_key_stay_inside_the_rate_together(app: App) -> None:
+    per_second = 20.0  # fast, so the test is short; the arithmetic is the same at 4/s
+    started: list[float] = []
+    lock = threading.Lock()
+
+    def draw(count: int) -> None:
+        budget = SharedBudget(app.store, "key", per_second=per_second, per_day=1_000, margin=0.0)
+        for _ in range(count):
+            budget.acquire("op")
+            with lock:
+                started.append(time.time())
+
+    users = [threading.Thread(target=draw, args=(15,)) for _ in range(2)]
+    for user in users:
+        user.start()
+    for user in users:
+        user.join()
+    started.sort()
+    slots = int(per_second)
+    # No window of one second (less a little for the thread's own scheduling) holds more than `slots` starts.
+    for index in range(len(started) - slots):
+        assert started[index + slots] - started[index] >= 1.0 - 0.02
+    assert SharedBudget(app.store, "key", per_second=per_second, per_day=1_000).used_today() == 30
+
+
+def test_the_days_quota_is_shared_and_resets_with_the_day(app: App) -> None:
+    one = SharedBudget(app.store, "key", per_second=4, per_day=3)
+    two = SharedBudget(app.store, "key", per_second=4, per_day=3)
+    one.acquire()
+    two.acquire()
+    one.acquire()
+    with pytest.raises(QuotaExceeded) as refused:
+        two.acquire("getList")
+    assert refused.value.resets_at is not None and refused.value.resets_at > datetime.now(UTC)
+    with app.store.begin() as db:  # yesterday's count does not hold today
+        db.execute(update(api_budgets).where(api_budgets.c.key == "key").values(day="2000-01-01"))
+    two.acquire()
+    assert one.used_today() == 1
