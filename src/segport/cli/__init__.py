@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from segport import __version__
-from segport.cli import connections, exports, profiles, runs, segments
+from segport.cli import connections, exports, profiles, runs, scheduling, segments
 from segport.cli.common import console, context, errors
 from segport.cli.emulator import emulator
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
@@ -25,7 +25,11 @@ app.add_typer(segments.app, name="segments")
 app.add_typer(connections.app, name="connections")
 app.add_typer(exports.app, name="exports")
 app.add_typer(runs.app, name="runs")
+app.add_typer(scheduling.app, name="schedule")
 app.command()(emulator)
+app.command()(scheduling.worker)
+app.command()(scheduling.scheduler)
+app.command()(scheduling.serve)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

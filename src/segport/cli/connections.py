@@ -110,3 +110,20 @@ def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The con
     """Remove a connection and delete its stored tokens (refused while exports use it)."""
     service.remove_connection(context(ctx).store, name=name)
     console.print(f"Removed connection {name!r} and its stored tokens.")
+
+
+@app.command()
+def webhook(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The connection's display name.")],
+    url: Annotated[str | None, typer.Argument(help="The URL to call (POST, JSON run summary).")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Stop calling a webhook for this connection.")] = False,
+) -> None:
+    """Call a URL when a run of this connection's exports ends Failure or Skipped (SEGPORT_WEBHOOK_URL: all)."""
+    if (url is None) != off:
+        service.set_webhook(context(ctx).store, name=name, url=url)
+        console.print(f"{name!r}: webhook {'off' if off else url}.")
+        return
+    from segport.errors import InvalidInput
+
+    raise InvalidInput("Pass either a URL or --off.", hint=f"segport connections webhook {name!r} https://...")

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from segport.cli.common import console, context, when
 from segport.cli.runs import print_run
+from segport.cli.scheduling import Days, Times, Zone, schedule_from
+from segport.errors import InvalidInput
 from segport.exports import launch, service
 from segport.exports.dry_run import DryRun
 
@@ -216,3 +218,50 @@ def _print_dry_run(report: DryRun) -> None:
         for row in report.rows:
             table.add_row(row.action, row.profile_key, row.email, row.reason)
         console.print(table)
+
+
+@app.command()
+def schedule(
+    ctx: typer.Context,
+    name: Name,
+    follow_refresh: Annotated[bool, typer.Option("--follow-refresh", help="Run with the system refresh.")] = False,
+    off: Annotated[bool, typer.Option("--off", help="Never run by itself (on demand only).")] = False,
+    daily: Annotated[bool, typer.Option("--daily", help="Its own schedule: every day at the --time(s).")] = False,
+    weekly: Annotated[
+        bool, typer.Option("--weekly", help="Its own schedule: on the --day(s) at the --time(s).")
+    ] = False,
+    cron: Annotated[str | None, typer.Option("--cron", help="Its own schedule as a cron expression.")] = None,
+    time: Times = None,
+    day: Days = None,
+    timezone: Zone = "UTC",
+) -> None:
+    """When the export runs by itself: with the system refresh (the default), its own schedule, or never."""
+    from segport.scheduling.service import set_export_schedule
+
+    store = context(ctx).store
+    if follow_refresh or off:
+        if follow_refresh and off:
+            raise InvalidInput("--follow-refresh and --off contradict each other.", hint="Pass one of them.")
+        item = set_export_schedule(store, name=name, mode="refresh" if follow_refresh else "off")
+    else:
+        item = set_export_schedule(
+            store, name=name, mode="own", schedule=schedule_from(daily, weekly, cron, time, day, timezone)
+        )
+    how = item.schedule.describe() if item.schedule else "not by itself (the system refresh is off)"
+    if item.mode == "off":
+        how = "only on demand"
+    nxt = f"; next run {item.next_at:%Y-%m-%d %H:%M} UTC" if item.next_at else ""
+    console.print(f"{item.export!r} runs {how}{nxt}.")
+
+
+@app.command("run-all")
+def run_all_command(ctx: typer.Context) -> None:
+    """Queue every export that has an active schedule; `segport serve` or a worker runs them."""
+    from segport.scheduling.service import run_all
+
+    state = context(ctx)
+    queued = run_all(state.store, actor=state.actor)
+    if not queued:
+        console.print("No export has an active schedule (its own, or the system refresh): nothing was queued.")
+    for export_name, run_id, joined in queued:
+        console.print(f"{export_name}: {'joined' if joined else 'queued'} run {run_id}")

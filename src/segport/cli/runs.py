@@ -105,3 +105,16 @@ def rows(
     for key, email, reason, detail in iter_rows_not_sent(store, run_id=run_id):
         table.add_row(key, email or "", reason, detail or "")
     console.print(table)
+
+
+@app.command()
+def cancel(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's number.")]) -> None:
+    """Cancel a queued run, or stop a processing one at its next batch (what was sent is recorded)."""
+    from segport.scheduling.queue import cancel as cancel_run
+
+    state = context(ctx)
+    outcome = cancel_run(state.store, run_id=run_id, actor=state.actor)
+    if outcome == "canceled":
+        console.print(f"Run {run_id} was queued; it is Canceled.")
+    else:
+        console.print(f"Run {run_id} stops at its next batch and ends Canceled; segport runs show {run_id} follows it.")

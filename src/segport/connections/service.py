@@ -247,6 +247,23 @@ def show_connection(store: Store, *, name: str) -> ConnectionView:
     )
 
 
+def set_webhook(store: Store, *, name: str, url: str | None) -> None:
+    """The URL called when a run of this connection's exports ends Failure or Skipped (None: no webhook)."""
+    if url is not None:
+        parsed = httpx.URL(url) if url.startswith(("http://", "https://")) else None
+        if parsed is None or not parsed.host:
+            raise InvalidInput(
+                f"{url!r} is not an http(s) URL.", hint="Pass a full URL, e.g. https://hooks.example.com/segport."
+            )
+    with store.begin() as connection:
+        row = _row(connection, name)
+        connection.execute(
+            update(connections)
+            .where(connections.c.id == row["id"])
+            .values(webhook_url=url, updated_at=datetime.now(UTC))
+        )
+
+
 def remove_connection(store: Store, *, name: str) -> None:
     """Remove a connection and its stored secrets; refused while exports use it."""
     view = show_connection(store, name=name)

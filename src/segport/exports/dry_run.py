@@ -7,6 +7,7 @@ the list's size, which the mass-removal guard needs.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import httpx
@@ -76,29 +77,31 @@ def dry_run(
     streamed = 0
     sending: set[str] = set()
     replaced: list[str] = []
-    for member in stream_members(store, plan.source, plan.query, export):
-        streamed = member.position
-        if member.problem is not None:
-            report.skip[member.problem] += 1
-            keep(PlannedRow("skip", member.key, member.email, member.detail or member.problem))
-        elif not full and not member.changed:
-            report.unchanged += 1
-            if member.synced is not None and member.synced.outcome == "unsubscribed":
-                report.skip[UNSUBSCRIBED] += 1
-                keep(PlannedRow("skip", member.key, member.email, UNSUBSCRIBED_EARLIER))
-        else:
-            action = "add" if member.synced is None else "update"
-            report.add += action == "add"
-            report.update += action == "update"
-            sending.add(member.email)
-            keep(PlannedRow(action, member.key, member.email))
-            if (
-                member.synced is not None
-                and member.synced.added_by_export
-                and member.synced.outcome == "added"
-                and member.synced.email != member.email
-            ):
-                replaced.append(member.synced.email)
+    # Closed even when the loop stops early (a server-side cursor must not be left open).
+    with closing(stream_members(store, plan.source, plan.query, export)) as members:
+        for member in members:
+            streamed = member.position
+            if member.problem is not None:
+                report.skip[member.problem] += 1
+                keep(PlannedRow("skip", member.key, member.email, member.detail or member.problem))
+            elif not full and not member.changed:
+                report.unchanged += 1
+                if member.synced is not None and member.synced.outcome == "unsubscribed":
+                    report.skip[UNSUBSCRIBED] += 1
+                    keep(PlannedRow("skip", member.key, member.email, UNSUBSCRIBED_EARLIER))
+            else:
+                action = "add" if member.synced is None else "update"
+                report.add += action == "add"
+                report.update += action == "update"
+                sending.add(member.email)
+                keep(PlannedRow(action, member.key, member.email))
+                if (
+                    member.synced is not None
+                    and member.synced.added_by_export
+                    and member.synced.outcome == "added"
+                    and member.synced.email != member.email
+                ):
+                    replaced.append(member.synced.email)
     if plan.query.joined and plan.incremental:
         report.unchanged = report.members - streamed
         for key, email in unsubscribed_unchanged(store, plan.source, export, plan.rules):

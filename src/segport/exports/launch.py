@@ -131,4 +131,4 @@ def execute_run(
         raise
     finally:
         control.close()
-    notify_if_needed(store, settings, run_id, http)
+    notify_if_needed(store, settings, run_id)  # a real network call: webhooks are not Constant Contact

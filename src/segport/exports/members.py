@@ -11,7 +11,8 @@ external source is compared in Python, a chunk of keys at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,20 +201,23 @@ def count_members(store: Store, source: ProfileSource, rules: list[Group | Combi
         return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
 
 
-def _rows(store: Store, source: ProfileSource, plan: MemberQuery, export_id: int) -> Iterator[tuple[Any, ...]]:
+def _rows(
+    store: Store, source: ProfileSource, plan: MemberQuery, export_id: int
+) -> Generator[tuple[Any, ...], None, None]:
     """Rows of (key, raw email, raw first, raw last, synced email, synced raw x3, outcome, added, twin, prior)."""
     with source.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(plan.query)
-        if plan.joined:
-            yield from result
-            return
-        chunk: list[tuple[Any, ...]] = []
-        for row in result:
-            chunk.append(tuple(row))
-            if len(chunk) >= LOOKUP_CHUNK:
-                yield from _with_sync(store, export_id, chunk)
-                chunk = []
-        yield from _with_sync(store, export_id, chunk)
+        with result:  # closes the (server-side) cursor however the reading ends
+            if plan.joined:
+                yield from result
+                return
+            chunk: list[tuple[Any, ...]] = []
+            for row in result:
+                chunk.append(tuple(row))
+                if len(chunk) >= LOOKUP_CHUNK:
+                    yield from _with_sync(store, export_id, chunk)
+                    chunk = []
+            yield from _with_sync(store, export_id, chunk)
 
 
 def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
@@ -245,13 +249,24 @@ def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> It
             )
 
 
-def stream_members(store: Store, source: ProfileSource, plan: MemberQuery, export: ExportView) -> Iterator[Member]:
-    """Every member the query gives, normalised, validated and de-duplicated, in its stable order."""
+def stream_members(
+    store: Store, source: ProfileSource, plan: MemberQuery, export: ExportView
+) -> Generator[Member, None, None]:
+    """Every member the query gives, normalised, validated and de-duplicated, in its stable order.
+
+    Callers that may stop early close it (contextlib.closing): on PostgreSQL it holds a server-side cursor.
+    """
+    rows = _rows(store, source, plan, export.id)
+    with closing(rows):
+        yield from _members(rows)
+
+
+def _members(rows: Iterator[tuple[Any, ...]]) -> Iterator[Member]:
     previous_email = ""
     previous_key = ""
     # SQL lower() leaves non-ASCII letters alone, so such addresses may not sort next to their twins.
     non_ascii_seen: dict[str, str] = {}
-    for position, row in enumerate(_rows(store, source, plan, export.id), start=1):
+    for position, row in enumerate(rows, start=1):
         key = str(row[0])
         raw: Raw = (row[1], row[2], row[3])
         email, problem = normalize_email(row[1])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -275,11 +276,13 @@ def _emails_on_list_before(store: Store, export: ExportView, plan: _Plan, client
 
 def _new_member_emails(store: Store, export: ExportView, plan: _Plan, limit: int) -> list[str]:
     found = []
-    for member in stream_members(store, plan.source, plan.query, export):
-        if member.synced is None and member.problem is None and member.prior_added_by_export is None:
-            found.append(member.email)
-            if len(found) >= limit:
-                break
+    # Closed even when the loop stops early (a server-side cursor must not be left open).
+    with closing(stream_members(store, plan.source, plan.query, export)) as members:
+        for member in members:
+            if member.synced is None and member.problem is None and member.prior_added_by_export is None:
+                found.append(member.email)
+                if len(found) >= limit:
+                    break
     return found
 
 
@@ -354,28 +357,30 @@ def _stream(
     """Read, check, diff and batch every member after the resume point; returns the last position read."""
     resume_after = state.position
     last_position = resume_after
-    for member in stream_members(store, plan.source, plan.query, export):
-        if member.position <= resume_after:
-            continue  # covered by an accepted batch; the stream is replayed only to rebuild duplicate detection
-        if member.problem is not None:
-            state.counts[counter_for(member.problem)] += 1
-            state.pending_rows.append(_row(run_id, member, member.problem, member.detail))
-        elif not state.full and not member.changed:
-            state.counts["unchanged"] += 1
-            if member.synced is not None and member.synced.outcome == "unsubscribed":
-                state.pending_rows.append(_row(run_id, member, UNSUBSCRIBED, UNSUBSCRIBED_EARLIER))
-        else:
-            finished = batcher.add(member.email, member.first_name, member.last_name)
-            if finished is not None:  # the batch before this member is complete: its counts exclude this one
-                _hand_over(store, state, sender, finished, last_position, state.batch_rows)
-                state.batch_rows = []
-                state.control.check()  # a batch boundary: stop here if asked to
-            state.counts["added" if member.synced is None else "updated"] += 1
-            state.counts["truncated"] += member.truncated
-            state.batch_rows.append(_sent_row(member, on_list))
-        last_position = member.position
-        if member.position % 20_000 == 0:
-            report.advanced(member.position, sender.batches)
+    # Closed even when the loop stops early (a server-side cursor must not be left open).
+    with closing(stream_members(store, plan.source, plan.query, export)) as members:
+        for member in members:
+            if member.position <= resume_after:
+                continue  # covered by an accepted batch; the stream is replayed only to rebuild duplicate detection
+            if member.problem is not None:
+                state.counts[counter_for(member.problem)] += 1
+                state.pending_rows.append(_row(run_id, member, member.problem, member.detail))
+            elif not state.full and not member.changed:
+                state.counts["unchanged"] += 1
+                if member.synced is not None and member.synced.outcome == "unsubscribed":
+                    state.pending_rows.append(_row(run_id, member, UNSUBSCRIBED, UNSUBSCRIBED_EARLIER))
+            else:
+                finished = batcher.add(member.email, member.first_name, member.last_name)
+                if finished is not None:  # the batch before this member is complete: its counts exclude this one
+                    _hand_over(store, state, sender, finished, last_position, state.batch_rows)
+                    state.batch_rows = []
+                    state.control.check()  # a batch boundary: stop here if asked to
+                state.counts["added" if member.synced is None else "updated"] += 1
+                state.counts["truncated"] += member.truncated
+                state.batch_rows.append(_sent_row(member, on_list))
+            last_position = member.position
+            if member.position % 20_000 == 0:
+                report.advanced(member.position, sender.batches)
     return last_position
 
 

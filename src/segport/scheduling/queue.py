@@ -207,7 +207,10 @@ def cancel(store: Store, *, run_id: int, actor: str) -> str:
                 )
             )
             return "requested"
-    raise Refused(f"Run {run_id} already ended ({row.status}); there is nothing to cancel.", hint="")
+    raise Refused(
+        f"Run {run_id} already ended ({row.status}); there is nothing to cancel.",
+        hint=f"segport runs show {run_id} shows how it ended.",
+    )
 
 
 def state_of(store: Store, run_id: int) -> tuple[str, bool, str | None]:

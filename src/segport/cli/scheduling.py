@@ -1,0 +1,145 @@
+"""`segport schedule ...`, `segport worker`, `segport scheduler` and `segport serve`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from segport.cli.common import console, context
+from segport.errors import InvalidInput
+from segport.scheduling.calendar import Schedule, make_schedule
+from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
+
+app = typer.Typer(help="The system refresh schedule.", no_args_is_help=True)
+
+Times = Annotated[list[str] | None, typer.Option("--time", help="A time of day, HH:MM (repeat for several).")]
+Days = Annotated[list[str] | None, typer.Option("--day", help="Weekly: a day, mon ... sun (repeat for several).")]
+Zone = Annotated[str, typer.Option("--timezone", help="An IANA time zone, e.g. America/Toronto.")]
+
+
+def schedule_from(
+    daily: bool, weekly: bool, cron: str | None, times: list[str] | None, days: list[str] | None, timezone: str
+) -> Schedule:
+    """One of --daily, --weekly or --cron, checked."""
+    chosen = [kind for kind, on in (("daily", daily), ("weekly", weekly), ("cron", cron is not None)) if on]
+    if len(chosen) != 1:
+        raise InvalidInput("Say how often: one of --daily, --weekly or --cron.", hint="e.g. --daily --time 06:00")
+    return make_schedule(kind=chosen[0], times=times, days=days, cron=cron, timezone=timezone)
+
+
+@app.command()
+def show(ctx: typer.Context) -> None:
+    """The system refresh schedule and when each export runs next (in UTC and in the schedule's zone)."""
+    store = context(ctx).store
+    system = show_system_schedule(store)
+    console.print(f"System refresh: {system.describe() if system else 'off'}")
+    table = Table("export", "runs", "schedule", "next run (UTC)", "next run (local)")
+    for item in export_schedules(store):
+        how = {"refresh": "with the refresh", "own": "own schedule", "off": "off"}[item.mode]
+        local = (
+            item.next_at.astimezone(item.schedule.zone).strftime("%Y-%m-%d %H:%M %Z")
+            if item.next_at and item.schedule
+            else "-"
+        )
+        table.add_row(
+            item.export,
+            how,
+            item.schedule.describe() if item.schedule else "-",
+            item.next_at.strftime("%Y-%m-%d %H:%M") if item.next_at else "-",
+            local,
+        )
+    console.print(table)
+
+
+@app.command("set")
+def set_command(
+    ctx: typer.Context,
+    daily: Annotated[bool, typer.Option("--daily", help="Every day at the --time(s).")] = False,
+    weekly: Annotated[bool, typer.Option("--weekly", help="On the --day(s) at the --time(s).")] = False,
+    cron: Annotated[str | None, typer.Option("--cron", help="A cron expression instead.")] = None,
+    time: Times = None,
+    day: Days = None,
+    timezone: Zone = "UTC",
+) -> None:
+    """Turn the system refresh on: segments are evaluated, then every export that follows it runs."""
+    state = context(ctx)
+    schedule = schedule_from(daily, weekly, cron, time, day, timezone)
+    set_system_schedule(state.store, schedule, actor=state.actor)
+    console.print(f"System refresh: {schedule.describe()}. `segport serve` (or scheduler + worker) runs it.")
+
+
+@app.command()
+def off(ctx: typer.Context) -> None:
+    """Turn the system refresh off (exports with their own schedule keep it)."""
+    state = context(ctx)
+    set_system_schedule(state.store, None, actor=state.actor)
+    console.print("System refresh: off.")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(number: int, _frame: object) -> None:
+        console.print(f"{signal.Signals(number).name}: finishing the current batch, then stopping.")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def worker(ctx: typer.Context) -> None:
+    """Claim queued runs and refreshes and work them until SIGTERM (which hands the current run back)."""
+    from segport.scheduling.worker import run_worker
+
+    state = context(ctx)
+    _logging()
+    run_worker(state.store, state.settings, _stop_on_signals())
+
+
+def scheduler(ctx: typer.Context) -> None:
+    """Queue the work of the schedules as it falls due, until SIGTERM (run as many as you like)."""
+    from segport.scheduling.scheduler import run_scheduler
+
+    state = context(ctx)
+    _logging()
+    run_scheduler(state.store, state.settings, _stop_on_signals())
+
+
+def serve(
+    ctx: typer.Context,
+    workers: Annotated[int, typer.Option(help="Worker threads in this process (0: none).", min=0)] = 1,
+    with_scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="Run the scheduler.")] = True,
+) -> None:
+    """Scheduler and worker(s) in one process: the embedded default's way to run exports on schedule."""
+    from segport.scheduling.scheduler import run_scheduler
+    from segport.scheduling.worker import run_worker
+
+    state = context(ctx)
+    _logging()
+    stop = _stop_on_signals()
+    threads = [
+        threading.Thread(target=run_worker, args=(state.store, state.settings, stop), name=f"worker-{n}")
+        for n in range(workers)
+    ]
+    if with_scheduler:
+        threads.append(
+            threading.Thread(target=run_scheduler, args=(state.store, state.settings, stop), name="scheduler")
+        )
+    for thread in threads:
+        thread.start()
+    parts = f"{workers} worker(s)" + (" and the scheduler" if with_scheduler else "")
+    console.print(f"segport serve: {parts}, started {datetime.now(UTC):%H:%M:%S} UTC; Ctrl-C stops.")
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(timeout=0.5)
