@@ -1,0 +1,213 @@
+"""Several workers and schedulers on one PostgreSQL database, as separate processes, against the emulator.
+
+3 workers and 2 schedulers, 50 exports following the system refresh, 3 scheduled ticks: every tick runs every
+export exactly once. One worker is SIGKILLed in the middle of the big export's run; another worker takes the
+run over and finishes it, every list ends exact, no accepted batch is sent twice, and the workers together
+never provoke a 429 (they share the API key's budget through the database).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from segport.connections import service as connections
+from segport.connections.sign_in import sign_in_with
+from segport.emulator.serve import settings_for_emulator
+from segport.exports import service as exports
+from segport.exports.normalize import normalize_email
+from segport.profiles.importer import import_profiles
+from segport.scheduling.calendar import make_schedule
+from segport.scheduling.service import set_system_schedule
+from segport.segments.service import create_segment
+from segport.store import Store, open_store
+from segport.store.tables import refreshes, run_batches, run_events, runs
+from tests.e2e.cli import emulator_process, environment
+from tests.support.app import POSTGRESQL_ENV, postgresql_url, reset_postgresql
+
+EXPORTS = 50
+BIG = 5_000
+SMALL = 20
+TICKS = 3
+
+pytestmark = pytest.mark.skipif(
+    postgresql_url() is None, reason=f"several workers need PostgreSQL: {POSTGRESQL_ENV} (bash .ci/run sets it)"
+)
+
+
+def write_profiles(path: Path) -> dict[str, set[str]]:
+    """BIG profiles; the first SMALL are in the small segment. Returns the emails each segment should list."""
+    expected: dict[str, set[str]] = {"small": set(), "big": set()}
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["key", "email", "small"])
+        for number in range(BIG):
+            email = f"person{number}@example.org" if number % 97 else f"broken {number}"
+            writer.writerow([f"k{number:05d}", email, "yes" if number < SMALL else "no"])
+            normalized, problem = normalize_email(email)
+            if problem is None:
+                expected["big"].add(normalized)
+                if number < SMALL:
+                    expected["small"].add(normalized)
+    return expected
+
+
+def set_up(store: Store, base: str, home: Path, profiles: Path) -> dict[str, str]:
+    """The connection, segments and exports; returns list id by export name."""
+    settings = settings_for_emulator(base, home=home, user="e2e", database_url=postgresql_url())
+    connections.add_connection(
+        store,
+        settings,
+        name="CC",
+        allow_contributors=False,
+        agreed=True,
+        actor="e2e",
+        sign_in=sign_in_with(settings, announce=lambda _text: None, open_browser=False),
+    )
+    import_profiles(store, profiles, key="key", actor="e2e")
+    create_segment(store, name="Small", rule_text='small = "yes"', actor="e2e")
+    create_segment(store, name="Big", rule_text="key is not empty", actor="e2e")
+    lists = {}
+    for number in range(EXPORTS):
+        name = "Big" if number == 0 else f"Small {number:02d}"
+        lists[name] = httpx.post(f"{base}/_emulator/lists", json={"name": name}).json()["list_id"]
+        exports.add_export(
+            store,
+            settings,
+            name=name,
+            connection="CC",
+            list_id=lists[name],
+            email_field="email",
+            segment_names=["Big" if number == 0 else "Small"],
+            actor="e2e",
+        )
+    return lists
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in started:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_workers_and_schedulers_share_one_database_and_survive_a_killed_worker(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    url = postgresql_url()
+    assert url is not None
+    reset_postgresql(url)
+    home = tmp_path / "home"
+    expected = write_profiles(tmp_path / "profiles.csv")
+    with emulator_process() as base:
+        store = open_store(settings_for_emulator(base, home=home, user="e2e", database_url=url))
+        lists = set_up(store, base, home, tmp_path / "profiles.csv")
+        env = environment(
+            home,
+            base,
+            SEGPORT_DATABASE_URL=url,
+            SEGPORT_BATCH_MAX_CONTACTS="500",
+            SEGPORT_LEASE_SECONDS="6",
+            SEGPORT_SCHEDULER_INTERVAL_SECONDS="0.5",
+            SEGPORT_WORKER_IDLE_SECONDS="0.2",
+        )
+        for command in ["worker"] * 3 + ["scheduler"] * 2:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "segport", command],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        workers = {process.pid: process for process in processes[:3]}
+        # A tick every minute, the first a few seconds from now: the first tick's work (about 160 requests at
+        # 4/s) is done well before the next.
+        second = (datetime.now(UTC).second + 8) % 60
+        set_system_schedule(store, make_schedule(kind="cron", cron=f"* * * * * {second}"), actor="e2e")
+
+        killed = kill_the_worker_of_the_big_run(store, workers)
+        deadline = time.monotonic() + 60 * (TICKS + 1)
+        while not all_ticks_done(store):
+            assert time.monotonic() < deadline, "the ticks' work did not finish in time"
+            time.sleep(1)
+
+        with store.begin() as db:
+            ticks = db.execute(select(refreshes.c.tick_key, refreshes.c.status)).all()
+            per_tick = db.execute(
+                select(runs.c.tick_key, func.count(), func.count(runs.c.export_id.distinct()))
+                .where(runs.c.status == "Successful")
+                .group_by(runs.c.tick_key)
+            ).all()
+            unsuccessful = db.execute(select(func.count()).where(runs.c.status != "Successful")).scalar_one()
+            taken_over = db.execute(select(runs.c.id, runs.c.attempts).where(runs.c.attempts > 1)).all()
+            resumed = (
+                db.execute(select(run_events.c.message).where(run_events.c.message.like("Resumed by %")))
+                .scalars()
+                .all()
+            )
+            batches = db.execute(select(func.count()).select_from(run_batches)).scalar_one()
+        stats = httpx.get(f"{base}/_emulator/stats").json()
+        members = {
+            name: {m["email"].lower() for m in httpx.get(f"{base}/_emulator/lists/{list_id}/members").json()["members"]}
+            for name, list_id in lists.items()
+        }
+        store.close()
+
+    assert len(ticks) == TICKS and {status for _, status in ticks} == {"Successful"}  # each tick taken once
+    assert sorted(count for _, count, _ in per_tick) == [EXPORTS] * TICKS  # every export once per tick
+    assert all(distinct == EXPORTS for _, _, distinct in per_tick)
+    assert {key for key, _, _ in per_tick} == {key for key, _ in ticks}
+    assert unsuccessful == 0
+    assert killed is not None and [run_id for run_id, _ in taken_over] == [killed]
+    assert resumed, "the killed worker's run was resumed by another"
+    assert members["Big"] == expected["big"]
+    assert all(members[name] == expected["small"] for name in lists if name != "Big")
+    assert stats["by_operation"]["bulkImportContactsJSON"]["201"] == batches  # no accepted batch sent twice
+    assert stats["throttled"] == 0
+
+
+def kill_the_worker_of_the_big_run(store: Store, workers: dict[int, subprocess.Popen[bytes]]) -> int | None:
+    """SIGKILL the worker holding the big export's first run once two of its batches are checkpointed."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with store.begin() as db:
+            row = db.execute(
+                select(runs.c.id, runs.c.lease_owner, func.count(run_batches.c.number))
+                .join(run_batches, run_batches.c.run_id == runs.c.id)
+                .where(runs.c.status == "Processing", runs.c.export_id == 1)
+                .group_by(runs.c.id, runs.c.lease_owner)
+            ).first()
+        if row is not None and row[2] >= 2 and row[1]:
+            pid = int(row[1].split(":")[1])
+            assert pid in workers, row[1]
+            os.kill(pid, signal.SIGKILL)
+            workers[pid].wait(timeout=10)
+            return int(row[0])
+        time.sleep(0.1)
+    return None
+
+
+def all_ticks_done(store: Store) -> bool:
+    with store.begin() as db:
+        done = db.execute(select(func.count()).where(refreshes.c.status == "Successful")).scalar_one()
+        open_runs = db.execute(select(func.count()).where(runs.c.status.in_(("Queued", "Processing")))).scalar_one()
+    return done >= TICKS and open_runs == 0
