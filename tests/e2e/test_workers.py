@@ -76,7 +76,7 @@ def set_up(store: Store, base: str, home: Path, profiles: Path) -> dict[str, str
         sign_in=sign_in_with(settings, announce=lambda _text: None, open_browser=False),
     )
     import_profiles(store, profiles, key="key", actor="e2e")
-    create_segment(store, name="Small", rule_text='small = "yes"', actor="e2e")
+    create_segment(store, name="Small", rule_text="small = true", actor="e2e")
     create_segment(store, name="Big", rule_text="key is not empty", actor="e2e")
     lists = {}
     for number in range(EXPORTS):
