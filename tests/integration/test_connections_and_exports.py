@@ -75,9 +75,9 @@ def test_connection_names_are_unique_and_required(ready: App) -> None:
 def test_a_connection_in_use_cannot_be_removed_and_removal_deletes_its_tokens(ready: App) -> None:
     add(ready, "Newsletter")
     with pytest.raises(Refused, match="used by the exports: Newsletter"):
-        connections.remove_connection(ready.store, name="CC")
-    exports.remove_export(ready.store, name="Newsletter")
-    connections.remove_connection(ready.store, name="CC")
+        connections.remove_connection(ready.store, name="CC", actor="t")
+    exports.remove_export(ready.store, name="Newsletter", actor="t")
+    connections.remove_connection(ready.store, name="CC", actor="t")
     from sqlalchemy import text
 
     with ready.store.engine.connect() as db:
@@ -91,7 +91,9 @@ def test_reauthorize_replaces_tokens_that_stopped_working(ready: App) -> None:
     ready.emulator.authorization.revoke_grants()
     with pytest.raises(ReauthorizationRequired):
         add(ready, "Blocked", list_id=list_id)
-    connections.reauthorize_connection(ready.store, ready.settings, name="CC", sign_in=ready.sign_in, http=ready.http)
+    connections.reauthorize_connection(
+        ready.store, ready.settings, name="CC", sign_in=ready.sign_in, http=ready.http, actor="t"
+    )
     assert add(ready, "Works", list_id=list_id).list_name == "After reauthorization"
 
 
@@ -132,6 +134,7 @@ def test_edit_duplicate_and_remove(ready: App) -> None:
     edited = exports.edit_export(
         ready.store,
         ready.settings,
+        actor="t",
         name="Original",
         new_name="Renamed",
         list_id=other_list,
@@ -150,8 +153,8 @@ def test_edit_duplicate_and_remove(ready: App) -> None:
     with pytest.raises(Refused, match="already exists"):
         exports.duplicate_export(ready.store, name="Renamed", new_name="Copy", actor="t")
     with pytest.raises(Refused, match="used by the exports: Copy, Renamed"):
-        delete_segment(ready.store, name="VIP")
-    exports.remove_export(ready.store, name="Copy")
+        delete_segment(ready.store, name="VIP", actor="t")
+    exports.remove_export(ready.store, name="Copy", actor="t")
     assert [view.name for view in exports.list_exports(ready.store)] == ["Renamed"]
 
 

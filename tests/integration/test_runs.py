@@ -123,7 +123,7 @@ def test_over_the_limit_the_run_is_skipped_before_anything_is_sent(exporting: tu
 def test_a_segment_that_matches_nobody_sends_nothing(exporting: tuple[App, Path, str]) -> None:
     app, _, list_id = exporting
     create_segment(app.store, name="Nobody", rule_text='country = "ZZ"', actor="t")
-    exports.edit_export(app.store, app.settings, name="E", segment_names=["Nobody"], http=app.http)
+    exports.edit_export(app.store, app.settings, name="E", segment_names=["Nobody"], http=app.http, actor="t")
     view = show_run(app.store, run_id=run(app))
     assert view.status == "Successful"
     assert view.counts["members"] == 0 and view.counts["sent"] == 0
@@ -134,7 +134,7 @@ def test_a_segment_that_matches_nobody_sends_nothing(exporting: tuple[App, Path,
 
 def test_an_export_whose_segments_are_all_inactive_is_skipped(exporting: tuple[App, Path, str]) -> None:
     app, _, _ = exporting
-    set_active(app.store, name="Canada", active=False)
+    set_active(app.store, name="Canada", active=False, actor="t")
     view = show_run(app.store, run_id=run(app))
     assert view.status == "Skipped"
     assert "None of the export's segments is active" in (view.message or "")

@@ -67,7 +67,7 @@ def due_moment(app: App) -> datetime:
 
 def test_a_refresh_tick_is_taken_once_evaluates_segments_then_runs_every_following_export(scheduled: App) -> None:
     app = scheduled
-    set_export_schedule(app.store, name="C", mode="off")
+    set_export_schedule(app.store, name="C", mode="off", actor="t")
     set_system_schedule(app.store, make_schedule(kind="daily", times=["06:00"], timezone="America/Toronto"), actor="t")
     moment = due_moment(app)
     first = tick_once(app.store, app.settings, "scheduler-1", now=moment)
@@ -88,7 +88,11 @@ def test_a_refresh_tick_is_taken_once_evaluates_segments_then_runs_every_followi
 def test_an_export_with_its_own_schedule_is_queued_by_its_own_ticks(scheduled: App) -> None:
     app = scheduled
     own = set_export_schedule(
-        app.store, name="B", mode="own", schedule=make_schedule(kind="weekly", days=["tue"], times=["09:15"])
+        app.store,
+        name="B",
+        mode="own",
+        actor="t",
+        schedule=make_schedule(kind="weekly", days=["tue"], times=["09:15"]),
     )
     assert own.next_at is not None and own.next_at.weekday() == 1
     taken = tick_once(app.store, app.settings, "s", now=own.next_at + timedelta(minutes=1))
@@ -102,16 +106,18 @@ def test_an_export_with_its_own_schedule_is_queued_by_its_own_ticks(scheduled: A
 def test_run_all_queues_only_exports_with_an_active_schedule(scheduled: App) -> None:
     app = scheduled
     assert run_all(app.store, actor="t") == []  # the system refresh is off and nobody has an own schedule
-    set_export_schedule(app.store, name="A", mode="own", schedule=make_schedule(kind="cron", cron="0 * * * *"))
+    set_export_schedule(
+        app.store, name="A", mode="own", schedule=make_schedule(kind="cron", cron="0 * * * *"), actor="t"
+    )
     set_system_schedule(app.store, make_schedule(kind="daily", times=["06:00"]), actor="t")
-    set_export_schedule(app.store, name="C", mode="off")
+    set_export_schedule(app.store, name="C", mode="off", actor="t")
     queued = run_all(app.store, actor="t")
     assert sorted((name, joined) for name, _, joined in queued) == [("A", False), ("B", False)]
     again = run_all(app.store, actor="t")
     assert sorted((name, joined) for name, _, joined in again) == [("A", True), ("B", True)]
     assert {item.export: item.active for item in export_schedules(app.store)} == {"A": True, "B": True, "C": False}
     with pytest.raises(InvalidInput, match="needs its times"):
-        set_export_schedule(app.store, name="A", mode="own")
+        set_export_schedule(app.store, name="A", mode="own", actor="t")
 
 
 def test_cancel_a_queued_run_and_a_processing_one_between_batches(scheduled: App) -> None:
@@ -197,7 +203,7 @@ def test_a_failed_run_calls_the_webhook_and_retries_it(scheduled: App) -> None:
         app = scheduled.reopen(webhook_backoff_seconds=0.05)
         from segport.connections.service import set_webhook
 
-        set_webhook(app.store, name="CC", url=f"http://127.0.0.1:{port}/hook")
+        set_webhook(app.store, name="CC", url=f"http://127.0.0.1:{port}/hook", actor="t")
         app.emulator.faults.add("imports#1=400")
         run_id = launch.run_export(app.store, app.settings, name="A", actor="t", http=app.http)
         assert show_run(app.store, run_id=run_id).status == "Failure"

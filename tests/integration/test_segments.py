@@ -80,11 +80,11 @@ def test_segments_combine_by_union_intersect_and_except(loaded: App) -> None:
     assert members(loaded, '"Canada" union "Any order"', "u") == ["1", "3", "4", "5"]
     assert members(loaded, '"Canada" intersect "VIP"', "i") == ["1", "3"]
     assert members(loaded, '"Canada" except "VIP"', "e") == ["5"]
-    service.set_active(loaded.store, name="VIP", active=False)
+    service.set_active(loaded.store, name="VIP", active=False, actor="t")
     assert service.count_segment(loaded.store, name="i") == 0  # an inactive segment has no members
     assert service.count_segment(loaded.store, name="e") == 3
     with pytest.raises(Refused, match="combined into: e, i"):
-        service.delete_segment(loaded.store, name="VIP")
+        service.delete_segment(loaded.store, name="VIP", actor="t")
     with pytest.raises(UnknownName, match="no segment named 'Nope'"):
         service.create_segment(loaded.store, name="x", rule_text='"Canada" union "Nope"', actor="t")
 
@@ -133,7 +133,7 @@ def test_at_most_100_active_segments(loaded: App, monkeypatch: pytest.MonkeyPatc
         service.create_segment(loaded.store, name="c", rule_text="vip = true", actor="t")
     service.create_segment(loaded.store, name="c", rule_text="vip = true", actor="t", active=False)
     with pytest.raises(Refused):
-        service.set_active(loaded.store, name="c", active=True)
+        service.set_active(loaded.store, name="c", active=True, actor="t")
 
 
 def test_an_external_postgresql_table_is_the_source_and_segments_run_there(app: App) -> None:

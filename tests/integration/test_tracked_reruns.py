@@ -209,7 +209,7 @@ def test_changed_rules_make_the_next_run_compare_every_member(app: App, tmp_path
     assert _profiles_from(app, walk.last.id) is not None
     create_segment(app.store, name="Not two", rule_text='first_name != "Two"', actor="t")
     create_segment(app.store, name="In but two", rule_text='"In" intersect "Not two"', actor="t")
-    exports.edit_export(app.store, app.settings, name="E", segment_names=["In but two"], http=app.http)
+    exports.edit_export(app.store, app.settings, name="E", segment_names=["In but two"], http=app.http, actor="t")
     counts = walk.run()
     assert _profiles_from(app, walk.last.id) is None  # other rules: every member is compared
     assert counts["removed"] == 1 and "two@x.io" not in walk.listed()
@@ -217,11 +217,13 @@ def test_changed_rules_make_the_next_run_compare_every_member(app: App, tmp_path
     assert _profiles_from(app, walk.last.id) is not None
     # Deactivating a segment the rules are built on changes them too.
     create_segment(app.store, name="Five", rule_text='first_name = "Five"', actor="t")
-    exports.edit_export(app.store, app.settings, name="E", segment_names=["In but two", "Five"], http=app.http)
+    exports.edit_export(
+        app.store, app.settings, name="E", segment_names=["In but two", "Five"], http=app.http, actor="t"
+    )
     walk.run()
     assert _profiles_from(app, walk.last.id) is None
     walk.run()
-    set_active(app.store, name="Five", active=False)
+    set_active(app.store, name="Five", active=False, actor="t")
     counts = walk.run()
     assert _profiles_from(app, walk.last.id) is None
     assert "five@x.io" not in walk.listed() and counts["removed"] == 1

@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from segport import __version__
-from segport.cli import connections, exports, profiles, runs, scheduling, segments
+from segport.cli import connections, exports, profiles, runs, scheduling, segments, users
 from segport.cli.common import console, context, errors
 from segport.cli.emulator import emulator
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
@@ -26,6 +26,8 @@ app.add_typer(connections.app, name="connections")
 app.add_typer(exports.app, name="exports")
 app.add_typer(runs.app, name="runs")
 app.add_typer(scheduling.app, name="schedule")
+app.add_typer(users.app, name="users")
+app.command()(users.audit)
 app.command()(emulator)
 app.command()(scheduling.worker)
 app.command()(scheduling.scheduler)

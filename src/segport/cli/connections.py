@@ -100,6 +100,7 @@ def reauthorize(
         state.store,
         state.settings,
         name=name,
+        actor=state.actor,
         sign_in=sign_in_with(state.settings, announce=console.print, open_browser=browser),
     )
     console.print(f"Reauthorized {view.name!r}; the access token expires {when(view.token_expires_at)}.")
@@ -108,7 +109,7 @@ def reauthorize(
 @app.command()
 def remove(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The connection's display name.")]) -> None:
     """Remove a connection and delete its stored tokens (refused while exports use it)."""
-    service.remove_connection(context(ctx).store, name=name)
+    service.remove_connection(context(ctx).store, name=name, actor=context(ctx).actor)
     console.print(f"Removed connection {name!r} and its stored tokens.")
 
 
@@ -121,7 +122,7 @@ def webhook(
 ) -> None:
     """Call a URL when a run of this connection's exports ends Failure or Skipped (SEGPORT_WEBHOOK_URL: all)."""
     if (url is None) != off:
-        service.set_webhook(context(ctx).store, name=name, url=url)
+        service.set_webhook(context(ctx).store, name=name, url=url, actor=context(ctx).actor)
         console.print(f"{name!r}: webhook {'off' if off else url}.")
         return
     from segport.errors import InvalidInput

@@ -75,6 +75,7 @@ def edit(
         state.store,
         state.settings,
         name=name,
+        actor=state.actor,
         new_name=new_name,
         connection=connection,
         list_id=list_id,
@@ -136,7 +137,7 @@ def show(ctx: typer.Context, name: Name) -> None:
 @app.command()
 def remove(ctx: typer.Context, name: Name) -> None:
     """Remove an export (its run history goes with it)."""
-    service.remove_export(context(ctx).store, name=name)
+    service.remove_export(context(ctx).store, name=name, actor=context(ctx).actor)
     console.print(f"Removed export {name!r}.")
 
 
@@ -238,14 +239,14 @@ def schedule(
     """When the export runs by itself: with the system refresh (the default), its own schedule, or never."""
     from segport.scheduling.service import set_export_schedule
 
-    store = context(ctx).store
+    store, actor = context(ctx).store, context(ctx).actor
     if follow_refresh or off:
         if follow_refresh and off:
             raise InvalidInput("--follow-refresh and --off contradict each other.", hint="Pass one of them.")
-        item = set_export_schedule(store, name=name, mode="refresh" if follow_refresh else "off")
+        item = set_export_schedule(store, name=name, mode="refresh" if follow_refresh else "off", actor=actor)
     else:
         item = set_export_schedule(
-            store, name=name, mode="own", schedule=schedule_from(daily, weekly, cron, time, day, timezone)
+            store, name=name, mode="own", actor=actor, schedule=schedule_from(daily, weekly, cron, time, day, timezone)
         )
     how = item.schedule.describe() if item.schedule else "not by itself (the system refresh is off)"
     if item.mode == "off":

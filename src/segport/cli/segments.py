@@ -84,19 +84,19 @@ def preview(ctx: typer.Context, name: Name) -> None:
 @app.command()
 def activate(ctx: typer.Context, name: Name) -> None:
     """Include the segment in exports and refreshes again."""
-    service.set_active(context(ctx).store, name=name, active=True)
+    service.set_active(context(ctx).store, name=name, active=True, actor=context(ctx).actor)
     console.print(f"Segment {name!r} is active.")
 
 
 @app.command()
 def deactivate(ctx: typer.Context, name: Name) -> None:
     """Keep the definition but give it no members (exports leave it out)."""
-    service.set_active(context(ctx).store, name=name, active=False)
+    service.set_active(context(ctx).store, name=name, active=False, actor=context(ctx).actor)
     console.print(f"Segment {name!r} is inactive.")
 
 
 @app.command()
 def delete(ctx: typer.Context, name: Name) -> None:
     """Delete a segment that no export and no other segment uses."""
-    service.delete_segment(context(ctx).store, name=name)
+    service.delete_segment(context(ctx).store, name=name, actor=context(ctx).actor)
     console.print(f"Deleted segment {name!r}.")

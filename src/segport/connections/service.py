@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from segport import audit
 from segport.config import Settings
 from segport.connections.budget import SharedBudget
 from segport.constant_contact import (
@@ -192,13 +193,22 @@ def add_connection(
                     updated_at=now,
                 )
             )
+            audit.record(connection, actor, "consent.given", name, terms="data privacy and compliance")
+            audit.record(
+                connection,
+                actor,
+                "connection.created",
+                name,
+                account=account.organization_name,
+                allow_contributors=allow_contributors,
+            )
     except IntegrityError:
         raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.") from None
     return show_connection(store, name=name)
 
 
 def reauthorize_connection(
-    store: Store, settings: Settings, *, name: str, sign_in: SignIn, http: httpx.Client | None = None
+    store: Store, settings: Settings, *, name: str, sign_in: SignIn, actor: str, http: httpx.Client | None = None
 ) -> ConnectionView:
     with store.begin() as connection:
         row = _row(connection, name)
@@ -212,6 +222,8 @@ def reauthorize_connection(
         )
         tokens = sign_in(oauth, session)
     _save_tokens(store, row["id"], tokens)
+    with store.begin() as connection:
+        audit.record(connection, actor, "connection.reauthorized", name)
     return show_connection(store, name=name)
 
 
@@ -247,7 +259,7 @@ def show_connection(store: Store, *, name: str) -> ConnectionView:
     )
 
 
-def set_webhook(store: Store, *, name: str, url: str | None) -> None:
+def set_webhook(store: Store, *, name: str, url: str | None, actor: str) -> None:
     """The URL called when a run of this connection's exports ends Failure or Skipped (None: no webhook)."""
     if url is not None:
         parsed = httpx.URL(url) if url.startswith(("http://", "https://")) else None
@@ -262,9 +274,10 @@ def set_webhook(store: Store, *, name: str, url: str | None) -> None:
             .where(connections.c.id == row["id"])
             .values(webhook_url=url, updated_at=datetime.now(UTC))
         )
+        audit.record(connection, actor, "connection.changed", name, webhook_url=url)
 
 
-def remove_connection(store: Store, *, name: str) -> None:
+def remove_connection(store: Store, *, name: str, actor: str) -> None:
     """Remove a connection and its stored secrets; refused while exports use it."""
     view = show_connection(store, name=name)
     if view.exports:
@@ -274,6 +287,7 @@ def remove_connection(store: Store, *, name: str) -> None:
         )
     with store.begin() as connection:
         connection.execute(delete(connections).where(connections.c.id == view.id))
+        audit.record(connection, actor, "connection.removed", name)
 
 
 def _save_tokens(store: Store, connection_id: int, tokens: TokenSet) -> None:

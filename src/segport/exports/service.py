@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from segport import audit
 from segport.config import Settings
 from segport.connections.service import client_for, http_session
 from segport.errors import InvalidInput, NotFound, Refused
@@ -156,6 +157,7 @@ def add_export(
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             db.execute(insert(export_segments), [{"export_id": export_id, "segment_id": s} for s in segment_ids])
+            audit.record(db, actor, "export.created", name, list_id=list_id.lower(), segments=segment_names, mode=mode)
     except IntegrityError:
         raise Refused(f"An export named {name!r} already exists.", hint="Choose another name.") from None
     return show_export(store, name=name)
@@ -176,6 +178,7 @@ def edit_export(
     clear_first_name: bool = False,
     clear_last_name: bool = False,
     mode: str | None = None,
+    actor: str,
     http: httpx.Client | None = None,
 ) -> ExportView:
     current = show_export(store, name=name)
@@ -214,6 +217,8 @@ def edit_export(
             if segment_ids is not None:
                 db.execute(delete(export_segments).where(export_segments.c.export_id == current.id))
                 db.execute(insert(export_segments), [{"export_id": current.id, "segment_id": s} for s in segment_ids])
+            changed = {key: value for key, value in changes.items() if key != "updated_at"}
+            audit.record(db, actor, "export.changed", name, **changed, segments=segment_names)
     except IntegrityError:
         raise Refused(f"An export named {new_name!r} already exists.", hint="Choose another name.") from None
     return show_export(store, name=changes["name"])
@@ -242,12 +247,13 @@ def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> E
             ).inserted_primary_key[0]  # type: ignore[index]
             ids = _segment_ids(db, original.segments)
             db.execute(insert(export_segments), [{"export_id": export_id, "segment_id": s} for s in ids])
+            audit.record(db, actor, "export.duplicated", new_name.strip(), original=name)
     except IntegrityError:
         raise Refused(f"An export named {new_name!r} already exists.", hint="Choose another name.") from None
     return show_export(store, name=new_name.strip())
 
 
-def remove_export(store: Store, *, name: str) -> None:
+def remove_export(store: Store, *, name: str, actor: str) -> None:
     with store.begin() as db:
         row = _row(db, name)
         active = db.execute(
@@ -259,6 +265,7 @@ def remove_export(store: Store, *, name: str) -> None:
                 hint="Wait for it to finish, then remove the export.",
             )
         db.execute(delete(exports).where(exports.c.id == row["id"]))
+        audit.record(db, actor, "export.removed", name)
 
 
 def show_export(store: Store, *, name: str) -> ExportView:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from segport import audit
 from segport.errors import Refused, UnknownName
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, exports, run_events, runs
@@ -83,6 +84,8 @@ def enqueue_in(
             run_id=run_id, at=_now(), level="info", message=f"Queued by {actor} ({trigger}, {kind}, {mode} mode)."
         )
     )
+    export_name = db.execute(select(exports.c.name).where(exports.c.id == export_id)).scalar_one()
+    audit.record(db, actor, "run.queued", export_name, run_id=run_id, trigger=trigger, full=full, tick=tick_key)
     return int(run_id), False
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
 
+from segport import audit
 from segport.errors import InvalidInput
 from segport.exports.service import show_export
 from segport.scheduling import queue
@@ -47,9 +48,13 @@ def set_system_schedule(store: Store, schedule: Schedule | None, *, actor: str) 
                 updated_at=datetime.now(UTC),
             )
         )
+        described = schedule.describe() if schedule else "off"
+        audit.record(db, actor, "schedule.changed", "system refresh", schedule=described)
 
 
-def set_export_schedule(store: Store, *, name: str, mode: str, schedule: Schedule | None = None) -> ExportSchedule:
+def set_export_schedule(
+    store: Store, *, name: str, mode: str, actor: str, schedule: Schedule | None = None
+) -> ExportSchedule:
     if mode not in EXPORT_MODES:
         raise InvalidInput(f"{mode!r} is not a schedule mode.", hint=f"Use one of: {', '.join(EXPORT_MODES)}.")
     if (mode == "own") != (schedule is not None):
@@ -64,6 +69,8 @@ def set_export_schedule(store: Store, *, name: str, mode: str, schedule: Schedul
             .where(exports.c.id == export.id)
             .values(schedule_mode=mode, schedule_spec=schedule.model_dump_json() if schedule else None)
         )
+        described = schedule.describe() if schedule else None
+        audit.record(db, actor, "export.schedule_changed", name, mode=mode, schedule=described)
     return export_schedules(store, name=name)[0]
 
 

@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from segport import audit
 from segport.errors import InvalidInput, Refused
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.compiler import check_rule, members_condition, segment_keys
@@ -81,6 +82,7 @@ def create_segment(
             connection.execute(
                 insert(segment_dependencies), [{"segment_id": segment_id, "depends_on_id": other} for other in set(ids)]
             )
+        audit.record(connection, actor, "segment.created", name, rule=rule_text, active=active)
     return show_segment(store, name=name)
 
 
@@ -186,7 +188,7 @@ def preview_segment(store: Store, *, name: str, limit: int = PREVIEW_ROWS) -> tu
     return [field.name for field in source.fields], rows
 
 
-def set_active(store: Store, *, name: str, active: bool) -> SegmentView:
+def set_active(store: Store, *, name: str, active: bool, actor: str) -> SegmentView:
     with store.begin() as connection:
         row = _get(connection, name)
         if active and not row["active"]:
@@ -194,10 +196,11 @@ def set_active(store: Store, *, name: str, active: bool) -> SegmentView:
         connection.execute(
             update(segments).where(segments.c.id == row["id"]).values(active=active, updated_at=datetime.now(UTC))
         )
+        audit.record(connection, actor, "segment.activated" if active else "segment.deactivated", name)
     return show_segment(store, name=name)
 
 
-def delete_segment(store: Store, *, name: str) -> None:
+def delete_segment(store: Store, *, name: str, actor: str) -> None:
     segment = show_segment(store, name=name)
     if segment.exports:
         raise Refused(
@@ -211,3 +214,4 @@ def delete_segment(store: Store, *, name: str) -> None:
         )
     with store.begin() as connection:
         connection.execute(delete(segments).where(segments.c.id == segment.id))
+        audit.record(connection, actor, "segment.deleted", name)

@@ -356,3 +356,40 @@ api_budgets = Table(
     Column("used", Integer, nullable=False),
     Column("recent", Text, nullable=False),  # JSON list of epoch seconds, the latest `per_second` slots
 )
+
+# People and their roles: admin (everything), contributor (exports on shared connections), viewer (reads).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# API tokens: shown once, stored as a SHA-256 digest (they are long random strings, so no salt is needed).
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("label", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+# The audit trail: append-only; nothing in segport updates or deletes its rows.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(40), nullable=False),  # e.g. export.created, run.queued, consent.given
+    Column("subject", Text, nullable=False),
+    Column("detail", Text),
+    Index("ix_audit_at", "at"),
+)

@@ -1,0 +1,94 @@
+"""`segport users ...` and `segport audit`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from segport import audit as audit_trail
+from segport.cli.common import console, context, when
+from segport.users import service
+
+app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
+Name = Annotated[str, typer.Argument(help="The user's name.")]
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    name: Name,
+    role: Annotated[str, typer.Option(help="admin, contributor or viewer.")] = "viewer",
+    admin: Annotated[bool, typer.Option("--admin", help="Same as --role admin.")] = False,
+    token: Annotated[bool, typer.Option("--token/--no-token", help="Also issue an API token (shown once).")] = True,
+) -> None:
+    """Add a user (the first admin: segport users add NAME --admin)."""
+    state = context(ctx)
+    user = service.add_user(state.store, name=name, role="admin" if admin else role, actor=state.actor)
+    console.print(f"Added {user.name!r} ({user.role}).")
+    if token:
+        issued, plain = service.issue_token(state.store, name=user.name, label="first token", actor=state.actor)
+        console.print(f"API token {issued.id} (shown once, keep it safe): {plain}")
+
+
+@app.command("list")
+def list_command(ctx: typer.Context) -> None:
+    """Users and their roles."""
+    table = Table("user", "role", "added")
+    for user in service.list_users(context(ctx).store):
+        table.add_row(user.name, user.role, when(user.created_at))
+    console.print(table)
+
+
+@app.command()
+def remove(ctx: typer.Context, name: Name) -> None:
+    """Remove a user and their tokens (not the last admin)."""
+    state = context(ctx)
+    service.remove_user(state.store, name=name, actor=state.actor)
+    console.print(f"Removed {name!r} and their tokens.")
+
+
+@app.command()
+def token(
+    ctx: typer.Context,
+    name: Name,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "token",
+) -> None:
+    """Issue an API token for the user; it is shown once and stored only as a digest."""
+    state = context(ctx)
+    issued, plain = service.issue_token(state.store, name=name, label=label, actor=state.actor)
+    console.print(f"API token {issued.id} for {name!r} (shown once, keep it safe): {plain}")
+
+
+@app.command()
+def tokens(ctx: typer.Context, name: Annotated[str | None, typer.Argument(help="Only this user's.")] = None) -> None:
+    """API tokens (never their values): who, what for, when made, last used, revoked."""
+    table = Table("id", "user", "label", "created", "last used", "revoked")
+    for item in service.list_tokens(context(ctx).store, name=name):
+        table.add_row(
+            str(item.id), item.user, item.label, when(item.created_at), when(item.last_used_at), when(item.revoked_at)
+        )
+    console.print(table)
+
+
+@app.command()
+def revoke(ctx: typer.Context, token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
+    """Revoke an API token: it stops working at once."""
+    state = context(ctx)
+    service.revoke_token(state.store, token_id=token_id, actor=state.actor)
+    console.print(f"Token {token_id} revoked.")
+
+
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.", min=1)] = 50,
+    action: Annotated[str | None, typer.Option(help="Only actions starting so, e.g. export. or run.queued")] = None,
+    subject: Annotated[str | None, typer.Option(help="Only entries about this name.")] = None,
+) -> None:
+    """The audit trail: every change, consent and run request, who made it and when."""
+    table = Table("when", "who", "what", "subject", "detail")
+    for entry in audit_trail.entries(context(ctx).store, limit=limit, action=action, subject=subject):
+        detail = ", ".join(f"{key}={value}" for key, value in (entry.detail or {}).items())
+        table.add_row(when(entry.at), entry.actor, entry.action, entry.subject, detail)
+    console.print(table)

@@ -1,0 +1,149 @@
+"""Users and API tokens. Roles follow Customer Insights: admin, contributor, viewer.
+
+A token is shown once when it is made: `sp_` and 43 random URL-safe characters. segport keeps only its
+SHA-256 digest, so a copy of the database does not hold a usable token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from segport import audit
+from segport.errors import InvalidInput, Refused, UnknownName
+from segport.store import Store
+from segport.store.tables import api_tokens, users
+
+ROLES = ("admin", "contributor", "viewer")
+TOKEN_PREFIX = "sp_"  # noqa: S105 - a public marker of segport tokens, not a secret
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Token:
+    id: int
+    user: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(store: Store, *, name: str, role: str, actor: str) -> User:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A user needs a name.", hint="Pass a name, e.g. segport users add alice --role viewer.")
+    if role not in ROLES:
+        raise InvalidInput(f"{role!r} is not a role.", hint=f"Use one of: {', '.join(ROLES)}.")
+    try:
+        with store.begin() as db:
+            db.execute(insert(users).values(name=name, role=role, created_by=actor, created_at=datetime.now(UTC)))
+            audit.record(db, actor, "user.created", name, role=role)
+    except IntegrityError:
+        raise Refused(f"A user named {name!r} already exists.", hint="Choose another name.") from None
+    return show_user(store, name=name)
+
+
+def show_user(store: Store, *, name: str) -> User:
+    with store.begin() as db:
+        row = db.execute(select(users).where(users.c.name == name)).mappings().first()
+    if row is None:
+        raise UnknownName(f"There is no user {name!r}.", hint="segport users list shows them.")
+    return User(row["id"], row["name"], row["role"], row["created_at"])
+
+
+def list_users(store: Store) -> list[User]:
+    with store.begin() as db:
+        rows = db.execute(select(users).order_by(users.c.name)).mappings().all()
+    return [User(row["id"], row["name"], row["role"], row["created_at"]) for row in rows]
+
+
+def remove_user(store: Store, *, name: str, actor: str) -> None:
+    """Remove a user and their tokens; the last admin cannot be removed."""
+    user = show_user(store, name=name)
+    with store.begin() as db:
+        if user.is_admin:
+            admins = db.execute(select(func.count()).where(users.c.role == "admin")).scalar_one()
+            if admins <= 1:
+                raise Refused(f"{name!r} is the only admin.", hint="Make another admin first.")
+        db.execute(delete(users).where(users.c.id == user.id))
+        audit.record(db, actor, "user.removed", name)
+
+
+def issue_token(store: Store, *, name: str, label: str, actor: str) -> tuple[Token, str]:
+    """A new token for the user: (its record, the token itself, which is not stored and not shown again)."""
+    user = show_user(store, name=name)
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with store.begin() as db:
+        token_id = db.execute(
+            insert(api_tokens).values(user_id=user.id, digest=digest(plain), label=label or "token", created_at=now)
+        ).inserted_primary_key[0]  # type: ignore[index]
+        audit.record(db, actor, "token.issued", name, token_id=token_id, label=label)
+    return Token(int(token_id), name, label or "token", now, None, None), plain
+
+
+def list_tokens(store: Store, *, name: str | None = None) -> list[Token]:
+    query = select(api_tokens, users.c.name).join(users, users.c.id == api_tokens.c.user_id).order_by(api_tokens.c.id)
+    if name is not None:
+        query = query.where(users.c.name == name)
+    with store.begin() as db:
+        rows = db.execute(query).mappings().all()
+    return [
+        Token(row["id"], row["name"], row["label"], row["created_at"], row["last_used_at"], row["revoked_at"])
+        for row in rows
+    ]
+
+
+def revoke_token(store: Store, *, token_id: int, actor: str) -> None:
+    with store.begin() as db:
+        row = db.execute(
+            select(api_tokens.c.revoked_at, users.c.name)
+            .join(users, users.c.id == api_tokens.c.user_id)
+            .where(api_tokens.c.id == token_id)
+        ).first()
+        if row is None:
+            raise UnknownName(f"There is no token {token_id}.", hint="segport users tokens lists them.")
+        if row.revoked_at is None:
+            db.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=datetime.now(UTC)))
+            audit.record(db, actor, "token.revoked", row.name, token_id=token_id)
+
+
+def authenticate(store: Store, token: str) -> User | None:
+    """The user a token belongs to, or None (unknown, malformed or revoked)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    with store.begin() as db:
+        row = (
+            db.execute(
+                select(users, api_tokens.c.id.label("token_id"))
+                .join(api_tokens, api_tokens.c.user_id == users.c.id)
+                .where(api_tokens.c.digest == digest(token), api_tokens.c.revoked_at.is_(None))
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        db.execute(update(api_tokens).where(api_tokens.c.id == row["token_id"]).values(last_used_at=datetime.now(UTC)))
+    return User(row["id"], row["name"], row["role"], row["created_at"])

@@ -1,0 +1,83 @@
+"""Users, roles, API tokens and the audit trail (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from segport import audit
+from segport.errors import InvalidInput, Refused, UnknownName
+from segport.exports import service as exports
+from segport.segments.service import create_segment, set_active
+from segport.store.tables import api_tokens
+from segport.users import service as users
+from tests.support.app import App
+
+
+def test_tokens_are_shown_once_stored_as_digests_and_revocable(app: App) -> None:
+    users.add_user(app.store, name="ada", role="admin", actor="setup")
+    issued, plain = users.issue_token(app.store, name="ada", label="laptop", actor="ada")
+    assert plain.startswith("sp_") and len(plain) > 40
+    with app.store.begin() as db:
+        stored = db.execute(select(api_tokens.c.digest)).scalars().all()
+    assert plain not in stored and users.digest(plain) in stored
+    user = users.authenticate(app.store, plain)
+    assert user is not None and (user.name, user.role) == ("ada", "admin")
+    assert users.list_tokens(app.store, name="ada")[0].last_used_at is not None
+    assert users.authenticate(app.store, plain + "x") is None
+    assert users.authenticate(app.store, "not-a-token") is None
+    users.revoke_token(app.store, token_id=issued.id, actor="ada")
+    assert users.authenticate(app.store, plain) is None
+
+
+def test_roles_are_checked_and_the_last_admin_stays(app: App) -> None:
+    with pytest.raises(InvalidInput, match="not a role"):
+        users.add_user(app.store, name="bob", role="owner", actor="t")
+    users.add_user(app.store, name="ada", role="admin", actor="t")
+    with pytest.raises(Refused, match="already exists"):
+        users.add_user(app.store, name="ada", role="viewer", actor="t")
+    with pytest.raises(Refused, match="only admin"):
+        users.remove_user(app.store, name="ada", actor="t")
+    users.add_user(app.store, name="cy", role="contributor", actor="ada")
+    users.remove_user(app.store, name="cy", actor="ada")
+    with pytest.raises(UnknownName):
+        users.show_user(app.store, name="cy")
+
+
+def test_changes_consents_and_runs_are_in_the_audit_trail(app: App, tmp_path: object) -> None:
+    app.connect("CC")
+    app.load_profiles(tmp_path, 10)  # type: ignore[arg-type]
+    create_segment(app.store, name="All", rule_text="customer_id is not empty", actor="ada")
+    set_active(app.store, name="All", active=False, actor="ada")
+    set_active(app.store, name="All", active=True, actor="ada")
+    exports.add_export(
+        app.store,
+        app.settings,
+        name="E",
+        connection="CC",
+        list_id=app.emulator.create_list("L"),
+        email_field="email",
+        segment_names=["All"],
+        actor="cy",
+        http=app.http,
+    )
+    from segport.exports.launch import run_export
+
+    run_export(app.store, app.settings, name="E", actor="cy", http=app.http)
+    exports.remove_export(app.store, name="E", actor="ada")
+    trail = [(entry.actor, entry.action, entry.subject) for entry in reversed(audit.entries(app.store))]
+    assert trail == [
+        ("tester", "consent.given", "CC"),
+        ("tester", "connection.created", "CC"),
+        ("ada", "segment.created", "All"),
+        ("ada", "segment.deactivated", "All"),
+        ("ada", "segment.activated", "All"),
+        ("cy", "export.created", "E"),
+        ("cy", "run.queued", "E"),
+        ("ada", "export.removed", "E"),
+    ]
+    assert [entry.action for entry in audit.entries(app.store, action="segment.")] == [
+        "segment.activated",
+        "segment.deactivated",
+        "segment.created",
+    ]
