@@ -82,8 +82,8 @@ def off(ctx: typer.Context) -> None:
     console.print("System refresh: off.")
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
+def _stop_on_signals(stop: threading.Event | None = None) -> threading.Event:
+    stop = stop or threading.Event()
 
     def handle(number: int, _frame: object) -> None:
         console.print(f"{signal.Signals(number).name}: finishing the current batch, then stopping.")
@@ -120,14 +120,17 @@ def serve(
     ctx: typer.Context,
     workers: Annotated[int, typer.Option(help="Worker threads in this process (0: none).", min=0)] = 1,
     with_scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="Run the scheduler.")] = True,
+    api: Annotated[bool, typer.Option("--api/--no-api", help="Serve the REST API (OpenAPI at /docs).")] = True,
+    host: Annotated[str, typer.Option(help="The API's address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The API's port.", min=1, max=65535)] = 8787,
 ) -> None:
-    """Scheduler and worker(s) in one process: the embedded default's way to run exports on schedule."""
+    """The API, the scheduler and worker(s) in one process: the embedded default's way to run segport."""
     from segport.scheduling.scheduler import run_scheduler
     from segport.scheduling.worker import run_worker
 
     state = context(ctx)
     _logging()
-    stop = _stop_on_signals()
+    stop = threading.Event()
     threads = [
         threading.Thread(target=run_worker, args=(state.store, state.settings, stop), name=f"worker-{n}")
         for n in range(workers)
@@ -139,7 +142,21 @@ def serve(
     for thread in threads:
         thread.start()
     parts = f"{workers} worker(s)" + (" and the scheduler" if with_scheduler else "")
-    console.print(f"segport serve: {parts}, started {datetime.now(UTC):%H:%M:%S} UTC; Ctrl-C stops.")
-    while any(thread.is_alive() for thread in threads):
+    try:
+        if api:
+            import uvicorn
+
+            from segport.api.app import create_app
+
+            console.print(f"segport serve: {parts}; API on http://{host}:{port} (OpenAPI: /docs). Ctrl-C stops.")
+            # uvicorn handles SIGINT/SIGTERM itself and returns when asked to stop.
+            uvicorn.run(create_app(state.settings, state.store), host=host, port=port, log_level="info")
+        else:
+            _stop_on_signals(stop)
+            console.print(f"segport serve: {parts}, started {datetime.now(UTC):%H:%M:%S} UTC; Ctrl-C stops.")
+            while not stop.is_set():
+                stop.wait(0.5)
+    finally:
+        stop.set()  # workers finish or hand back their batch, then stop
         for thread in threads:
-            thread.join(timeout=0.5)
+            thread.join()

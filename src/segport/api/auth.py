@@ -1,0 +1,49 @@
+"""Who is calling (a Bearer API token) and what their role lets them do."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from segport.api.problems import NotAllowed, NotSignedIn
+from segport.connections.service import show_connection
+from segport.store import Store
+from segport.users.service import User, authenticate
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def current_user(request: Request) -> User:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotSignedIn("This needs an API token.", hint="Send Authorization: Bearer <token> (segport users token).")
+    user = authenticate(store_of(request), token.strip())
+    if user is None:
+        raise NotSignedIn("The API token is unknown or revoked.", hint="Ask an admin for a new one.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+StoreDep = Annotated[Store, Depends(store_of)]
+
+
+def require(user: User, *roles: str) -> None:
+    if user.role not in roles:
+        raise NotAllowed(
+            f"A {user.role} cannot do this.", hint=f"It needs the role {' or '.join(roles)}; ask an admin."
+        )
+
+
+def may_use_connection(store: Store, user: User, connection: str) -> None:
+    """Admins use every connection; contributors only those shared with contributors; viewers none."""
+    require(user, "admin", "contributor")
+    if user.role == "contributor" and not show_connection(store, name=connection).allow_contributors:
+        raise NotAllowed(
+            f"The connection {connection!r} is not shared with contributors.",
+            hint="Use a connection shared with contributors, or ask an admin to share this one.",
+        )

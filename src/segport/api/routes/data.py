@@ -1,0 +1,131 @@
+"""Profiles (schema, count, upload) and segments (create, read, preview, count, activate, delete)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from segport.api.auth import CurrentUser, StoreDep, require
+from segport.errors import InvalidInput
+from segport.profiles.service import describe, import_profiles
+from segport.segments import service as segments
+from segport.segments.service import SegmentView
+
+router = APIRouter()
+UPLOAD_SUFFIXES = (".csv", ".parquet")
+
+
+@router.get("/api/profiles", tags=["profiles"])
+def profiles(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """The profile source: its fields with their types, the key, and how many rows."""
+    source = describe(store)
+    return {
+        "description": source.description,
+        "key": source.key,
+        "fields": [{"name": f.name, "type": f.type, "column": f.source_name} for f in source.fields],
+        "rows": source.row_count,
+        "loaded_at": source.loaded_at,
+        "loaded_by": source.loaded_by,
+    }
+
+
+@router.post("/api/profiles", tags=["profiles"])
+async def upload_profiles(
+    user: CurrentUser,
+    store: StoreDep,
+    file: Annotated[UploadFile, File(description="A CSV or Parquet file, one row per customer.")],
+    key: Annotated[str, Form(description="The column that identifies a customer.")],
+) -> dict[str, Any]:
+    """Replace the embedded profiles with the uploaded file (atomically: a bad file changes nothing)."""
+    require(user, "admin")
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InvalidInput(f"{file.filename!r} is not a .csv or .parquet file.", hint="Upload a CSV or Parquet file.")
+    with tempfile.TemporaryDirectory(prefix="segport-upload-") as directory:
+        path = Path(directory) / f"profiles{suffix}"
+        with path.open("wb") as out:
+            await run_in_threadpool(shutil.copyfileobj, file.file, out)
+        imported = await run_in_threadpool(lambda: import_profiles(store, path, key=key, actor=user.name))
+    return {"rows": imported.rows, "key": imported.key, "fields": [f.name for f in imported.fields]}
+
+
+class NewSegment(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    rule: str = Field(min_length=1, description='The rule as text, e.g. country = "CA" and orders >= 2.')
+    description: str | None = None
+    active: bool = True
+
+
+def _segment(view: SegmentView) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "rule": view.rule_text,
+        "definition": view.rule.model_dump(mode="json"),
+        "active": view.active,
+        "member_count": view.member_count,
+        "counted_at": view.counted_at,
+        "description": view.description,
+        "exports": view.exports,
+        "used_by_segments": view.used_by_segments,
+    }
+
+
+@router.get("/api/segments", tags=["segments"])
+def list_segments(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    return [_segment(view) for view in segments.list_segments(store)]
+
+
+@router.get("/api/segments/{name}", tags=["segments"])
+def show_segment(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    return _segment(segments.show_segment(store, name=name))
+
+
+@router.post("/api/segments", status_code=201, tags=["segments"])
+def create_segment(body: NewSegment, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    require(user, "admin", "contributor")
+    view = segments.create_segment(
+        store, name=body.name, rule_text=body.rule, description=body.description, active=body.active, actor=user.name
+    )
+    return _segment(view)
+
+
+@router.delete("/api/segments/{name}", status_code=204, tags=["segments"])
+def delete_segment(name: str, user: CurrentUser, store: StoreDep) -> None:
+    require(user, "admin", "contributor")
+    segments.delete_segment(store, name=name, actor=user.name)
+
+
+@router.post("/api/segments/{name}/activate", tags=["segments"])
+def activate(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    require(user, "admin", "contributor")
+    return _segment(segments.set_active(store, name=name, active=True, actor=user.name))
+
+
+@router.post("/api/segments/{name}/deactivate", tags=["segments"])
+def deactivate(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    require(user, "admin", "contributor")
+    return _segment(segments.set_active(store, name=name, active=False, actor=user.name))
+
+
+@router.get("/api/segments/{name}/count", tags=["segments"])
+def count(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Members now (the count is recorded on the segment)."""
+    return {"name": name, "members": segments.count_segment(store, name=name)}
+
+
+@router.get("/api/segments/{name}/preview", tags=["segments"])
+def preview(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """The first 100 members (profile data: admins and contributors only)."""
+    require(user, "admin", "contributor")
+    columns, rows = segments.preview_segment(store, name=name)
+    return {"columns": columns, "rows": [[_plain(value) for value in row] for row in rows]}
+
+
+def _plain(value: Any) -> Any:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)

@@ -1,0 +1,147 @@
+"""Health, readiness, the caller, users and tokens, the system schedule and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from segport import audit
+from segport.api.auth import CurrentUser, StoreDep, require
+from segport.scheduling.calendar import make_schedule
+from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
+from segport.users import service as users
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["system"])
+def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["system"])
+def readyz(store: StoreDep, response: Response) -> dict[str, str]:
+    """The database answers."""
+    try:
+        with store.begin() as db:
+            db.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means not ready
+        response.status_code = 503
+        return {"status": "database unreachable"}
+    return {"status": "ready"}
+
+
+@router.get("/api/me", tags=["users"])
+def me(user: CurrentUser) -> dict[str, str]:
+    return {"name": user.name, "role": user.role}
+
+
+class NewUser(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    role: str = Field(pattern="^(admin|contributor|viewer)$")
+
+
+class NewToken(BaseModel):
+    label: str = Field(default="token", min_length=1, max_length=255)
+
+
+@router.get("/api/users", tags=["users"])
+def list_users(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    require(user, "admin")
+    return [{"name": item.name, "role": item.role, "created_at": item.created_at} for item in users.list_users(store)]
+
+
+@router.post("/api/users", status_code=201, tags=["users"])
+def add_user(body: NewUser, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    require(user, "admin")
+    added = users.add_user(store, name=body.name, role=body.role, actor=user.name)
+    return {"name": added.name, "role": added.role, "created_at": added.created_at}
+
+
+@router.delete("/api/users/{name}", status_code=204, tags=["users"])
+def remove_user(name: str, user: CurrentUser, store: StoreDep) -> None:
+    require(user, "admin")
+    users.remove_user(store, name=name, actor=user.name)
+
+
+@router.post("/api/users/{name}/tokens", status_code=201, tags=["users"])
+def issue_token(name: str, body: NewToken, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """A new API token; the response is the only time it is shown."""
+    require(user, "admin")
+    issued, plain = users.issue_token(store, name=name, label=body.label, actor=user.name)
+    return {"id": issued.id, "user": issued.user, "label": issued.label, "token": plain}
+
+
+@router.get("/api/tokens", tags=["users"])
+def list_tokens(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    require(user, "admin")
+    return [
+        {
+            "id": item.id,
+            "user": item.user,
+            "label": item.label,
+            "created_at": item.created_at,
+            "last_used_at": item.last_used_at,
+            "revoked_at": item.revoked_at,
+        }
+        for item in users.list_tokens(store)
+    ]
+
+
+@router.delete("/api/tokens/{token_id}", status_code=204, tags=["users"])
+def revoke_token(token_id: int, user: CurrentUser, store: StoreDep) -> None:
+    require(user, "admin")
+    users.revoke_token(store, token_id=token_id, actor=user.name)
+
+
+class ScheduleBody(BaseModel):
+    kind: str = Field(pattern="^(daily|weekly|cron)$")
+    times: list[str] = []
+    days: list[str] = []
+    cron: str | None = None
+    timezone: str = "UTC"
+
+
+@router.get("/api/schedule", tags=["schedule"])
+def show_schedule(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """The system refresh and every export's schedule with its next run (UTC)."""
+    system = show_system_schedule(store)
+    return {
+        "system": system.model_dump(mode="json") if system else None,
+        "exports": [
+            {
+                "export": item.export,
+                "mode": item.mode,
+                "schedule": item.schedule.model_dump(mode="json") if item.schedule else None,
+                "next_at": item.next_at,
+            }
+            for item in export_schedules(store)
+        ],
+    }
+
+
+@router.put("/api/schedule", tags=["schedule"])
+def set_schedule(body: ScheduleBody, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    require(user, "admin")
+    schedule = make_schedule(kind=body.kind, times=body.times, days=body.days, cron=body.cron, timezone=body.timezone)
+    set_system_schedule(store, schedule, actor=user.name)
+    return schedule.model_dump(mode="json")
+
+
+@router.delete("/api/schedule", status_code=204, tags=["schedule"])
+def schedule_off(user: CurrentUser, store: StoreDep) -> None:
+    require(user, "admin")
+    set_system_schedule(store, None, actor=user.name)
+
+
+@router.get("/api/audit", tags=["audit"])
+def audit_trail(
+    user: CurrentUser, store: StoreDep, limit: int = 100, action: str | None = None, subject: str | None = None
+) -> list[dict[str, Any]]:
+    require(user, "admin")
+    limit = max(1, min(limit, 1000))
+    return [entry.__dict__ for entry in audit.entries(store, limit=limit, action=action, subject=subject)]

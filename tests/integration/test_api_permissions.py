@@ -1,0 +1,168 @@
+"""Every API route for each role, and without a valid token: the status each must get (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from segport.api.app import create_app
+from segport.exports import service as exports
+from segport.scheduling import queue
+from segport.segments.service import create_segment
+from segport.users import service as users
+from tests.support.app import App
+from tests.support.server import serving_app
+
+ROLES = ("admin", "contributor", "viewer")
+
+
+@pytest.fixture
+def api(app: App, tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str], dict[str, int]]]:
+    app.connect("Shared", allow_contributors=True)
+    app.connect("Private")
+    app.load_profiles(tmp_path, 20)
+    create_segment(app.store, name="Everyone", rule_text="customer_id is not empty", actor="t")
+    run_ids = {}
+    for name, connection in (("OnShared", "Shared"), ("OnPrivate", "Private")):
+        export = exports.add_export(
+            app.store,
+            app.settings,
+            name=name,
+            connection=connection,
+            list_id=app.emulator.create_list(f"List {name}"),
+            email_field="email",
+            segment_names=["Everyone"],
+            actor="t",
+            http=app.http,
+        )
+        run_ids[name] = queue.enqueue(app.store, export.id, trigger="manual", actor="t")[0]
+    tokens = {}
+    for role in ROLES:
+        users.add_user(app.store, name=role, role=role, actor="t")
+        tokens[role] = users.issue_token(app.store, name=role, label="test", actor="t")[1]
+    users.add_user(app.store, name="gone", role="admin", actor="t")
+    revoked, tokens["revoked"] = users.issue_token(app.store, name="gone", label="test", actor="t")
+    users.revoke_token(app.store, token_id=revoked.id, actor="t")
+    with serving_app(create_app(app.settings, app.store, app.http)) as base, httpx.Client(base_url=base) as client:
+        yield client, tokens, run_ids
+
+
+# (method, path, JSON body, expected status for admin, contributor, viewer). Targets are chosen so that an
+# allowed call is refused by the domain (409/404/422) rather than changing what the next rows rely on.
+MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
+    ("GET", "/api/me", None, (200, 200, 200)),
+    ("GET", "/api/users", None, (200, 403, 403)),
+    ("POST", "/api/users", {"name": "admin", "role": "viewer"}, (409, 403, 403)),
+    ("DELETE", "/api/users/nobody", None, (404, 403, 403)),
+    ("POST", "/api/users/nobody/tokens", {"label": "x"}, (404, 403, 403)),
+    ("GET", "/api/tokens", None, (200, 403, 403)),
+    ("DELETE", "/api/tokens/99999", None, (404, 403, 403)),
+    ("GET", "/api/schedule", None, (200, 200, 200)),
+    ("PUT", "/api/schedule", {"kind": "daily", "times": ["25:00"]}, (422, 403, 403)),
+    ("DELETE", "/api/schedule", None, (204, 403, 403)),
+    ("GET", "/api/audit", None, (200, 403, 403)),
+    ("GET", "/api/profiles", None, (200, 200, 200)),
+    ("GET", "/api/segments", None, (200, 200, 200)),
+    ("GET", "/api/segments/Everyone", None, (200, 200, 200)),
+    ("POST", "/api/segments", {"name": "Everyone", "rule": "customer_id is not empty"}, (409, 409, 403)),
+    ("DELETE", "/api/segments/Everyone", None, (409, 409, 403)),
+    ("POST", "/api/segments/Everyone/deactivate", None, (200, 200, 403)),
+    ("POST", "/api/segments/Everyone/activate", None, (200, 200, 403)),
+    ("GET", "/api/segments/Everyone/count", None, (200, 200, 200)),
+    ("GET", "/api/segments/Everyone/preview", None, (200, 200, 403)),
+    ("GET", "/api/connections", None, (200, 200, 200)),
+    ("GET", "/api/connections/Shared", None, (200, 200, 403)),
+    ("GET", "/api/connections/Private", None, (200, 403, 403)),
+    ("DELETE", "/api/connections/Shared", None, (409, 403, 403)),
+    ("GET", "/api/exports", None, (200, 200, 200)),
+    ("GET", "/api/exports/OnPrivate", None, (200, 200, 200)),
+    (
+        "POST",
+        "/api/exports",
+        {"name": "OnShared", "connection": "Shared", "list_id": "x", "email_field": "email", "segments": ["Everyone"]},
+        (422, 422, 403),  # refused for the list ID, after the permission check
+    ),
+    (
+        "POST",
+        "/api/exports",
+        {"name": "New", "connection": "Private", "list_id": "x", "email_field": "email", "segments": ["Everyone"]},
+        (422, 403, 403),
+    ),
+    ("PATCH", "/api/exports/OnShared", {"mode": "add"}, (200, 200, 403)),
+    ("PATCH", "/api/exports/OnPrivate", {"mode": "add"}, (200, 403, 403)),
+    ("POST", "/api/exports/OnShared/duplicate", {"new_name": "OnPrivate"}, (409, 409, 403)),
+    ("DELETE", "/api/exports/OnShared", None, (409, 409, 403)),
+    ("POST", "/api/exports/OnShared/run", {}, (202, 202, 403)),
+    ("POST", "/api/exports/OnPrivate/run", {}, (202, 403, 403)),
+    ("POST", "/api/exports/OnShared/dry-run", {}, (200, 200, 403)),
+    ("PUT", "/api/exports/OnShared/schedule", {"mode": "off"}, (200, 200, 403)),
+    ("POST", "/api/exports/run-all", None, (202, 403, 403)),
+    ("GET", "/api/runs", None, (200, 200, 200)),
+    ("GET", "/api/runs/{OnPrivate}", None, (200, 200, 200)),
+    ("GET", "/api/runs/{OnShared}/rows.csv", None, (200, 200, 403)),
+    ("GET", "/api/runs/{OnPrivate}/rows.csv", None, (200, 403, 403)),
+    ("POST", "/api/runs/{OnShared}/cancel", None, (200, 409, 403)),
+]
+
+
+def call(client: httpx.Client, method: str, path: str, body: Any, token: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return client.request(method, path, json=body, headers=headers)
+
+
+def test_every_route_answers_each_role_as_its_permissions_say(
+    api: tuple[httpx.Client, dict[str, str], dict[str, int]],
+) -> None:
+    client, tokens, run_ids = api
+    failures = []
+    for method, template, body, expected in MATRIX:
+        path = template.format(**run_ids)
+        for role, status in zip(ROLES, expected, strict=True):
+            answer = call(client, method, path, body, tokens[role])
+            if answer.status_code != status:
+                failures.append(f"{method} {path} as {role}: {answer.status_code}, expected {status}: {answer.text}")
+            elif status >= 400:
+                problem = answer.json()
+                assert answer.headers["content-type"].startswith("application/problem+json")
+                assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("caller", ["none", "malformed", "unknown", "revoked"])
+def test_every_api_route_refuses_a_caller_without_a_valid_token(
+    api: tuple[httpx.Client, dict[str, str], dict[str, int]], caller: str
+) -> None:
+    client, tokens, run_ids = api
+    token = {"none": None, "malformed": "Basic abc", "unknown": "sp_" + "x" * 43, "revoked": tokens["revoked"]}[caller]
+    for method, template, body, _ in MATRIX:
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = token if caller == "malformed" else f"Bearer {token}"
+        answer = client.request(method, template.format(**run_ids), json=body, headers=headers)
+        assert answer.status_code == 401, (method, template, answer.text)
+        assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_health_needs_no_token_and_contributors_see_unshared_connections_by_name_only(
+    api: tuple[httpx.Client, dict[str, str], dict[str, int]],
+) -> None:
+    client, tokens, _ = api
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+    listed = call(client, "GET", "/api/connections", None, tokens["contributor"]).json()
+    private = next(item for item in listed if item["name"] == "Private")
+    assert private == {"name": "Private", "kind": "constant_contact", "usable": False}
+    shared = next(item for item in listed if item["name"] == "Shared")
+    assert shared["usable"] is True and shared["account_name"]
+    exports_seen = call(client, "GET", "/api/exports", None, tokens["contributor"]).json()
+    assert {item["name"]: item["your_permissions"] for item in exports_seen} == {
+        "OnPrivate": "view",
+        "OnShared": "edit",
+    }
+    invalid = call(client, "POST", "/api/users", {"name": "", "role": "owner"}, tokens["admin"])
+    assert invalid.status_code == 422
+    assert {item["field"] for item in invalid.json()["fields"]} == {"name", "role"}
