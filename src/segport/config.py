@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Batch caps below Constant Contact's own (40,000 contacts, 4 MB); lower them to send smaller batches.
     batch_max_contacts: int = Field(default=40_000, gt=0, le=40_000)
     batch_max_bytes: int = Field(default=4_000_000, gt=1000, le=4_000_000)
+    # Where the API is reached by browsers; its /oauth/callback must be a redirect URI of the application.
+    api_public_url: str = "http://127.0.0.1:8787"
     # Seconds the CLI waits for the browser to come back from Constant Contact's sign-in page.
     sign_in_timeout_seconds: float = Field(default=300.0, gt=0)
 

@@ -393,3 +393,20 @@ audit = Table(
     Column("detail", Text),
     Index("ix_audit_at", "at"),
 )
+
+# Sign-ins to Constant Contact started from the API (the browser goes to Constant Contact and comes back to
+# /oauth/callback): the state is single-use, short-lived, and bound to the user and the connection.
+sign_ins = Table(
+    "sign_ins",
+    metadata,
+    Column("state_digest", String(64), primary_key=True),  # SHA-256 of the state; the state itself is not kept
+    Column("purpose", String(20), nullable=False),  # add | reauthorize
+    Column("connection_name", String(255), nullable=False),
+    Column("allow_contributors", Boolean, nullable=False),
+    Column("user_name", String(255), nullable=False),
+    Column("verifier_sealed", Text, nullable=False),  # the PKCE verifier, encrypted
+    Column("redirect_uri", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from segport.api.auth import CurrentUser, StoreDep, may_use_connection, require
 from segport.connections import service as connections
+from segport.connections import web_sign_in
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
 from segport.exports.runs import list_runs, rows_csv, show_run
@@ -39,6 +41,71 @@ def list_connections(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]
         else:
             found.append({"name": view.name, "kind": view.kind, "usable": False})
     return found
+
+
+class NewConnection(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    allow_contributors: bool = False
+    agreed: bool = Field(description="The data privacy and compliance terms (GET /api/connections/terms) accepted.")
+
+
+@router.get("/api/connections/terms", tags=["connections"])
+def terms(user: CurrentUser) -> dict[str, str]:
+    """The data privacy and compliance text a connection's creator agrees to."""
+    return {"text": connections.PRIVACY_TEXT}
+
+
+@router.post("/api/connections", status_code=202, tags=["connections"])
+def add_connection(body: NewConnection, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Start adding a connection: open `authorize_url` in a browser; Constant Contact comes back to
+    /oauth/callback, which saves the connection."""
+    require(user, "admin")
+    started = web_sign_in.start(
+        store,
+        request.app.state.settings,
+        user=user.name,
+        name=body.name,
+        purpose="add",
+        allow_contributors=body.allow_contributors,
+        agreed=body.agreed,
+    )
+    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
+
+
+@router.post("/api/connections/{name}/reauthorize", status_code=202, tags=["connections"])
+def reauthorize(name: str, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Sign in to Constant Contact again for this connection (open `authorize_url` in a browser)."""
+    require(user, "admin")
+    started = web_sign_in.start(store, request.app.state.settings, user=user.name, name=name, purpose="reauthorize")
+    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
+
+
+@router.get("/oauth/callback", tags=["connections"], response_class=HTMLResponse)
+def oauth_callback(
+    request: Request,
+    store: StoreDep,
+    state: str = "",
+    code: str | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> HTMLResponse:
+    """Where Constant Contact sends the browser back; the state proves which sign-in it belongs to."""
+    view = web_sign_in.finish(
+        store,
+        request.app.state.settings,
+        state=state,
+        code=code,
+        error=error,
+        error_description=error_description,
+        http=_http(request),
+    )
+    account = html.escape(view.account_name or "your Constant Contact account")
+    page = (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>Connected</title>"
+        f"<p>The connection <strong>{html.escape(view.name)}</strong> is signed in to {account}. "
+        f"You can close this window.</p></html>"
+    )
+    return HTMLResponse(page)
 
 
 @router.get("/api/connections/{name}", tags=["connections"])
