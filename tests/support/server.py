@@ -16,9 +16,9 @@ serving = serve_in_background
 
 
 @contextmanager
-def serving_app(app: Any) -> Iterator[str]:
+def serving_app(app: Any, port: int | None = None) -> Iterator[str]:
     """Serve an ASGI app (segport's API) from a background thread; yields its base URL."""
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()
