@@ -98,6 +98,13 @@ def test_from_a_new_user_to_a_successful_run_over_http(tmp_path: Path) -> None:
                 assert (counts["members"], counts["added"], counts["invalid_email"]) == (30, len(expected), 6)
                 rows = api.get(f"/api/runs/{queued['run_id']}/rows.csv").text.splitlines()
                 assert rows[0] == "profile_key,email,reason,detail" and len(rows) == 1 + 6
+                metrics = httpx.get(f"{base_api}/metrics").text
+                assert 'segport_runs{status="Successful"} 1.0' in metrics
+                assert "segport_queue_depth 0.0" in metrics
+                assert f"segport_rows_sent_total {len(expected)}.0" in metrics
+                assert "segport_run_duration_seconds_count 1.0" in metrics
+                # The worker in `serve` sent the import from this process: its requests are counted by answer.
+                assert 'operation="bulkImportContactsJSON",status="201"} 1.0' in metrics
                 audit = api.get("/api/audit").json()
                 assert {"consent.given", "connection.created", "segment.created", "export.created", "run.queued"} <= {
                     entry["action"] for entry in audit

@@ -27,6 +27,7 @@ from segport.constant_contact import (
 )
 from segport.constant_contact.client import DEFAULT_TIMEOUT
 from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequired, Refused, UnknownName
+from segport.metrics import count_answer
 from segport.store import Store
 from segport.store.lookup import row_named
 from segport.store.tables import connections, exports
@@ -332,7 +333,13 @@ def _client(
         pool=DEFAULT_TIMEOUT.pool,
     )
     return ConstantContactClient(
-        http, api_base=api_base, auth=BearerAuth(keeper, budget), budget=budget, retry=retry, timeout=timeout
+        http,
+        api_base=api_base,
+        auth=BearerAuth(keeper, budget),
+        budget=budget,
+        retry=retry,
+        timeout=timeout,
+        on_answer=count_answer,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin
 
@@ -56,8 +56,11 @@ class ConstantContactClient:
         retry: RetryPolicy | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Clock | None = None,
+        on_answer: Callable[[str, str], None] | None = None,
     ) -> None:
         self._http = http
+        # Told (operation, HTTP status or "unreachable") after every attempt: the metrics count them.
+        self._on_answer = on_answer or (lambda _operation, _status: None)
         self._api_base = api_base.rstrip("/") + "/"
         self._auth = auth
         self._budget = budget
@@ -350,6 +353,7 @@ class ConstantContactClient:
                     timeout=self._timeout,
                 )
             except httpx.TransportError as exc:
+                self._on_answer(operation, "unreachable")
                 # Failing to connect means nothing was sent; failing later leaves the outcome unknown.
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
                 if not never_sent and not replay_safe:
@@ -365,6 +369,7 @@ class ConstantContactClient:
                     f"({type(exc).__name__}).",
                     operation=operation,
                 ) from None
+            self._on_answer(operation, str(response.status_code))
             if response.is_success:
                 return response
             body = parse_error_body(response.content)

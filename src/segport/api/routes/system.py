@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from segport import audit
 from segport.api.auth import CurrentUser, StoreDep, require
+from segport.metrics import exposition
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
 from segport.users import service as users
@@ -33,6 +36,12 @@ def readyz(store: StoreDep, response: Response) -> dict[str, str]:
         response.status_code = 503
         return {"status": "database unreachable"}
     return {"status": "ready"}
+
+
+@router.get("/metrics", tags=["system"], response_class=PlainTextResponse)
+def metrics(store: StoreDep) -> PlainTextResponse:
+    """Prometheus metrics: runs by status, queue depth, rows sent, run durations, Constant Contact requests."""
+    return PlainTextResponse(exposition(store), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/me", tags=["users"])
