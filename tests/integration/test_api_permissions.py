@@ -69,6 +69,7 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/segments", None, (200, 200, 200)),
     ("GET", "/api/segments/Everyone", None, (200, 200, 200)),
     ("POST", "/api/segments", {"name": "Everyone", "rule": "customer_id is not empty"}, (409, 409, 403)),
+    ("PATCH", "/api/segments/Everyone", {"description": "all of them"}, (200, 200, 403)),
     ("DELETE", "/api/segments/Everyone", None, (409, 409, 403)),
     ("POST", "/api/segments/Everyone/deactivate", None, (200, 200, 403)),
     ("POST", "/api/segments/Everyone/activate", None, (200, 200, 403)),

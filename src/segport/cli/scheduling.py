@@ -15,6 +15,7 @@ from segport.cli.common import console, context
 from segport.errors import InvalidInput
 from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
+from segport.store import Store
 
 app = typer.Typer(help="The system refresh schedule.", no_args_is_help=True)
 
@@ -130,6 +131,8 @@ def serve(
 
     state = context(ctx)
     _logging()
+    if api:
+        _first_admin(state.store)
     stop = threading.Event()
     threads = [
         threading.Thread(target=run_worker, args=(state.store, state.settings, stop), name=f"worker-{n}")
@@ -160,3 +163,17 @@ def serve(
         stop.set()  # workers finish or hand back their batch, then stop
         for thread in threads:
             thread.join()
+
+
+def _first_admin(store: Store) -> None:
+    """On the very first start there is nobody to sign in with: make the admin `admin`, token shown once."""
+    from segport.users import service as users
+
+    if users.list_users(store):
+        return
+    users.add_user(store, name="admin", role="admin", actor="segport serve")
+    issued, plain = users.issue_token(store, name="admin", label="first start", actor="segport serve")
+    console.print(
+        f"First start: made the user 'admin' (role admin). Its API token {issued.id}, shown once: {plain}",
+        soft_wrap=True,
+    )

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from segport.cli.common import console, context, number, when
+from segport.errors import InvalidInput
 from segport.segments import service
 
 app = typer.Typer(help="Define segments over the profile fields.", no_args_is_help=True)
@@ -33,6 +34,22 @@ def create(
     console.print(
         f"Created segment {segment.name!r} ({'active' if segment.active else 'inactive'}): {members:,} members."
     )
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    name: Name,
+    rule: Annotated[str | None, typer.Option(help="The new rule (same syntax as create).")] = None,
+    description: Annotated[str | None, typer.Option(help="The new description.")] = None,
+) -> None:
+    """Change a segment's rule or description; exports using it compare every member on their next run."""
+    state = context(ctx)
+    if rule is None and description is None:
+        raise InvalidInput("Nothing to change.", hint="Pass --rule and/or --description.")
+    segment = service.edit_segment(state.store, name=name, rule_text=rule, description=description, actor=state.actor)
+    members = service.count_segment(state.store, name=segment.name) if segment.active else 0
+    console.print(f"Changed segment {segment.name!r}: {members:,} members.")
 
 
 @app.command("list")

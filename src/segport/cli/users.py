@@ -29,7 +29,7 @@ def add(
     console.print(f"Added {user.name!r} ({user.role}).")
     if token:
         issued, plain = service.issue_token(state.store, name=user.name, label="first token", actor=state.actor)
-        console.print(f"API token {issued.id} (shown once, keep it safe): {plain}")
+        console.print(f"API token {issued.id} (shown once, keep it safe): {plain}", soft_wrap=True)
 
 
 @app.command("list")
@@ -58,7 +58,7 @@ def token(
     """Issue an API token for the user; it is shown once and stored only as a digest."""
     state = context(ctx)
     issued, plain = service.issue_token(state.store, name=name, label=label, actor=state.actor)
-    console.print(f"API token {issued.id} for {name!r} (shown once, keep it safe): {plain}")
+    console.print(f"API token {issued.id} for {name!r} (shown once, keep it safe): {plain}", soft_wrap=True)
 
 
 @app.command()

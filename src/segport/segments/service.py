@@ -86,6 +86,57 @@ def create_segment(
     return show_segment(store, name=name)
 
 
+def edit_segment(
+    store: Store, *, name: str, actor: str, rule_text: str | None = None, description: str | None = None
+) -> SegmentView:
+    """Change a segment's rule and/or description. Exports that use it compare every member on their next run."""
+    current = show_segment(store, name=name)
+    values: dict[str, Any] = {"updated_at": datetime.now(UTC)}
+    rule = None
+    if rule_text is not None:
+        parsed, parser = parse_rule(rule_text)
+        rule = check_rule(parsed, load_source(store), parser)
+        values.update(
+            rule_text=rule_text.strip(), definition=Definition(rule=rule).model_dump_json(), member_count=None
+        )
+    if description is not None:
+        values["description"] = description or None
+    with store.begin() as connection:
+        if rule is not None:
+            ids = (
+                {_get(connection, member)["id"] for member in rule.segments} if isinstance(rule, Combination) else set()
+            )
+            loop = ids & (_dependents(connection, current.id) | {current.id})
+            if loop:
+                raise Refused(
+                    f"The segment {name!r} cannot combine a segment that is built on it (that would be a loop).",
+                    hint="Combine only segments that do not use this one.",
+                )
+            connection.execute(delete(segment_dependencies).where(segment_dependencies.c.segment_id == current.id))
+            if ids:
+                connection.execute(
+                    insert(segment_dependencies), [{"segment_id": current.id, "depends_on_id": other} for other in ids]
+                )
+        connection.execute(update(segments).where(segments.c.id == current.id).values(**values))
+        audit.record(connection, actor, "segment.changed", name, rule=rule_text, description=description)
+    return show_segment(store, name=name)
+
+
+def _dependents(connection: Connection, segment_id: int) -> set[int]:
+    """Every segment built on this one, directly or through others."""
+    found: set[int] = set()
+    frontier = {segment_id}
+    while frontier:
+        users = set(
+            connection.execute(
+                select(segment_dependencies.c.segment_id).where(segment_dependencies.c.depends_on_id.in_(frontier))
+            ).scalars()
+        )
+        frontier = users - found
+        found |= users
+    return found
+
+
 def _check_active_cap(connection: Connection) -> None:
     active = connection.execute(select(func.count()).select_from(segments).where(segments.c.active)).scalar_one()
     if active >= MAX_ACTIVE_SEGMENTS:

@@ -95,6 +95,19 @@ def create_segment(body: NewSegment, user: CurrentUser, store: StoreDep) -> dict
     return _segment(view)
 
 
+class SegmentChange(BaseModel):
+    rule: str | None = Field(default=None, min_length=1)
+    description: str | None = None
+
+
+@router.patch("/api/segments/{name}", tags=["segments"])
+def edit_segment(name: str, body: SegmentChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Change the rule and/or the description."""
+    require(user, "admin", "contributor")
+    view = segments.edit_segment(store, name=name, rule_text=body.rule, description=body.description, actor=user.name)
+    return _segment(view)
+
+
 @router.delete("/api/segments/{name}", status_code=204, tags=["segments"])
 def delete_segment(name: str, user: CurrentUser, store: StoreDep) -> None:
     require(user, "admin", "contributor")
