@@ -69,6 +69,7 @@ def test_changes_consents_and_runs_are_in_the_audit_trail(app: App, tmp_path: ob
     assert trail == [
         ("tester", "consent.given", "CC"),
         ("tester", "connection.created", "CC"),
+        ("tester", "profiles.imported", "profiles-10-7.csv"),
         ("ada", "segment.created", "All"),
         ("ada", "segment.deactivated", "All"),
         ("ada", "segment.activated", "All"),

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, text
 
+from segport import audit
 from segport.errors import InvalidInput
 from segport.profiles import changes
 from segport.profiles.fields import TypeGuess, convert, field_name
@@ -185,6 +186,7 @@ def _swap(connection: Connection, fields: list[Field], key: str, file_name: str,
         row_count=count,
         loaded_by=actor,
     )
+    audit.record(connection, actor, "profiles.imported", file_name, rows=count, key=key)
 
 
 def _comparable_table(connection: Connection, fields: list[Field], key: str) -> Table | None:

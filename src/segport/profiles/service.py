@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
+from segport import audit
 from segport.errors import InvalidInput
 from segport.profiles import changes
 from segport.profiles.fields import field_name
@@ -106,4 +107,5 @@ def connect_external(store: Store, *, url: str, table: str, key: str, actor: str
             row_count=None,
             loaded_by=actor,
         )
+        audit.record(db, actor, "profiles.connected", name, database=engine_safe_url(url))
     return describe(store)

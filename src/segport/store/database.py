@@ -18,6 +18,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A test checks it against Alembic's head, so commands can skip loading Alembic
 # (a fifth of a second) when the database is already up to date.
 SCHEMA_REVISION = "0006"
+IMMEDIATE = "segport_immediate"  # execution option: begin SQLite transactions with BEGIN IMMEDIATE
 
 
 def create_store_engine(url: str) -> Engine:
@@ -42,7 +43,11 @@ def create_store_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Connection) -> None:
-            connection.exec_driver_sql("BEGIN")
+            # A store transaction takes the write lock up front (IMMEDIATE, waiting up to the busy timeout):
+            # a deferred one that reads and then writes fails at once, without waiting, when another
+            # process or thread wrote in between (SQLITE_BUSY_SNAPSHOT). Plain reads (streams) stay deferred.
+            immediate = connection.get_execution_options().get(IMMEDIATE, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -72,8 +77,12 @@ def upgrade(engine: Engine) -> None:
         return
     from alembic import command
 
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), "head")
+    # Several processes may start at once: on SQLite the write lock is taken first, and Alembic reads the
+    # revision inside the transaction, so the second one finds the work done.
+    with engine.connect() as connection:
+        connection.execution_options(**{IMMEDIATE: True})
+        with connection.begin():
+            command.upgrade(alembic_config(connection), "head")
 
 
 @dataclass
@@ -98,8 +107,10 @@ class Store:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back when it raises."""
-        with self.engine.begin() as connection:
-            yield connection
+        with self.engine.connect() as connection:
+            connection.execution_options(**{IMMEDIATE: True})
+            with connection.begin():
+                yield connection
 
     @property
     def dialect(self) -> str:
