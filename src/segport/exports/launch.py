@@ -17,7 +17,8 @@ from segport.connections.service import client_for, http_session
 from segport.errors import SegportError
 from segport.exports import runner
 from segport.exports.control import RunControl, Stop
-from segport.exports.runner import RunProgress, event
+from segport.exports.run_log import event, finish, now
+from segport.exports.runner import RunProgress
 from segport.exports.service import show_export
 from segport.notifications import notify_if_needed
 from segport.scheduling import queue
@@ -97,9 +98,7 @@ def execute_run(
     with store.begin() as db:
         message = f"Resumed by {owner} after an interruption." if resumed else f"Started by {actor} ({owner})."
         db.execute(
-            insert(run_events).values(
-                run_id=run_id, at=runner.now(), level="warning" if resumed else "info", message=message
-            )
+            insert(run_events).values(run_id=run_id, at=now(), level="warning" if resumed else "info", message=message)
         )
     control = RunControl(store, run_id, owner, settings.lease_seconds, shutdown)
     try:
@@ -125,7 +124,7 @@ def execute_run(
         # "lost": another worker holds the run now and carries on; nothing here may touch it.
         return
     except SegportError as exc:
-        runner.finish(store, run_id, "Failure", str(exc), "error")
+        finish(store, run_id, "Failure", str(exc), "error")
     except BaseException:
         queue.let_go(store, run_id, owner, requeue=False)  # resumable at once by the next attempt
         raise

@@ -5,25 +5,24 @@ checkpointed in `run_batches` in the same transaction that advances the counters
 could not send. Runs are incremental: only members that are new or changed since the export's sync state
 are sent (`full=True` sends all). In mirror mode the members that left are then taken off the list.
 
-A run that stopped half-way (the process died) is resumed by the next `exports run`, from its phase:
-while sending, accepted batches are never sent again and the stream picks up after the last one.
+Acknowledging is in acknowledging.py, removals and the final status in finishing.py. A run that stopped
+half-way is resumed from its phase: while sending, accepted batches are never sent again and the stream
+picks up after the last one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, insert, literal, select
 
 from segport.config import Settings
 from segport.constant_contact import ConstantContactClient, JsonImportBatcher
 from segport.constant_contact.batching import ImportBatch
-from segport.exports import mirror, sync
+from segport.exports import acknowledging, finishing, mirror, sync
 from segport.exports import scope as scope_of
 from segport.exports.control import RunControl, Stop
 from segport.exports.members import (
@@ -35,14 +34,15 @@ from segport.exports.members import (
     stream_members,
     unsubscribed_unchanged,
 )
-from segport.exports.normalize import NOT_ADDED, REASONS, REMOVED, UNSUBSCRIBED, counter_for
+from segport.exports.normalize import REASONS, UNSUBSCRIBED, counter_for
+from segport.exports.run_log import event, finish, set_values
 from segport.exports.scope import Scope
 from segport.exports.sending import BatchSender, Checkpoint, SentRecorder
 from segport.exports.service import ExportView
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.model import Combination, Group
 from segport.store import Store
-from segport.store.tables import RUN_COUNTERS, exports, run_batches, run_events, run_rows, run_sent, runs
+from segport.store.tables import RUN_COUNTERS, run_batches, run_rows, runs
 
 
 class RunProgress(Protocol):
@@ -58,7 +58,7 @@ class Silent:
 
 
 @dataclass
-class _State:
+class RunState:
     run_id: int
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RUN_COUNTERS, 0))
     batches: int = 0
@@ -77,7 +77,7 @@ class _State:
 
 
 @dataclass
-class _Plan:
+class Plan:
     """What a run works from: the profile source, the active rules, the member query and its scope."""
 
     source: ProfileSource
@@ -100,30 +100,6 @@ def _cancel_requested(control: RunControl) -> bool:
     return False
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def event(store: Store, run_id: int, message: str, level: str = "info") -> None:
-    with store.begin() as db:
-        db.execute(insert(run_events).values(run_id=run_id, at=now(), level=level, message=message))
-
-
-def finish(store: Store, run_id: int, status: str, message: str, level: str = "info") -> None:
-    with store.begin() as db:
-        db.execute(
-            update(runs)
-            .where(runs.c.id == run_id)
-            .values(status=status, message=message, finished_at=now(), phase="done", lease_owner=None)
-        )
-        db.execute(insert(run_events).values(run_id=run_id, at=now(), level=level, message=f"{status}: {message}"))
-
-
-def _set(store: Store, run_id: int, **values: Any) -> None:
-    with store.begin() as db:
-        db.execute(update(runs).where(runs.c.id == run_id).values(**values))
-
-
 def plan_for(
     store: Store,
     export: ExportView,
@@ -131,7 +107,7 @@ def plan_for(
     full: bool,
     rules: list[Group | Combination] | None = None,
     scope: Scope | None = None,
-) -> _Plan | None:
+) -> Plan | None:
     """The run's plan (a new scope unless a resumed run brings its own), or None when no segment is active."""
     source = load_source(store)
     if rules is None:
@@ -143,7 +119,7 @@ def plan_for(
         scope = scope_of.decide(store, source, export, rules, full=full or not incremental)
     keys = scope_of.candidates(export.id, scope) if scope.tracked else None
     query = member_query(store, source, export, rules, changed_only=incremental, keys=keys)
-    return _Plan(source, rules, query, incremental, scope)
+    return Plan(source, rules, query, incremental, scope)
 
 
 def execute_phases(
@@ -170,7 +146,7 @@ def execute_phases(
         return
     if state.scope is None:  # a new run: a resumed one must read exactly what it read before
         state.scope = plan.scope
-        _set(
+        set_values(
             store,
             run_id,
             profiles_from=plan.scope.from_version,
@@ -191,7 +167,7 @@ def execute_phases(
             if stop.reason != "cancel":
                 raise
             canceled, read = True, state.position  # what was accepted is acknowledged below, then it ends
-        _set(store, run_id, phase="polling")
+        set_values(store, run_id, phase="polling")
         state.phase = "polling"
         which = "changed profiles" if plan.scope.tracked else "members"
         event(
@@ -201,7 +177,7 @@ def execute_phases(
         )
     if state.phase == "polling":
         started = time.perf_counter()
-        _poll(store, export, run_id, plan, client, report)
+        acknowledging.poll(store, export, run_id, plan, client, report)
         state.phase = "removing"
         event(store, run_id, f"Activities finished and acknowledged in {time.perf_counter() - started:.1f} s.")
     if canceled or _cancel_requested(control):
@@ -216,8 +192,8 @@ def execute_phases(
         )
         return
     if state.phase == "removing":
-        _remove_leavers(store, settings, export, state, plan, client, allow_mass_removal)
-    _conclude(store, run_id)
+        finishing.remove_leavers(store, settings, export, state, plan, client, allow_mass_removal)
+    finishing.conclude(store, run_id)
 
 
 def _prepare(
@@ -225,8 +201,8 @@ def _prepare(
     settings: Settings,
     export: ExportView,
     run_id: int,
-    state: _State,
-    plan: _Plan,
+    state: RunState,
+    plan: Plan,
     client: ConstantContactClient,
     allow_mass_removal: bool,
 ) -> bool:
@@ -243,7 +219,7 @@ def _prepare(
         )
         return False
     state.counts["members"] = members
-    _set(store, run_id, members=members)
+    set_values(store, run_id, members=members)
     event(store, run_id, f"{members:,} members in {', '.join(export.segments)}.")
     if export.mode == "mirror" and plan.incremental:
         # Sending does not change who left (it only touches members), so the removal phase reuses these.
@@ -261,7 +237,7 @@ def _prepare(
     return True
 
 
-def _emails_on_list_before(store: Store, export: ExportView, plan: _Plan, client: ConstantContactClient) -> set[str]:
+def _emails_on_list_before(store: Store, export: ExportView, plan: Plan, client: ConstantContactClient) -> set[str]:
     """Addresses already on the list before this run sends: contacts this export did not put there."""
     if plan.incremental:
         new = _new_member_emails(store, export, plan, limit=21)
@@ -274,7 +250,7 @@ def _emails_on_list_before(store: Store, export: ExportView, plan: _Plan, client
     return set(client.contact_ids_by_email(export.list_id))
 
 
-def _new_member_emails(store: Store, export: ExportView, plan: _Plan, limit: int) -> list[str]:
+def _new_member_emails(store: Store, export: ExportView, plan: Plan, limit: int) -> list[str]:
     found = []
     # Closed even when the loop stops early (a server-side cursor must not be left open).
     with closing(stream_members(store, plan.source, plan.query, export)) as members:
@@ -291,8 +267,8 @@ def _send(
     settings: Settings,
     export: ExportView,
     run_id: int,
-    state: _State,
-    plan: _Plan,
+    state: RunState,
+    plan: Plan,
     client: ConstantContactClient,
     report: RunProgress,
     on_list: set[str],
@@ -335,7 +311,7 @@ def _send(
 
 
 def _hand_over(
-    store: Store, state: _State, sender: BatchSender, batch: ImportBatch, stream_end: int, rows: list[tuple[Any, ...]]
+    store: Store, state: RunState, sender: BatchSender, batch: ImportBatch, stream_end: int, rows: list[tuple[Any, ...]]
 ) -> None:
     state.handed += 1
     state.counts["sent"] += batch.count
@@ -347,8 +323,8 @@ def _stream(
     store: Store,
     export: ExportView,
     run_id: int,
-    state: _State,
-    plan: _Plan,
+    state: RunState,
+    plan: Plan,
     batcher: JsonImportBatcher,
     sender: BatchSender,
     report: RunProgress,
@@ -410,7 +386,7 @@ def _sent_row(member: Member, on_list: set[str]) -> tuple[Any, ...]:
     return (member.key, member.email, *member.raw, on_list_before, replaced)
 
 
-def _skipped_unchanged_rows(store: Store, export: ExportView, plan: _Plan, run_id: int, counts: dict[str, int]) -> Any:
+def _skipped_unchanged_rows(store: Store, export: ExportView, plan: Plan, run_id: int, counts: dict[str, int]) -> Any:
     """A tracked run's skipped members that it did not read: skipped again, for the reason recorded.
 
     Counted here; returns the INSERT that copies them into the run's rows, which the run's last checkpoint
@@ -425,18 +401,18 @@ def _skipped_unchanged_rows(store: Store, export: ExportView, plan: _Plan, run_i
     return insert(run_rows).from_select(["run_id", "profile_key", "email", "reason", "detail"], rows)
 
 
-def _unsubscribed_unchanged_rows(store: Store, export: ExportView, plan: _Plan, run_id: int) -> list[dict[str, Any]]:
+def _unsubscribed_unchanged_rows(store: Store, export: ExportView, plan: Plan, run_id: int) -> list[dict[str, Any]]:
     return [
         {"run_id": run_id, "profile_key": key, "email": email, "reason": UNSUBSCRIBED, "detail": UNSUBSCRIBED_EARLIER}
         for key, email in unsubscribed_unchanged(store, plan.source, export, plan.rules)
     ]
 
 
-def _load_state(store: Store, run_id: int) -> _State:
+def _load_state(store: Store, run_id: int) -> RunState:
     with store.begin() as db:
         row = db.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
         batches = db.execute(select(run_batches.c.number).where(run_batches.c.run_id == run_id)).scalars().all()
-    return _State(
+    return RunState(
         run_id,
         {name: int(row[name]) for name in RUN_COUNTERS},
         len(batches),
@@ -449,200 +425,9 @@ def _load_state(store: Store, run_id: int) -> _State:
     )
 
 
-def _checkpoint(state: _State, batch: ImportBatch | None, stream_end: int) -> Checkpoint:
+def _checkpoint(state: RunState, batch: ImportBatch | None, stream_end: int) -> Checkpoint:
     """What the sender records once `batch` is accepted: the stream's state as it stood at the batch's end."""
     rows, state.pending_rows = state.pending_rows, []
     copy, state.pending_copy = state.pending_copy, None
     state.position = stream_end
     return Checkpoint(batch, stream_end, dict(state.counts), rows, copy)
-
-
-def _batches(store: Store, run_id: int) -> Sequence[Any]:
-    with store.begin() as db:
-        return (
-            db.execute(select(run_batches).where(run_batches.c.run_id == run_id).order_by(run_batches.c.number))
-            .mappings()
-            .all()
-        )
-
-
-def _poll(
-    store: Store, export: ExportView, run_id: int, plan: _Plan, client: ConstantContactClient, report: RunProgress
-) -> None:
-    """Wait for every batch's activity, name the rows not added, and acknowledge the rest in the sync state."""
-    batches = _batches(store, run_id)
-    pending = [row["activity_id"] for row in batches if row["finished_at"] is None]
-    report.polling(len(batches) - len(pending), len(batches))
-    finished = client.wait_for_activities(pending) if pending else {}
-    report.polling(len(batches), len(batches))
-    with store.begin() as db:
-        for activity_id, activity in finished.items():
-            db.execute(
-                update(run_batches)
-                .where(run_batches.c.run_id == run_id, run_batches.c.activity_id == activity_id)
-                .values(
-                    state=activity.state,
-                    finished_at=now(),
-                    person_count=activity.status.person_count,
-                    error_count=activity.status.error_count,
-                    cannot_add_count=activity.status.cannot_add_to_list_count,
-                )
-            )
-    batches = _batches(store, run_id)
-    failed = [row for row in batches if row["state"] != "completed"]
-    unsubscribed = sum(row["cannot_add_count"] or 0 for row in batches)
-    errors = sum(row["error_count"] or 0 for row in batches) + sum(row["contacts"] for row in failed)
-    for row in failed:
-        event(
-            store,
-            run_id,
-            f"Batch {row['number']} (activity {row['activity_id']}, {row['contacts']} contacts) ended {row['state']}.",
-            "error",
-        )
-    rows: list[dict[str, Any]] = []
-    opted_out: set[str] = set()
-    if unsubscribed or failed:
-        rows, opted_out = _not_added(store, run_id, client, failed, unsubscribed)
-    completed = [row["number"] for row in batches if row["state"] == "completed"]
-    with store.begin() as db:
-        if rows:
-            db.execute(insert(run_rows), rows)
-        scope_of.forget_skipped(db, export.id, plan.scope)
-        sync.record_skipped(db, export.id, run_id)
-        sync.acknowledge(db, export.id, run_id, completed)
-        sync.mark_unsubscribed(db, export.id, run_id, opted_out)
-        db.execute(
-            update(runs).where(runs.c.id == run_id).values(unsubscribed=unsubscribed, errors=errors, phase="removing")
-        )
-
-
-def _not_added(
-    store: Store, run_id: int, client: ConstantContactClient, failed: Sequence[Any], unsubscribed: int
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """The members Constant Contact did not add, looked up: its import status gives counts only."""
-    opted_out = _unsubscribed_emails(client) if unsubscribed else set()
-    failed_states = {row["number"]: row["state"] for row in failed}
-    rows: list[dict[str, Any]] = []
-    named: set[str] = set()
-    with store.engine.connect() as db:
-        sent = db.execution_options(yield_per=10_000).execute(
-            select(run_sent.c.batch_number, run_sent.c.profile_key, run_sent.c.email).where(run_sent.c.run_id == run_id)
-        )
-        for number, key, email in sent:
-            if number in failed_states:
-                detail = f"{REASONS[NOT_ADDED]}: batch {number} ended {failed_states[number]}"
-                rows.append(
-                    {"run_id": run_id, "profile_key": key, "email": email, "reason": NOT_ADDED, "detail": detail}
-                )
-            elif email in opted_out:
-                rows.append(
-                    {
-                        "run_id": run_id,
-                        "profile_key": key,
-                        "email": email,
-                        "reason": UNSUBSCRIBED,
-                        "detail": REASONS[UNSUBSCRIBED],
-                    }
-                )
-                named.add(email)
-    return rows, named
-
-
-def _unsubscribed_emails(client: ConstantContactClient) -> set[str]:
-    """Every unsubscribed address of the account, from one export activity (3 or 4 requests)."""
-    activity = client.export_contacts(fields=["email_address"], status="unsubscribed")
-    done = client.wait_for_activities([activity.activity_id])[activity.activity_id]
-    if done.links.results is None:
-        return set()
-    return {
-        (row.get("email_address") or "").strip().lower()
-        for row in client.download_contact_export(done.links.results.href)
-    }
-
-
-def _remove_leavers(
-    store: Store,
-    settings: Settings,
-    export: ExportView,
-    state: _State,
-    plan: _Plan,
-    client: ConstantContactClient,
-    allow_mass_removal: bool,
-) -> None:
-    """Mirror mode: take off the list who left the segments, and addresses replaced by a new email."""
-    if export.mode != "mirror":
-        return
-    run_id = state.run_id
-    leaving = state.leavers
-    if leaving is None:
-        leaving = mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
-    completed = [row["number"] for row in _batches(store, run_id) if row["state"] == "completed"]
-    replaced = sync.replaced_emails(store, run_id, completed)
-    candidates = list(dict.fromkeys([leaver.email for leaver in leaving if leaver.removable] + replaced))
-    kept = mirror.still_used(store, plan.source, export, plan.rules, candidates)
-    emails = [email for email in candidates if email not in kept]
-    if emails:
-        size = state.list_size
-        if size is None:
-            size = client.get_list(export.list_id).membership_count or 0
-        mirror.check_share(len(emails), size, settings.mirror_max_removal_share, allow_mass_removal, export.name)
-    removed = mirror.remove_from_list(client, export.list_id, emails, run_id)
-    keys = {leaver.email: leaver.key for leaver in leaving if leaver.removable}
-    with store.begin() as db:
-        sync.forget(db, export.id, [leaver.key for leaver in leaving])
-        if emails:
-            db.execute(
-                insert(run_rows),
-                [
-                    {
-                        "run_id": run_id,
-                        "profile_key": keys.get(email, ""),
-                        "email": email,
-                        "reason": REMOVED,
-                        "detail": "left the export's segments" if email in keys else "the profile's email changed",
-                    }
-                    for email in emails
-                ],
-            )
-        db.execute(update(runs).where(runs.c.id == run_id).values(removed=removed, phase="done"))
-    if emails:
-        event(store, run_id, f"Took {removed:,} contacts off the list (mirror mode).")
-
-
-def _conclude(store: Store, run_id: int) -> None:
-    sync.drop_staging(store, run_id)
-    batches = _batches(store, run_id)
-    failed = [row for row in batches if row["state"] != "completed"]
-    with store.begin() as db:
-        counts = db.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
-        if not failed:
-            # The sync state now reflects these profiles under these rules: the next run can read only changes.
-            db.execute(
-                update(exports)
-                .where(exports.c.id == counts["export_id"])
-                .values(synced_version=counts["profiles_to"], synced_fingerprint=counts["fingerprint"])
-            )
-    if failed:
-        finish(
-            store,
-            run_id,
-            "Failure",
-            f"{len(failed)} of {len(batches)} batches did not complete in Constant "
-            "Contact; their contacts were not added (the next run sends them again).",
-            "error",
-        )
-        return
-    parts = [
-        f"{counts['sent']:,} contacts sent in {len(batches)} batches ({counts['added']:,} new, "
-        f"{counts['updated']:,} changed)"
-    ]
-    if counts["unchanged"]:
-        parts.append(f"{counts['unchanged']:,} unchanged, not sent again")
-    if counts["removed"]:
-        parts.append(f"{counts['removed']:,} taken off the list")
-    message = (
-        "; ".join(parts) + "."
-        if batches or counts["removed"] or counts["unchanged"]
-        else ("The segments have no member that can be sent; nothing was sent.")
-    )
-    finish(store, run_id, "Successful", message)

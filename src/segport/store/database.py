@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ class Store:
     secrets: SecretBox
     settings: Settings
     _external: dict[str, Engine] = field(default_factory=dict, repr=False)
+    _nesting: threading.local = field(default_factory=threading.local, repr=False)
 
     def external_engine(self, url: str) -> Engine:
         """One pooled engine per external profile database, kept for as long as the store."""
@@ -107,10 +109,18 @@ class Store:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed when the block ends, rolled back when it raises."""
+        depth = getattr(self._nesting, "depth", 0)
         with self.engine.connect() as connection:
-            connection.execution_options(**{IMMEDIATE: True})
-            with connection.begin():
-                yield connection
+            # Only the outermost transaction of a thread takes the write lock first: one opened inside it (a
+            # lookup while a query is built) only reads, and asking for the lock again would wait on itself.
+            if depth == 0:
+                connection.execution_options(**{IMMEDIATE: True})
+            self._nesting.depth = depth + 1
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                self._nesting.depth = depth
 
     @property
     def dialect(self) -> str:
