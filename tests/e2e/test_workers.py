@@ -172,17 +172,17 @@ def test_workers_and_schedulers_share_one_database_and_survive_a_killed_worker(
         }
         store.close()
 
-    assert len(ticks) == TICKS and {status for _, status in ticks} == {"Successful"}  # each tick taken once
-    assert sorted(count for _, count, _ in per_tick) == [EXPORTS] * TICKS  # every export once per tick
-    assert all(distinct == EXPORTS for _, _, distinct in per_tick)
-    assert {key for key, _, _ in per_tick} == {key for key, _ in ticks}
+    assert len(ticks) == TICKS and {status for _, status in ticks} == {"Successful"}, ticks  # each tick once
+    assert sorted(count for _, count, _ in per_tick) == [EXPORTS] * TICKS, per_tick  # every export once per tick
+    assert all(distinct == EXPORTS for _, _, distinct in per_tick), per_tick
+    assert {key for key, _, _ in per_tick} == {key for key, _ in ticks}, (per_tick, ticks)
     assert unsuccessful == 0
-    assert killed is not None and [run_id for run_id, _ in taken_over] == [killed]
+    assert killed is not None and [run_id for run_id, _ in taken_over] == [killed], (killed, taken_over)
     assert resumed, "the killed worker's run was resumed by another"
     assert members["Big"] == expected["big"]
     assert all(members[name] == expected["small"] for name in lists if name != "Big")
     assert stats["by_operation"]["bulkImportContactsJSON"]["201"] == batches  # no accepted batch sent twice
-    assert stats["throttled"] == 0
+    assert stats["throttled"] == 0, stats["by_operation"]
 
 
 def kill_the_worker_of_the_big_run(store: Store, workers: dict[int, subprocess.Popen[bytes]]) -> int | None:
