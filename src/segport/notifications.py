@@ -23,9 +23,6 @@ NOTIFIED = ("Failure", "Skipped")
 
 
 def notify_if_needed(store: Store, settings: Settings, run_id: int, http: httpx.Client | None = None) -> None:
-    view = show_run(store, run_id=run_id, with_details=False)
-    if view.status not in NOTIFIED:
-        return
     with store.begin() as db:
         own = db.execute(
             select(connections.c.webhook_url)
@@ -35,6 +32,9 @@ def notify_if_needed(store: Store, settings: Settings, run_id: int, http: httpx.
         ).scalar()
     targets = list(dict.fromkeys(url for url in (own, settings.webhook_url) if url))
     if not targets:
+        return  # the common case: no webhook, so the run's summary is not even read
+    view = show_run(store, run_id=run_id, with_details=False)
+    if view.status not in NOTIFIED:
         return
     summary = {
         "run_id": view.id,

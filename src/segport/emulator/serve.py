@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from pydantic import SecretStr
@@ -82,16 +82,23 @@ def free_port() -> int:
 @contextmanager
 def serve_in_background(emulator: Emulator, port: int | None = None) -> Iterator[str]:
     """Serve the emulator from a background thread on a loopback port; yields its base URL."""
+    with serve_app_in_background(EmulatorASGI(emulator), port, name="emulator", lifespan="on") as base:
+        yield base
+
+
+@contextmanager
+def serve_app_in_background(
+    app: Any, port: int | None = None, *, name: str = "server", lifespan: Literal["auto", "on", "off"] = "auto"
+) -> Iterator[str]:
+    """Serve an ASGI app (the emulator, segport's API) from a background thread on a loopback port."""
     chosen = port or free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(EmulatorASGI(emulator), host="127.0.0.1", port=chosen, log_level="critical", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="emulator", daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=chosen, log_level="critical", lifespan=lifespan))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"the emulator did not start on port {chosen}")
+            raise RuntimeError(f"the {name} did not start on port {chosen}")
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{chosen}"

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from segport.api.auth import CurrentUser, StoreDep, may_use_connection, require
+from segport.api.routes.system import schedule_view
 from segport.connections import service as connections
 from segport.connections import web_sign_in
 from segport.exports import service as exports
@@ -287,12 +288,7 @@ def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, stor
             kind=body.kind or "", times=body.times, days=body.days, cron=body.cron, timezone=body.timezone
         )
     item = set_export_schedule(store, name=name, mode=body.mode, actor=user.name, schedule=schedule)
-    return {
-        "export": item.export,
-        "mode": item.mode,
-        "schedule": item.schedule.model_dump(mode="json") if item.schedule else None,
-        "next_at": item.next_at,
-    }
+    return schedule_view(item)
 
 
 @router.post("/api/exports/run-all", status_code=202, tags=["exports"])

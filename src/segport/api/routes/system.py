@@ -14,7 +14,7 @@ from segport import audit
 from segport.api.auth import CurrentUser, StoreDep, require
 from segport.metrics import exposition
 from segport.scheduling.calendar import make_schedule
-from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
+from segport.scheduling.service import ExportSchedule, export_schedules, set_system_schedule, show_system_schedule
 from segport.users import service as users
 
 router = APIRouter()
@@ -115,21 +115,23 @@ class ScheduleBody(BaseModel):
     timezone: str = "UTC"
 
 
+def schedule_view(item: ExportSchedule) -> dict[str, Any]:
+    """An export's schedule as the API shows it (also after PUT /api/exports/{name}/schedule)."""
+    return {
+        "export": item.export,
+        "mode": item.mode,
+        "schedule": item.schedule.model_dump(mode="json") if item.schedule else None,
+        "next_at": item.next_at,
+    }
+
+
 @router.get("/api/schedule", tags=["schedule"])
 def show_schedule(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """The system refresh and every export's schedule with its next run (UTC)."""
     system = show_system_schedule(store)
     return {
         "system": system.model_dump(mode="json") if system else None,
-        "exports": [
-            {
-                "export": item.export,
-                "mode": item.mode,
-                "schedule": item.schedule.model_dump(mode="json") if item.schedule else None,
-                "next_at": item.next_at,
-            }
-            for item in export_schedules(store)
-        ],
+        "exports": [schedule_view(item) for item in export_schedules(store)],
     }
 
 
