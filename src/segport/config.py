@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     batch_max_bytes: int = Field(default=4_000_000, gt=1000, le=4_000_000)
     # Where the API is reached by browsers; its /oauth/callback must be a redirect URI of the application.
     api_public_url: str = "http://127.0.0.1:8787"
+    # Web UI sessions end after this long without a request, and at the latest this long after signing in.
+    session_idle_minutes: float = Field(default=120.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
     # Seconds the CLI waits for the browser to come back from Constant Contact's sign-in page.
     sign_in_timeout_seconds: float = Field(default=300.0, gt=0)
 

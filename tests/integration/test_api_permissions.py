@@ -58,6 +58,8 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/users", None, (200, 403, 403)),
     ("POST", "/api/users", {"name": "admin", "role": "viewer"}, (409, 403, 403)),
     ("DELETE", "/api/users/nobody", None, (404, 403, 403)),
+    ("PATCH", "/api/users/nobody", {"role": "viewer"}, (404, 403, 403)),
+    ("PATCH", "/api/users/viewer", {"password": "short"}, (422, 403, 403)),
     ("POST", "/api/users/nobody/tokens", {"label": "x"}, (404, 403, 403)),
     ("GET", "/api/tokens", None, (200, 403, 403)),
     ("DELETE", "/api/tokens/99999", None, (404, 403, 403)),
@@ -79,6 +81,7 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/connections/Shared", None, (200, 200, 403)),
     ("GET", "/api/connections/Private", None, (200, 403, 403)),
     ("DELETE", "/api/connections/Shared", None, (409, 403, 403)),
+    ("PATCH", "/api/connections/Shared", {"allow_contributors": True}, (200, 403, 403)),
     ("GET", "/api/exports", None, (200, 200, 200)),
     ("GET", "/api/exports/OnPrivate", None, (200, 200, 200)),
     (

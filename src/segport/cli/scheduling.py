@@ -151,7 +151,9 @@ def serve(
 
             from segport.api.app import create_app
 
-            console.print(f"segport serve: {parts}; API on http://{host}:{port} (OpenAPI: /docs). Ctrl-C stops.")
+            console.print(
+                f"segport serve: {parts}; web UI and API on http://{host}:{port} (OpenAPI: /docs). Ctrl-C stops."
+            )
             # uvicorn handles SIGINT/SIGTERM itself and returns when asked to stop.
             uvicorn.run(create_app(state.settings, state.store), host=host, port=port, log_level="info")
         else:
@@ -166,14 +168,20 @@ def serve(
 
 
 def _first_admin(store: Store) -> None:
-    """On the very first start there is nobody to sign in with: make the admin `admin`, token shown once."""
+    """On the very first start there is nobody to sign in with: make the admin `admin`, with a password for
+    the web UI and an API token, both shown once."""
+    import secrets
+
     from segport.users import service as users
 
     if users.list_users(store):
         return
-    users.add_user(store, name="admin", role="admin", actor="segport serve")
+    password = secrets.token_urlsafe(12)
+    users.add_user(store, name="admin", role="admin", actor="segport serve", password=password)
     issued, plain = users.issue_token(store, name="admin", label="first start", actor="segport serve")
     console.print(
-        f"First start: made the user 'admin' (role admin). Its API token {issued.id}, shown once: {plain}",
+        "First start: made the user 'admin' (role admin). Shown once, keep them safe:\n"
+        f"  web UI password: {password}   (change it: segport users password admin)\n"
+        f"  API token {issued.id}: {plain}",
         soft_wrap=True,
     )

@@ -13,6 +13,18 @@ from segport.users import service
 
 app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The user's name.")]
+PasswordFromInput = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input (for scripts).")
+]
+
+
+def _read_password(from_stdin: bool) -> str:
+    """From standard input (first line), or asked twice without echo."""
+    if from_stdin:
+        import sys
+
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password for the web UI", hide_input=True, confirmation_prompt=True))
 
 
 @app.command()
@@ -22,10 +34,13 @@ def add(
     role: Annotated[str, typer.Option(help="admin, contributor or viewer.")] = "viewer",
     admin: Annotated[bool, typer.Option("--admin", help="Same as --role admin.")] = False,
     token: Annotated[bool, typer.Option("--token/--no-token", help="Also issue an API token (shown once).")] = True,
+    password: Annotated[bool, typer.Option("--password", help="Also set a password for the web UI (asked).")] = False,
+    password_stdin: PasswordFromInput = False,
 ) -> None:
-    """Add a user (the first admin: segport users add NAME --admin)."""
+    """Add a user (the first admin: segport users add NAME --admin --password)."""
     state = context(ctx)
-    user = service.add_user(state.store, name=name, role="admin" if admin else role, actor=state.actor)
+    secret = _read_password(password_stdin) if password or password_stdin else None
+    user = service.add_user(state.store, name=name, role="admin" if admin else role, actor=state.actor, password=secret)
     console.print(f"Added {user.name!r} ({user.role}).")
     if token:
         issued, plain = service.issue_token(state.store, name=user.name, label="first token", actor=state.actor)
@@ -47,6 +62,26 @@ def remove(ctx: typer.Context, name: Name) -> None:
     state = context(ctx)
     service.remove_user(state.store, name=name, actor=state.actor)
     console.print(f"Removed {name!r} and their tokens.")
+
+
+@app.command()
+def role(
+    ctx: typer.Context,
+    name: Name,
+    new_role: Annotated[str, typer.Argument(metavar="ROLE", help="admin, contributor or viewer.")],
+) -> None:
+    """Change a user's role (the last admin stays one)."""
+    state = context(ctx)
+    user = service.set_role(state.store, name=name, role=new_role, actor=state.actor)
+    console.print(f"{user.name!r} is now {user.role}.")
+
+
+@app.command()
+def password(ctx: typer.Context, name: Name, password_stdin: PasswordFromInput = False) -> None:
+    """Set the password a user signs in to the web UI with (their open sessions end)."""
+    state = context(ctx)
+    service.set_password(state.store, name=name, password=_read_password(password_stdin), actor=state.actor)
+    console.print(f"Password set for {name!r}; they sign in at {state.settings.api_public_url}.")
 
 
 @app.command()

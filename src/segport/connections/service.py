@@ -139,6 +139,40 @@ def _row(connection: Connection, name: str) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Account:
+    name: str | None
+    id: str | None
+
+
+def sign_in_to_account(
+    store: Store, settings: Settings, *, sign_in: SignIn, http: httpx.Client | None = None
+) -> tuple[TokenSet, Account]:
+    """Sign in to Constant Contact (the application of `settings`) and read which account that is."""
+    with http_session(settings, http) as session:
+        oauth = oauth_client(settings, session)
+        tokens = sign_in(oauth, session)
+        summary = _client(
+            store, settings, session, oauth, tokens, settings.cc_api_base, lambda _t: None
+        ).account_summary()
+    return tokens, Account(summary.organization_name, summary.encoded_account_id)
+
+
+def _check_new(store: Store, name: str, agreed: bool) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A connection needs a display name.", hint='Pass --name, e.g. --name "Marketing CC".')
+    if not agreed:
+        raise InvalidInput(
+            "The data privacy and compliance terms were not accepted.",
+            hint="Read them (segport connections terms) and pass --i-agree to accept them.",
+        )
+    with store.begin() as connection:
+        if connection.execute(select(connections.c.id).where(connections.c.name == name)).first():
+            raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.")
+    return name
+
+
 def add_connection(
     store: Store,
     settings: Settings,
@@ -151,26 +185,32 @@ def add_connection(
     http: httpx.Client | None = None,
 ) -> ConnectionView:
     """The wizard: who may use it, consent, sign-in to Constant Contact, the export user; then save."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("A connection needs a display name.", hint='Pass --name, e.g. --name "Marketing CC".')
-    if not agreed:
-        raise InvalidInput(
-            "The data privacy and compliance terms were not accepted.",
-            hint="Read them (segport connections terms) and pass --i-agree to accept them.",
-        )
-    with store.begin() as connection:
-        if connection.execute(select(connections.c.id).where(connections.c.name == name)).first():
-            raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.")
-    with http_session(settings, http) as session:
-        oauth = oauth_client(settings, session)
-        tokens = sign_in(oauth, session)
-        account = _client(
-            store, settings, session, oauth, tokens, settings.cc_api_base, lambda _t: None
-        ).account_summary()
+    name = _check_new(store, name, agreed)
+    tokens, account = sign_in_to_account(store, settings, sign_in=sign_in, http=http)
+    return save_connection(
+        store, settings, name=name, allow_contributors=allow_contributors, actor=actor, tokens=tokens, account=account
+    )
+
+
+def save_connection(
+    store: Store,
+    settings: Settings,
+    *,
+    name: str,
+    allow_contributors: bool,
+    actor: str,
+    tokens: TokenSet,
+    account: Account,
+) -> ConnectionView:
+    """Store a signed-in connection; `actor` agreed to the terms and becomes its export user."""
+    name = _check_new(store, name, agreed=True)
     now = datetime.now(UTC)
     secret = settings.cc_client_secret
-    assert secret is not None and settings.cc_client_id is not None  # checked by oauth_client
+    if secret is None or settings.cc_client_id is None:
+        raise ConfigurationError(
+            "The Constant Contact application's client id and secret are not set.",
+            hint="Set SEGPORT_CC_CLIENT_ID and SEGPORT_CC_CLIENT_SECRET from Constant Contact's developer portal.",
+        )
     try:
         with store.begin() as connection:
             connection.execute(
@@ -181,8 +221,8 @@ def add_connection(
                     consent_by=actor,
                     consent_at=now,
                     export_user=actor,
-                    account_name=account.organization_name,
-                    account_id=account.encoded_account_id,
+                    account_name=account.name,
+                    account_id=account.id,
                     api_base=settings.cc_api_base,
                     auth_base=settings.cc_auth_base,
                     client_id=settings.cc_client_id,
@@ -200,12 +240,45 @@ def add_connection(
                 actor,
                 "connection.created",
                 name,
-                account=account.organization_name,
+                account=account.name,
                 allow_contributors=allow_contributors,
             )
     except IntegrityError:
         raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.") from None
     return show_connection(store, name=name)
+
+
+def seal_tokens(store: Store, tokens: TokenSet) -> str:
+    """Tokens encrypted with the store's key (for a sign-in waiting for the wizard's Save)."""
+    return _seal_tokens(store, tokens)
+
+
+def open_tokens(store: Store, sealed: str) -> TokenSet:
+    return _open_tokens(store, sealed)
+
+
+def edit_connection(
+    store: Store, *, name: str, actor: str, new_name: str | None = None, allow_contributors: bool | None = None
+) -> ConnectionView:
+    """Rename the connection and/or change who may use it (admins only, or contributors too)."""
+    changes: dict[str, Any] = {}
+    with store.begin() as connection:
+        row = _row(connection, name)
+        if new_name is not None and new_name.strip() != name:
+            new_name = new_name.strip()
+            if not new_name:
+                raise InvalidInput("A connection needs a display name.", hint="Give it a name.")
+            if connection.execute(select(connections.c.id).where(connections.c.name == new_name)).first():
+                raise Refused(f"A connection named {new_name!r} already exists.", hint="Choose another name.")
+            changes["name"] = new_name
+        if allow_contributors is not None and bool(row["allow_contributors"]) != allow_contributors:
+            changes["allow_contributors"] = allow_contributors
+        if changes:
+            connection.execute(
+                update(connections).where(connections.c.id == row["id"]).values(**changes, updated_at=datetime.now(UTC))
+            )
+            audit.record(connection, actor, "connection.changed", name, **changes)
+    return show_connection(store, name=changes.get("name", name))
 
 
 def reauthorize_connection(

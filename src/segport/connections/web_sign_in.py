@@ -5,6 +5,11 @@ Starting: the user has agreed to the terms; segport makes a state and a PKCE pai
 Constant Contact's authorize URL. Finishing: Constant Contact sends the browser back to /oauth/callback
 with the code and the state; segport checks the state, exchanges the code with the verifier, and saves the
 connection (or its new tokens) with the consent recorded.
+
+Started from the web UI, a sign-in is also bound to the browser session that started it (the callback must
+come back in that session), and adding a connection takes one more step: the callback keeps the tokens
+(sealed) and the account in the sign-in, the wizard shows the account and asks the admin to add themselves
+as the export user, and Save stores the connection and deletes the sign-in.
 """
 
 from __future__ import annotations
@@ -12,24 +17,46 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from segport.config import Settings
 from segport.connections import service as connections
 from segport.constant_contact.oauth import OAuthClient, TokenSet, authorization_url, make_pkce, new_state
-from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequired, Refused
+from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequired, Refused, UnknownName
 from segport.store import Store
 from segport.store.tables import sign_ins
 
 LIFETIME = timedelta(minutes=10)
+SAVE_WITHIN = timedelta(minutes=30)  # a wizard's signed-in connection waits this long (from its start) for Save
 
 
 @dataclass(frozen=True)
 class Started:
     authorize_url: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What the callback did: saved a connection (`connection`), or holds one for the wizard (`pending`)."""
+
+    purpose: str
+    name: str
+    connection: connections.ConnectionView | None = None
+    pending: str | None = None  # the id of the signed-in sign-in, for the wizard's review step
+
+
+@dataclass(frozen=True)
+class Pending:
+    id: str
+    name: str
+    allow_contributors: bool
+    user: str
+    account_name: str | None
+    account_id: str | None
 
 
 def callback_uri(settings: Settings) -> str:
@@ -49,8 +76,10 @@ def start(
     purpose: str,
     allow_contributors: bool = False,
     agreed: bool = False,
+    session_digest: str | None = None,
 ) -> Started:
-    """A sign-in for adding the connection `name` (consent required) or reauthorizing it."""
+    """A sign-in for adding the connection `name` (consent required) or reauthorizing it; `session_digest`
+    binds it to the web UI session that started it."""
     name = name.strip()
     if purpose == "add":
         if not name:
@@ -74,6 +103,8 @@ def start(
     now = datetime.now(UTC)
     redirect_uri = callback_uri(settings)
     with store.begin() as db:
+        # Finished, abandoned and expired sign-ins go (with any tokens a wizard left unsaved).
+        db.execute(delete(sign_ins).where(sign_ins.c.created_at < now - SAVE_WITHIN))
         db.execute(
             insert(sign_ins).values(
                 state_digest=_digest(state),
@@ -85,6 +116,7 @@ def start(
                 redirect_uri=redirect_uri,
                 created_at=now,
                 expires_at=now + LIFETIME,
+                session_digest=session_digest,
             )
         )
     url = authorization_url(
@@ -106,8 +138,9 @@ def finish(
     error: str | None = None,
     error_description: str | None = None,
     http: httpx.Client | None = None,
-) -> connections.ConnectionView:
-    """Complete the sign-in the state belongs to (once, before it expires)."""
+    session_digest: str | None = None,
+) -> Finished:
+    """Complete the sign-in the state belongs to (once, before it expires, in the session that started it)."""
     now = datetime.now(UTC)
     with store.begin() as db:
         row = db.execute(select(sign_ins).where(sign_ins.c.state_digest == _digest(state))).mappings().first()
@@ -115,6 +148,11 @@ def finish(
             raise InvalidInput(
                 "This sign-in answer does not belong to any sign-in segport started.",
                 hint="Start again from segport (Add connection or Reauthorize).",
+            )
+        if row["session_digest"] is not None and row["session_digest"] != session_digest:
+            raise Refused(
+                "This sign-in was started in another browser session.",
+                hint="Finish it in the browser (and signed-in segport session) that started it, or start again.",
             )
         taken = db.execute(
             update(sign_ins)
@@ -138,17 +176,89 @@ def finish(
     def exchange(oauth: OAuthClient, _http: httpx.Client) -> TokenSet:
         return oauth.exchange_code(code=code, redirect_uri=row["redirect_uri"], code_verifier=verifier)
 
+    name = row["connection_name"]
+    if row["purpose"] == "add" and row["session_digest"] is not None:
+        tokens, account = connections.sign_in_to_account(store, settings, sign_in=exchange, http=http)
+        with store.begin() as db:
+            db.execute(
+                update(sign_ins)
+                .where(sign_ins.c.state_digest == row["state_digest"])
+                .values(
+                    tokens_sealed=connections.seal_tokens(store, tokens),
+                    account_name=account.name,
+                    account_id=account.id,
+                )
+            )
+        return Finished("add", name, pending=row["state_digest"])
     if row["purpose"] == "add":
-        return connections.add_connection(
+        view = connections.add_connection(
             store,
             settings,
-            name=row["connection_name"],
+            name=name,
             allow_contributors=row["allow_contributors"],
             agreed=True,  # checked when the sign-in started; the consent is recorded with its user
             actor=row["user_name"],
             sign_in=exchange,
             http=http,
         )
-    return connections.reauthorize_connection(
-        store, settings, name=row["connection_name"], sign_in=exchange, actor=row["user_name"], http=http
+        return Finished("add", name, connection=view)
+    view = connections.reauthorize_connection(
+        store, settings, name=name, sign_in=exchange, actor=row["user_name"], http=http
     )
+    return Finished("reauthorize", name, connection=view)
+
+
+def _pending_row(db: Connection, pending: str, session_digest: str) -> Any:
+    row = db.execute(select(sign_ins).where(sign_ins.c.state_digest == pending)).mappings().first()
+    if row is None or row["tokens_sealed"] is None or row["session_digest"] != session_digest:
+        raise UnknownName(
+            "There is no signed-in connection waiting to be saved here.",
+            hint="Start Add connection again (a signed-in connection waits 30 minutes for Save).",
+        )
+    if _aware(row["created_at"]) + SAVE_WITHIN < datetime.now(UTC):
+        raise InvalidInput("This sign-in waited too long to be saved (30 minutes).", hint="Start it again.")
+    return row
+
+
+def show_pending(store: Store, *, pending: str, session_digest: str) -> Pending:
+    """The signed-in connection the wizard is about to save (only for the session that started it)."""
+    with store.begin() as db:
+        row = _pending_row(db, pending, session_digest)
+    return Pending(
+        pending,
+        row["connection_name"],
+        row["allow_contributors"],
+        row["user_name"],
+        row["account_name"],
+        row["account_id"],
+    )
+
+
+def save_pending(
+    store: Store, settings: Settings, *, pending: str, session_digest: str, export_user_added: bool
+) -> connections.ConnectionView:
+    """The wizard's Save: the admin who signed in becomes the export user; the sign-in and its copy go."""
+    if not export_user_added:
+        raise InvalidInput(
+            "The connection has no export user yet.",
+            hint="Tick 'Add yourself as the export user': exports on this connection run with your sign-in.",
+        )
+    with store.begin() as db:
+        row = _pending_row(db, pending, session_digest)
+    tokens = connections.open_tokens(store, row["tokens_sealed"])
+    view = connections.save_connection(
+        store,
+        settings,
+        name=row["connection_name"],
+        allow_contributors=row["allow_contributors"],
+        actor=row["user_name"],
+        tokens=tokens,
+        account=connections.Account(row["account_name"], row["account_id"]),
+    )
+    with store.begin() as db:
+        db.execute(delete(sign_ins).where(sign_ins.c.state_digest == pending))
+    return view
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -366,6 +366,20 @@ users = Table(
     Column("role", String(20), nullable=False),
     Column("created_by", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_hash", Text),  # scrypt, for the web UI; NULL: this user signs in with API tokens only
+)
+
+# Web UI sessions: the cookie holds a random id; only its SHA-256 digest is kept. Each has its own CSRF token.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("notices", Text),  # JSON list of one-time messages shown on the next page
 )
 
 # API tokens: shown once, stored as a SHA-256 digest (they are long random strings, so no salt is needed).
@@ -409,4 +423,10 @@ sign_ins = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
+    # Started from the web UI: the browser session it must come back to, and, after the callback, the tokens
+    # (sealed) and the account, kept until the wizard's Save (or the sign-in's expiry) and then deleted.
+    Column("session_digest", String(64)),
+    Column("tokens_sealed", Text),
+    Column("account_name", Text),
+    Column("account_id", Text),
 )

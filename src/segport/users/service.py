@@ -6,6 +6,7 @@ SHA-256 digest, so a copy of the database does not hold a usable token.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from segport import audit
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.store import Store
 from segport.store.tables import api_tokens, users
+from segport.users.passwords import check_strength, hash_password, verify_password
 
 ROLES = ("admin", "contributor", "viewer")
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a public marker of segport tokens, not a secret
@@ -49,15 +51,27 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(store: Store, *, name: str, role: str, actor: str) -> User:
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput(f"{role!r} is not a role.", hint=f"Use one of: {', '.join(ROLES)}.")
+
+
+def add_user(store: Store, *, name: str, role: str, actor: str, password: str | None = None) -> User:
+    """A new user; with a password they can also sign in to the web UI."""
     name = name.strip()
     if not name:
         raise InvalidInput("A user needs a name.", hint="Pass a name, e.g. segport users add alice --role viewer.")
-    if role not in ROLES:
-        raise InvalidInput(f"{role!r} is not a role.", hint=f"Use one of: {', '.join(ROLES)}.")
+    _check_role(role)
+    if password is not None:
+        check_strength(password)
+    hashed = hash_password(password) if password is not None else None
     try:
         with store.begin() as db:
-            db.execute(insert(users).values(name=name, role=role, created_by=actor, created_at=datetime.now(UTC)))
+            db.execute(
+                insert(users).values(
+                    name=name, role=role, created_by=actor, created_at=datetime.now(UTC), password_hash=hashed
+                )
+            )
             audit.record(db, actor, "user.created", name, role=role)
     except IntegrityError:
         raise Refused(f"A user named {name!r} already exists.", hint="Choose another name.") from None
@@ -88,6 +102,51 @@ def remove_user(store: Store, *, name: str, actor: str) -> None:
                 raise Refused(f"{name!r} is the only admin.", hint="Make another admin first.")
         db.execute(delete(users).where(users.c.id == user.id))
         audit.record(db, actor, "user.removed", name)
+
+
+def set_role(store: Store, *, name: str, role: str, actor: str) -> User:
+    """Change a user's role; the last admin cannot stop being one."""
+    _check_role(role)
+    user = show_user(store, name=name)
+    if user.role == role:
+        return user
+    with store.begin() as db:
+        if user.is_admin:
+            admins = db.execute(select(func.count()).where(users.c.role == "admin")).scalar_one()
+            if admins <= 1:
+                raise Refused(f"{name!r} is the only admin.", hint="Make another user an admin first.")
+        db.execute(update(users).where(users.c.id == user.id).values(role=role))
+        audit.record(db, actor, "user.changed", name, role=role, was=user.role)
+    return show_user(store, name=name)
+
+
+def set_password(store: Store, *, name: str, password: str, actor: str) -> None:
+    """Set (or replace) the password a user signs in to the web UI with; their open sessions end."""
+    from segport.store.tables import web_sessions
+
+    check_strength(password)
+    user = show_user(store, name=name)
+    hashed = hash_password(password)
+    with store.begin() as db:
+        db.execute(update(users).where(users.c.id == user.id).values(password_hash=hashed))
+        db.execute(delete(web_sessions).where(web_sessions.c.user_id == user.id))
+        audit.record(db, actor, "user.password_set", name)
+
+
+def check_password(store: Store, *, name: str, password: str) -> User | None:
+    """The user when the name and password match, else None (the same answer for an unknown name)."""
+    with store.begin() as db:
+        row = db.execute(select(users).where(users.c.name == name.strip())).mappings().first()
+    # An unknown name still costs one hash, so timing does not tell which names exist.
+    stored = row["password_hash"] if row is not None and row["password_hash"] else _decoy_hash()
+    if not verify_password(password, stored) or row is None:
+        return None
+    return User(row["id"], row["name"], row["role"], row["created_at"])
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def issue_token(store: Store, *, name: str, label: str, actor: str) -> tuple[Token, str]:

@@ -52,6 +52,7 @@ def me(user: CurrentUser) -> dict[str, str]:
 class NewUser(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     role: str = Field(pattern="^(admin|contributor|viewer)$")
+    password: str | None = Field(default=None, description="For the web UI; at least 10 characters.")
 
 
 class NewToken(BaseModel):
@@ -67,8 +68,24 @@ def list_users(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
 @router.post("/api/users", status_code=201, tags=["users"])
 def add_user(body: NewUser, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     require(user, "admin")
-    added = users.add_user(store, name=body.name, role=body.role, actor=user.name)
+    added = users.add_user(store, name=body.name, role=body.role, actor=user.name, password=body.password)
     return {"name": added.name, "role": added.role, "created_at": added.created_at}
+
+
+class UserChange(BaseModel):
+    role: str | None = Field(default=None, pattern="^(admin|contributor|viewer)$")
+    password: str | None = Field(default=None, description="For the web UI; at least 10 characters.")
+
+
+@router.patch("/api/users/{name}", tags=["users"])
+def change_user(name: str, body: UserChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Change a user's role (the last admin stays one) and/or set their web UI password."""
+    require(user, "admin")
+    if body.password is not None:
+        users.set_password(store, name=name, password=body.password, actor=user.name)
+    changed = users.set_role(store, name=name, role=body.role, actor=user.name) if body.role else None
+    changed = changed or users.show_user(store, name=name)
+    return {"name": changed.name, "role": changed.role, "created_at": changed.created_at}
 
 
 @router.delete("/api/users/{name}", status_code=204, tags=["users"])

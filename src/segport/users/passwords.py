@@ -1,0 +1,59 @@
+"""Passwords for signing in to the web UI, kept as scrypt hashes (cryptography's, with its defaults' cost).
+
+Stored as `scrypt$n$r$p$salt$hash` (base64), so the cost can be raised later without losing old hashes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+
+from cryptography.exceptions import InvalidKey
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from segport.errors import InvalidInput
+
+COST = 2**15  # about 50 ms and 32 MB per check: slow for guessing, fine for signing in
+BLOCK_SIZE = 8
+PARALLELISM = 1
+MINIMUM_LENGTH = 10
+MAXIMUM_LENGTH = 1024
+
+
+def check_strength(password: str) -> None:
+    """Refuse passwords too short to resist guessing, or absurdly long ones (hashing cost)."""
+    if len(password) < MINIMUM_LENGTH:
+        raise InvalidInput(
+            f"The password has {len(password)} characters; it needs at least {MINIMUM_LENGTH}.",
+            hint="Choose a longer one; a few unrelated words make a good password.",
+        )
+    if len(password) > MAXIMUM_LENGTH:
+        raise InvalidInput(f"The password is longer than {MAXIMUM_LENGTH} characters.", hint="Choose a shorter one.")
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    key = Scrypt(salt=salt, length=32, n=COST, r=BLOCK_SIZE, p=PARALLELISM).derive(password.encode())
+    encoded = [base64.b64encode(part).decode() for part in (salt, key)]
+    return f"scrypt${COST}${BLOCK_SIZE}${PARALLELISM}${encoded[0]}${encoded[1]}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """True when `password` matches `stored` (False for a user with no password or a malformed hash)."""
+    if not stored or len(password) > MAXIMUM_LENGTH:
+        return False
+    try:
+        scheme, cost, block_size, parallelism, salt, key = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        kdf = Scrypt(salt=base64.b64decode(salt), length=32, n=int(cost), r=int(block_size), p=int(parallelism))
+        kdf.verify(password.encode(), base64.b64decode(key))
+    except (ValueError, InvalidKey):
+        return False
+    return True
+
+
+def same_text(left: str, right: str) -> bool:
+    """Constant-time comparison, for tokens a browser sends back."""
+    return hmac.compare_digest(left.encode(), right.encode())

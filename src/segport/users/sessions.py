@@ -1,0 +1,117 @@
+"""Web UI sessions: signed in by name and password, ended by signing out, idleness or age.
+
+The cookie carries 32 random bytes; the database keeps their SHA-256 digest, so a copy of it opens no
+session. Each session has its own CSRF token, which every form posts back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from sqlalchemy import delete, insert, select, update
+
+from segport import audit
+from segport.config import Settings
+from segport.store import Store
+from segport.store.tables import users, web_sessions
+from segport.users.service import User, check_password
+
+
+@dataclass(frozen=True)
+class Session:
+    digest: str
+    user: User
+    csrf_token: str
+    expires_at: datetime
+
+
+def session_digest(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode()).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def sign_in(store: Store, settings: Settings, *, name: str, password: str) -> tuple[Session, str] | None:
+    """A new session (and the cookie value, which is not stored) when the password is right, else None."""
+    user = check_password(store, name=name, password=password)
+    if user is None:
+        return None
+    cookie = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    expires_at = now + timedelta(hours=settings.session_max_hours)
+    csrf_token = secrets.token_urlsafe(32)
+    with store.begin() as db:
+        db.execute(delete(web_sessions).where(web_sessions.c.expires_at < now))  # tidy old ones on the way
+        db.execute(
+            insert(web_sessions).values(
+                digest=session_digest(cookie),
+                user_id=user.id,
+                csrf_token=csrf_token,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=expires_at,
+            )
+        )
+        audit.record(db, user.name, "user.signed_in", user.name)
+    return Session(session_digest(cookie), user, csrf_token, expires_at), cookie
+
+
+def find_session(store: Store, settings: Settings, cookie: str) -> Session | None:
+    """The live session the cookie opens (its idle clock restarts), or None (unknown, idle too long, expired)."""
+    if not cookie or len(cookie) > 200:
+        return None
+    digest = session_digest(cookie)
+    now = datetime.now(UTC)
+    with store.begin() as db:
+        row = (
+            db.execute(
+                select(web_sessions, users.c.name, users.c.role, users.c.created_at.label("user_created_at"))
+                .join(users, users.c.id == web_sessions.c.user_id)
+                .where(web_sessions.c.digest == digest)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        idle_limit = _aware(row["last_seen_at"]) + timedelta(minutes=settings.session_idle_minutes)
+        if _aware(row["expires_at"]) <= now or idle_limit <= now:
+            db.execute(delete(web_sessions).where(web_sessions.c.digest == digest))
+            return None
+        db.execute(update(web_sessions).where(web_sessions.c.digest == digest).values(last_seen_at=now))
+    user = User(row["user_id"], row["name"], row["role"], row["user_created_at"])
+    return Session(digest, user, row["csrf_token"], _aware(row["expires_at"]))
+
+
+def sign_out(store: Store, session: Session) -> None:
+    with store.begin() as db:
+        db.execute(delete(web_sessions).where(web_sessions.c.digest == session.digest))
+        audit.record(db, session.user.name, "user.signed_out", session.user.name)
+
+
+def add_notice(store: Store, session: Session, kind: str, text: str) -> None:
+    """A message for the next page this session shows (after a redirect), e.g. ("success", "Saved.")."""
+    with store.begin() as db:
+        current = db.execute(select(web_sessions.c.notices).where(web_sessions.c.digest == session.digest)).scalar()
+        notices = orjson.loads(current) if current else []
+        notices.append([kind, text])
+        db.execute(
+            update(web_sessions)
+            .where(web_sessions.c.digest == session.digest)
+            .values(notices=orjson.dumps(notices).decode())
+        )
+
+
+def take_notices(store: Store, session: Session) -> list[tuple[str, str]]:
+    with store.begin() as db:
+        current = db.execute(select(web_sessions.c.notices).where(web_sessions.c.digest == session.digest)).scalar()
+        if not current:
+            return []
+        db.execute(update(web_sessions).where(web_sessions.c.digest == session.digest).values(notices=None))
+    return [(kind, text) for kind, text in orjson.loads(current)]
