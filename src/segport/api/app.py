@@ -1,30 +1,56 @@
-"""The FastAPI application: `segport serve` mounts it beside the scheduler and the workers."""
+"""The FastAPI application: the REST API, its OpenAPI page, and the web UI, as `segport serve` mounts them."""
 
 from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from segport import __version__
 from segport.api import problems
 from segport.api.routes import data, exports, system
 from segport.config import Settings
 from segport.store import Store
+from segport.web import pages
+from segport.web.routes import account, connections, profiles, runs, schedule, segments, users
+from segport.web.routes import exports as export_pages
+
+DOCS_ASSETS = "/docs/assets"
 
 
 def create_app(settings: Settings, store: Store, http: httpx.Client | None = None) -> FastAPI:
-    """The API over `store`; `http` is the network seam to Constant Contact (None: the real network)."""
+    """The API and the UI over `store`; `http` is the network seam to Constant Contact (None: the real network)."""
     app = FastAPI(
         title="segport",
         version=__version__,
         description="Keep Constant Contact contact lists in step with customer segments. "
         "Every /api route needs `Authorization: Bearer <API token>` (segport users token NAME).",
+        docs_url=None,  # served below from segport's own copy of Swagger UI, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
     app.state.http = http
     problems.install(app)
+    pages.install(app)
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="segport API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
     app.include_router(system.router)
     app.include_router(data.router)
     app.include_router(exports.router)
+    for module in (account, connections, export_pages, segments, profiles, runs, schedule, users):
+        app.include_router(module.router)
     return app

@@ -48,27 +48,32 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+async def segport_error(_request: Request, exc: SegportError) -> JSONResponse:
+    if isinstance(exc, NotSignedIn):
+        return problem(401, "Not signed in", exc.message, hint=exc.hint)
+    if isinstance(exc, NotAllowed):
+        return problem(403, "Not allowed", exc.message, hint=exc.hint)
+    for kind, status, title in STATUSES:
+        if isinstance(exc, kind):
+            return problem(status, title, exc.message, hint=exc.hint)
+    return problem(502, "Constant Contact refused the request", exc.message, hint=exc.hint)
+
+
+async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = [
+        {"field": ".".join(str(part) for part in error["loc"] if part != "body"), "problem": error["msg"]}
+        for error in exc.errors()
+    ]
+    names = ", ".join(item["field"] for item in fields)
+    return problem(422, "Invalid input", f"Check these fields: {names}.", fields=fields)
+
+
+async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(SegportError)
-    async def segport_error(_request: Request, exc: SegportError) -> JSONResponse:
-        if isinstance(exc, NotSignedIn):
-            return problem(401, "Not signed in", exc.message, hint=exc.hint)
-        if isinstance(exc, NotAllowed):
-            return problem(403, "Not allowed", exc.message, hint=exc.hint)
-        for kind, status, title in STATUSES:
-            if isinstance(exc, kind):
-                return problem(status, title, exc.message, hint=exc.hint)
-        return problem(502, "Constant Contact refused the request", exc.message, hint=exc.hint)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [
-            {"field": ".".join(str(part) for part in error["loc"] if part != "body"), "problem": error["msg"]}
-            for error in exc.errors()
-        ]
-        names = ", ".join(item["field"] for item in fields)
-        return problem(422, "Invalid input", f"Check these fields: {names}.", fields=fields)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+    """The API's handlers; the web UI (segport.web.pages) wraps them to answer pages in HTML."""
+    app.add_exception_handler(SegportError, segport_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]

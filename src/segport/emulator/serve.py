@@ -92,7 +92,7 @@ def serve_app_in_background(
 ) -> Iterator[str]:
     """Serve an ASGI app (the emulator, segport's API) from a background thread on a loopback port."""
     chosen = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=chosen, log_level="critical", lifespan=lifespan))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=chosen, log_level="error", lifespan=lifespan))
     thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -123,3 +123,36 @@ def rows_csv(store: Store, *, run_id: int) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def run_progress(store: Store, *, run_id: int) -> dict[str, Any]:
+    """A run's state for a page to follow it live: status, phase, counters, batches, the latest event."""
+    with store.begin() as db:
+        row = db.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise UnknownName(f"There is no run {run_id}.", hint="See segport runs list.")
+        batches = db.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(run_batches.c.contacts), 0),
+                func.count(run_batches.c.finished_at),
+            ).where(run_batches.c.run_id == run_id)
+        ).one()
+        latest = db.execute(
+            select(run_events.c.message, run_events.c.level)
+            .where(run_events.c.run_id == run_id)
+            .order_by(run_events.c.id.desc())
+            .limit(1)
+        ).first()
+    return {
+        "id": run_id,
+        "status": row["status"],
+        "phase": row["phase"],
+        "counts": {name: row[name] for name in RUN_COUNTERS},
+        "batches_sent": int(batches[0]),
+        "contacts_in_batches": int(batches[1]),
+        "batches_finished": int(batches[2]),
+        "latest_event": latest[0] if latest else None,
+        "finished": row["status"] not in ("Queued", "Processing"),
+        "message": row["message"],
+    }

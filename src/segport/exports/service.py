@@ -112,6 +112,15 @@ def _check_list(store: Store, settings: Settings, connection_id: int, list_id: s
             ) from None
 
 
+def check_list(
+    store: Store, settings: Settings, *, connection: str, list_id: str, http: httpx.Client | None = None
+) -> str:
+    """The name of the list `list_id` in the connection's account (refuses a malformed or unknown ID)."""
+    with store.begin() as db:
+        connection_id = _connection_id(db, connection)
+    return _check_list(store, settings, connection_id, list_id.strip(), http)
+
+
 def add_export(
     store: Store,
     settings: Settings,

@@ -31,6 +31,14 @@ class SourceDescription:
     loaded_by: str | None
 
 
+def describe_if_loaded(store: Store) -> SourceDescription | None:
+    """The profile source, or None before any profiles are loaded (pages show how to load them)."""
+    with store.begin() as db:
+        if db.execute(select(profile_source)).first() is None:
+            return None
+    return describe(store)
+
+
 def describe(store: Store) -> SourceDescription:
     source = load_source(store)
     with store.begin() as db:

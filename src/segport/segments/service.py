@@ -220,6 +220,16 @@ def _count(source: ProfileSource, segment: SegmentView, store: Store) -> int:
         return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
 
 
+def estimate(store: Store, *, rule_text: str) -> int:
+    """Members a rule would have now, without saving it (the builder's size as you edit)."""
+    rule, parser = parse_rule(rule_text)
+    source = load_source(store)
+    rule = check_rule(rule, source, parser)
+    condition = members_condition([rule], source, resolver(store))
+    with source.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
+
+
 def preview_segment(store: Store, *, name: str, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[tuple[Any, ...]]]:
     """The first `limit` members (by key), with every profile field."""
     segment = show_segment(store, name=name)

@@ -48,7 +48,7 @@ async def upload_profiles(
     if suffix not in UPLOAD_SUFFIXES:
         raise InvalidInput(f"{file.filename!r} is not a .csv or .parquet file.", hint="Upload a CSV or Parquet file.")
     with tempfile.TemporaryDirectory(prefix="segport-upload-") as directory:
-        path = Path(directory) / f"profiles{suffix}"
+        path = Path(directory) / (Path(file.filename or "").name or f"profiles{suffix}")
         with path.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out)
         imported = await run_in_threadpool(lambda: import_profiles(store, path, key=key, actor=user.name))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import html
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from segport.api.auth import CurrentUser, StoreDep, may_use_connection, require
@@ -81,7 +82,7 @@ def reauthorize(name: str, request: Request, user: CurrentUser, store: StoreDep)
     return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
 
 
-@router.get("/oauth/callback", tags=["connections"], response_class=HTMLResponse)
+@router.get("/oauth/callback", tags=["connections"], response_class=HTMLResponse, response_model=None)
 def oauth_callback(
     request: Request,
     store: StoreDep,
@@ -89,9 +90,12 @@ def oauth_callback(
     code: str | None = None,
     error: str | None = None,
     error_description: str | None = None,
-) -> HTMLResponse:
+) -> HTMLResponse | RedirectResponse:
     """Where Constant Contact sends the browser back; the state proves which sign-in it belongs to."""
-    view = web_sign_in.finish(
+    from segport.web.session import browser_session  # the web UI's sign-ins come back in their session
+
+    session = browser_session(request)
+    finished = web_sign_in.finish(
         store,
         request.app.state.settings,
         state=state,
@@ -99,7 +103,14 @@ def oauth_callback(
         error=error,
         error_description=error_description,
         http=_http(request),
+        session_digest=session.digest if session else None,
     )
+    if finished.pending is not None:
+        return RedirectResponse(f"/connections/new/review?pending={finished.pending}", status_code=303)
+    if session is not None:
+        return RedirectResponse(f"/connections/{quote(finished.name)}?reauthorized=1", status_code=303)
+    view = finished.connection
+    assert view is not None
     account = html.escape(view.account_name or "your Constant Contact account")
     page = (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>Connected</title>"
@@ -113,6 +124,21 @@ def oauth_callback(
 def show_connection(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     may_use_connection(store, user, name)
     return dataclasses.asdict(connections.show_connection(store, name=name))
+
+
+class ConnectionChange(BaseModel):
+    new_name: str | None = Field(default=None, min_length=1, max_length=255)
+    allow_contributors: bool | None = None
+
+
+@router.patch("/api/connections/{name}", tags=["connections"])
+def edit_connection(name: str, body: ConnectionChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Rename the connection and/or change who may use it."""
+    require(user, "admin")
+    view = connections.edit_connection(
+        store, name=name, new_name=body.new_name, allow_contributors=body.allow_contributors, actor=user.name
+    )
+    return dataclasses.asdict(view)
 
 
 @router.delete("/api/connections/{name}", status_code=204, tags=["connections"])

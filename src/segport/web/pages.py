@@ -1,0 +1,166 @@
+"""Rendering pages (Jinja2, escaped by default), the security headers, and errors shown as pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.exceptions import HTTPException
+
+from segport.api import problems
+from segport.api.problems import NotAllowed, NotSignedIn
+from segport.errors import SegportError
+from segport.users.sessions import Session, take_notices
+from segport.web.session import FormExpired, SignInRequired, browser_session, settings_of, sign_in_link, store_of
+
+HERE = Path(__file__).parent
+environment = Environment(
+    loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), trim_blocks=True
+)
+
+
+def when(moment: datetime | None) -> Markup:
+    """A moment as UTC text, which the page's script rewrites in the viewer's own time zone."""
+    if moment is None:
+        return Markup("—")
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    iso = moment.astimezone(UTC).isoformat()
+    return Markup('<time datetime="{}">{}</time>').format(iso, moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def number(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def part(value: str) -> str:
+    """A name as one path segment (slashes and all escaped)."""
+    return quote(str(value), safe="")
+
+
+environment.filters["when"] = when
+environment.filters["number"] = number
+environment.filters["part"] = part
+
+
+def render(
+    request: Request, template: str, session: Session | None, *, status_code: int = 200, **values: Any
+) -> HTMLResponse:
+    notices = take_notices(store_of(request), session) if session is not None else []
+    page = environment.get_template(template).render(
+        request=request,
+        session=session,
+        user=session.user if session else None,
+        csrf_token=session.csrf_token if session else "",
+        notices=notices,
+        path=request.url.path,
+        **values,
+    )
+    return HTMLResponse(page, status_code=status_code)
+
+
+def error_page(request: Request, status: int, title: str, message: str, hint: str | None = None) -> HTMLResponse:
+    session = browser_session(request)
+    return render(request, "error.html", session, status_code=status, title=title, message=message, hint=hint)
+
+
+def _is_page(request: Request) -> bool:
+    """Pages answer in HTML; the API (and its documents) in problem details."""
+    path = request.url.path
+    return not (path.startswith("/api/") or path in ("/openapi.json", "/metrics", "/healthz", "/readyz"))
+
+
+def security_headers(settings_auth_base: str) -> dict[str, str]:
+    """No script, style or image from anywhere but segport; forms may go on only to Constant Contact's sign-in."""
+    parts = urlsplit(settings_auth_base)
+    sign_in_origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' {sign_in_origin}"
+        ).strip(),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+    }
+
+
+def install(app: FastAPI) -> None:
+    """Static files, the pages' error handling (the API's handlers stay for /api), and the headers."""
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_required(_request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(sign_in_link(exc.back_to), status_code=303)
+
+    @app.exception_handler(FormExpired)
+    async def form_expired(request: Request, _exc: FormExpired) -> Response:
+        return error_page(
+            request,
+            403,
+            "This form has expired",
+            "The form was not sent from this session (it may be from an older tab, or from another site).",
+            "Go back, reload the page and send it again.",
+        )
+
+    @app.exception_handler(SegportError)
+    async def segport_error(request: Request, exc: SegportError) -> Response:
+        if not _is_page(request):
+            response: Response = await problems.segport_error(request, exc)
+            return response
+        if isinstance(exc, NotSignedIn):
+            return RedirectResponse(sign_in_link(request.url.path), status_code=303)
+        status, title = 403, "Not allowed"
+        if not isinstance(exc, NotAllowed):  # the API's status for the same error, so both speak alike
+            status, title = next(
+                ((code, name) for kind, code, name in problems.STATUSES if isinstance(exc, kind)),
+                (502, "Constant Contact refused the request"),
+            )
+        return error_page(request, status, title, exc.message, exc.hint)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if not _is_page(request):
+            response: Response = await problems.invalid_request(request, exc)
+            return response
+        names = ", ".join(
+            ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) for e in exc.errors()
+        )
+        return error_page(request, 422, "Invalid request", f"Check: {names}.", "Go back and correct it.")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if not _is_page(request):
+            response: Response = await problems.http_error(request, exc)
+            return response
+        message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
+        return error_page(request, exc.status_code, str(exc.detail), message, "Use the menu to find your way.")
+
+    headers = security_headers(settings_of_app(app))
+
+    @app.middleware("http")
+    async def add_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        if _is_page(request) and not request.url.path.startswith("/docs"):
+            response.headers.update(headers)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+def settings_of_app(app: FastAPI) -> str:
+    return str(app.state.settings.cc_auth_base)
+
+
+def json_error(message: str, hint: str | None = None, status: int = 400) -> JSONResponse:
+    """For the pages' own small JSON reads (estimates, progress): the same message a page would show."""
+    return JSONResponse({"error": message, "hint": hint}, status_code=status)
+
+
+__all__ = ["error_page", "install", "json_error", "render", "settings_of"]

@@ -1,0 +1,355 @@
+"""Data > Exports: list and search, add/edit/view, duplicate, run, dry run, run all, schedule, remove."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from segport.connections import service as connections
+from segport.errors import InvalidInput, SegportError
+from segport.exports import service as exports
+from segport.exports.dry_run import dry_run
+from segport.exports.runs import list_runs
+from segport.profiles.service import describe_if_loaded
+from segport.scheduling import queue
+from segport.scheduling.calendar import DAYS, make_schedule
+from segport.scheduling.service import export_schedules, run_all, set_export_schedule
+from segport.segments.service import list_segments
+from segport.users.service import User
+from segport.users.sessions import Session, add_notice
+from segport.web.pages import json_error, render
+from segport.web.session import PageSession, Post, SettingsDep, StoreDep, allow
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(name: str) -> str:
+    return f"/exports/{quote(name, safe='')}"
+
+
+def _http(request: Request) -> Any:
+    return request.app.state.http  # the network seam: None in production, the emulator in tests
+
+
+def usable_connections(store: Any, user: User) -> list[connections.ConnectionView]:
+    """The connections this user may use: all for admins, shared ones for contributors, none for viewers."""
+    found = connections.list_connections(store)
+    if user.role == "admin":
+        return found
+    if user.role == "contributor":
+        return [view for view in found if view.allow_contributors]
+    return []
+
+
+def may_edit(store: Any, user: User, view: exports.ExportView) -> bool:
+    if user.role == "admin":
+        return True
+    if user.role != "contributor":
+        return False
+    return connections.show_connection(store, name=view.connection).allow_contributors
+
+
+def _editable(store: Any, session: Session, name: str) -> exports.ExportView:
+    view = exports.show_export(store, name=name)
+    allow(session, "admin", "contributor")
+    if not may_edit(store, session.user, view):
+        from segport.api.problems import NotAllowed
+
+        raise NotAllowed(
+            f"The export {name!r} uses the connection {view.connection!r}, which is not shared with contributors.",
+            hint="Ask an admin to share the connection, or to make this change.",
+        )
+    return view
+
+
+def _form_context(store: Any, session: Session) -> dict[str, Any]:
+    source = describe_if_loaded(store)
+    return {
+        "connections": usable_connections(store, session.user),
+        "fields": source.fields if source else [],
+        "segments": list_segments(store),
+        "list_help": exports.LIST_ID_HELP,
+    }
+
+
+@router.get("/exports")
+def list_page(request: Request, session: PageSession, store: StoreDep, search: str = "") -> Response:
+    views = exports.list_exports(store)
+    if search.strip():
+        needle = search.strip().lower()
+        views = [
+            view
+            for view in views
+            if needle in view.name.lower() or needle in view.connection.lower() or needle in "constant contact"
+        ]
+    schedules = {item.export: item for item in export_schedules(store)}
+    shared = {view.name: view.allow_contributors for view in connections.list_connections(store)}
+    role = session.user.role
+    rows = [
+        {
+            "view": view,
+            "schedule": schedules.get(view.name),
+            "editable": role == "admin" or (role == "contributor" and shared.get(view.connection, False)),
+        }
+        for view in views
+    ]
+    return render(request, "exports/list.html", session, rows=rows, search=search)
+
+
+@router.get("/exports/new")
+def new_page(request: Request, session: PageSession, store: StoreDep) -> Response:
+    allow(session, "admin", "contributor")
+    values = {"mode": "add", "segments": []}
+    return render(request, "exports/form.html", session, values=values, editing=None, **_form_context(store, session))
+
+
+def _values(posted: Post) -> dict[str, Any]:
+    return {
+        "name": posted.text("name"),
+        "connection": posted.text("connection"),
+        "list_id": posted.text("list_id"),
+        "email_field": posted.text("email_field"),
+        "first_name_field": posted.optional("first_name_field"),
+        "last_name_field": posted.optional("last_name_field"),
+        "segments": posted.many("segments"),
+        "mode": posted.text("mode", "add"),
+    }
+
+
+def _check_connection(store: Any, session: Session, name: str) -> None:
+    if not name:
+        raise InvalidInput("Choose a connection.", hint="Pick one of the connections you may use.")
+    if name not in {view.name for view in usable_connections(store, session.user)}:
+        raise InvalidInput(
+            f"You may not use the connection {name!r}.", hint="Pick one of the connections listed in the form."
+        )
+
+
+def _segments_chosen(values: dict[str, Any]) -> None:
+    if not values["segments"]:
+        raise InvalidInput("Choose at least one segment.", hint="Tick the segments whose members go to the list.")
+
+
+@router.post("/exports/new")
+def new_submit(request: Request, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
+    allow(posted.session, "admin", "contributor")
+    values = _values(posted)
+    try:
+        _check_connection(store, posted.session, values["connection"])
+        _segments_chosen(values)
+        view = exports.add_export(
+            store,
+            settings,
+            name=values["name"],
+            connection=values["connection"],
+            list_id=values["list_id"],
+            email_field=values["email_field"],
+            first_name_field=values["first_name_field"],
+            last_name_field=values["last_name_field"],
+            segment_names=values["segments"],
+            mode=values["mode"],
+            actor=posted.session.user.name,
+            http=_http(request),
+        )
+    except SegportError as error:
+        context = _form_context(store, posted.session)
+        return render(
+            request,
+            "exports/form.html",
+            posted.session,
+            status_code=400,
+            error=error,
+            values=values,
+            editing=None,
+            **context,
+        )
+    add_notice(
+        store,
+        posted.session,
+        "success",
+        f"The export {view.name!r} is saved. It runs with its schedule, or when you press Run.",
+    )
+    return RedirectResponse(_page(view.name), status_code=303)
+
+
+@router.get("/exports/check-list")
+def check_list(
+    request: Request,
+    session: PageSession,
+    store: StoreDep,
+    settings: SettingsDep,
+    connection: str = "",
+    list_id: str = "",
+) -> Response:
+    """For the form's Check button: the list's name in Constant Contact, or why the ID is not one."""
+    try:
+        allow(session, "admin", "contributor")
+        _check_connection(store, session, connection)
+        name = exports.check_list(store, settings, connection=connection, list_id=list_id, http=_http(request))
+    except SegportError as error:
+        return json_error(error.message, error.hint)
+    return JSONResponse({"name": name})
+
+
+@router.post("/exports/run-all")
+def run_all_submit(posted: Post, store: StoreDep) -> Response:
+    allow(posted.session, "admin")
+    queued = run_all(store, actor=posted.session.user.name)
+    text = f"Queued {len(queued)} export(s) with an active schedule." if queued else "No export has an active schedule."
+    add_notice(store, posted.session, "success", text)
+    return RedirectResponse("/runs", status_code=303)
+
+
+@router.get("/exports/{name}")
+def detail_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
+    view = exports.show_export(store, name=name)
+    schedule = export_schedules(store, name=name)[0]
+    runs = list_runs(store, export=name, limit=10)
+    return render(
+        request,
+        "exports/detail.html",
+        session,
+        view=view,
+        schedule=schedule,
+        runs=runs,
+        editable=may_edit(store, session.user, view),
+    )
+
+
+@router.get("/exports/{name}/edit")
+def edit_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
+    view = _editable(store, session, name)
+    values = {**view.__dict__}
+    return render(request, "exports/form.html", session, values=values, editing=view, **_form_context(store, session))
+
+
+@router.post("/exports/{name}/edit")
+def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
+    current = _editable(store, posted.session, name)
+    values = _values(posted)
+    try:
+        if values["connection"] != current.connection:
+            _check_connection(store, posted.session, values["connection"])
+        _segments_chosen(values)
+        view = exports.edit_export(
+            store,
+            settings,
+            name=name,
+            new_name=values["name"] or None,
+            connection=values["connection"] or None,
+            list_id=values["list_id"] or None,
+            email_field=values["email_field"] or None,
+            first_name_field=values["first_name_field"],
+            last_name_field=values["last_name_field"],
+            clear_first_name=values["first_name_field"] is None,
+            clear_last_name=values["last_name_field"] is None,
+            segment_names=values["segments"],
+            mode=values["mode"],
+            actor=posted.session.user.name,
+            http=_http(request),
+        )
+    except SegportError as error:
+        context = _form_context(store, posted.session)
+        return render(
+            request,
+            "exports/form.html",
+            posted.session,
+            status_code=400,
+            error=error,
+            values=values,
+            editing=current,
+            **context,
+        )
+    add_notice(store, posted.session, "success", "Changes saved. They apply from the next run.")
+    return RedirectResponse(_page(view.name), status_code=303)
+
+
+@router.post("/exports/{name}/duplicate")
+def duplicate_submit(name: str, posted: Post, store: StoreDep) -> Response:
+    _editable(store, posted.session, name)
+    new_name = posted.text("new_name") or f"{name} (copy)"
+    view = exports.duplicate_export(store, name=name, new_name=new_name, actor=posted.session.user.name)
+    add_notice(store, posted.session, "success", f"Duplicated as {view.name!r}; edit it before it runs.")
+    return RedirectResponse(_page(view.name) + "/edit", status_code=303)
+
+
+@router.post("/exports/{name}/run")
+def run_submit(name: str, posted: Post, store: StoreDep) -> Response:
+    view = _editable(store, posted.session, name)
+    run_id, joined = queue.enqueue(
+        store, view.id, trigger="manual", actor=posted.session.user.name, full=posted.checked("full")
+    )
+    if joined:
+        add_notice(
+            store,
+            posted.session,
+            "info",
+            f"The export already had run {run_id} queued or processing; you are watching it.",
+        )
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.post("/exports/{name}/dry-run")
+def dry_run_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
+    view = _editable(store, posted.session, name)
+    report = dry_run(store, settings, name=name, full=posted.checked("full"), http=_http(request))
+    return render(request, "exports/dry_run.html", posted.session, view=view, report=report)
+
+
+@router.get("/exports/{name}/schedule")
+def schedule_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
+    _editable(store, session, name)
+    item = export_schedules(store, name=name)[0]
+    return render(request, "exports/schedule.html", session, item=item, days=DAYS, values=None)
+
+
+@router.post("/exports/{name}/schedule")
+def schedule_submit(request: Request, name: str, posted: Post, store: StoreDep) -> Response:
+    _editable(store, posted.session, name)
+    mode = posted.text("mode", "refresh")
+    try:
+        schedule = None
+        if mode == "own":
+            schedule = make_schedule(
+                kind=posted.text("kind", "daily"),
+                times=[part.strip() for part in posted.text("times").split(",") if part.strip()],
+                days=posted.many("days"),
+                cron=posted.optional("cron"),
+                timezone=posted.text("timezone", "UTC"),
+            )
+        set_export_schedule(store, name=name, mode=mode, actor=posted.session.user.name, schedule=schedule)
+    except SegportError as error:
+        item = export_schedules(store, name=name)[0]
+        values: dict[str, Any] = {key: posted.text(key) for key in ("mode", "kind", "times", "cron", "timezone")}
+        values["days"] = posted.many("days")
+        return render(
+            request,
+            "exports/schedule.html",
+            posted.session,
+            status_code=400,
+            item=item,
+            days=DAYS,
+            values=values,
+            error=error,
+        )
+    add_notice(store, posted.session, "success", "Schedule saved.")
+    return RedirectResponse(_page(name), status_code=303)
+
+
+@router.get("/exports/{name}/remove")
+def remove_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
+    view = _editable(store, session, name)
+    return render(request, "exports/remove.html", session, view=view)
+
+
+@router.post("/exports/{name}/remove")
+def remove_submit(name: str, posted: Post, store: StoreDep) -> Response:
+    _editable(store, posted.session, name)
+    exports.remove_export(store, name=name, actor=posted.session.user.name)
+    add_notice(
+        store, posted.session, "success", f"The export {name!r} is removed; its contacts stay in Constant Contact."
+    )
+    return RedirectResponse("/exports", status_code=303)

@@ -1,0 +1,73 @@
+"""System > Status: every run, its live progress, details, the rows not sent (CSV), cancel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from segport.exports import service as exports
+from segport.exports.runs import list_runs, rows_csv, run_progress, show_run
+from segport.scheduling import queue
+from segport.users.sessions import add_notice
+from segport.web.pages import render
+from segport.web.routes.exports import may_edit
+from segport.web.session import PageSession, Post, StoreDep, allow
+
+router = APIRouter(include_in_schema=False)
+STATUSES = ("Queued", "Processing", "Successful", "Skipped", "Failure", "Canceled")
+
+
+@router.get("/runs")
+def list_page(request: Request, session: PageSession, store: StoreDep, export: str = "", status: str = "") -> Response:
+    runs = list_runs(store, export=export or None, limit=200)
+    if status:
+        runs = [run for run in runs if run.status == status]
+    names = [view.name for view in exports.list_exports(store)]
+    return render(
+        request, "runs/list.html", session, runs=runs, statuses=STATUSES, names=names, export=export, status=status
+    )
+
+
+def _may_manage(store: StoreDep, session: PageSession, export: str) -> bool:
+    try:
+        return may_edit(store, session.user, exports.show_export(store, name=export))
+    except Exception:  # the export is gone with its runs; nothing to manage
+        return False
+
+
+@router.get("/runs/{run_id}")
+def detail_page(request: Request, run_id: int, session: PageSession, store: StoreDep) -> Response:
+    run = show_run(store, run_id=run_id)
+    manage = _may_manage(store, session, run.export)
+    return render(request, "runs/detail.html", session, run=run, manage=manage)
+
+
+@router.get("/runs/{run_id}/progress")
+def progress(run_id: int, session: PageSession, store: StoreDep) -> Response:
+    """What the run page polls while the run is queued or processing."""
+    return JSONResponse(run_progress(store, run_id=run_id))
+
+
+@router.get("/runs/{run_id}/rows.csv")
+def rows(run_id: int, session: PageSession, store: StoreDep) -> Response:
+    """The rows not sent, with reasons; they hold email addresses, so viewers may not download them."""
+    run = show_run(store, run_id=run_id, with_details=False)
+    allow(session, "admin", "contributor")
+    if not _may_manage(store, session, run.export):
+        allow(session, "admin")
+    headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-rows-not-sent.csv"'}
+    return StreamingResponse(rows_csv(store, run_id=run_id), media_type="text/csv", headers=headers)
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(run_id: int, posted: Post, store: StoreDep) -> Response:
+    run = show_run(store, run_id=run_id, with_details=False)
+    if not _may_manage(store, posted.session, run.export):
+        allow(posted.session, "admin")
+    outcome = queue.cancel(store, run_id=run_id, actor=posted.session.user.name)
+    text = {
+        "canceled": f"Run {run_id} is canceled; it had not started.",
+        "requested": f"Run {run_id} stops at its next batch; what was already sent is recorded.",
+    }[outcome]
+    add_notice(store, posted.session, "info", text)
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)

@@ -1,0 +1,277 @@
+"""The web UI in real Chromium against `segport serve` and the emulator, each in its own process.
+
+An admin signs in and adds connections through the wizard (consent, the emulator's sign-in page, the export
+user), uploads profiles and sets the refresh; a contributor builds a segment in the builder, adds an export
+(offered only the shared connection), runs it, watches it become Successful and downloads the rows not sent;
+a viewer sees no edit controls. Every page is photographed into test-artifacts/screenshots.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from segport.emulator.serve import free_port
+from tests.e2e.browser import Fence, browser, chromium_or_skip, screenshot
+from tests.e2e.cli import emulator_process, environment
+
+PASSWORDS = {"ada": "ada-password-1", "cora": "cora-password-1", "vic": "vic-password-1"}
+
+
+def write_profiles(path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "email", "first", "last", "country", "orders"])
+        for number in range(40):
+            email = f"p{number}@example.org" if number % 10 != 3 else "not an address"
+            writer.writerow([f"c{number}", email, f"Zoë {number}", "Ōta", "CA" if number % 2 else "US", number % 5])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    chromium_or_skip()
+    home = tmp_path_factory.mktemp("web")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with emulator_process("--consent-page") as emulator:
+        env = environment(home / "home", emulator, SEGPORT_API_PUBLIC_URL=base, SEGPORT_WORKER_IDLE_SECONDS="0.2")
+        for name, role in (("ada", "admin"), ("cora", "contributor"), ("vic", "viewer")):
+            added = subprocess.run(
+                [sys.executable, "-m", "segport", "users", "add", name, "--role", role, "--password-stdin"],
+                env=env,
+                input=PASSWORDS[name] + "\n",
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert added.returncode == 0, added.stderr
+        server = subprocess.Popen(
+            [sys.executable, "-m", "segport", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None and time.monotonic() < deadline, "segport serve did not start"
+                time.sleep(0.2)
+            with browser() as chromium:
+                yield {"base": base, "emulator": emulator, "env": env, "home": home, "browser": chromium}
+        finally:
+            server.terminate()
+            server.communicate(timeout=30)
+
+
+class Visitor:
+    """One person's browser context: fenced, watched, and signed in."""
+
+    def __init__(self, site: dict[str, Any], name: str, width: int = 1280) -> None:
+        self.fence = Fence(site["base"], site["emulator"])
+        self.context = site["browser"].new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+        self.context.route("**/*", self.fence.route)
+        self.page = self.context.new_page()
+        self.fence.watch(self.page)
+        self.base = site["base"]
+        self.name = name
+
+    def go(self, path: str) -> Any:
+        self.page.goto(self.base + path)
+        return self.page
+
+    def sign_in(self) -> None:
+        page = self.go("/exports")
+        assert "/sign-in" in page.url  # not signed in: sent to the sign-in page, and back afterwards
+        page.get_by_label("Name").fill(self.name)
+        page.get_by_label("Password").fill(PASSWORDS[self.name])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(self.base + "/exports")
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.fence.outside, f"requests outside segport: {self.fence.outside}"
+        assert not self.fence.console_errors, f"browser console errors: {self.fence.console_errors}"
+
+
+def add_connection(admin: Visitor, name: str, shared: bool, shots: bool = False) -> None:
+    page = admin.go("/connections")
+    page.get_by_role("link", name="Add connection").click()
+    page.get_by_label("Display name").fill(name)
+    page.get_by_label("Admins and contributors" if shared else "Admins only").check()
+    page.get_by_label("I agree").check()
+    if shots:
+        screenshot(page, "03-connection-wizard")
+    page.get_by_role("button", name="Connect").click()
+    page.wait_for_url(re.compile(r".*/oauth2/default/v1/authorize.*"))  # the emulator's sign-in page
+    if shots:
+        screenshot(page, "04-constant-contact-sign-in")
+    page.get_by_role("button", name="Allow access").click()
+    page.wait_for_url(re.compile(r".*/connections/new/review\?pending=.*"))
+    assert page.locator("#account").inner_text()  # back with the account shown
+    page.get_by_role("button", name="Save").click()
+    assert "no export user" in page.get_by_role("alert").inner_text()  # Save needs the export user
+    page.get_by_label(re.compile("Add yourself")).check()
+    if shots:
+        screenshot(page, "05-connection-export-user")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r".*/connections/[^/]+$"))
+    assert f"The connection '{name}' is saved." in page.get_by_role("status").first.inner_text()
+
+
+def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[str, Any], tmp_path: Path) -> None:
+    base, emulator = site["base"], site["emulator"]
+
+    # --- the admin: sign-in, connections through the wizard, profiles, the refresh schedule ---------------
+    admin = Visitor(site, "ada")
+    page = admin.go("/sign-in")
+    page.get_by_label("Name").fill("ada")
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    assert "The name or the password is wrong" in page.get_by_role("alert").inner_text()
+    screenshot(page, "01-sign-in")
+    admin.sign_in()
+    screenshot(admin.page, "02-exports-empty")
+
+    page = admin.go("/connections/new")
+    page.get_by_label("Display name").fill("Forgot to agree")
+    page.get_by_role("button", name="Connect").click()
+    assert "tick “I agree” to go on" in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Display name").input_value() == "Forgot to agree"  # what was typed is kept
+
+    add_connection(admin, "Marketing CC", shared=True, shots=True)
+    screenshot(admin.page, "06-connection-detail")
+    add_connection(admin, "Private CC", shared=False)
+    screenshot(admin.go("/connections"), "07-connections")
+
+    profiles = tmp_path / "people.csv"
+    write_profiles(profiles)
+    page = admin.go("/profiles")
+    page.get_by_label(re.compile("CSV or Parquet file")).set_input_files(str(profiles))
+    page.get_by_label("Column that identifies a customer").fill("id")
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("text=Imported 40 profiles with 6 fields.")
+    assert page.locator("[data-rows]").inner_text() == "40"
+    screenshot(page, "08-profiles")
+
+    page = admin.go("/schedule")
+    page.get_by_label("Times (HH:MM, one or more, comma-separated)").fill("06:00, 18:30")
+    page.get_by_label("Time zone").fill("America/Toronto")
+    page.get_by_role("button", name="Save refresh schedule").click()
+    assert "The refresh runs daily at 06:00, 18:30 (America/Toronto)." in page.get_by_role("status").first.inner_text()
+    screenshot(page, "09-schedule")
+    page = admin.go("/users")
+    screenshot(page, "10-users")
+
+    # --- the contributor: a segment in the builder, an export, a run, the rows not sent -------------------
+    cora = Visitor(site, "cora")
+    cora.sign_in()
+    page = cora.go("/segments/new")
+    page.get_by_label("Segment name").fill("Canadians")
+    page.get_by_label("Field", exact=True).first.select_option("country")
+    page.get_by_label("Operator", exact=True).first.select_option("=")
+    page.get_by_label("Value", exact=True).first.fill("CA")
+    page.wait_for_selector("text=Estimated size: 20 members now.")
+    page.get_by_role("button", name="Add condition").click()
+    page.get_by_label("Field", exact=True).nth(1).select_option("orders")
+    page.get_by_label("Operator", exact=True).nth(1).select_option(">=")
+    page.get_by_label("Value", exact=True).nth(1).fill("1")
+    page.wait_for_selector("text=Estimated size: 16 members now.")
+    assert page.get_by_label("The rule as text").input_value() == 'country = "CA" and orders >= 1'
+    page.get_by_label("Combine conditions with").select_option("or")
+    page.wait_for_selector("text=Estimated size: 36 members now.")
+    page.get_by_label("Combine conditions with").select_option("and")
+    page.wait_for_selector("text=Estimated size: 16 members now.")
+    screenshot(page, "11-segment-builder")
+    page.get_by_role("button", name="Save segment").click()
+    page.wait_for_selector("text=The segment 'Canadians' is saved (16 members).")
+    screenshot(page, "12-segment-detail")
+
+    list_id = httpx.post(f"{emulator}/_emulator/lists", json={"name": "Canadian customers"}).json()["list_id"]
+    page = cora.go("/exports/new")
+    offered = page.locator("#connection option").all_inner_texts()
+    assert any("Marketing CC" in text for text in offered)
+    assert not any("Private CC" in text for text in offered)  # not shared with contributors: not offered
+    page.get_by_label("Export name").fill("Canada weekly")
+    page.get_by_label("Connection").select_option("Marketing CC")
+    page.get_by_label("Constant Contact list ID").fill("04fe9a97-a579-43c5-bb1a-58ed29bf0a6a")
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_selector("text=The connected Constant Contact account has no list")
+    page.get_by_label("Constant Contact list ID").fill(list_id)
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_selector("text=Found the list “Canadian customers”.")
+    page.get_by_label("Email (required)").select_option("email")
+    page.get_by_role("button", name="Add attribute").click()
+    page.get_by_label("First name").select_option("first")
+    page.get_by_label(re.compile("Canadians")).check()
+    screenshot(page, "13-export-form")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("text=The export 'Canada weekly' is saved.")
+    screenshot(page, "14-export-detail")
+
+    page.get_by_role("button", name="Dry run").click()
+    assert page.locator("#dry-run").inner_text().split()[:2] == ["Members", "16"]
+    screenshot(page, "15-dry-run")
+    page.get_by_role("button", name="Run it now").click()
+    page.wait_for_url(re.compile(r".*/runs/\d+$"))
+    page.wait_for_selector("#progress .status.successful", timeout=60_000)  # the page follows the run live
+    counts = {name: page.locator(f"[data-count={name}]").inner_text() for name in ("members", "sent", "invalid_email")}
+    # Canadians (odd numbers) with orders >= 1: 16; every 10th + 3 has a broken address (3, 13, 23, 33).
+    assert counts == {"members": "16", "sent": "12", "invalid_email": "4"}, counts
+    screenshot(page, "16-run-successful")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download rows not sent (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))
+    assert sorted((row["profile_key"], row["reason"]) for row in rows) == [
+        (key, "invalid_email") for key in ("c13", "c23", "c3", "c33")
+    ]
+    members = httpx.get(f"{emulator}/_emulator/lists/{list_id}/members").json()["members"]
+    assert len(members) == 12 and {member["first_name"] for member in members} >= {"Zoë 1", "Zoë 39"}
+    screenshot(cora.go("/runs"), "17-runs")
+
+    # --- the viewer: reads everything, changes nothing ------------------------------------------------------
+    vic = Visitor(site, "vic")
+    vic.sign_in()
+    page = vic.go("/exports")
+    assert page.get_by_role("link", name="Add export").count() == 0
+    assert page.locator("#exports td").nth(5).inner_text() == "View"
+    page = vic.go("/exports/Canada%20weekly")
+    for control in ("Run", "Dry run", "Edit", "Schedule", "Remove…", "Duplicate"):
+        assert page.get_by_role("button", name=control, exact=True).count() == 0
+        assert page.get_by_role("link", name=control, exact=True).count() == 0
+    screenshot(page, "18-viewer-export")
+    run_link = page.locator("table.runs a").first
+    run_link.click()
+    assert page.get_by_role("button", name="Cancel run").count() == 0
+    assert page.get_by_role("link", name=re.compile("Download rows")).count() == 0
+    assert vic.go("/segments").get_by_role("link", name="New segment").count() == 0
+    refused = vic.go("/exports/Canada%20weekly/edit")  # the server refuses what the page does not offer
+    assert "A viewer cannot do this." in refused.get_by_role("alert").inner_text()
+    assert vic.go("/users").get_by_role("alert").inner_text().startswith("A viewer cannot do this.")
+    narrow = Visitor(site, "vic", width=390)
+    narrow.sign_in()
+    screenshot(narrow.go("/exports"), "19-narrow-window")
+
+    # --- sign-out ends the session --------------------------------------------------------------------------
+    page = cora.go("/exports")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(base + "/sign-in")
+    assert "/sign-in" in cora.go("/runs").url
+
+    for visitor in (admin, cora, vic, narrow):
+        visitor.close()

@@ -1,0 +1,239 @@
+"""Every web page for each role and without a session, the CSRF check, sessions, headers (SQLite, PostgreSQL).
+
+The browser tests (tests/e2e/test_web_ui.py) walk the main paths in Chromium; this checks every page's
+permissions over real HTTP, faster and exhaustively.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from segport.api.app import create_app
+from segport.connections import service as connections
+from segport.exports import service as exports
+from segport.scheduling import queue
+from segport.segments.service import create_segment
+from segport.store.tables import web_sessions
+from segport.users import service as users
+from tests.support.app import App
+from tests.support.server import serving_app
+
+ROLES = ("admin", "contributor", "viewer")
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def site(app: App, tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
+    app.connect("Shared", allow_contributors=True)
+    app.connect("Private")
+    app.load_profiles(tmp_path, 20)
+    create_segment(app.store, name="Everyone", rule_text="customer_id is not empty", actor="t")
+    run_ids = {}
+    for name, connection in (("OnShared", "Shared"), ("OnPrivate", "Private")):
+        export = exports.add_export(
+            app.store,
+            app.settings,
+            name=name,
+            connection=connection,
+            list_id=app.emulator.create_list(f"List {name}"),
+            email_field="email",
+            segment_names=["Everyone"],
+            actor="t",
+            http=app.http,
+        )
+        run_ids[name] = queue.enqueue(app.store, export.id, trigger="manual", actor="t")[0]
+    for role in ROLES:
+        users.add_user(app.store, name=role, role=role, actor="t", password=PASSWORD)
+    with serving_app(create_app(app.settings, app.store, app.http)) as base:
+        yield base, run_ids
+
+
+@contextmanager
+def signed_in(base: str, name: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base, timeout=30) as client:
+        answer = client.post("/sign-in", data={"name": name, "password": PASSWORD, "next": "/runs"})
+        assert answer.status_code == 303 and answer.headers["location"] == "/runs", answer.text
+        yield client
+
+
+def csrf_token(client: httpx.Client, path: str = "/exports") -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+# (path, expected status for admin, contributor, viewer)
+PAGES: list[tuple[str, tuple[int, int, int]]] = [
+    ("/exports", (200, 200, 200)),
+    ("/exports?search=constant", (200, 200, 200)),
+    ("/exports/new", (200, 200, 403)),
+    ("/exports/OnPrivate", (200, 200, 200)),
+    ("/exports/OnShared/edit", (200, 200, 403)),
+    ("/exports/OnPrivate/edit", (200, 403, 403)),
+    ("/exports/OnShared/schedule", (200, 200, 403)),
+    ("/exports/OnPrivate/schedule", (200, 403, 403)),
+    ("/exports/OnShared/remove", (200, 200, 403)),
+    ("/exports/Nobody", (404, 404, 404)),
+    ("/exports/check-list?connection=Shared&list_id=x", (400, 400, 400)),
+    ("/segments", (200, 200, 200)),
+    ("/segments/new", (200, 200, 403)),
+    ("/segments/Everyone", (200, 200, 200)),
+    ("/segments/Everyone/edit", (200, 200, 403)),
+    ("/segments/estimate?rule=customer_id%20is%20not%20empty", (200, 200, 200)),
+    ("/segments/estimate?rule=nonsense%20%3D", (400, 400, 400)),
+    ("/profiles", (200, 200, 200)),
+    ("/runs", (200, 200, 200)),
+    ("/runs?status=Queued", (200, 200, 200)),
+    ("/runs/{OnPrivate}", (200, 200, 200)),
+    ("/runs/{OnPrivate}/progress", (200, 200, 200)),
+    ("/runs/{OnShared}/rows.csv", (200, 200, 403)),
+    ("/runs/{OnPrivate}/rows.csv", (200, 403, 403)),
+    ("/connections", (200, 200, 200)),
+    ("/connections/new", (200, 403, 403)),
+    ("/connections/Shared", (200, 200, 403)),
+    ("/connections/Private", (200, 403, 403)),
+    ("/connections/Shared/remove", (200, 403, 403)),
+    ("/schedule", (200, 403, 403)),
+    ("/users", (200, 403, 403)),
+    ("/audit", (200, 403, 403)),
+    ("/no-such-page", (404, 404, 404)),
+]
+
+# (path, form, expected status for admin, contributor, viewer): allowed calls are chosen to be refused by
+# the domain, or to change nothing the next rows rely on.
+FORMS: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
+    ("/exports/OnPrivate/run", {}, (303, 403, 403)),
+    ("/exports/OnShared/duplicate", {"new_name": "OnPrivate"}, (409, 409, 403)),
+    ("/exports/OnShared/schedule", {"mode": "own", "kind": "daily", "times": "25:00"}, (400, 400, 403)),
+    ("/exports/OnPrivate/remove", {}, (409, 403, 403)),  # a run is queued: refused
+    ("/segments/Everyone/delete", {}, (409, 409, 403)),  # used by exports: refused
+    ("/segments/new", {"name": "Bad", "rule": "customer_id ="}, (400, 400, 403)),
+    ("/connections/Shared/remove", {}, (400, 403, 403)),  # used by an export: refused
+    ("/connections/Shared/edit", {"name": "Shared", "who": "contributors"}, (303, 403, 403)),
+    ("/schedule", {"kind": "daily", "times": "7:99"}, (400, 403, 403)),
+    ("/users", {"name": "admin", "role": "viewer"}, (400, 403, 403)),
+    ("/users/viewer/role", {"role": "owner"}, (400, 403, 403)),
+    ("/runs/{OnShared}/cancel", {}, (303, 409, 403)),  # the admin canceled it first
+    ("/profiles", {"key": "id"}, (400, 403, 403)),  # no file chosen
+]
+
+
+def test_every_page_answers_each_role_as_its_permissions_say(site: tuple[str, dict[str, int]]) -> None:
+    base, run_ids = site
+    failures = []
+    for role, position in zip(ROLES, range(3), strict=True):
+        with signed_in(base, role) as client:
+            for template, expected in PAGES:
+                path = template.format(**run_ids)
+                answer = client.get(path)
+                if answer.status_code != expected[position]:
+                    failures.append(f"GET {path} as {role}: {answer.status_code}, expected {expected[position]}")
+                elif answer.status_code == 403 and "text/html" in answer.headers["content-type"]:
+                    assert f"A {role} cannot do this." in answer.text or "not shared with contributors" in answer.text
+            token = csrf_token(client)
+            for template, form, expected in FORMS:
+                path = template.format(**run_ids)
+                answer = client.post(path, data={**form, "csrf_token": token})
+                if answer.status_code != expected[position]:
+                    got = f"{answer.status_code}, expected {expected[position]}"
+                    failures.append(f"POST {path} as {role}: {got}: {answer.text[:300]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_without_a_session_every_page_sends_the_browser_to_sign_in_and_back(
+    site: tuple[str, dict[str, int]],
+) -> None:
+    base, run_ids = site
+    with httpx.Client(base_url=base) as client:
+        for template, _ in PAGES:
+            path = template.format(**run_ids)
+            if path == "/no-such-page":
+                continue
+            answer = client.get(path)
+            assert answer.status_code == 303, (path, answer.status_code)
+            assert answer.headers["location"].startswith("/sign-in?next=%2F"), path
+        for template, form, _ in FORMS:
+            answer = client.post(template.format(**run_ids), data=form)
+            assert answer.status_code in (303, 403), template
+
+
+def test_forms_need_the_session_csrf_token(site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    with signed_in(base, "admin") as admin, signed_in(base, "contributor") as other:
+        forged = admin.post("/exports/OnShared/run", data={})
+        assert forged.status_code == 403 and "This form has expired" in forged.text
+        someone_elses = admin.post("/exports/OnShared/run", data={"csrf_token": csrf_token(other)})
+        assert someone_elses.status_code == 403
+        # The run queued by the fixture is still the only one: nothing was queued above.
+        runs_page = admin.get("/runs?export=OnShared").text
+        assert runs_page.count('href="/runs/') == 1
+
+
+def test_sessions_are_http_only_same_site_and_end(app: App, site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    client = httpx.Client(base_url=base)
+    answer = client.post("/sign-in", data={"name": "viewer", "password": PASSWORD, "next": "//evil.example/x"})
+    assert answer.headers["location"] == "/exports"  # no open redirect
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+    page = client.get("/exports")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    wrong = httpx.post(f"{base}/sign-in", data={"name": "viewer", "password": "not it at all"})
+    assert wrong.status_code == 401 and "The name or the password is wrong" in wrong.text
+    unknown = httpx.post(f"{base}/sign-in", data={"name": "nobody", "password": PASSWORD})
+    assert unknown.status_code == 401 and unknown.text == wrong.text.replace("viewer", "nobody")
+    # Idle too long: the session is gone and the next page asks to sign in again.
+    with app.store.begin() as db:
+        db.execute(update(web_sessions).values(last_seen_at=datetime.now(UTC) - timedelta(hours=3)))
+    assert client.get("/exports").headers["location"].startswith("/sign-in")
+    # Signing out ends it on the server, whatever the browser keeps.
+    with signed_in(base, "viewer") as again:
+        kept = dict(again.cookies)
+        again.post("/sign-out", data={"csrf_token": csrf_token(again)})
+    with httpx.Client(base_url=base, cookies=kept) as replay:
+        assert replay.get("/exports").status_code == 303
+    # A new password ends the user's sessions too.
+    with signed_in(base, "viewer") as third:
+        users.set_password(app.store, name="viewer", password="another long password", actor="t")
+        assert third.get("/exports").status_code == 303
+    client.close()
+
+
+def test_a_wizard_sign_in_comes_back_only_in_the_session_that_started_it(
+    app: App, site: tuple[str, dict[str, int]]
+) -> None:
+    base, _ = site
+    with signed_in(base, "admin") as admin, signed_in(base, "admin") as other:
+        token = csrf_token(admin, "/connections/new")
+        started = admin.post(
+            "/connections/new", data={"csrf_token": token, "kind": "constant_contact", "name": "New", "agreed": "on"}
+        )
+        assert started.status_code == 303
+        authorize = app.http.get(started.headers["location"], follow_redirects=False)  # the emulator
+        callback = authorize.headers["location"]
+        path = callback[callback.index("/oauth/callback") :]
+        stolen = other.get(path)  # another session (another browser) cannot finish it
+        assert stolen.status_code == 409 and "started in another browser session" in stolen.text
+        assert "New" not in [view.name for view in connections.list_connections(app.store)]
+
+
+def test_the_openapi_page_loads_its_assets_from_segport(site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    page = httpx.get(f"{base}/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(source.startswith("/") for source in sources), sources
+    for source in sources:
+        assert httpx.get(base + source).status_code == 200, source
+    assert httpx.get(f"{base}/static/segport.js").status_code == 200
