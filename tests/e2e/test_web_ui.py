@@ -84,7 +84,12 @@ class Visitor:
 
     def __init__(self, site: dict[str, Any], name: str, width: int = 1280) -> None:
         self.fence = Fence(site["base"], site["emulator"])
-        self.context = site["browser"].new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+        self.context = site["browser"].new_context(
+            viewport={"width": width, "height": 900},
+            accept_downloads=True,
+            locale="en-US",
+            timezone_id="America/Toronto",  # times must show in the viewer's zone, whatever the server's
+        )
         self.context.route("**/*", self.fence.route)
         self.page = self.context.new_page()
         self.fence.watch(self.page)
@@ -174,6 +179,9 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page.get_by_label("Time zone").fill("America/Toronto")
     page.get_by_role("button", name="Save refresh schedule").click()
     assert "The refresh runs daily at 06:00, 18:30 (America/Toronto)." in page.get_by_role("status").first.inner_text()
+    next_refresh = page.locator("main time").first
+    assert re.search(r"(6:00|06:00|6:30|06:30) (AM|PM) EST", next_refresh.inner_text()), next_refresh.inner_text()
+    assert next_refresh.get_attribute("title").endswith("UTC")  # the UTC moment stays at hand
     screenshot(page, "09-schedule")
     page = admin.go("/users")
     screenshot(page, "10-users")
