@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Web UI sessions end after this long without a request, and at the latest this long after signing in.
     session_idle_minutes: float = Field(default=120.0, gt=0)
     session_max_hours: float = Field(default=12.0, gt=0)
+    # After this many wrong passwords for one name in `sign_in_lockout_minutes`, that name is refused until
+    # the window passes (or an admin sets a new password): guessing stays slow even from many addresses.
+    sign_in_attempts: int = Field(default=5, ge=1)
+    sign_in_lockout_minutes: float = Field(default=15.0, gt=0)
     # Seconds the CLI waits for the browser to come back from Constant Contact's sign-in page.
     sign_in_timeout_seconds: float = Field(default=300.0, gt=0)
 

@@ -237,3 +237,25 @@ def test_the_openapi_page_loads_its_assets_from_segport(site: tuple[str, dict[st
     for source in sources:
         assert httpx.get(base + source).status_code == 200, source
     assert httpx.get(f"{base}/static/segport.js").status_code == 200
+
+
+def test_wrong_passwords_pause_a_name_until_an_admin_sets_a_new_one(app: App, site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    for _attempt in range(app.settings.sign_in_attempts):
+        wrong = httpx.post(f"{base}/sign-in", data={"name": "contributor", "password": "guess number one"})
+        assert wrong.status_code == 401
+    paused = httpx.post(f"{base}/sign-in", data={"name": "contributor", "password": PASSWORD})
+    assert paused.status_code == 429 and "Too many wrong passwords for &#39;contributor&#39;" in paused.text
+    with signed_in(base, "viewer"):  # other names are not affected
+        pass
+    failed = [entry for entry in audit_entries(app) if entry.action == "user.sign_in_failed"]
+    assert len(failed) == app.settings.sign_in_attempts and {entry.subject for entry in failed} == {"contributor"}
+    users.set_password(app.store, name="contributor", password=PASSWORD, actor="admin")
+    with signed_in(base, "contributor") as client:
+        assert client.get("/exports").status_code == 200
+
+
+def audit_entries(app: App) -> list[Any]:
+    from segport import audit
+
+    return audit.entries(app.store, limit=100)

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from segport import audit
 from segport.config import Settings
+from segport.errors import Refused
 from segport.store import Store
+from segport.store.tables import audit as audit_table
 from segport.store.tables import users, web_sessions
 from segport.users.service import User, check_password
 
@@ -37,10 +39,48 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _check_not_locked(store: Store, settings: Settings, name: str, now: datetime) -> None:
+    """Refuse a name with too many wrong passwords in the window (since its last sign-in or new password)."""
+    window = timedelta(minutes=settings.sign_in_lockout_minutes)
+    with store.begin() as db:
+        reset = db.execute(
+            select(func.max(audit_table.c.at)).where(
+                audit_table.c.subject == name, audit_table.c.action.in_(("user.signed_in", "user.password_set"))
+            )
+        ).scalar()
+        since = max(now - window, _aware(reset)) if reset is not None else now - window
+        failures = (
+            db.execute(
+                select(audit_table.c.at)
+                .where(
+                    audit_table.c.subject == name,
+                    audit_table.c.action == "user.sign_in_failed",
+                    audit_table.c.at > since,
+                )
+                .order_by(audit_table.c.at)
+            )
+            .scalars()
+            .all()
+        )
+    if len(failures) >= settings.sign_in_attempts:
+        until = _aware(failures[-settings.sign_in_attempts]) + window
+        raise Refused(
+            f"Too many wrong passwords for {name!r}: signing in as {name!r} is paused until {until:%H:%M} UTC.",
+            hint="Wait until then, or ask an admin to set a new password (segport users password NAME).",
+        )
+
+
 def sign_in(store: Store, settings: Settings, *, name: str, password: str) -> tuple[Session, str] | None:
-    """A new session (and the cookie value, which is not stored) when the password is right, else None."""
+    """A new session (and the cookie value, which is not stored) when the password is right, else None.
+
+    Every wrong password is in the audit trail; too many for one name pause it (Refused)."""
+    name = name.strip()
+    now = datetime.now(UTC)
+    _check_not_locked(store, settings, name, now)
     user = check_password(store, name=name, password=password)
     if user is None:
+        with store.begin() as db:
+            audit.record(db, name or "-", "user.sign_in_failed", name or "-")
         return None
     cookie = secrets.token_urlsafe(32)
     now = datetime.now(UTC)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from segport.errors import Refused
 from segport.users.sessions import sign_in, sign_out
 from segport.web.pages import error_page, render
 from segport.web.session import COOKIE, Post, SettingsDep, StoreDep, browser_session
@@ -49,8 +50,20 @@ async def sign_in_submit(
     origin = request.headers.get("origin")
     if origin and urlsplit(origin).netloc != request.url.netloc:
         return error_page(request, 403, "Not allowed", "Sign-in forms are accepted only from segport's own pages.")
-    # Hashing takes ~50 ms of CPU: off the event loop.
-    found = await run_in_threadpool(lambda: sign_in(store, settings, name=name, password=password))
+    # Hashing takes ~50-90 ms of CPU: off the event loop.
+    try:
+        found = await run_in_threadpool(lambda: sign_in(store, settings, name=name, password=password))
+    except Refused as refused:
+        return render(
+            request,
+            "sign_in.html",
+            None,
+            status_code=429,
+            next=_safe_next(next),
+            name=name,
+            failed=False,
+            error=refused,
+        )
     if found is None:
         page = render(request, "sign_in.html", None, status_code=401, next=_safe_next(next), name=name, failed=True)
         return page
