@@ -1,6 +1,6 @@
-"""Prometheus metrics at /metrics: runs by status, rows sent, queue depth, run durations (read from the
-database at each scrape, so every worker's runs count), and this process's Constant Contact requests by
-operation and status (429s included).
+"""Prometheus metrics at /metrics: runs by status, rows sent, queue depth, run durations and each API key's
+Constant Contact requests today (read from the database at each scrape, so every worker and process
+counts), and this process's Constant Contact requests by operation and status (429s included).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 
 from segport.store import Store
-from segport.store.tables import runs
+from segport.store.tables import api_budgets, runs
 
 REGISTRY = CollectorRegistry()
 CONSTANT_CONTACT_REQUESTS = Counter(
@@ -62,6 +62,24 @@ class RunsCollector(Collector):
         histogram = HistogramMetricFamily("segport_run_duration_seconds", "How long finished runs took.")
         histogram.add_metric([], [*buckets, ("+Inf", int(total))], float(seconds_sum))
         yield histogram
+        yield self._requests_today()
+
+    def _requests_today(self) -> GaugeMetricFamily:
+        """Every process's requests today (UTC) per API key, from the shared budget they all draw on."""
+        from datetime import UTC, datetime
+
+        today = datetime.now(UTC).date().isoformat()
+        with self._store.begin() as db:
+            rows = db.execute(select(api_budgets.c.key, api_budgets.c.used).where(api_budgets.c.day == today)).all()
+        gauge = GaugeMetricFamily(
+            "segport_constant_contact_requests_today",
+            "Requests to Constant Contact today (UTC) by every segport process, per API key (the daily quota's use).",
+            labels=["api_base", "client_id"],
+        )
+        for key, used in rows:
+            api_base, _, client_id = str(key).rpartition("|")
+            gauge.add_metric([api_base, client_id], int(used))
+        return gauge
 
 
 def exposition(store: Store) -> bytes:

@@ -8,6 +8,7 @@ reads the run's detail: Successful with the right counts.
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 import time
@@ -105,6 +106,8 @@ def test_from_a_new_user_to_a_successful_run_over_http(tmp_path: Path) -> None:
                 assert "segport_run_duration_seconds_count 1.0" in metrics
                 # The worker in `serve` sent the import from this process: its requests are counted by answer.
                 assert 'operation="bulkImportContactsJSON",status="201"} 1.0' in metrics
+                today = re.search(r"segport_constant_contact_requests_today\{[^}]*\} (\d+)\.0", metrics)
+                assert today and int(today.group(1)) >= 3  # account summary, list check, import, polls...
                 audit = api.get("/api/audit").json()
                 assert {"consent.given", "connection.created", "segment.created", "export.created", "run.queued"} <= {
                     entry["action"] for entry in audit

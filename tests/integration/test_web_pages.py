@@ -15,14 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from segport.api.app import create_app
 from segport.connections import service as connections
 from segport.exports import service as exports
 from segport.scheduling import queue
 from segport.segments.service import create_segment
-from segport.store.tables import web_sessions
+from segport.store.tables import sign_ins, web_sessions
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.server import serving_app
@@ -226,6 +226,29 @@ def test_a_wizard_sign_in_comes_back_only_in_the_session_that_started_it(
         stolen = other.get(path)  # another session (another browser) cannot finish it
         assert stolen.status_code == 409 and "started in another browser session" in stolen.text
         assert "New" not in [view.name for view in connections.list_connections(app.store)]
+        # In its own session it comes back to the wizard's last step: the account, the export user, Save.
+        review = admin.get(path)
+        assert review.status_code == 303 and review.headers["location"].startswith("/connections/new/review?")
+        page = admin.get(review.headers["location"])
+        assert page.status_code == 200 and app.emulator.settings.account_name in page.text
+        pending = re.search(r'name="pending" value="([^"]+)"', page.text)
+        assert pending
+        form = {"csrf_token": token, "pending": pending.group(1)}
+        refused = admin.post("/connections/new/review", data=form)
+        assert refused.status_code == 400 and "no export user" in refused.text
+        saved = admin.post("/connections/new/review", data={**form, "export_user": "on"})
+        assert saved.status_code == 303 and saved.headers["location"] == "/connections/New"
+        view = connections.show_connection(app.store, name="New")
+        assert view.export_user == "admin" and view.consent_by == "admin" and view.account_name
+        with app.store.begin() as db:  # the sign-in and its sealed copy of the tokens are gone
+            assert db.execute(select(func.count()).select_from(sign_ins)).scalar_one() == 0
+        assert admin.post("/connections/new/review", data={**form, "export_user": "on"}).status_code == 404
+        # Reauthorize comes back to the connection's page.
+        again = admin.post("/connections/Shared/reauthorize", data={"csrf_token": token})
+        callback = app.http.get(again.headers["location"], follow_redirects=False).headers["location"]
+        back = admin.get(callback[callback.index("/oauth/callback") :])
+        assert back.status_code == 303 and back.headers["location"] == "/connections/Shared?reauthorized=1"
+        assert "Signed in to Constant Contact again" in admin.get(back.headers["location"]).text
 
 
 def test_the_openapi_page_loads_its_assets_from_segport(site: tuple[str, dict[str, int]]) -> None:
