@@ -19,7 +19,7 @@ from segport.api import problems
 from segport.api.problems import NotAllowed, NotSignedIn
 from segport.errors import SegportError
 from segport.users.sessions import Session, take_notices
-from segport.web.session import FormExpired, SignInRequired, browser_session, settings_of, sign_in_link, store_of
+from segport.web.session import FormExpired, SignInRequired, browser_session, sign_in_link, store_of
 
 HERE = Path(__file__).parent
 environment = Environment(
@@ -143,7 +143,7 @@ def install(app: FastAPI) -> None:
         message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
         return error_page(request, exc.status_code, str(exc.detail), message, "Use the menu to find your way.")
 
-    headers = security_headers(settings_of_app(app))
+    headers = security_headers(str(app.state.settings.cc_auth_base))
 
     @app.middleware("http")
     async def add_headers(request: Request, call_next: Any) -> Response:
@@ -154,13 +154,6 @@ def install(app: FastAPI) -> None:
         return response
 
 
-def settings_of_app(app: FastAPI) -> str:
-    return str(app.state.settings.cc_auth_base)
-
-
 def json_error(message: str, hint: str | None = None, status: int = 400) -> JSONResponse:
     """For the pages' own small JSON reads (estimates, progress): the same message a page would show."""
     return JSONResponse({"error": message, "hint": hint}, status_code=status)
-
-
-__all__ = ["error_page", "install", "json_error", "render", "settings_of"]

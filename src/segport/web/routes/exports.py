@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from segport.api.problems import NotAllowed
 from segport.connections import service as connections
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
@@ -56,8 +57,6 @@ def _editable(store: Any, session: Session, name: str) -> exports.ExportView:
     view = exports.show_export(store, name=name)
     allow(session, "admin", "contributor")
     if not may_edit(store, session.user, view):
-        from segport.api.problems import NotAllowed
-
         raise NotAllowed(
             f"The export {name!r} uses the connection {view.connection!r}, which is not shared with contributors.",
             hint="Ask an admin to share the connection, or to make this change.",

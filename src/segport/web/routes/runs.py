@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from segport.errors import UnknownName
 from segport.exports import service as exports
 from segport.exports.runs import list_runs, rows_csv, run_progress, show_run
 from segport.scheduling import queue
@@ -31,7 +32,7 @@ def list_page(request: Request, session: PageSession, store: StoreDep, export: s
 def _may_manage(store: StoreDep, session: PageSession, export: str) -> bool:
     try:
         return may_edit(store, session.user, exports.show_export(store, name=export))
-    except Exception:  # the export is gone with its runs; nothing to manage
+    except UnknownName:  # the export is gone (with its runs): nothing to manage
         return False
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,8 +19,6 @@ router = APIRouter(include_in_schema=False)
 
 
 def _show(request: Request, session: PageSession, store: StoreDep, status_code: int = 200, **extra: Any) -> Response:
-    from datetime import UTC, datetime
-
     system = show_system_schedule(store)
     next_refresh = next_fire(system, datetime.now(UTC)) if system else None
     current = extra.pop("values", None) or {

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from segport.errors import SegportError
+from segport.errors import SegportError, UnknownName
 from segport.profiles.service import describe_if_loaded
 from segport.segments import service as segments
 from segport.users.sessions import add_notice
@@ -151,7 +151,5 @@ def act(name: str, action: str, posted: Post, store: StoreDep) -> Response:
         members = segments.count_segment(store, name=name)
         add_notice(store, posted.session, "success", f"Counted now: {members:,} members.")
     else:
-        from segport.errors import UnknownName
-
         raise UnknownName(f"There is no segment action {action!r}.", hint="Use the buttons on the segment's page.")
     return RedirectResponse(_page(name), status_code=303)

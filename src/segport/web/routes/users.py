@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from segport import audit
-from segport.errors import SegportError
+from segport.errors import SegportError, UnknownName
 from segport.users import service as users
 from segport.users.service import ROLES
 from segport.users.sessions import add_notice
@@ -75,8 +75,6 @@ def act(request: Request, name: str, action: str, posted: Post, store: StoreDep)
             users.remove_user(store, name=name, actor=actor)
             add_notice(store, posted.session, "success", f"Removed {name!r} and their tokens.")
         else:
-            from segport.errors import UnknownName
-
             raise UnknownName(f"There is no user action {action!r}.", hint="Use the buttons on the Users page.")
     except SegportError as error:
         return _show(request, posted.session, store, status_code=400, error=error)
