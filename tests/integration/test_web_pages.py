@@ -282,3 +282,21 @@ def audit_entries(app: App) -> list[Any]:
     from segport import audit
 
     return audit.entries(app.store, limit=100)
+
+
+def test_an_abandoned_wizard_sign_in_is_purged_with_its_tokens(app: App, site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    with signed_in(base, "admin") as admin:
+        token = csrf_token(admin, "/connections/new")
+        form = {"csrf_token": token, "kind": "constant_contact", "agreed": "on"}
+        started = admin.post("/connections/new", data={**form, "name": "Abandoned"})
+        callback = app.http.get(started.headers["location"], follow_redirects=False).headers["location"]
+        review = admin.get(callback[callback.index("/oauth/callback") :]).headers["location"]
+        with app.store.begin() as db:
+            assert db.execute(select(func.count()).where(sign_ins.c.tokens_sealed.is_not(None))).scalar_one() == 1
+            db.execute(update(sign_ins).values(created_at=datetime.now(UTC) - timedelta(minutes=31)))
+        admin.post("/connections/new", data={**form, "name": "Next"})  # any new sign-in purges old ones
+        with app.store.begin() as db:
+            assert db.execute(select(func.count()).where(sign_ins.c.tokens_sealed.is_not(None))).scalar_one() == 0
+            assert db.execute(select(sign_ins.c.connection_name)).scalars().all() == ["Next"]
+        assert admin.get(review).status_code == 404

@@ -97,6 +97,7 @@ def _stop_on_signals(stop: threading.Event | None = None) -> threading.Event:
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin: noise
 
 
 def worker(ctx: typer.Context) -> None:

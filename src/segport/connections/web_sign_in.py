@@ -103,8 +103,7 @@ def start(
     now = datetime.now(UTC)
     redirect_uri = callback_uri(settings)
     with store.begin() as db:
-        # Finished, abandoned and expired sign-ins go (with any tokens a wizard left unsaved).
-        db.execute(delete(sign_ins).where(sign_ins.c.created_at < now - SAVE_WITHIN))
+        _purge(db, now)
         db.execute(
             insert(sign_ins).values(
                 state_digest=_digest(state),
@@ -143,6 +142,7 @@ def finish(
     """Complete the sign-in the state belongs to (once, before it expires, in the session that started it)."""
     now = datetime.now(UTC)
     with store.begin() as db:
+        _purge(db, now)
         row = db.execute(select(sign_ins).where(sign_ins.c.state_digest == _digest(state))).mappings().first()
         if row is None:
             raise InvalidInput(
@@ -258,6 +258,11 @@ def save_pending(
     with store.begin() as db:
         db.execute(delete(sign_ins).where(sign_ins.c.state_digest == pending))
     return view
+
+
+def _purge(db: Connection, now: datetime) -> None:
+    """Finished, abandoned and expired sign-ins go, with any tokens a wizard left unsaved."""
+    db.execute(delete(sign_ins).where(sign_ins.c.created_at < now - SAVE_WITHIN))
 
 
 def _aware(moment: datetime) -> datetime:
