@@ -300,3 +300,18 @@ def test_an_abandoned_wizard_sign_in_is_purged_with_its_tokens(app: App, site: t
             assert db.execute(select(func.count()).where(sign_ins.c.tokens_sealed.is_not(None))).scalar_one() == 0
             assert db.execute(select(sign_ins.c.connection_name)).scalars().all() == ["Next"]
         assert admin.get(review).status_code == 404
+
+
+def test_the_exports_search_matches_export_and_connection_names_and_the_type(site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    with signed_in(base, "viewer") as client:
+
+        def listed(search: str) -> list[str]:
+            page = client.get("/exports", params={"search": search}).text
+            return re.findall(r'<td><a href="/exports/[^"]+">([^<]+)</a></td>', page)
+
+        assert listed("") == ["OnPrivate", "OnShared"]
+        assert listed("onsh") == ["OnShared"]  # the export's name, any case
+        assert listed("private") == ["OnPrivate"]  # its connection is "Private" too
+        assert listed("Constant Contact") == ["OnPrivate", "OnShared"]  # the connection's type
+        assert listed("nothing like it") == []

@@ -289,6 +289,17 @@ def list_exports(store: Store) -> list[ExportView]:
         return [_view(db, row) for row in rows]
 
 
+def search_exports(store: Store, search: str | None) -> list[ExportView]:
+    """Exports whose name, connection name or connection type (Constant Contact) contains `search`."""
+    found = list_exports(store)
+    needle = (search or "").strip().lower()
+    if not needle:
+        return found
+    return [
+        v for v in found if needle in v.name.lower() or needle in v.connection.lower() or needle in "constant contact"
+    ]
+
+
 def _view(db: Connection, row: Any) -> ExportView:
     connection_name = db.execute(
         select(connections.c.name).where(connections.c.id == row["connection_id"])

@@ -206,15 +206,7 @@ def _may_manage(store: Any, user: User, name: str) -> exports.ExportView:
 @router.get("/api/exports", tags=["exports"])
 def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) -> list[dict[str, Any]]:
     """Every export; `search` matches the export's name, its connection's name or its connection's type."""
-    found = exports.list_exports(store)
-    if search:
-        needle = search.lower()
-        found = [
-            v
-            for v in found
-            if needle in v.name.lower() or needle in v.connection.lower() or needle in "constant contact"
-        ]
-    return [_export(view, user, store) for view in found]
+    return [_export(view, user, store) for view in exports.search_exports(store, search)]
 
 
 @router.get("/api/exports/{name}", tags=["exports"])

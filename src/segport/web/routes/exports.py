@@ -76,14 +76,7 @@ def _form_context(store: Any, session: Session) -> dict[str, Any]:
 
 @router.get("/exports")
 def list_page(request: Request, session: PageSession, store: StoreDep, search: str = "") -> Response:
-    views = exports.list_exports(store)
-    if search.strip():
-        needle = search.strip().lower()
-        views = [
-            view
-            for view in views
-            if needle in view.name.lower() or needle in view.connection.lower() or needle in "constant contact"
-        ]
+    views = exports.search_exports(store, search)
     schedules = {item.export: item for item in export_schedules(store)}
     shared = {view.name: view.allow_contributors for view in connections.list_connections(store)}
     role = session.user.role
