@@ -14,7 +14,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from segport.api.app import create_app
-from segport.exports import service as exports
 from segport.segments.service import create_segment
 from segport.users import service as users
 from tests.support.app import App
@@ -27,17 +26,7 @@ def test_no_generated_request_makes_a_server_error(app: App, tmp_path: Path) -> 
     app.connect("CC", allow_contributors=True)
     app.load_profiles(tmp_path, 20)
     create_segment(app.store, name="Everyone", rule_text="customer_id is not empty", actor="t")
-    exports.add_export(
-        app.store,
-        app.settings,
-        name="E",
-        connection="CC",
-        list_id=app.emulator.create_list("L"),
-        email_field="email",
-        segment_names=["Everyone"],
-        actor="t",
-        http=app.http,
-    )
+    app.add_export("E", "CC", ["Everyone"])
     users.add_user(app.store, name="ada", role="admin", actor="t")
     token = users.issue_token(app.store, name="ada", label="fuzz", actor="t")[1]
     headers = {"Authorization": f"Bearer {token}"}

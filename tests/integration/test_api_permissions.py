@@ -10,9 +10,6 @@ import httpx
 import pytest
 
 from segport.api.app import create_app
-from segport.exports import service as exports
-from segport.scheduling import queue
-from segport.segments.service import create_segment
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.server import serving_app
@@ -22,24 +19,7 @@ ROLES = ("admin", "contributor", "viewer")
 
 @pytest.fixture
 def api(app: App, tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str], dict[str, int]]]:
-    app.connect("Shared", allow_contributors=True)
-    app.connect("Private")
-    app.load_profiles(tmp_path, 20)
-    create_segment(app.store, name="Everyone", rule_text="customer_id is not empty", actor="t")
-    run_ids = {}
-    for name, connection in (("OnShared", "Shared"), ("OnPrivate", "Private")):
-        export = exports.add_export(
-            app.store,
-            app.settings,
-            name=name,
-            connection=connection,
-            list_id=app.emulator.create_list(f"List {name}"),
-            email_field="email",
-            segment_names=["Everyone"],
-            actor="t",
-            http=app.http,
-        )
-        run_ids[name] = queue.enqueue(app.store, export.id, trigger="manual", actor="t")[0]
+    run_ids = app.exports_on_shared_and_private(tmp_path)
     tokens = {}
     for role in ROLES:
         users.add_user(app.store, name=role, role=role, actor="t")

@@ -50,17 +50,7 @@ def test_changes_consents_and_runs_are_in_the_audit_trail(app: App, tmp_path: ob
     create_segment(app.store, name="All", rule_text="customer_id is not empty", actor="ada")
     set_active(app.store, name="All", active=False, actor="ada")
     set_active(app.store, name="All", active=True, actor="ada")
-    exports.add_export(
-        app.store,
-        app.settings,
-        name="E",
-        connection="CC",
-        list_id=app.emulator.create_list("L"),
-        email_field="email",
-        segment_names=["All"],
-        actor="cy",
-        http=app.http,
-    )
+    app.add_export("E", "CC", ["All"], actor="cy")
     from segport.exports.launch import run_export
 
     run_export(app.store, app.settings, name="E", actor="cy", http=app.http)

@@ -19,9 +19,6 @@ from sqlalchemy import func, select, update
 
 from segport.api.app import create_app
 from segport.connections import service as connections
-from segport.exports import service as exports
-from segport.scheduling import queue
-from segport.segments.service import create_segment
 from segport.store.tables import sign_ins, web_sessions
 from segport.users import service as users
 from tests.support.app import App
@@ -33,24 +30,7 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture
 def site(app: App, tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
-    app.connect("Shared", allow_contributors=True)
-    app.connect("Private")
-    app.load_profiles(tmp_path, 20)
-    create_segment(app.store, name="Everyone", rule_text="customer_id is not empty", actor="t")
-    run_ids = {}
-    for name, connection in (("OnShared", "Shared"), ("OnPrivate", "Private")):
-        export = exports.add_export(
-            app.store,
-            app.settings,
-            name=name,
-            connection=connection,
-            list_id=app.emulator.create_list(f"List {name}"),
-            email_field="email",
-            segment_names=["Everyone"],
-            actor="t",
-            http=app.http,
-        )
-        run_ids[name] = queue.enqueue(app.store, export.id, trigger="manual", actor="t")[0]
+    run_ids = app.exports_on_shared_and_private(tmp_path)
     for role in ROLES:
         users.add_user(app.store, name=role, role=role, actor="t", password=PASSWORD)
     with serving_app(create_app(app.settings, app.store, app.http)) as base:

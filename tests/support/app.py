@@ -16,8 +16,12 @@ from segport.connections.sign_in import sign_in_with
 from segport.constant_contact import OAuthClient, TokenSet
 from segport.emulator import Emulator
 from segport.emulator.serve import settings_for_emulator
+from segport.exports import service as exports
+from segport.exports.service import ExportView
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
+from segport.scheduling import queue
+from segport.segments.service import create_segment
 from segport.store import Store, open_store
 
 POSTGRESQL_ENV = "SEGPORT_TEST_DATABASE_URL"
@@ -69,6 +73,33 @@ class App:
         write_profiles(path, count, seed)
         import_profiles(self.store, path, key="Customer ID", actor="tester")
         return path
+
+    def add_export(self, name: str, connection: str, segments: list[str], actor: str = "t") -> ExportView:
+        """An export of `segments` (by their `email` field) to a new list of the emulated account."""
+        return exports.add_export(
+            self.store,
+            self.settings,
+            name=name,
+            connection=connection,
+            list_id=self.emulator.create_list(f"List {name}"),
+            email_field="email",
+            segment_names=segments,
+            actor=actor,
+            http=self.http,
+        )
+
+    def exports_on_shared_and_private(self, directory: Path) -> dict[str, int]:
+        """The permission tests' world: connections "Shared" (contributors too) and "Private", 20 profiles,
+        the segment "Everyone", an export on each ("OnShared", "OnPrivate") with a queued run (ids returned)."""
+        self.connect("Shared", allow_contributors=True)
+        self.connect("Private")
+        self.load_profiles(directory, 20)
+        create_segment(self.store, name="Everyone", rule_text="customer_id is not empty", actor="t")
+        run_ids = {}
+        for name, connection in (("OnShared", "Shared"), ("OnPrivate", "Private")):
+            export = self.add_export(name, connection, ["Everyone"])
+            run_ids[name] = queue.enqueue(self.store, export.id, trigger="manual", actor="t")[0]
+        return run_ids
 
     def reopen(self, **overrides: object) -> App:
         settings = self.settings.model_copy(update=overrides)

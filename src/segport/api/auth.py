@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from segport.api.problems import NotAllowed, NotSignedIn
-from segport.connections.service import show_connection
+from segport.connections.service import ConnectionView, list_connections, show_connection
+from segport.exports.service import ExportView
 from segport.store import Store
 from segport.users.service import User, authenticate
 
@@ -37,6 +38,20 @@ def require(user: User, *roles: str) -> None:
         raise NotAllowed(
             f"A {user.role} cannot do this.", hint=f"It needs the role {' or '.join(roles)}; ask an admin."
         )
+
+
+def can_use(user: User, connection: ConnectionView) -> bool:
+    """Admins use every connection; contributors only those shared with contributors; viewers none."""
+    return user.role == "admin" or (user.role == "contributor" and connection.allow_contributors)
+
+
+def usable_connections(store: Store, user: User) -> list[ConnectionView]:
+    return [view for view in list_connections(store) if can_use(user, view)]
+
+
+def may_edit(store: Store, user: User, export: ExportView) -> bool:
+    """Whether the user manages the export: it is on a connection they may use."""
+    return user.role != "viewer" and can_use(user, show_connection(store, name=export.connection))
 
 
 def may_use_connection(store: Store, user: User, connection: str) -> None:

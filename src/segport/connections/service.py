@@ -104,7 +104,7 @@ def oauth_client(
     )
 
 
-def _seal_tokens(store: Store, tokens: TokenSet) -> str:
+def seal_tokens(store: Store, tokens: TokenSet) -> str:
     return store.secrets.seal(
         orjson.dumps(
             {
@@ -118,7 +118,7 @@ def _seal_tokens(store: Store, tokens: TokenSet) -> str:
     )
 
 
-def _open_tokens(store: Store, sealed: str) -> TokenSet:
+def open_tokens(store: Store, sealed: str) -> TokenSet:
     data = orjson.loads(store.secrets.open(sealed))
     return TokenSet(
         access_token=SecretStr(data["access_token"]),
@@ -227,7 +227,7 @@ def save_connection(
                     auth_base=settings.cc_auth_base,
                     client_id=settings.cc_client_id,
                     client_secret_sealed=store.secrets.seal(secret.get_secret_value()),
-                    tokens_sealed=_seal_tokens(store, tokens),
+                    tokens_sealed=seal_tokens(store, tokens),
                     token_expires_at=tokens.expires_at,
                     created_by=actor,
                     created_at=now,
@@ -246,15 +246,6 @@ def save_connection(
     except IntegrityError:
         raise Refused(f"A connection named {name!r} already exists.", hint="Choose another display name.") from None
     return show_connection(store, name=name)
-
-
-def seal_tokens(store: Store, tokens: TokenSet) -> str:
-    """Tokens encrypted with the store's key (for a sign-in waiting for the wizard's Save)."""
-    return _seal_tokens(store, tokens)
-
-
-def open_tokens(store: Store, sealed: str) -> TokenSet:
-    return _open_tokens(store, sealed)
 
 
 def edit_connection(
@@ -370,7 +361,7 @@ def _save_tokens(store: Store, connection_id: int, tokens: TokenSet) -> None:
             update(connections)
             .where(connections.c.id == connection_id)
             .values(
-                tokens_sealed=_seal_tokens(store, tokens),
+                tokens_sealed=seal_tokens(store, tokens),
                 token_expires_at=tokens.expires_at,
                 updated_at=datetime.now(UTC),
             )
@@ -430,7 +421,7 @@ def client_for(store: Store, settings: Settings, http: httpx.Client, connection_
         client_id=row["client_id"],
         client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
     )
-    tokens = _open_tokens(store, row["tokens_sealed"])
+    tokens = open_tokens(store, row["tokens_sealed"])
     return _client(
         store, settings, http, oauth, tokens, row["api_base"], lambda fresh: _save_tokens(store, row["id"], fresh)
     )

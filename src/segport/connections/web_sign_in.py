@@ -43,7 +43,6 @@ class Started:
 class Finished:
     """What the callback did: saved a connection (`connection`), or holds one for the wizard (`pending`)."""
 
-    purpose: str
     name: str
     connection: connections.ConnectionView | None = None
     pending: str | None = None  # the id of the signed-in sign-in, for the wizard's review step
@@ -54,7 +53,6 @@ class Pending:
     id: str
     name: str
     allow_contributors: bool
-    user: str
     account_name: str | None
     account_id: str | None
 
@@ -189,7 +187,7 @@ def finish(
                     account_id=account.id,
                 )
             )
-        return Finished("add", name, pending=row["state_digest"])
+        return Finished(name, pending=row["state_digest"])
     if row["purpose"] == "add":
         view = connections.add_connection(
             store,
@@ -201,11 +199,11 @@ def finish(
             sign_in=exchange,
             http=http,
         )
-        return Finished("add", name, connection=view)
+        return Finished(name, connection=view)
     view = connections.reauthorize_connection(
         store, settings, name=name, sign_in=exchange, actor=row["user_name"], http=http
     )
-    return Finished("reauthorize", name, connection=view)
+    return Finished(name, connection=view)
 
 
 def _pending_row(db: Connection, pending: str, session_digest: str) -> Any:
@@ -228,7 +226,6 @@ def show_pending(store: Store, *, pending: str, session_digest: str) -> Pending:
         pending,
         row["connection_name"],
         row["allow_contributors"],
-        row["user_name"],
         row["account_name"],
         row["account_id"],
     )

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from segport import audit
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.store import Store
-from segport.store.tables import api_tokens, users
+from segport.store.tables import api_tokens, users, web_sessions
 from segport.users.passwords import check_strength, hash_password, verify_password
 
 ROLES = ("admin", "contributor", "viewer")
@@ -122,8 +122,6 @@ def set_role(store: Store, *, name: str, role: str, actor: str) -> User:
 
 def set_password(store: Store, *, name: str, password: str, actor: str) -> None:
     """Set (or replace) the password a user signs in to the web UI with; their open sessions end."""
-    from segport.store.tables import web_sessions
-
     check_strength(password)
     user = show_user(store, name=name)
     hashed = hash_password(password)

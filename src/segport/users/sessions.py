@@ -29,6 +29,11 @@ class Session:
     user: User
     csrf_token: str
     expires_at: datetime
+    notices: str | None = None  # as read with the session: JSON of the messages waiting for the next page
+
+
+# The idle clock is moved at most this often, so following a run (a read a second) does not write each time.
+SEEN_EVERY = timedelta(minutes=1)
 
 
 def session_digest(cookie: str) -> str:
@@ -124,9 +129,10 @@ def find_session(store: Store, settings: Settings, cookie: str) -> Session | Non
         if _aware(row["expires_at"]) <= now or idle_limit <= now:
             db.execute(delete(web_sessions).where(web_sessions.c.digest == digest))
             return None
-        db.execute(update(web_sessions).where(web_sessions.c.digest == digest).values(last_seen_at=now))
+        if now - _aware(row["last_seen_at"]) >= SEEN_EVERY:
+            db.execute(update(web_sessions).where(web_sessions.c.digest == digest).values(last_seen_at=now))
     user = User(row["user_id"], row["name"], row["role"], row["user_created_at"])
-    return Session(digest, user, row["csrf_token"], _aware(row["expires_at"]))
+    return Session(digest, user, row["csrf_token"], _aware(row["expires_at"]), row["notices"])
 
 
 def sign_out(store: Store, session: Session) -> None:
@@ -149,9 +155,9 @@ def add_notice(store: Store, session: Session, kind: str, text: str) -> None:
 
 
 def take_notices(store: Store, session: Session) -> list[tuple[str, str]]:
+    """The messages read with the session, cleared so they show once (no query when there are none)."""
+    if not session.notices:
+        return []
     with store.begin() as db:
-        current = db.execute(select(web_sessions.c.notices).where(web_sessions.c.digest == session.digest)).scalar()
-        if not current:
-            return []
         db.execute(update(web_sessions).where(web_sessions.c.digest == session.digest).values(notices=None))
-    return [(kind, text) for kind, text in orjson.loads(current)]
+    return [(kind, text) for kind, text in orjson.loads(session.notices)]

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from segport.api.problems import NotAllowed
+from segport.api.auth import require
 from segport.config import Settings
 from segport.store import Store
 from segport.users.passwords import same_text
@@ -92,10 +92,7 @@ def posted(request: Request, form: Annotated[FormData, Depends(_form)]) -> Poste
 
 def allow(session: Session, *roles: str) -> None:
     """Refuse (403 page) a role that may not do this, whatever the page showed."""
-    if session.user.role not in roles:
-        raise NotAllowed(
-            f"A {session.user.role} cannot do this.", hint=f"It needs the role {' or '.join(roles)}; ask an admin."
-        )
+    require(session.user, *roles)
 
 
 def sign_in_link(back_to: str) -> str:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from segport.api.auth import CurrentUser, StoreDep, may_use_connection, require
+from segport.api.auth import CurrentUser, StoreDep, can_use, may_edit, may_use_connection, require
 from segport.api.routes.system import schedule_view
 from segport.connections import service as connections
 from segport.connections import web_sign_in
@@ -38,7 +38,7 @@ def list_connections(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]
     """Every connection; the details only of those the caller may use (others: name and type)."""
     found = []
     for view in connections.list_connections(store):
-        if user.role == "admin" or (user.role == "contributor" and view.allow_contributors):
+        if can_use(user, view):
             found.append({**dataclasses.asdict(view), "usable": True})
         else:
             found.append({"name": view.name, "kind": view.kind, "usable": False})
@@ -191,10 +191,7 @@ class ExportScheduleBody(BaseModel):
 
 
 def _export(view: exports.ExportView, user: User, store: Any) -> dict[str, Any]:
-    editable = user.role == "admin"
-    if user.role == "contributor":
-        editable = connections.show_connection(store, name=view.connection).allow_contributors
-    return {**dataclasses.asdict(view), "your_permissions": "edit" if editable else "view"}
+    return {**dataclasses.asdict(view), "your_permissions": "edit" if may_edit(store, user, view) else "view"}
 
 
 def _may_manage(store: Any, user: User, name: str) -> exports.ExportView:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from segport.api.auth import can_use
 from segport.connections import service as connections
 from segport.connections import web_sign_in
 from segport.errors import InvalidInput, SegportError
@@ -24,12 +25,7 @@ def _page(name: str) -> str:
 
 @router.get("/connections")
 def list_page(request: Request, session: PageSession, store: StoreDep) -> Response:
-    views = connections.list_connections(store)
-    role = session.user.role
-    rows = [
-        {"view": view, "usable": role == "admin" or (role == "contributor" and view.allow_contributors)}
-        for view in views
-    ]
+    rows = [{"view": view, "usable": can_use(session.user, view)} for view in connections.list_connections(store)]
     return render(request, "connections/list.html", session, rows=rows, kinds=KINDS)
 
 
@@ -110,8 +106,7 @@ def review_submit(request: Request, posted: Post, store: StoreDep, settings: Set
 @router.get("/connections/{name}")
 def detail_page(request: Request, name: str, session: PageSession, store: StoreDep, reauthorized: str = "") -> Response:
     view = connections.show_connection(store, name=name)
-    role = session.user.role
-    if not (role == "admin" or (role == "contributor" and view.allow_contributors)):
+    if not can_use(session.user, view):
         allow(session, "admin")  # refuses with the role's message: others see connections by name and type only
     notice = "Signed in to Constant Contact again; the connection uses the new sign-in." if reauthorized else ""
     return render(request, "connections/detail.html", session, view=view, kinds=KINDS, reauthorized=notice)

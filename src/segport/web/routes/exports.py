@@ -8,8 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from segport.api.problems import NotAllowed
-from segport.connections import service as connections
+from segport.api.auth import may_edit, may_use_connection, usable_connections
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
@@ -19,10 +18,9 @@ from segport.scheduling import queue
 from segport.scheduling.calendar import DAYS, make_schedule
 from segport.scheduling.service import export_schedules, run_all, set_export_schedule
 from segport.segments.service import list_segments
-from segport.users.service import User
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import json_error, render
-from segport.web.session import PageSession, Post, SettingsDep, StoreDep, allow
+from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep, allow
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,32 +33,10 @@ def _http(request: Request) -> Any:
     return request.app.state.http  # the network seam: None in production, the emulator in tests
 
 
-def usable_connections(store: Any, user: User) -> list[connections.ConnectionView]:
-    """The connections this user may use: all for admins, shared ones for contributors, none for viewers."""
-    found = connections.list_connections(store)
-    if user.role == "admin":
-        return found
-    if user.role == "contributor":
-        return [view for view in found if view.allow_contributors]
-    return []
-
-
-def may_edit(store: Any, user: User, view: exports.ExportView) -> bool:
-    if user.role == "admin":
-        return True
-    if user.role != "contributor":
-        return False
-    return connections.show_connection(store, name=view.connection).allow_contributors
-
-
 def _editable(store: Any, session: Session, name: str) -> exports.ExportView:
+    """The export, when the user manages it (else the API's refusal: the role, or the unshared connection)."""
     view = exports.show_export(store, name=name)
-    allow(session, "admin", "contributor")
-    if not may_edit(store, session.user, view):
-        raise NotAllowed(
-            f"The export {name!r} uses the connection {view.connection!r}, which is not shared with contributors.",
-            hint="Ask an admin to share the connection, or to make this change.",
-        )
+    may_use_connection(store, session.user, view.connection)
     return view
 
 
@@ -74,19 +50,35 @@ def _form_context(store: Any, session: Session) -> dict[str, Any]:
     }
 
 
+def _form_again(
+    request: Request,
+    posted: Posted,
+    store: Any,
+    error: SegportError,
+    values: dict[str, Any],
+    editing: exports.ExportView | None,
+) -> Response:
+    """The add or edit form once more, with what was typed and what was wrong."""
+    context = _form_context(store, posted.session)
+    return render(
+        request,
+        "exports/form.html",
+        posted.session,
+        status_code=400,
+        error=error,
+        values=values,
+        editing=editing,
+        **context,
+    )
+
+
 @router.get("/exports")
 def list_page(request: Request, session: PageSession, store: StoreDep, search: str = "") -> Response:
     views = exports.search_exports(store, search)
     schedules = {item.export: item for item in export_schedules(store)}
-    shared = {view.name: view.allow_contributors for view in connections.list_connections(store)}
-    role = session.user.role
+    usable = {view.name for view in usable_connections(store, session.user)}
     rows = [
-        {
-            "view": view,
-            "schedule": schedules.get(view.name),
-            "editable": role == "admin" or (role == "contributor" and shared.get(view.connection, False)),
-        }
-        for view in views
+        {"view": view, "schedule": schedules.get(view.name), "editable": view.connection in usable} for view in views
     ]
     return render(request, "exports/list.html", session, rows=rows, search=search)
 
@@ -147,17 +139,7 @@ def new_submit(request: Request, posted: Post, store: StoreDep, settings: Settin
             http=_http(request),
         )
     except SegportError as error:
-        context = _form_context(store, posted.session)
-        return render(
-            request,
-            "exports/form.html",
-            posted.session,
-            status_code=400,
-            error=error,
-            values=values,
-            editing=None,
-            **context,
-        )
+        return _form_again(request, posted, store, error, values, editing=None)
     add_notice(
         store,
         posted.session,
@@ -244,17 +226,7 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, sett
             http=_http(request),
         )
     except SegportError as error:
-        context = _form_context(store, posted.session)
-        return render(
-            request,
-            "exports/form.html",
-            posted.session,
-            status_code=400,
-            error=error,
-            values=values,
-            editing=current,
-            **context,
-        )
+        return _form_again(request, posted, store, error, values, editing=current)
     add_notice(store, posted.session, "success", "Changes saved. They apply from the next run.")
     return RedirectResponse(_page(view.name), status_code=303)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from segport.api.auth import may_edit
 from segport.errors import UnknownName
 from segport.exports import service as exports
 from segport.exports.runs import list_runs, rows_csv, run_progress, show_run
 from segport.scheduling import queue
 from segport.users.sessions import add_notice
 from segport.web.pages import render
-from segport.web.routes.exports import may_edit
 from segport.web.session import PageSession, Post, StoreDep, allow
 
 router = APIRouter(include_in_schema=False)

@@ -14,7 +14,7 @@ from segport.profiles.service import describe_if_loaded
 from segport.segments import service as segments
 from segport.users.sessions import add_notice
 from segport.web.pages import json_error, render
-from segport.web.session import PageSession, Post, StoreDep, allow
+from segport.web.session import PageSession, Post, Posted, StoreDep, allow
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,6 +33,27 @@ def _builder_data(store: Any, rule: Any = None) -> str:
     }
     # "<" escaped, so no value can close the <script> element the JSON sits in.
     return orjson.dumps(data).decode().replace("<", "\\u003c")
+
+
+def _form_again(
+    request: Request,
+    posted: Posted,
+    store: Any,
+    error: SegportError,
+    values: dict[str, str],
+    editing: segments.SegmentView | None,
+) -> Response:
+    """The new or edit form once more, with what was typed and what was wrong."""
+    return render(
+        request,
+        "segments/form.html",
+        posted.session,
+        status_code=400,
+        error=error,
+        values=values,
+        editing=editing,
+        builder=_builder_data(store),
+    )
 
 
 @router.get("/segments")
@@ -60,16 +81,7 @@ def new_submit(request: Request, posted: Post, store: StoreDep) -> Response:
             actor=posted.session.user.name,
         )
     except SegportError as error:
-        return render(
-            request,
-            "segments/form.html",
-            posted.session,
-            status_code=400,
-            error=error,
-            values=values,
-            editing=None,
-            builder=_builder_data(store),
-        )
+        return _form_again(request, posted, store, error, values, editing=None)
     members = segments.count_segment(store, name=view.name)  # recorded, so lists and exports show it
     add_notice(store, posted.session, "success", f"The segment {view.name!r} is saved ({members:,} members).")
     return RedirectResponse(_page(view.name), status_code=303)
@@ -120,17 +132,7 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep) -> R
             actor=posted.session.user.name,
         )
     except SegportError as error:
-        current = segments.show_segment(store, name=name)
-        return render(
-            request,
-            "segments/form.html",
-            posted.session,
-            status_code=400,
-            error=error,
-            values=values,
-            editing=current,
-            builder=_builder_data(store),
-        )
+        return _form_again(request, posted, store, error, values, editing=segments.show_segment(store, name=name))
     add_notice(store, posted.session, "success", "The segment is saved; exports use the new rule from their next run.")
     return RedirectResponse(_page(view.name), status_code=303)
 
