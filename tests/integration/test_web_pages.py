@@ -160,34 +160,33 @@ def test_forms_need_the_session_csrf_token(site: tuple[str, dict[str, int]]) -> 
 
 def test_sessions_are_http_only_same_site_and_end(app: App, site: tuple[str, dict[str, int]]) -> None:
     base, _ = site
-    client = httpx.Client(base_url=base)
-    answer = client.post("/sign-in", data={"name": "viewer", "password": PASSWORD, "next": "//evil.example/x"})
-    assert answer.headers["location"] == "/exports"  # no open redirect
-    cookie = answer.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
-    page = client.get("/exports")
-    assert page.status_code == 200
-    policy = page.headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
-    wrong = httpx.post(f"{base}/sign-in", data={"name": "viewer", "password": "not it at all"})
-    assert wrong.status_code == 401 and "The name or the password is wrong" in wrong.text
-    unknown = httpx.post(f"{base}/sign-in", data={"name": "nobody", "password": PASSWORD})
-    assert unknown.status_code == 401 and unknown.text == wrong.text.replace("viewer", "nobody")
-    # Idle too long: the session is gone and the next page asks to sign in again.
-    with app.store.begin() as db:
-        db.execute(update(web_sessions).values(last_seen_at=datetime.now(UTC) - timedelta(hours=3)))
-    assert client.get("/exports").headers["location"].startswith("/sign-in")
-    # Signing out ends it on the server, whatever the browser keeps.
-    with signed_in(base, "viewer") as again:
-        kept = dict(again.cookies)
-        again.post("/sign-out", data={"csrf_token": csrf_token(again)})
-    with httpx.Client(base_url=base, cookies=kept) as replay:
-        assert replay.get("/exports").status_code == 303
-    # A new password ends the user's sessions too.
-    with signed_in(base, "viewer") as third:
-        users.set_password(app.store, name="viewer", password="another long password", actor="t")
-        assert third.get("/exports").status_code == 303
-    client.close()
+    with httpx.Client(base_url=base) as client:
+        answer = client.post("/sign-in", data={"name": "viewer", "password": PASSWORD, "next": "//evil.example/x"})
+        assert answer.headers["location"] == "/exports"  # no open redirect
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+        page = client.get("/exports")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        wrong = httpx.post(f"{base}/sign-in", data={"name": "viewer", "password": "not it at all"})
+        assert wrong.status_code == 401 and "The name or the password is wrong" in wrong.text
+        unknown = httpx.post(f"{base}/sign-in", data={"name": "nobody", "password": PASSWORD})
+        assert unknown.status_code == 401 and unknown.text == wrong.text.replace("viewer", "nobody")
+        # Idle too long: the session is gone and the next page asks to sign in again.
+        with app.store.begin() as db:
+            db.execute(update(web_sessions).values(last_seen_at=datetime.now(UTC) - timedelta(hours=3)))
+        assert client.get("/exports").headers["location"].startswith("/sign-in")
+        # Signing out ends it on the server, whatever the browser keeps.
+        with signed_in(base, "viewer") as again:
+            kept = dict(again.cookies)
+            again.post("/sign-out", data={"csrf_token": csrf_token(again)})
+        with httpx.Client(base_url=base, cookies=kept) as replay:
+            assert replay.get("/exports").status_code == 303
+        # A new password ends the user's sessions too.
+        with signed_in(base, "viewer") as third:
+            users.set_password(app.store, name="viewer", password="another long password", actor="t")
+            assert third.get("/exports").status_code == 303
 
 
 def test_a_wizard_sign_in_comes_back_only_in_the_session_that_started_it(

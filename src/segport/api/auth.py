@@ -55,9 +55,9 @@ def may_edit(store: Store, user: User, export: ExportView) -> bool:
 
 
 def may_use_connection(store: Store, user: User, connection: str) -> None:
-    """Admins use every connection; contributors only those shared with contributors; viewers none."""
+    """Refuse, with the reason, a user who may not use the connection (see can_use)."""
     require(user, "admin", "contributor")
-    if user.role == "contributor" and not show_connection(store, name=connection).allow_contributors:
+    if not can_use(user, show_connection(store, name=connection)):
         raise NotAllowed(
             f"The connection {connection!r} is not shared with contributors.",
             hint="Use a connection shared with contributors, or ask an admin to share this one.",
