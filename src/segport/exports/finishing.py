@@ -14,6 +14,7 @@ from segport.exports.run_log import batches_of, event, finish
 from segport.exports.service import ExportView
 from segport.store import Store
 from segport.store.tables import exports, run_rows, runs
+from segport.wording import count
 
 if TYPE_CHECKING:
     from segport.exports.runner import Plan, RunState
@@ -86,14 +87,14 @@ def conclude(store: Store, run_id: int) -> None:
             store,
             run_id,
             "Failure",
-            f"{len(failed)} of {len(batches)} batches did not complete in Constant "
+            f"{len(failed)} of {count(len(batches), 'batch', 'batches')} did not complete in Constant "
             "Contact; their contacts were not added (the next run sends them again).",
             "error",
         )
         return
     parts = [
-        f"{counts['sent']:,} contacts sent in {len(batches)} batches ({counts['added']:,} new, "
-        f"{counts['updated']:,} changed)"
+        f"{count(counts['sent'], 'contact')} sent in {count(len(batches), 'batch', 'batches')} "
+        f"({counts['added']:,} new, {counts['updated']:,} changed)"
     ]
     if counts["unchanged"]:
         parts.append(f"{counts['unchanged']:,} unchanged, not sent again")

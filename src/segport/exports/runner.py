@@ -43,6 +43,7 @@ from segport.profiles.source import ProfileSource, load_source
 from segport.segments.model import Combination, Group
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, run_batches, run_rows, runs
+from segport.wording import count
 
 
 class RunProgress(Protocol):
@@ -173,7 +174,8 @@ def execute_phases(
         event(
             store,
             run_id,
-            f"Read {read:,} {which} and sent {state.handed} batches in {time.perf_counter() - started:.1f} s.",
+            f"Read {read:,} {which} and sent {count(state.handed, 'batch', 'batches')} "
+            f"in {time.perf_counter() - started:.1f} s.",
         )
     if state.phase == "polling":
         started = time.perf_counter()
