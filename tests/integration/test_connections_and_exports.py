@@ -9,6 +9,7 @@ import pytest
 from segport.connections import service as connections
 from segport.errors import InvalidInput, ReauthorizationRequired, Refused, UnknownName
 from segport.exports import service as exports
+from segport.scheduling import queue
 from segport.segments.service import create_segment, delete_segment
 from tests.support.app import App
 
@@ -103,6 +104,23 @@ def test_an_export_is_saved_with_the_list_name_and_does_not_run(ready: App) -> N
     assert view.segments == ["Canada", "VIP"]
     assert view.last_status is None
     assert ready.emulator.request_count("bulkImportContactsJSON") == 0
+
+
+def test_the_list_shows_each_export_with_its_own_segments_and_latest_run(ready: App) -> None:
+    first = add(ready, "A", segment_names=["Canada", "VIP"])
+    second = add(ready, "B", segment_names=["VIP"])
+    add(ready, "C")
+    canceled, _ = queue.enqueue(ready.store, first.id, trigger="manual", actor="t")
+    queue.cancel(ready.store, run_id=canceled, actor="t")
+    queue.enqueue(ready.store, first.id, trigger="manual", actor="t")  # A's latest: Queued, after a Canceled
+    queue.cancel(ready.store, run_id=queue.enqueue(ready.store, second.id, trigger="manual", actor="t")[0], actor="t")
+    listed = {view.name: view for view in exports.list_exports(ready.store)}
+    assert [(view.segments, view.connection, view.last_status) for view in listed.values()] == [
+        (["Canada", "VIP"], "CC", "Queued"),
+        (["VIP"], "CC", "Canceled"),
+        (["Canada"], "CC", None),
+    ]
+    assert exports.show_export(ready.store, name="B") == listed["B"]
 
 
 @pytest.mark.parametrize(
