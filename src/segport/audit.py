@@ -46,7 +46,7 @@ def entries(store: Store, *, limit: int = 100, action: str | None = None, subjec
         query = query.where(audit.c.action.startswith(action))
     if subject:
         query = query.where(audit.c.subject == subject)
-    with store.begin() as db:
+    with store.read() as db:
         rows = db.execute(query).mappings().all()
     return [
         Entry(

@@ -66,3 +66,8 @@ def next_utc_midnight(moment: datetime) -> datetime:
     """The start of the next UTC day: when Constant Contact's daily request quota resets."""
     utc = moment.astimezone(UTC)
     return datetime(utc.year, utc.month, utc.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time read back from the store, made timezone-aware: SQLite returns the UTC times it was given naive."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

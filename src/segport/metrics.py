@@ -37,7 +37,7 @@ class RunsCollector(Collector):
         seconds = (func.julianday(runs.c.finished_at) - func.julianday(runs.c.started_at)) * 86400.0
         if self._store.dialect == "postgresql":
             seconds = func.extract("epoch", runs.c.finished_at - runs.c.started_at)
-        with self._store.begin() as db:
+        with self._store.read() as db:
             by_status: dict[str, int] = {
                 str(status): int(count)
                 for status, count in db.execute(select(runs.c.status, func.count()).group_by(runs.c.status))
@@ -69,7 +69,7 @@ class RunsCollector(Collector):
         from datetime import UTC, datetime
 
         today = datetime.now(UTC).date().isoformat()
-        with self._store.begin() as db:
+        with self._store.read() as db:
             rows = db.execute(select(api_budgets.c.key, api_budgets.c.used).where(api_budgets.c.day == today)).all()
         gauge = GaugeMetricFamily(
             "segport_constant_contact_requests_today",

@@ -92,7 +92,14 @@ def test_a_run_sends_exactly_the_valid_distinct_members_and_explains_the_rest(ex
     assert text.count("\n") == len(reasons) + 1
     long_names = [m.last_name for m in app.emulator.world.contacts.values() if (m.last_name or "").count("-") >= 3]
     assert long_names and all(40 <= len(name or "") <= 50 for name in long_names)
-    assert list_runs(app.store, export="E")[0].id == view.id
+    [listed] = list_runs(app.store, export="E")
+    assert (listed.id, listed.counts, listed.rows_not_sent, listed.status) == (
+        view.id,
+        counts,
+        len(reasons),
+        "Successful",
+    )
+    assert view.rows_not_sent == len(reasons)
 
 
 def test_unsubscribed_contacts_are_not_added_and_each_is_named(exporting: tuple[App, Path, str]) -> None:

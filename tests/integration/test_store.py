@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,23 @@ def test_the_migrations_build_exactly_the_tables_segport_declares(app: App) -> N
 
     with app.store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+def test_a_read_does_not_wait_for_a_writer_on_sqlite(tmp_path: Path) -> None:
+    """Pages and API reads go through `read`; a writer holding the lock (a run's checkpoint) must not stall them."""
+    store = open_store(Settings(home=tmp_path))
+    finished = threading.Event()
+
+    def read_while_locked() -> None:
+        with store.read() as db:
+            db.execute(text("SELECT count(*) FROM exports")).scalar_one()
+        finished.set()
+
+    with store.begin() as db:  # takes SQLite's write lock (BEGIN IMMEDIATE) and keeps it until the block ends
+        db.execute(text("UPDATE profile_source SET row_count = 0"))
+        reader = threading.Thread(target=read_while_locked)
+        reader.start()
+        # The busy timeout is 30 s: a reader that asked for the lock would still be waiting after 10.
+        assert finished.wait(10), "store.read() waited for the write lock"
+    reader.join()
+    store.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from segport import audit
+from segport.clock import as_utc
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.exports import service as exports
 from segport.segments.service import create_segment, set_active
@@ -23,7 +26,15 @@ def test_tokens_are_shown_once_stored_as_digests_and_revocable(app: App) -> None
     assert plain not in stored and users.digest(plain) in stored
     user = users.authenticate(app.store, plain)
     assert user is not None and (user.name, user.role) == ("ada", "admin")
-    assert users.list_tokens(app.store, name="ada")[0].last_used_at is not None
+    first_use = users.list_tokens(app.store, name="ada")[0].last_used_at
+    assert first_use is not None
+    assert users.authenticate(app.store, plain) is not None
+    assert users.list_tokens(app.store, name="ada")[0].last_used_at == first_use  # not rewritten within the minute
+    with app.store.begin() as db:
+        db.execute(update(api_tokens).values(last_used_at=first_use - timedelta(minutes=2)))
+    assert users.authenticate(app.store, plain) is not None
+    last_used = users.list_tokens(app.store, name="ada")[0].last_used_at
+    assert last_used is not None and as_utc(last_used) > as_utc(first_use)
     assert users.authenticate(app.store, plain + "x") is None
     assert users.authenticate(app.store, "not-a-token") is None
     users.revoke_token(app.store, token_id=issued.id, actor="ada")

@@ -293,13 +293,13 @@ def reauthorize_connection(
 
 
 def list_connections(store: Store) -> list[ConnectionView]:
-    with store.begin() as connection:
+    with store.read() as connection:
         names = connection.execute(select(connections.c.name).order_by(connections.c.name)).scalars().all()
     return [show_connection(store, name=name) for name in names]
 
 
 def show_connection(store: Store, *, name: str) -> ConnectionView:
-    with store.begin() as connection:
+    with store.read() as connection:
         row = _row(connection, name)
         used = (
             connection.execute(

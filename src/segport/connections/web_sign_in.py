@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, delete, insert, select, update
 
+from segport.clock import as_utc
 from segport.config import Settings
 from segport.connections import service as connections
 from segport.constant_contact.oauth import OAuthClient, TokenSet, authorization_url, make_pkce, new_state
@@ -159,7 +160,7 @@ def finish(
         ).rowcount
     if taken != 1:
         raise Refused("This sign-in was already completed.", hint="Start a new one if you need to sign in again.")
-    expires_at = row["expires_at"] if row["expires_at"].tzinfo else row["expires_at"].replace(tzinfo=UTC)
+    expires_at = as_utc(row["expires_at"])
     if expires_at < now:
         raise InvalidInput("This sign-in expired (ten minutes).", hint="Start it again.")
     if error:
@@ -213,7 +214,7 @@ def _pending_row(db: Connection, pending: str, session_digest: str) -> Any:
             "There is no signed-in connection waiting to be saved here.",
             hint="Start Add connection again (a signed-in connection waits 30 minutes for Save).",
         )
-    if _aware(row["created_at"]) + SAVE_WITHIN < datetime.now(UTC):
+    if as_utc(row["created_at"]) + SAVE_WITHIN < datetime.now(UTC):
         raise InvalidInput("This sign-in waited too long to be saved (30 minutes).", hint="Start it again.")
     return row
 
@@ -260,7 +261,3 @@ def save_pending(
 def _purge(db: Connection, now: datetime) -> None:
     """Finished, abandoned and expired sign-ins go, with any tokens a wizard left unsaved."""
     db.execute(delete(sign_ins).where(sign_ins.c.created_at < now - SAVE_WITHIN))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -6,11 +6,12 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
+from segport.clock import as_utc
 from segport.errors import UnknownName
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, exports, run_batches, run_events, run_rows, runs
@@ -36,52 +37,43 @@ class RunView:
     def duration_seconds(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
-        return (_aware(self.finished_at) - _aware(self.started_at)).total_seconds()
+        return (as_utc(self.finished_at) - as_utc(self.started_at)).total_seconds()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _runs_with_counts() -> Any:
+    """Runs with their export's name and how many rows each did not send."""
+    not_sent = select(func.count()).select_from(run_rows).where(run_rows.c.run_id == runs.c.id).scalar_subquery()
+    return select(runs, exports.c.name.label("export_name"), not_sent.label("not_sent")).join(
+        exports, exports.c.id == runs.c.export_id
+    )
 
 
 def list_runs(store: Store, *, export: str | None = None, limit: int = 50) -> list[RunView]:
-    with store.begin() as db:
-        query = select(runs.c.id).order_by(runs.c.id.desc()).limit(limit)
-        if export is not None:
-            query = query.join(exports, exports.c.id == runs.c.export_id).where(exports.c.name == export)
-        ids = db.execute(query).scalars().all()
-    return [show_run(store, run_id=run_id, with_details=False) for run_id in ids]
+    """The latest runs, newest first, without batches and events: one query."""
+    query = _runs_with_counts().order_by(runs.c.id.desc()).limit(limit)
+    if export is not None:
+        query = query.where(exports.c.name == export)
+    with store.read() as db:
+        return [_view(row, [], []) for row in db.execute(query).mappings()]
 
 
 def show_run(store: Store, *, run_id: int, with_details: bool = True) -> RunView:
-    with store.begin() as db:
-        row = (
-            db.execute(
-                select(runs, exports.c.name.label("export_name"))
-                .join(exports, exports.c.id == runs.c.export_id)
-                .where(runs.c.id == run_id)
-            )
-            .mappings()
-            .first()
-        )
+    with store.read() as db:
+        row = db.execute(_runs_with_counts().where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise UnknownName(f"There is no run {run_id}.", hint="See segport runs list.")
-        batches = events = []
-        if with_details:
-            batches = [
-                dict(b)
-                for b in db.execute(
-                    select(run_batches).where(run_batches.c.run_id == run_id).order_by(run_batches.c.number)
-                ).mappings()
-            ]
-            events = [
-                dict(e)
-                for e in db.execute(
-                    select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
-                ).mappings()
-            ]
-        not_sent = db.execute(
-            select(func.count()).select_from(run_rows).where(run_rows.c.run_id == run_id)
-        ).scalar_one()
+        if not with_details:
+            return _view(row, [], [])
+        batches = db.execute(
+            select(run_batches).where(run_batches.c.run_id == run_id).order_by(run_batches.c.number)
+        ).mappings()
+        events = db.execute(
+            select(run_events).where(run_events.c.run_id == run_id).order_by(run_events.c.id)
+        ).mappings()
+        return _view(row, [dict(batch) for batch in batches], [dict(entry) for entry in events])
+
+
+def _view(row: Any, batches: list[dict[str, Any]], events: list[dict[str, Any]]) -> RunView:
     return RunView(
         row["id"],
         row["export_name"],
@@ -95,7 +87,7 @@ def show_run(store: Store, *, run_id: int, with_details: bool = True) -> RunView
         {name: row[name] for name in RUN_COUNTERS},
         batches,
         events,
-        int(not_sent),
+        int(row["not_sent"]),
     )
 
 
@@ -127,7 +119,7 @@ def rows_csv(store: Store, *, run_id: int) -> Iterator[str]:
 
 def run_progress(store: Store, *, run_id: int) -> dict[str, Any]:
     """A run's state for a page to follow it live: status, phase, counters, batches, the latest event."""
-    with store.begin() as db:
+    with store.read() as db:
         row = db.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise UnknownName(f"There is no run {run_id}.", hint="See segport runs list.")

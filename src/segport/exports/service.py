@@ -279,12 +279,12 @@ def remove_export(store: Store, *, name: str, actor: str) -> None:
 
 
 def show_export(store: Store, *, name: str) -> ExportView:
-    with store.begin() as db:
+    with store.read() as db:
         return _views(db, [_row(db, name)])[0]
 
 
 def list_exports(store: Store) -> list[ExportView]:
-    with store.begin() as db:
+    with store.read() as db:
         return _views(db, db.execute(select(exports).order_by(exports.c.name)).mappings().all())
 
 

@@ -33,7 +33,7 @@ class SourceDescription:
 
 def describe_if_loaded(store: Store) -> SourceDescription | None:
     """The profile source, or None before any profiles are loaded (pages show how to load them)."""
-    with store.begin() as db:
+    with store.read() as db:
         if db.execute(select(profile_source)).first() is None:
             return None
     return describe(store)
@@ -41,7 +41,7 @@ def describe_if_loaded(store: Store) -> SourceDescription | None:
 
 def describe(store: Store) -> SourceDescription:
     source = load_source(store)
-    with store.begin() as db:
+    with store.read() as db:
         row = db.execute(select(profile_source)).mappings().one()
     count = row["row_count"]
     if source.kind == "external":

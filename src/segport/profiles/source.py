@@ -81,7 +81,7 @@ def build_table(name: str, fields: list[Field], *, schema: str | None = None) ->
 
 def load_source(store: Store) -> ProfileSource:
     """The active profile source; a clear refusal when no profiles were loaded yet."""
-    with store.begin() as connection:
+    with store.read() as connection:
         source = connection.execute(select(profile_source)).mappings().first()
         rows = connection.execute(select(profile_fields).order_by(profile_fields.c.position)).mappings().all()
     if source is None:

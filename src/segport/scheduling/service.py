@@ -31,7 +31,7 @@ class ExportSchedule:
 
 
 def show_system_schedule(store: Store) -> Schedule | None:
-    with store.begin() as db:
+    with store.read() as db:
         spec = db.execute(select(system_schedule.c.spec).where(system_schedule.c.id == 1)).scalar()
     return Schedule.model_validate_json(spec) if spec else None
 
@@ -82,7 +82,7 @@ def export_schedules(store: Store, *, name: str | None = None, now: datetime | N
     if name is not None:
         show_export(store, name=name)  # a clear refusal for an unknown name
         query = query.where(exports.c.name == name)
-    with store.begin() as db:
+    with store.read() as db:
         rows = db.execute(query).all()
     found = []
     for row in rows:

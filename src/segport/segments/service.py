@@ -147,13 +147,13 @@ def _check_active_cap(connection: Connection) -> None:
 
 
 def list_segments(store: Store) -> list[SegmentView]:
-    with store.begin() as connection:
+    with store.read() as connection:
         names = connection.execute(select(segments.c.name).order_by(segments.c.name)).scalars().all()
     return [show_segment(store, name=name) for name in names]
 
 
 def show_segment(store: Store, *, name: str) -> SegmentView:
-    with store.begin() as connection:
+    with store.read() as connection:
         row = _get(connection, name)
         used_in = (
             connection.execute(
@@ -193,7 +193,7 @@ def resolver(store: Store) -> Any:
     """name -> (rule, active), read from the store, for compiling combinations."""
 
     def resolve(name: str) -> tuple[Group | Combination, bool]:
-        with store.begin() as connection:
+        with store.read() as connection:
             row = _get(connection, name)
         return _rule_of(row), bool(row["active"])
 

@@ -122,6 +122,14 @@ class Store:
             finally:
                 self._nesting.depth = depth
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction that only reads: one consistent snapshot, and on SQLite no write lock, so pages and
+        API reads neither wait for a running export's checkpoints nor hold them up. Never write inside it.
+        (It holds no lock, so a `begin` opened inside it may take the write lock as usual.)"""
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name

@@ -10,18 +10,20 @@ import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from segport import audit
+from segport.clock import as_utc
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.store import Store
 from segport.store.tables import api_tokens, users, web_sessions
 from segport.users.passwords import check_strength, hash_password, verify_password
 
 ROLES = ("admin", "contributor", "viewer")
+LAST_USED_GRANULARITY = timedelta(minutes=1)
 TOKEN_PREFIX = "sp_"  # noqa: S105 - a public marker of segport tokens, not a secret
 
 
@@ -79,7 +81,7 @@ def add_user(store: Store, *, name: str, role: str, actor: str, password: str | 
 
 
 def show_user(store: Store, *, name: str) -> User:
-    with store.begin() as db:
+    with store.read() as db:
         row = db.execute(select(users).where(users.c.name == name)).mappings().first()
     if row is None:
         raise UnknownName(f"There is no user {name!r}.", hint="segport users list shows them.")
@@ -87,7 +89,7 @@ def show_user(store: Store, *, name: str) -> User:
 
 
 def list_users(store: Store) -> list[User]:
-    with store.begin() as db:
+    with store.read() as db:
         rows = db.execute(select(users).order_by(users.c.name)).mappings().all()
     return [User(row["id"], row["name"], row["role"], row["created_at"]) for row in rows]
 
@@ -164,7 +166,7 @@ def list_tokens(store: Store, *, name: str | None = None) -> list[Token]:
     query = select(api_tokens, users.c.name).join(users, users.c.id == api_tokens.c.user_id).order_by(api_tokens.c.id)
     if name is not None:
         query = query.where(users.c.name == name)
-    with store.begin() as db:
+    with store.read() as db:
         rows = db.execute(query).mappings().all()
     return [
         Token(row["id"], row["name"], row["label"], row["created_at"], row["last_used_at"], row["revoked_at"])
@@ -190,17 +192,23 @@ def authenticate(store: Store, token: str) -> User | None:
     """The user a token belongs to, or None (unknown, malformed or revoked)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    with store.begin() as db:
+    with store.read() as db:
         row = (
             db.execute(
-                select(users, api_tokens.c.id.label("token_id"))
+                select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
                 .join(api_tokens, api_tokens.c.user_id == users.c.id)
                 .where(api_tokens.c.digest == digest(token), api_tokens.c.revoked_at.is_(None))
             )
             .mappings()
             .first()
         )
-        if row is None:
-            return None
-        db.execute(update(api_tokens).where(api_tokens.c.id == row["token_id"]).values(last_used_at=datetime.now(UTC)))
+    if row is None:
+        return None
+    now = datetime.now(UTC)
+    last_used = row["last_used_at"]
+    # Written at most once a minute: every API request authenticates, and a write per request would make
+    # reads queue behind a running export's checkpoints on SQLite.
+    if last_used is None or as_utc(last_used) < now - LAST_USED_GRANULARITY:
+        with store.begin() as db:
+            db.execute(update(api_tokens).where(api_tokens.c.id == row["token_id"]).values(last_used_at=now))
     return User(row["id"], row["name"], row["role"], row["created_at"])

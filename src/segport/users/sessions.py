@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import delete, func, insert, select, update
 
 from segport import audit
+from segport.clock import as_utc
 from segport.config import Settings
 from segport.errors import Refused
 from segport.store import Store
@@ -40,10 +41,6 @@ def session_digest(cookie: str) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _check_not_locked(store: Store, settings: Settings, name: str, now: datetime) -> None:
     """Refuse a name with too many wrong passwords in the window (since its last sign-in or new password)."""
     window = timedelta(minutes=settings.sign_in_lockout_minutes)
@@ -53,7 +50,7 @@ def _check_not_locked(store: Store, settings: Settings, name: str, now: datetime
                 audit_table.c.subject == name, audit_table.c.action.in_(("user.signed_in", "user.password_set"))
             )
         ).scalar()
-        since = max(now - window, _aware(reset)) if reset is not None else now - window
+        since = max(now - window, as_utc(reset)) if reset is not None else now - window
         failures = (
             db.execute(
                 select(audit_table.c.at)
@@ -68,7 +65,7 @@ def _check_not_locked(store: Store, settings: Settings, name: str, now: datetime
             .all()
         )
     if len(failures) >= settings.sign_in_attempts:
-        until = _aware(failures[-settings.sign_in_attempts]) + window
+        until = as_utc(failures[-settings.sign_in_attempts]) + window
         raise Refused(
             f"Too many wrong passwords for {name!r}: signing in as {name!r} is paused until {until:%H:%M} UTC.",
             hint="Wait until then, or ask an admin to set a new password (segport users password NAME).",
@@ -125,14 +122,14 @@ def find_session(store: Store, settings: Settings, cookie: str) -> Session | Non
         )
         if row is None:
             return None
-        idle_limit = _aware(row["last_seen_at"]) + timedelta(minutes=settings.session_idle_minutes)
-        if _aware(row["expires_at"]) <= now or idle_limit <= now:
+        idle_limit = as_utc(row["last_seen_at"]) + timedelta(minutes=settings.session_idle_minutes)
+        if as_utc(row["expires_at"]) <= now or idle_limit <= now:
             db.execute(delete(web_sessions).where(web_sessions.c.digest == digest))
             return None
-        if now - _aware(row["last_seen_at"]) >= SEEN_EVERY:
+        if now - as_utc(row["last_seen_at"]) >= SEEN_EVERY:
             db.execute(update(web_sessions).where(web_sessions.c.digest == digest).values(last_seen_at=now))
     user = User(row["user_id"], row["name"], row["role"], row["user_created_at"])
-    return Session(digest, user, row["csrf_token"], _aware(row["expires_at"]), row["notices"])
+    return Session(digest, user, row["csrf_token"], as_utc(row["expires_at"]), row["notices"])
 
 
 def sign_out(store: Store, session: Session) -> None:

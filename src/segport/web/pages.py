@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from segport.api import problems
 from segport.api.problems import NotAllowed, NotSignedIn
+from segport.clock import as_utc
 from segport.errors import SegportError
 from segport.users.sessions import Session, take_notices
 from segport.web.session import FormExpired, SignInRequired, browser_session, sign_in_link, store_of
@@ -31,7 +32,7 @@ def when(moment: datetime | None) -> Markup:
     """A moment as UTC text, which the page's script rewrites in the viewer's own time zone."""
     if moment is None:
         return Markup("—")
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = as_utc(moment)
     iso = moment.astimezone(UTC).isoformat()
     return Markup('<time datetime="{}">{}</time>').format(iso, moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
