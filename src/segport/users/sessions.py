@@ -110,7 +110,8 @@ def find_session(store: Store, settings: Settings, cookie: str) -> Session | Non
         return None
     digest = session_digest(cookie)
     now = datetime.now(UTC)
-    with store.begin() as db:
+    # Read without the write lock (every page asks); write only when the session ended or its idle clock is due.
+    with store.read() as db:
         row = (
             db.execute(
                 select(web_sessions, users.c.name, users.c.role, users.c.created_at.label("user_created_at"))
@@ -120,13 +121,15 @@ def find_session(store: Store, settings: Settings, cookie: str) -> Session | Non
             .mappings()
             .first()
         )
-        if row is None:
-            return None
-        idle_limit = as_utc(row["last_seen_at"]) + timedelta(minutes=settings.session_idle_minutes)
-        if as_utc(row["expires_at"]) <= now or idle_limit <= now:
+    if row is None:
+        return None
+    idle_limit = as_utc(row["last_seen_at"]) + timedelta(minutes=settings.session_idle_minutes)
+    if as_utc(row["expires_at"]) <= now or idle_limit <= now:
+        with store.begin() as db:
             db.execute(delete(web_sessions).where(web_sessions.c.digest == digest))
-            return None
-        if now - as_utc(row["last_seen_at"]) >= SEEN_EVERY:
+        return None
+    if now - as_utc(row["last_seen_at"]) >= SEEN_EVERY:
+        with store.begin() as db:
             db.execute(update(web_sessions).where(web_sessions.c.digest == digest).values(last_seen_at=now))
     user = User(row["user_id"], row["name"], row["role"], row["user_created_at"])
     return Session(digest, user, row["csrf_token"], as_utc(row["expires_at"]), row["notices"])
