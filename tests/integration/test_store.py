@@ -6,12 +6,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import func, inspect, select, text
 
 from segport.config import Settings
 from segport.errors import ConfigurationError
+from segport.exports import launch
+from segport.segments.service import create_segment
 from segport.store import open_store
-from segport.store.database import SCHEMA_REVISION
+from segport.store.database import SCHEMA_REVISION, downgrade, upgrade
+from segport.store.tables import metadata
 from tests.support.app import App
 
 
@@ -94,3 +97,31 @@ def test_a_read_does_not_wait_for_a_writer_on_sqlite(tmp_path: Path) -> None:
         assert finished.wait(10), "store.read() waited for the write lock"
     reader.join()
     store.close()
+
+
+def test_migrating_down_and_up_keeps_every_run_and_sync_row(app: App, tmp_path: Path) -> None:
+    """0008 rebuilds the exports table on SQLite; with foreign keys on, that would cascade into child rows."""
+    app.load_profiles(tmp_path, 40)
+    create_segment(app.store, name="All", rule_text="customer_id is not empty", actor="t")
+    app.connect("CC")
+    app.add_export("E", "CC", ["All"])
+    launch.run_export(app.store, app.settings, name="E", actor="t", http=app.http)
+    children = ("exports", "export_segments", "runs", "run_batches", "run_events", "run_rows", "sync_state")
+
+    def counted() -> dict[str, int]:
+        with app.store.read() as db:
+            return {
+                name: db.execute(select(func.count()).select_from(metadata.tables[name])).scalar_one()
+                for name in children
+            }
+
+    before = counted()
+    assert before["runs"] == 1 and before["sync_state"] > 0 and before["run_rows"] > 0
+    downgrade(app.store.engine, "0007")
+    assert counted() == before
+    upgrade(app.store.engine)
+    assert counted() == before
+    [column] = [c for c in inspect(app.store.engine).get_columns("exports") if c["name"] == "connection_id"]
+    assert column["nullable"]
+    with app.store.read() as db:
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_REVISION

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ from segport.store.secrets import SecretBox, load_secret_box
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A test checks it against Alembic's head, so commands can skip loading Alembic
 # (a fifth of a second) when the database is already up to date.
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 IMMEDIATE = "segport_immediate"  # execution option: begin SQLite transactions with BEGIN IMMEDIATE
 
 
@@ -78,12 +78,44 @@ def upgrade(engine: Engine) -> None:
         return
     from alembic import command
 
+    _migrate(engine, lambda config: command.upgrade(config, "head"))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Step the schema back to `revision` (to return to an older segport), keeping every row."""
+    from alembic import command
+
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, step: Callable[[Any], None]) -> None:
     # Several processes may start at once: on SQLite the write lock is taken first, and Alembic reads the
     # revision inside the transaction, so the second one finds the work done.
     with engine.connect() as connection:
         connection.execution_options(**{IMMEDIATE: True})
-        with connection.begin():
-            command.upgrade(alembic_config(connection), "head")
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite's way to change a table (https://www.sqlite.org/lang_altertable.html#otheralter): foreign
+            # keys off, outside the transaction, while a table is rebuilt; otherwise dropping the old copy
+            # cascades into its child rows. The check before commit proves nothing was left dangling.
+            _pragma(connection, "foreign_keys=OFF")
+        try:
+            with connection.begin():
+                step(alembic_config(connection))
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise ConfigurationError(
+                        "A migration left rows that point at nothing; the database was not changed.",
+                        hint="Report this with the output of: sqlite3 DATABASE 'PRAGMA foreign_key_check'.",
+                    )
+        finally:
+            if sqlite:
+                _pragma(connection, "foreign_keys=ON")
+
+
+def _pragma(connection: Connection, setting: str) -> None:
+    """A PRAGMA on the DBAPI connection itself: through SQLAlchemy it would open a transaction, where
+    foreign_keys cannot be changed."""
+    connection.connection.driver_connection.execute(f"PRAGMA {setting}")  # type: ignore[union-attr]
 
 
 @dataclass

@@ -104,7 +104,9 @@ exports = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(255), nullable=False, unique=True),
-    Column("connection_id", Integer, ForeignKey("connections.id", ondelete="RESTRICT"), nullable=False),
+    # NULL: disconnected by an admin so its connection could be removed; kept, but it does not run until an
+    # edit gives it a connection again (R16).
+    Column("connection_id", Integer, ForeignKey("connections.id", ondelete="RESTRICT"), nullable=True),
     Column("list_id", String(36), nullable=False),
     Column("list_name", Text),
     Column("email_field", String(255), nullable=False),
