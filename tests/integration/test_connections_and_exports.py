@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from segport import audit
 from segport.connections import service as connections
 from segport.errors import InvalidInput, ReauthorizationRequired, Refused, UnknownName
+from segport.exports import launch
 from segport.exports import service as exports
+from segport.exports.dry_run import dry_run
+from segport.exports.runs import show_run
 from segport.scheduling import queue
+from segport.scheduling.calendar import make_schedule
+from segport.scheduling.scheduler import tick_once
+from segport.scheduling.service import export_schedules, run_all, set_export_schedule, set_system_schedule
 from segport.segments.service import create_segment, delete_segment
 from tests.support.app import App
 
@@ -85,6 +93,49 @@ def test_a_connection_in_use_cannot_be_removed_and_removal_deletes_its_tokens(re
         assert db.execute(text("SELECT count(*) FROM connections")).scalar_one() == 0
     with pytest.raises(UnknownName, match="no connection named 'CC'"):
         connections.show_connection(ready.store, name="CC")
+
+
+def run(app: App, name: str) -> int:
+    return launch.run_export(app.store, app.settings, name=name, actor="t", http=app.http)
+
+
+def test_a_disconnected_export_is_kept_does_not_run_and_runs_again_once_reconnected(ready: App) -> None:
+    view = add(ready, "Newsletter")
+    first = show_run(ready.store, run_id=run(ready, "Newsletter"))
+    assert first.status == "Successful" and first.counts["sent"] > 0
+    queued, _ = queue.enqueue(ready.store, view.id, trigger="manual", actor="t")
+    with pytest.raises(Refused, match="run in progress"):
+        exports.disconnect_exports(ready.store, names=["Newsletter"], actor="ada")
+    queue.cancel(ready.store, run_id=queued, actor="t")
+    assert exports.disconnect_exports(ready.store, names=["Newsletter"], actor="ada") == ["Newsletter"]
+    assert exports.disconnect_exports(ready.store, names=["Newsletter"], actor="ada") == []  # nothing left to do
+    connections.remove_connection(ready.store, name="CC", actor="ada")
+
+    kept = exports.show_export(ready.store, name="Newsletter")
+    assert (kept.connection, kept.connection_id, kept.segments, kept.list_id) == (None, None, ["Canada"], view.list_id)
+    assert kept.last_status == "Canceled"  # its history stays
+    with pytest.raises(Refused, match="has no connection"):
+        run(ready, "Newsletter")
+    with pytest.raises(Refused, match="has no connection"):
+        dry_run(ready.store, ready.settings, name="Newsletter", http=ready.http)
+    set_system_schedule(ready.store, make_schedule(kind="daily", times=["06:00"]), actor="ada")
+    assert run_all(ready.store, actor="ada") == []  # it follows the refresh, but has nothing to run on
+    assert not export_schedules(ready.store, name="Newsletter")[0].active
+    set_export_schedule(
+        ready.store, name="Newsletter", mode="own", actor="t", schedule=make_schedule(kind="cron", cron="* * * * *")
+    )
+    assert tick_once(ready.store, ready.settings, "test", now=datetime.now(UTC) + timedelta(minutes=2)) == []
+    assert [entry.action for entry in audit.entries(ready.store, subject="Newsletter")].count(
+        "export.disconnected"
+    ) == 1
+    with pytest.raises(InvalidInput, match="no connection to check the list ID with"):
+        exports.edit_export(ready.store, ready.settings, name="Newsletter", list_id=view.list_id, actor="t")
+
+    ready.connect("Again")  # the same Constant Contact account, so the list and what was sent to it still hold
+    exports.edit_export(ready.store, ready.settings, name="Newsletter", connection="Again", actor="t", http=ready.http)
+    again = show_run(ready.store, run_id=run(ready, "Newsletter"))
+    assert again.status == "Successful", again.message
+    assert (again.counts["sent"], again.counts["unchanged"]) == (0, first.counts["sent"])
 
 
 def test_reauthorize_replaces_tokens_that_stopped_working(ready: App) -> None:

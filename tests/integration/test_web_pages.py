@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 
 from segport.api.app import create_app
 from segport.connections import service as connections
+from segport.scheduling import queue
 from segport.store.tables import sign_ins, web_sessions
 from segport.users import service as users
 from tests.support.app import App
@@ -102,6 +103,8 @@ FORMS: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
     ("/schedule", {"kind": "daily", "times": "7:99"}, (400, 403, 403)),
     ("/users", {"name": "admin", "role": "viewer"}, (400, 403, 403)),
     ("/users/viewer/role", {"role": "owner"}, (400, 403, 403)),
+    ("/connections/Shared/disconnect-exports", {"exports": "OnShared"}, (400, 403, 403)),  # its run is queued
+    ("/connections/Shared/disconnect-exports", {}, (400, 403, 403)),  # none chosen
     ("/runs/{OnShared}/cancel", {}, (303, 409, 403)),  # the admin canceled it first
     ("/profiles", {"key": "id"}, (400, 403, 403)),  # no file chosen
 ]
@@ -294,3 +297,29 @@ def test_the_exports_search_matches_export_and_connection_names_and_the_type(sit
         assert listed("private") == ["OnPrivate"]  # its connection is "Private" too
         assert listed("Constant Contact") == ["OnPrivate", "OnShared"]  # the connection's type
         assert listed("nothing like it") == []
+
+
+def test_an_admin_disconnects_the_blocking_exports_then_removes_the_connection(
+    app: App, site: tuple[str, dict[str, int]]
+) -> None:
+    base, run_ids = site
+    queue.cancel(app.store, run_id=run_ids["OnShared"], actor="t")
+    with signed_in(base, "admin") as admin:
+        page = admin.get("/connections/Shared/remove").text
+        assert 'id="blocking"' in page and "Remove connection" not in page
+        disconnected = admin.post(
+            "/connections/Shared/disconnect-exports", data={"exports": "OnShared", "csrf_token": csrf_token(admin)}
+        )
+        assert (disconnected.status_code, disconnected.headers["location"]) == (303, "/connections/Shared/remove")
+        page = admin.get("/connections/Shared/remove").text
+        assert "Disconnected: OnShared" in page and "Remove connection" in page
+        removed = admin.post("/connections/Shared/remove", data={"csrf_token": csrf_token(admin)})
+        assert removed.status_code == 303
+    with signed_in(base, "contributor") as contributor:
+        page = contributor.get("/exports/OnShared").text
+        assert 'id="disconnected"' in page and 'href="/exports/OnShared/edit"' in page
+        assert 'action="/exports/OnShared/run"' not in page
+        listing = contributor.get("/exports").text
+        assert "Disconnected" in listing
+        refused = contributor.post("/exports/OnShared/run", data={"csrf_token": csrf_token(contributor)})
+        assert refused.status_code == 409 and "has no connection" in refused.text

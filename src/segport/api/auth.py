@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from segport.api.problems import NotAllowed, NotSignedIn
 from segport.connections.service import ConnectionView, list_connections, show_connection
-from segport.exports.service import ExportView
+from segport.exports.service import ExportView, show_export
 from segport.store import Store
 from segport.users.service import User, authenticate
 
@@ -50,8 +51,25 @@ def usable_connections(store: Store, user: User) -> list[ConnectionView]:
 
 
 def may_edit(store: Store, user: User, export: ExportView) -> bool:
-    """Whether the user manages the export: it is on a connection they may use."""
-    return user.role != "viewer" and can_use(user, show_connection(store, name=export.connection))
+    """Whether the user manages the export: it is on a connection they may use, or on none (disconnected:
+    whoever gives it a connection again may only choose one they may use)."""
+    return edit_rights(store, user)(export)
+
+
+def edit_rights(store: Store, user: User) -> Callable[[ExportView], bool]:
+    """may_edit for many exports, with the user's connections read once."""
+    usable = {view.name for view in usable_connections(store, user)}
+    return lambda export: user.role != "viewer" and (export.connection is None or export.connection in usable)
+
+
+def may_manage(store: Store, user: User, name: str) -> ExportView:
+    """The export, when the user manages it; else the refusal that says why (the role, or the connection)."""
+    export = show_export(store, name=name)
+    if export.connection is None:
+        require(user, "admin", "contributor")
+    else:
+        may_use_connection(store, user, export.connection)
+    return export
 
 
 def may_use_connection(store: Store, user: User, connection: str) -> None:

@@ -107,7 +107,7 @@ def list_exports(ctx: typer.Context) -> None:
     for view in service.list_exports(context(ctx).store):
         table.add_row(
             view.name,
-            view.connection,
+            view.connection or "(disconnected)",
             view.list_name or view.list_id,
             ", ".join(view.segments),
             view.last_status or "never run",
@@ -122,7 +122,7 @@ def show(ctx: typer.Context, name: Name) -> None:
     view = service.show_export(context(ctx).store, name=name)
     console.print(f"[bold]{view.name}[/bold]")
     for label, value in (
-        ("Connection", view.connection),
+        ("Connection", view.connection or "none: disconnected, it does not run until edited with --connection"),
         ("List", f"{view.list_name} ({view.list_id})"),
         ("Email field", view.email_field),
         ("First name field", view.first_name_field or "-"),
@@ -132,6 +132,18 @@ def show(ctx: typer.Context, name: Name) -> None:
         ("Latest run", f"{view.last_status or 'never run'} {when(view.last_run_at)}"),
     ):
         console.print(f"{label}: {value}")
+
+
+@app.command()
+def disconnect(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(help="The exports to take off their connection.", show_default=False)],
+) -> None:
+    """Take exports off their connection so it can be removed; they are kept, and run again once an edit
+    gives them a connection (--connection)."""
+    done = service.disconnect_exports(context(ctx).store, names=names, actor=context(ctx).actor)
+    for name in names:
+        console.print(f"Disconnected export {name!r}." if name in done else f"Export {name!r} had no connection.")
 
 
 @app.command()

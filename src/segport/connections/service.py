@@ -348,7 +348,8 @@ def remove_connection(store: Store, *, name: str, actor: str) -> None:
     if view.exports:
         raise Refused(
             f"The connection {name!r} is used by the exports: {', '.join(view.exports)}.",
-            hint="Remove those exports first (segport exports remove NAME).",
+            hint="Disconnect them first (segport exports disconnect NAME...: they are kept but do not run until "
+            "they get another connection), or remove them (segport exports remove NAME).",
         )
     with store.begin() as connection:
         connection.execute(delete(connections).where(connections.c.id == view.id))

@@ -19,7 +19,7 @@ from segport.exports.members import count_members, stream_members, unsubscribed_
 from segport.exports.normalize import UNSUBSCRIBED
 from segport.exports.runner import UNSUBSCRIBED_EARLIER, plan_for
 from segport.exports.scope import unchanged_skipped
-from segport.exports.service import show_export
+from segport.exports.service import connection_of, show_export
 from segport.store import Store
 
 
@@ -56,6 +56,7 @@ def dry_run(
     http: httpx.Client | None = None,
 ) -> DryRun:
     export = show_export(store, name=name)
+    connection_of(export)  # a disconnected export would not run: say so rather than plan a run
     report = DryRun(export.name, export.mode, full)
     plan = plan_for(store, export, full=full)
     if plan is None:
@@ -135,7 +136,7 @@ def dry_run(
             )
         if removing:
             with http_session(settings, http) as session:
-                size = client_for(store, settings, session, export.connection_id).get_list(export.list_id)
+                size = client_for(store, settings, session, connection_of(export)).get_list(export.list_id)
             try:
                 mirror.check_share(
                     len(removing), size.membership_count or 0, settings.mirror_max_removal_share, False, export.name

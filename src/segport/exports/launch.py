@@ -19,7 +19,7 @@ from segport.exports import runner
 from segport.exports.control import RunControl, Stop
 from segport.exports.run_log import event, finish, now
 from segport.exports.runner import RunProgress
-from segport.exports.service import show_export
+from segport.exports.service import connection_of, show_export
 from segport.notifications import notify_if_needed
 from segport.scheduling import queue
 from segport.store import Store
@@ -103,7 +103,7 @@ def execute_run(
     control = RunControl(store, run_id, owner, settings.lease_seconds, shutdown)
     try:
         with http_session(settings, http) as session:
-            client = client_for(store, settings, session, export.connection_id)
+            client = client_for(store, settings, session, connection_of(export))
             runner.execute_phases(
                 store,
                 settings,

@@ -33,8 +33,8 @@ LIST_ID_HELP = (
 class ExportView:
     id: int
     name: str
-    connection: str
-    connection_id: int
+    connection: str | None  # None: disconnected (R16); it does not run until an edit gives it a connection
+    connection_id: int | None
     list_id: str
     list_name: str | None
     email_field: str
@@ -202,6 +202,11 @@ def edit_export(
     _check_fields(store, email, first, last)
     if list_id or connection:
         target = (list_id or current.list_id).strip()
+        if connection_id is None:
+            raise InvalidInput(
+                f"The export {name!r} has no connection to check the list ID with.",
+                hint="Choose a connection too (--connection NAME).",
+            )
         changes["list_name"] = _check_list(store, settings, connection_id, target, http)
         changes["list_id"] = target.lower()
     changes.update(
@@ -295,8 +300,57 @@ def search_exports(store: Store, search: str | None) -> list[ExportView]:
     if not needle:
         return found
     return [
-        v for v in found if needle in v.name.lower() or needle in v.connection.lower() or needle in "constant contact"
+        view
+        for view in found
+        if needle in view.name.lower()
+        or needle in (view.connection or "").lower()
+        or (view.connection is not None and needle in "constant contact")
     ]
+
+
+def connection_of(export: ExportView) -> int:
+    """The export's connection id, or a refusal that says how to give it one."""
+    if export.connection_id is None:
+        raise not_connected(export.name)
+    return export.connection_id
+
+
+def not_connected(name: str) -> Refused:
+    return Refused(
+        f"The export {name!r} has no connection: an admin disconnected it, so it does not run.",
+        hint=f"Edit it and choose a connection (segport exports edit {name!r} --connection NAME).",
+    )
+
+
+def disconnect_exports(store: Store, *, names: list[str], actor: str) -> list[str]:
+    """Take the exports off their connection so it can be removed (R16); they are kept but do not run.
+
+    All or nothing: a run in progress on any of them refuses the lot."""
+    disconnected = []
+    with store.begin() as db:
+        for name in dict.fromkeys(names):
+            row = _row(db, name)
+            if row["connection_id"] is None:
+                continue
+            active = db.execute(
+                select(runs.c.id).where(runs.c.export_id == row["id"], runs.c.status.in_(("Queued", "Processing")))
+            ).first()
+            if active is not None:
+                raise Refused(
+                    f"The export {name!r} has a run in progress (run {active[0]}); nothing was disconnected.",
+                    hint="Wait for it to finish (or cancel it), then disconnect again.",
+                )
+            connection_name = db.execute(
+                select(connections.c.name).where(connections.c.id == row["connection_id"])
+            ).scalar_one()
+            db.execute(
+                update(exports)
+                .where(exports.c.id == row["id"])
+                .values(connection_id=None, updated_at=datetime.now(UTC))
+            )
+            audit.record(db, actor, "export.disconnected", name, connection=connection_name)
+            disconnected.append(name)
+    return disconnected
 
 
 def _views(db: Connection, rows: Sequence[Any]) -> list[ExportView]:
@@ -319,12 +373,19 @@ def _views(db: Connection, rows: Sequence[Any]) -> list[ExportView]:
         )
     }
     return [
-        _view(row, connection_names[row["connection_id"]], segment_names.get(row["id"], []), last_runs.get(row["id"]))
+        _view(
+            row,
+            connection_names.get(row["connection_id"]),
+            segment_names.get(row["id"], []),
+            last_runs.get(row["id"]),
+        )
         for row in rows
     ]
 
 
-def _view(row: Any, connection_name: str, segment_names: list[str], last: tuple[str, datetime] | None) -> ExportView:
+def _view(
+    row: Any, connection_name: str | None, segment_names: list[str], last: tuple[str, datetime] | None
+) -> ExportView:
     return ExportView(
         row["id"],
         row["name"],

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from segport import audit
 from segport.errors import Refused, UnknownName
+from segport.exports.service import not_connected
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, exports, run_events, runs
 
@@ -62,7 +63,11 @@ def enqueue_in(
             )
         )
         return int(unfinished), True
-    mode = db.execute(select(exports.c.mode).where(exports.c.id == export_id)).scalar_one()
+    mode, connection_id, name = db.execute(
+        select(exports.c.mode, exports.c.connection_id, exports.c.name).where(exports.c.id == export_id)
+    ).one()
+    if connection_id is None:
+        raise not_connected(name)
     run_id = db.execute(
         insert(runs).values(
             export_id=export_id,
@@ -84,8 +89,7 @@ def enqueue_in(
             run_id=run_id, at=_now(), level="info", message=f"Queued by {actor} ({trigger}, {kind}, {mode} mode)."
         )
     )
-    export_name = db.execute(select(exports.c.name).where(exports.c.id == export_id)).scalar_one()
-    audit.record(db, actor, "run.queued", export_name, run_id=run_id, trigger=trigger, full=full, tick=tick_key)
+    audit.record(db, actor, "run.queued", name, run_id=run_id, trigger=trigger, full=full, tick=tick_key)
     return int(run_id), False
 
 

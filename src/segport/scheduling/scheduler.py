@@ -43,7 +43,9 @@ def tick_once(store: Store, settings: Settings, owner: str, now: datetime | None
     with store.begin() as db:
         own = db.execute(
             select(exports.c.id, exports.c.schedule_spec).where(
-                exports.c.schedule_mode == "own", exports.c.schedule_spec.is_not(None)
+                exports.c.schedule_mode == "own",
+                exports.c.schedule_spec.is_not(None),
+                exports.c.connection_id.is_not(None),  # disconnected exports do not run (R16)
             )
         ).all()
     for export_id, spec in own:

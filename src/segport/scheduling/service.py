@@ -78,7 +78,9 @@ def export_schedules(store: Store, *, name: str | None = None, now: datetime | N
     """Every export's schedule (or one's) and when it next runs by itself."""
     system = show_system_schedule(store)
     moment = now or datetime.now(UTC)
-    query = select(exports.c.name, exports.c.schedule_mode, exports.c.schedule_spec).order_by(exports.c.name)
+    query = select(exports.c.name, exports.c.schedule_mode, exports.c.schedule_spec, exports.c.connection_id).order_by(
+        exports.c.name
+    )
     if name is not None:
         show_export(store, name=name)  # a clear refusal for an unknown name
         query = query.where(exports.c.name == name)
@@ -87,7 +89,9 @@ def export_schedules(store: Store, *, name: str | None = None, now: datetime | N
     found = []
     for row in rows:
         schedule = None
-        if row.schedule_mode == "own" and row.schedule_spec:
+        if row.connection_id is None:
+            pass  # disconnected: it keeps its settings but does not run by itself (R16)
+        elif row.schedule_mode == "own" and row.schedule_spec:
             schedule = Schedule.model_validate_json(row.schedule_spec)
         elif row.schedule_mode == "refresh":
             schedule = system

@@ -52,7 +52,16 @@ def run_refresh(store: Store, refresh_id: int) -> None:
                 counted += 1
         with store.begin() as db:
             tick_key = db.execute(select(refreshes.c.tick_key).where(refreshes.c.id == refresh_id)).scalar()
-            following = db.execute(select(exports.c.id).where(exports.c.schedule_mode == "refresh")).scalars().all()
+            following = (
+                db.execute(
+                    select(exports.c.id).where(
+                        exports.c.schedule_mode == "refresh",
+                        exports.c.connection_id.is_not(None),  # disconnected exports do not run (R16)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for export_id in following:
                 queue.enqueue_in(db, export_id, trigger="schedule", actor="refresh", tick_key=tick_key)
             db.execute(

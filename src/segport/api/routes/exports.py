@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from segport.api.auth import CurrentUser, StoreDep, can_use, may_edit, may_use_connection, require
+from segport.api.auth import CurrentUser, StoreDep, can_use, may_edit, may_manage, may_use_connection, require
 from segport.api.routes.system import schedule_view
 from segport.connections import service as connections
 from segport.connections import web_sign_in
@@ -194,12 +194,6 @@ def _export(view: exports.ExportView, user: User, store: Any) -> dict[str, Any]:
     return {**dataclasses.asdict(view), "your_permissions": "edit" if may_edit(store, user, view) else "view"}
 
 
-def _may_manage(store: Any, user: User, name: str) -> exports.ExportView:
-    view = exports.show_export(store, name=name)
-    may_use_connection(store, user, view.connection)
-    return view
-
-
 @router.get("/api/exports", tags=["exports"])
 def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) -> list[dict[str, Any]]:
     """Every export; `search` matches the export's name, its connection's name or its connection's type."""
@@ -234,7 +228,7 @@ def add_export(body: NewExport, request: Request, user: CurrentUser, store: Stor
 
 @router.patch("/api/exports/{name}", tags=["exports"])
 def edit_export(name: str, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    _may_manage(store, user, name)
+    may_manage(store, user, name)
     if body.connection is not None:
         may_use_connection(store, user, body.connection)
     view = exports.edit_export(
@@ -257,20 +251,29 @@ def edit_export(name: str, body: ExportChange, request: Request, user: CurrentUs
 
 @router.post("/api/exports/{name}/duplicate", status_code=201, tags=["exports"])
 def duplicate_export(name: str, body: Duplicate, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    _may_manage(store, user, name)
+    may_manage(store, user, name)
     return _export(exports.duplicate_export(store, name=name, new_name=body.new_name, actor=user.name), user, store)
+
+
+@router.post("/api/exports/{name}/disconnect", tags=["exports"])
+def disconnect_export(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Take the export off its connection (admins), so the connection can be removed. The export is kept and
+    does not run until an edit gives it a connection again."""
+    require(user, "admin")
+    exports.disconnect_exports(store, names=[name], actor=user.name)
+    return _export(exports.show_export(store, name=name), user, store)
 
 
 @router.delete("/api/exports/{name}", status_code=204, tags=["exports"])
 def remove_export(name: str, user: CurrentUser, store: StoreDep) -> None:
-    _may_manage(store, user, name)
+    may_manage(store, user, name)
     exports.remove_export(store, name=name, actor=user.name)
 
 
 @router.post("/api/exports/{name}/run", status_code=202, tags=["exports"])
 def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Queue a run (or join the one queued or processing); a worker (`segport serve`) works it."""
-    view = _may_manage(store, user, name)
+    view = may_manage(store, user, name)
     run_id, joined = queue.enqueue(store, view.id, trigger="manual", actor=user.name, full=body.full)
     return {"run_id": run_id, "joined": joined}
 
@@ -278,7 +281,7 @@ def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) 
 @router.post("/api/exports/{name}/dry-run", tags=["exports"])
 def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """What a run would add, update, remove and skip (with reasons); nothing is sent."""
-    _may_manage(store, user, name)
+    may_manage(store, user, name)
     report = dry_run(store, request.app.state.settings, name=name, full=body.full, http=_http(request))
     return {
         "export": report.export,
@@ -296,7 +299,7 @@ def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentU
 
 @router.put("/api/exports/{name}/schedule", tags=["exports"])
 def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    _may_manage(store, user, name)
+    may_manage(store, user, name)
     schedule = None
     if body.mode == "own":
         schedule = make_schedule(
@@ -355,7 +358,7 @@ def run_detail(run_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any
 def run_rows(run_id: int, user: CurrentUser, store: StoreDep) -> StreamingResponse:
     """The rows not sent, not added or removed, with the reason (emails: admins and contributors only)."""
     view = show_run(store, run_id=run_id, with_details=False)
-    _may_manage(store, user, view.export)
+    may_manage(store, user, view.export)
     headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-rows.csv"'}
     return StreamingResponse(rows_csv(store, run_id=run_id), media_type="text/csv", headers=headers)
 
@@ -363,5 +366,5 @@ def run_rows(run_id: int, user: CurrentUser, store: StoreDep) -> StreamingRespon
 @router.post("/api/runs/{run_id}/cancel", tags=["runs"])
 def cancel_run(run_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     view = show_run(store, run_id=run_id, with_details=False)
-    _may_manage(store, user, view.export)
+    may_manage(store, user, view.export)
     return {"run_id": run_id, "outcome": queue.cancel(store, run_id=run_id, actor=user.name)}

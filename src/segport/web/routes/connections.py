@@ -11,6 +11,7 @@ from segport.api.auth import can_use
 from segport.connections import service as connections
 from segport.connections import web_sign_in
 from segport.errors import InvalidInput, SegportError
+from segport.exports import service as exports
 from segport.users.sessions import add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, SettingsDep, StoreDep, allow
@@ -163,3 +164,19 @@ def remove_submit(request: Request, name: str, posted: Post, store: StoreDep) ->
         return render(request, "connections/remove.html", posted.session, status_code=400, view=view, error=error)
     add_notice(store, posted.session, "success", f"The connection {name!r} and its stored secrets are removed.")
     return RedirectResponse("/connections", status_code=303)
+
+
+@router.post("/connections/{name}/disconnect-exports")
+def disconnect_submit(request: Request, name: str, posted: Post, store: StoreDep) -> Response:
+    """Disconnect the chosen exports of this connection (R16), then back to the removal, which may now go on."""
+    allow(posted.session, "admin")
+    view = connections.show_connection(store, name=name)
+    chosen = [export for export in posted.many("exports") if export in view.exports]
+    try:
+        if not chosen:
+            raise InvalidInput("No export was chosen.", hint="Tick the exports to disconnect.")
+        exports.disconnect_exports(store, names=chosen, actor=posted.session.user.name)
+    except SegportError as error:
+        return render(request, "connections/remove.html", posted.session, status_code=400, view=view, error=error)
+    add_notice(store, posted.session, "success", f"Disconnected: {', '.join(chosen)}. They do not run until edited.")
+    return RedirectResponse(f"{_page(name)}/remove", status_code=303)

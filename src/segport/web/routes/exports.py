@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from segport.api.auth import may_edit, may_use_connection, usable_connections
+from segport.api.auth import edit_rights, may_edit, may_manage, usable_connections
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
@@ -31,13 +31,6 @@ def _page(name: str) -> str:
 
 def _http(request: Request) -> Any:
     return request.app.state.http  # the network seam: None in production, the emulator in tests
-
-
-def _editable(store: Any, session: Session, name: str) -> exports.ExportView:
-    """The export, when the user manages it (else the API's refusal: the role, or the unshared connection)."""
-    view = exports.show_export(store, name=name)
-    may_use_connection(store, session.user, view.connection)
-    return view
 
 
 def _form_context(store: Any, session: Session) -> dict[str, Any]:
@@ -76,10 +69,8 @@ def _form_again(
 def list_page(request: Request, session: PageSession, store: StoreDep, search: str = "") -> Response:
     views = exports.search_exports(store, search)
     schedules = {item.export: item for item in export_schedules(store)}
-    usable = {view.name for view in usable_connections(store, session.user)}
-    rows = [
-        {"view": view, "schedule": schedules.get(view.name), "editable": view.connection in usable} for view in views
-    ]
+    editable = edit_rights(store, session.user)
+    rows = [{"view": view, "schedule": schedules.get(view.name), "editable": editable(view)} for view in views]
     return render(request, "exports/list.html", session, rows=rows, search=search)
 
 
@@ -195,14 +186,14 @@ def detail_page(request: Request, name: str, session: PageSession, store: StoreD
 
 @router.get("/exports/{name}/edit")
 def edit_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
-    view = _editable(store, session, name)
+    view = may_manage(store, session.user, name)
     values = {**view.__dict__}
     return render(request, "exports/form.html", session, values=values, editing=view, **_form_context(store, session))
 
 
 @router.post("/exports/{name}/edit")
 def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
-    current = _editable(store, posted.session, name)
+    current = may_manage(store, posted.session.user, name)
     values = _values(posted)
     try:
         if values["connection"] != current.connection:
@@ -233,7 +224,7 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, sett
 
 @router.post("/exports/{name}/duplicate")
 def duplicate_submit(name: str, posted: Post, store: StoreDep) -> Response:
-    _editable(store, posted.session, name)
+    may_manage(store, posted.session.user, name)
     new_name = posted.text("new_name") or f"{name} (copy)"
     view = exports.duplicate_export(store, name=name, new_name=new_name, actor=posted.session.user.name)
     add_notice(store, posted.session, "success", f"Duplicated as {view.name!r}; edit it before it runs.")
@@ -242,7 +233,7 @@ def duplicate_submit(name: str, posted: Post, store: StoreDep) -> Response:
 
 @router.post("/exports/{name}/run")
 def run_submit(name: str, posted: Post, store: StoreDep) -> Response:
-    view = _editable(store, posted.session, name)
+    view = may_manage(store, posted.session.user, name)
     run_id, joined = queue.enqueue(
         store, view.id, trigger="manual", actor=posted.session.user.name, full=posted.checked("full")
     )
@@ -258,21 +249,21 @@ def run_submit(name: str, posted: Post, store: StoreDep) -> Response:
 
 @router.post("/exports/{name}/dry-run")
 def dry_run_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
-    view = _editable(store, posted.session, name)
+    view = may_manage(store, posted.session.user, name)
     report = dry_run(store, settings, name=name, full=posted.checked("full"), http=_http(request))
     return render(request, "exports/dry_run.html", posted.session, view=view, report=report)
 
 
 @router.get("/exports/{name}/schedule")
 def schedule_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
-    _editable(store, session, name)
+    may_manage(store, session.user, name)
     item = export_schedules(store, name=name)[0]
     return render(request, "exports/schedule.html", session, item=item, days=DAYS, values=None)
 
 
 @router.post("/exports/{name}/schedule")
 def schedule_submit(request: Request, name: str, posted: Post, store: StoreDep) -> Response:
-    _editable(store, posted.session, name)
+    may_manage(store, posted.session.user, name)
     mode = posted.text("mode", "refresh")
     try:
         schedule = None
@@ -305,13 +296,13 @@ def schedule_submit(request: Request, name: str, posted: Post, store: StoreDep) 
 
 @router.get("/exports/{name}/remove")
 def remove_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
-    view = _editable(store, session, name)
+    view = may_manage(store, session.user, name)
     return render(request, "exports/remove.html", session, view=view)
 
 
 @router.post("/exports/{name}/remove")
 def remove_submit(name: str, posted: Post, store: StoreDep) -> Response:
-    _editable(store, posted.session, name)
+    may_manage(store, posted.session.user, name)
     exports.remove_export(store, name=name, actor=posted.session.user.name)
     add_notice(
         store, posted.session, "success", f"The export {name!r} is removed; its contacts stay in Constant Contact."
