@@ -120,6 +120,13 @@ def test_an_export_killed_mid_send_resumes_and_delivers_every_member_once(tmp_pa
         assert rows[0] == "profile_key,email,reason,detail"
         assert len(rows) - 1 == len(set(rows[1:]))
 
+        assert "Disconnected export 'E'." in segport(env, "exports", "disconnect", "E").stdout
+        assert "Connection: none: disconnected" in segport(env, "exports", "show", "E").stdout
+        refused = segport(env, "exports", "run", "E", check=False)
+        assert refused.returncode == 2 and "has no connection" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+        segport(env, "connections", "remove", "CC")
+
 
 def test_bad_input_gets_a_message_and_a_fix_never_a_traceback(tmp_path: Path) -> None:
     env = environment(tmp_path / "home", "http://127.0.0.1:9")
