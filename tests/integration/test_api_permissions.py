@@ -57,6 +57,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("POST", "/api/segments/Everyone/activate", None, (200, 200, 403)),
     ("GET", "/api/segments/Everyone/count", None, (200, 200, 200)),
     ("GET", "/api/segments/Everyone/preview", None, (200, 200, 403)),
+    ("GET", "/api/segments/Everyone/members.csv", None, (200, 200, 403)),
+    ("POST", "/api/segments/Everyone/duplicate", {"new_name": "Everyone"}, (409, 409, 403)),
+    ("PATCH", "/api/segments/Everyone", {"name": "Everyone"}, (200, 200, 403)),  # renamed to itself: no change
     ("GET", "/api/connections", None, (200, 200, 200)),
     ("GET", "/api/connections/Shared", None, (200, 200, 403)),
     ("GET", "/api/connections/Private", None, (200, 403, 403)),

@@ -1,4 +1,4 @@
-"""Editing a segment's rule: members change, loops are refused, exports notice (SQLite, PostgreSQL)."""
+"""Editing, renaming and duplicating segments; downloading every member (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ from pathlib import Path
 import pytest
 
 from segport import audit
-from segport.errors import Refused
-from segport.segments.service import count_segment, create_segment, edit_segment, show_segment
+from segport.csv_text import csv_chunks
+from segport.errors import InvalidInput, Refused, UnknownName
+from segport.exports import service as exports
+from segport.segments.service import (
+    count_segment,
+    create_segment,
+    duplicate_segment,
+    edit_segment,
+    member_rows,
+    set_active,
+    show_segment,
+)
 from tests.integration.test_sync import START, Walk
 from tests.integration.test_tracked_reruns import _profiles_from
 from tests.support.app import App
@@ -51,3 +61,44 @@ def test_an_export_compares_every_member_after_its_segment_changed(app: App, tmp
     counts = walk.run()
     assert _profiles_from(app, walk.last.id) is None
     assert counts["removed"] == 1 and "one@x.io" not in walk.listed()
+
+
+def test_a_segment_is_renamed_unless_another_segment_names_it(app: App, tmp_path: Path) -> None:
+    app.load_profiles(tmp_path, 60)
+    create_segment(app.store, name="Canada", rule_text='country = "CA"', actor="t")
+    create_segment(app.store, name="US", rule_text='country = "US"', actor="t")
+    app.connect("CC")
+    app.add_export("E", "CC", ["Canada"])
+    renamed = edit_segment(app.store, name="Canada", new_name=" Canadians ", actor="ada")
+    assert (renamed.name, renamed.exports) == ("Canadians", ["E"])  # the export holds the segment, not its name
+    assert exports.show_export(app.store, name="E").segments == ["Canadians"]
+    with pytest.raises(UnknownName):
+        show_segment(app.store, name="Canada")
+    with pytest.raises(Refused, match="already exists"):
+        edit_segment(app.store, name="Canadians", new_name="US", actor="ada")
+    with pytest.raises(InvalidInput, match="needs a name"):
+        edit_segment(app.store, name="Canadians", new_name="  ", actor="ada")
+    create_segment(app.store, name="North America", rule_text='"Canadians" union "US"', actor="t")
+    with pytest.raises(Refused, match="the rules of North America name it"):
+        edit_segment(app.store, name="Canadians", new_name="Canada", actor="ada")
+    assert show_segment(app.store, name="Canadians").name == "Canadians"  # nothing changed
+
+
+def test_a_duplicate_has_the_same_rule_and_members_and_the_download_has_them_all(app: App, tmp_path: Path) -> None:
+    app.load_profiles(tmp_path, 300)
+    create_segment(app.store, name="Canada", rule_text='country = "CA"', actor="t", description="CA only")
+    copy = duplicate_segment(app.store, name="Canada", new_name="Canada 2", actor="ada")
+    assert (copy.rule_text, copy.description, copy.active) == ('country = "CA"', "CA only", True)
+    members = count_segment(app.store, name="Canada")
+    assert count_segment(app.store, name="Canada 2") == members > 100  # more than the preview shows
+    with pytest.raises(Refused, match="already exists"):
+        duplicate_segment(app.store, name="Canada", new_name="Canada 2", actor="ada")
+    columns, rows = member_rows(app.store, name="Canada 2")
+    listed = list(rows)
+    key = columns.index("customer_id")
+    assert len(listed) == members and all(row[columns.index("country")] == "CA" for row in listed)
+    assert [row[key] for row in listed] == sorted(row[key] for row in listed)
+    text = "".join(csv_chunks(columns, iter(listed)))
+    assert text.splitlines()[0] == ",".join(columns) and len(text.splitlines()) == members + 1
+    set_active(app.store, name="Canada 2", active=False, actor="ada")
+    assert list(member_rows(app.store, name="Canada 2")[1]) == []  # inactive: no members

@@ -69,6 +69,7 @@ PAGES: list[tuple[str, tuple[int, int, int]]] = [
     ("/segments/new", (200, 200, 403)),
     ("/segments/Everyone", (200, 200, 200)),
     ("/segments/Everyone/edit", (200, 200, 403)),
+    ("/segments/Everyone/members.csv", (200, 200, 403)),
     ("/segments/estimate?rule=customer_id%20is%20not%20empty", (200, 200, 200)),
     ("/segments/estimate?rule=nonsense%20%3D", (400, 400, 400)),
     ("/profiles", (200, 200, 200)),
@@ -97,6 +98,7 @@ FORMS: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
     ("/exports/OnShared/schedule", {"mode": "own", "kind": "daily", "times": "25:00"}, (400, 400, 403)),
     ("/exports/OnPrivate/remove", {}, (409, 403, 403)),  # a run is queued: refused
     ("/segments/Everyone/delete", {}, (409, 409, 403)),  # used by exports: refused
+    ("/segments/Everyone/duplicate", {"new_name": "Everyone"}, (409, 409, 403)),  # the name is taken
     ("/segments/new", {"name": "Bad", "rule": "customer_id ="}, (400, 400, 403)),
     ("/connections/Shared/remove", {}, (400, 403, 403)),  # used by an export: refused
     ("/connections/Shared/edit", {"name": "Shared", "who": "contributors"}, (303, 403, 403)),
@@ -323,3 +325,22 @@ def test_an_admin_disconnects_the_blocking_exports_then_removes_the_connection(
         assert "Disconnected" in listing
         refused = contributor.post("/exports/OnShared/run", data={"csrf_token": csrf_token(contributor)})
         assert refused.status_code == 409 and "has no connection" in refused.text
+
+
+def test_a_segment_is_downloaded_whole_and_duplicated_from_its_page(site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    with signed_in(base, "contributor") as client:
+        page = client.get("/segments/Everyone").text
+        assert 'href="/segments/Everyone/members.csv"' in page
+        download = client.get("/segments/Everyone/members.csv")
+        assert download.headers["content-type"].startswith("text/csv")
+        assert 'filename="Everyone_members.csv"' in download.headers["content-disposition"]
+        lines = download.text.splitlines()
+        assert lines[0].startswith("customer_id,") and len(lines) == 1 + 20  # every profile is a member
+        copied = client.post(
+            "/segments/Everyone/duplicate", data={"new_name": "Everyone, again", "csrf_token": csrf_token(client)}
+        )
+        assert (copied.status_code, copied.headers["location"]) == (303, "/segments/Everyone%2C%20again")
+        assert "a copy of &#39;Everyone&#39;" in client.get(copied.headers["location"]).text
+    with signed_in(base, "viewer") as client:
+        assert "members.csv" not in client.get("/segments/Everyone").text

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from segport.cli.common import console, context, number, when
+from segport.csv_text import csv_chunks
 from segport.errors import InvalidInput
 from segport.segments import service
 
@@ -42,12 +46,16 @@ def edit(
     name: Name,
     rule: Annotated[str | None, typer.Option(help="The new rule (same syntax as create).")] = None,
     description: Annotated[str | None, typer.Option(help="The new description.")] = None,
+    new_name: Annotated[str | None, typer.Option("--name", help="A new name for the segment.")] = None,
 ) -> None:
-    """Change a segment's rule or description; exports using it compare every member on their next run."""
+    """Rename a segment or change its rule or description; exports using it compare every member on their
+    next run when the rule changed."""
     state = context(ctx)
-    if rule is None and description is None:
-        raise InvalidInput("Nothing to change.", hint="Pass --rule and/or --description.")
-    segment = service.edit_segment(state.store, name=name, rule_text=rule, description=description, actor=state.actor)
+    if rule is None and description is None and new_name is None:
+        raise InvalidInput("Nothing to change.", hint="Pass --name, --rule and/or --description.")
+    segment = service.edit_segment(
+        state.store, name=name, rule_text=rule, description=description, new_name=new_name, actor=state.actor
+    )
     members = service.count_segment(state.store, name=segment.name) if segment.active else 0
     console.print(f"Changed segment {segment.name!r}: {members:,} members.")
 
@@ -96,6 +104,51 @@ def preview(ctx: typer.Context, name: Name) -> None:
         table.add_row(*("" if value is None else str(value) for value in row))
     console.print(table)
     console.print(f"{len(rows)} shown (at most {service.PREVIEW_ROWS}).")
+
+
+@app.command()
+def members(
+    ctx: typer.Context,
+    name: Name,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the CSV to this file instead of the terminal.")
+    ] = None,
+) -> None:
+    """Every member with every profile field, as CSV ordered by key (the preview shows 100)."""
+    columns, rows = service.member_rows(context(ctx).store, name=name)
+    if output is None:
+        for chunk in csv_chunks(columns, rows):
+            sys.stdout.write(chunk)
+        return
+    written = 0
+
+    def counted() -> Iterator[tuple[object, ...]]:
+        nonlocal written
+        for row in rows:
+            written += 1
+            yield row
+
+    try:
+        with output.open("w", encoding="utf-8", newline="") as file:
+            for chunk in csv_chunks(columns, counted()):
+                file.write(chunk)
+    except OSError as error:
+        raise InvalidInput(
+            f"Cannot write {output}: {error.strerror}.", hint="Choose a file in a folder you may write to."
+        ) from None
+    console.print(f"Wrote {written:,} members of {name!r} to {output}.")
+
+
+@app.command()
+def duplicate(
+    ctx: typer.Context,
+    name: Name,
+    new_name: Annotated[str, typer.Option("--name", help="The copy's name.")],
+) -> None:
+    """A new segment with the same rule and description."""
+    state = context(ctx)
+    copy = service.duplicate_segment(state.store, name=name, new_name=new_name, actor=state.actor)
+    console.print(f"Created segment {copy.name!r}, a copy of {name!r}.")
 
 
 @app.command()

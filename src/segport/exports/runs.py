@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from segport.clock import as_utc
+from segport.csv_text import csv_chunks
 from segport.errors import UnknownName
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, exports, run_batches, run_events, run_rows, runs
@@ -105,16 +104,7 @@ def iter_rows_not_sent(store: Store, *, run_id: int) -> Iterator[tuple[str, str 
 
 def rows_csv(store: Store, *, run_id: int) -> Iterator[str]:
     """The run's rows not sent or not added, as CSV text, header first."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["profile_key", "email", "reason", "detail"])
-    for row in iter_rows_not_sent(store, run_id=run_id):
-        writer.writerow(row)
-        if buffer.tell() > 65_536:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return csv_chunks(["profile_key", "email", "reason", "detail"], iter_rows_not_sent(store, run_id=run_id))
 
 
 def run_progress(store: Store, *, run_id: int) -> dict[str, Any]:

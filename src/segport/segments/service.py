@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,11 +88,28 @@ def create_segment(
 
 
 def edit_segment(
-    store: Store, *, name: str, actor: str, rule_text: str | None = None, description: str | None = None
+    store: Store,
+    *,
+    name: str,
+    actor: str,
+    rule_text: str | None = None,
+    description: str | None = None,
+    new_name: str | None = None,
 ) -> SegmentView:
-    """Change a segment's rule and/or description. Exports that use it compare every member on their next run."""
+    """Change a segment's name, rule and/or description. Exports that use it compare every member on their
+    next run when the rule changed; a new name changes nothing for them (they hold the segment, not its name)."""
     current = show_segment(store, name=name)
     values: dict[str, Any] = {"updated_at": datetime.now(UTC)}
+    renamed = (new_name or "").strip()
+    if new_name is not None and not renamed:
+        raise InvalidInput("A segment needs a name.", hint="Give the new name, or leave the name as it is.")
+    if renamed and renamed != current.name:
+        if current.used_by_segments:
+            raise Refused(
+                f"The segment {name!r} cannot be renamed: the rules of {', '.join(current.used_by_segments)} name it.",
+                hint="Rename it after changing those segments' rules, or duplicate it under the new name.",
+            )
+        values["name"] = renamed
     rule = None
     if rule_text is not None:
         parsed, parser = parse_rule(rule_text)
@@ -117,9 +135,20 @@ def edit_segment(
                 connection.execute(
                     insert(segment_dependencies), [{"segment_id": current.id, "depends_on_id": other} for other in ids]
                 )
-        connection.execute(update(segments).where(segments.c.id == current.id).values(**values))
-        audit.record(connection, actor, "segment.changed", name, rule=rule_text, description=description)
-    return show_segment(store, name=name)
+        try:
+            connection.execute(update(segments).where(segments.c.id == current.id).values(**values))
+        except IntegrityError:
+            raise Refused(f"A segment named {renamed!r} already exists.", hint="Choose another name.") from None
+        audit.record(
+            connection,
+            actor,
+            "segment.changed",
+            name,
+            rule=rule_text,
+            description=description,
+            new_name=values.get("name"),
+        )
+    return show_segment(store, name=values.get("name", name))
 
 
 def _dependents(connection: Connection, segment_id: int) -> set[int]:
@@ -232,21 +261,48 @@ def estimate(store: Store, *, rule_text: str) -> int:
 
 def preview_segment(store: Store, *, name: str, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[tuple[Any, ...]]]:
     """The first `limit` members (by key), with every profile field."""
+    columns, rows = member_rows(store, name=name, limit=limit)
+    return columns, list(rows)
+
+
+def member_rows(store: Store, *, name: str, limit: int | None = None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """The profile fields, and the members (by key) with every field, streamed: the whole segment can be
+    downloaded, as the original's Download CSV. An inactive segment has none."""
     segment = show_segment(store, name=name)
     source = load_source(store)
-    columns = [source.table.c[field.name] for field in source.fields]
+    names = [field.name for field in source.fields]
     if not segment.active:
-        return [field.name for field in source.fields], []
+        return names, iter(())
     keys = segment_keys(check_rule(segment.rule, source), source, resolver(store)).subquery()
     query = (
-        select(*columns)
+        select(*(source.table.c[field] for field in names))
         .where(source.table.c[source.key].in_(select(keys.c[0])))
         .order_by(source.table.c[source.key])
         .limit(limit)
     )
-    with source.engine.connect() as connection:
-        rows = [tuple(row) for row in connection.execute(query)]
-    return [field.name for field in source.fields], rows
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        with source.engine.connect() as connection:
+            for row in connection.execution_options(yield_per=5000).execute(query):
+                yield tuple(row)
+
+    return names, rows()
+
+
+def duplicate_segment(store: Store, *, name: str, new_name: str, actor: str) -> SegmentView:
+    """A new segment with the same rule and description (R70's Create duplicate), active like the original."""
+    original = show_segment(store, name=name)
+    copy = create_segment(
+        store,
+        name=new_name,
+        rule_text=original.rule_text,
+        description=original.description,
+        active=original.active,
+        actor=actor,
+    )
+    with store.begin() as connection:
+        audit.record(connection, actor, "segment.duplicated", copy.name, original=name)
+    return copy
 
 
 def set_active(store: Store, *, name: str, active: bool, actor: str) -> SegmentView:

@@ -9,9 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from segport.api.auth import CurrentUser, StoreDep, require
+from segport.csv_text import attachment, csv_chunks
 from segport.errors import InvalidInput
 from segport.profiles.service import describe, import_profiles
 from segport.segments import service as segments
@@ -96,16 +98,40 @@ def create_segment(body: NewSegment, user: CurrentUser, store: StoreDep) -> dict
 
 
 class SegmentChange(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255, description="A new name.")
     rule: str | None = Field(default=None, min_length=1)
     description: str | None = None
 
 
+class SegmentCopy(BaseModel):
+    new_name: str = Field(min_length=1, max_length=255)
+
+
 @router.patch("/api/segments/{name}", tags=["segments"])
 def edit_segment(name: str, body: SegmentChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    """Change the rule and/or the description."""
+    """Rename it, or change the rule and/or the description."""
     require(user, "admin", "contributor")
-    view = segments.edit_segment(store, name=name, rule_text=body.rule, description=body.description, actor=user.name)
+    view = segments.edit_segment(
+        store, name=name, rule_text=body.rule, description=body.description, new_name=body.name, actor=user.name
+    )
     return _segment(view)
+
+
+@router.post("/api/segments/{name}/duplicate", status_code=201, tags=["segments"])
+def duplicate_segment(name: str, body: SegmentCopy, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """A new segment with the same rule and description."""
+    require(user, "admin", "contributor")
+    return _segment(segments.duplicate_segment(store, name=name, new_name=body.new_name, actor=user.name))
+
+
+@router.get("/api/segments/{name}/members.csv", tags=["segments"])
+def members_csv(name: str, user: CurrentUser, store: StoreDep) -> StreamingResponse:
+    """Every member with every profile field, ordered by key (profile data: admins and contributors only)."""
+    require(user, "admin", "contributor")
+    columns, rows = segments.member_rows(store, name=name)
+    return StreamingResponse(
+        csv_chunks(columns, rows), media_type="text/csv", headers=attachment(f"{name} members.csv")
+    )
 
 
 @router.delete("/api/segments/{name}", status_code=204, tags=["segments"])

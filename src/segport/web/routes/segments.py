@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from segport.csv_text import attachment, csv_chunks
 from segport.errors import SegportError, UnknownName
 from segport.profiles.service import describe_if_loaded
 from segport.segments import service as segments
@@ -122,11 +123,12 @@ def edit_page(request: Request, name: str, session: PageSession, store: StoreDep
 @router.post("/segments/{name}/edit")
 def edit_submit(request: Request, name: str, posted: Post, store: StoreDep) -> Response:
     allow(posted.session, "admin", "contributor")
-    values = {"name": name, "description": posted.text("description"), "rule": posted.text("rule")}
+    values = {"name": posted.text("name", name), "description": posted.text("description"), "rule": posted.text("rule")}
     try:
         view = segments.edit_segment(
             store,
             name=name,
+            new_name=values["name"],
             rule_text=values["rule"],
             description=values["description"],
             actor=posted.session.user.name,
@@ -135,6 +137,26 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep) -> R
         return _form_again(request, posted, store, error, values, editing=segments.show_segment(store, name=name))
     add_notice(store, posted.session, "success", "The segment is saved; exports use the new rule from their next run.")
     return RedirectResponse(_page(view.name), status_code=303)
+
+
+@router.get("/segments/{name}/members.csv")
+def members_csv(name: str, session: PageSession, store: StoreDep) -> Response:
+    """Every member with every profile field (profile data: not for viewers)."""
+    allow(session, "admin", "contributor")
+    columns, rows = segments.member_rows(store, name=name)
+    return StreamingResponse(
+        csv_chunks(columns, rows), media_type="text/csv", headers=attachment(f"{name} members.csv")
+    )
+
+
+@router.post("/segments/{name}/duplicate")
+def duplicate_submit(name: str, posted: Post, store: StoreDep) -> Response:
+    allow(posted.session, "admin", "contributor")
+    copy = segments.duplicate_segment(
+        store, name=name, new_name=posted.text("new_name") or f"{name} (copy)", actor=posted.session.user.name
+    )
+    add_notice(store, posted.session, "success", f"Created {copy.name!r}, a copy of {name!r}. Edit it as you need.")
+    return RedirectResponse(_page(copy.name), status_code=303)
 
 
 @router.post("/segments/{name}/{action}")
