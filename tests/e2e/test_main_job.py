@@ -151,3 +151,9 @@ def test_bad_input_gets_a_message_and_a_fix_never_a_traceback(tmp_path: Path) ->
     assert typo.returncode == 2
     assert "Unknown field 'contry' (at column 1)" in typo.stderr and "^^^^^^" in typo.stderr
     assert "The profile fields are: id, email, country." in typo.stderr
+    segport(env, "segments", "create", "Canada", 'country = "CA"')
+    written = segport(env, "segments", "members", "Canada", "--output", str(tmp_path / "canada.csv"))
+    assert "Wrote 1 member of 'Canada'" in written.stdout
+    assert (tmp_path / "canada.csv").read_text(encoding="utf-8") == "id,email,country\n1,a@x.io,CA\n"
+    nowhere = segport(env, "segments", "members", "Canada", "--output", str(tmp_path / "no" / "dir.csv"), check=False)
+    assert nowhere.returncode == 2 and "Cannot write" in nowhere.stderr and "Traceback" not in nowhere.stderr

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from segport import wording
 from segport.cli.common import console, context, number, when
 from segport.csv_text import csv_chunks
 from segport.errors import InvalidInput
@@ -136,7 +137,7 @@ def members(
         raise InvalidInput(
             f"Cannot write {output}: {error.strerror}.", hint="Choose a file in a folder you may write to."
         ) from None
-    console.print(f"Wrote {written:,} members of {name!r} to {output}.")
+    console.print(f"Wrote {wording.count(written, 'member')} of {name!r} to {output}.")
 
 
 @app.command()
