@@ -87,6 +87,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("POST", "/api/exports/OnPrivate/run", {}, (202, 403, 403)),
     ("POST", "/api/exports/OnShared/dry-run", {}, (200, 200, 403)),
     ("PUT", "/api/exports/OnShared/schedule", {"mode": "off"}, (200, 200, 403)),
+    ("PUT", "/api/exports/schedule", {"exports": ["OnShared"], "enable": True}, (200, 200, 403)),  # no change
+    ("PUT", "/api/exports/schedule", {"exports": ["OnShared", "OnPrivate"], "enable": True}, (200, 403, 403)),
+    ("PUT", "/api/exports/schedule", {"exports": ["OnShared"], "mode": "own", "kind": "daily"}, (422, 422, 403)),
     ("POST", "/api/exports/run-all", None, (202, 403, 403)),
     ("GET", "/api/runs", None, (200, 200, 200)),
     ("GET", "/api/runs/{OnPrivate}", None, (200, 200, 200)),

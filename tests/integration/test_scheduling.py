@@ -13,14 +13,20 @@ import pytest
 from sqlalchemy import select, update
 
 from segport.emulator.serve import free_port
-from segport.errors import InvalidInput, Refused
+from segport.errors import InvalidInput, Refused, UnknownName
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.runs import list_runs, show_run
 from segport.scheduling import queue
 from segport.scheduling.calendar import make_schedule, next_fire
 from segport.scheduling.scheduler import tick_once
-from segport.scheduling.service import export_schedules, run_all, set_export_schedule, set_system_schedule
+from segport.scheduling.service import (
+    export_schedules,
+    run_all,
+    schedule_exports,
+    set_export_schedule,
+    set_system_schedule,
+)
 from segport.scheduling.worker import work_once
 from segport.segments.service import create_segment, show_segment
 from segport.store.tables import refreshes, runs, sync_state
@@ -118,6 +124,41 @@ def test_run_all_queues_only_exports_with_an_active_schedule(scheduled: App) -> 
     assert {item.export: item.active for item in export_schedules(app.store)} == {"A": True, "B": True, "C": False}
     with pytest.raises(InvalidInput, match="needs its times"):
         set_export_schedule(app.store, name="A", mode="own", actor="t")
+
+
+def test_several_exports_keep_their_own_schedules_when_turned_off_and_on_or_all_get_a_new_one(
+    scheduled: App,
+) -> None:
+    app = scheduled
+    hourly = make_schedule(kind="cron", cron="0 * * * *", timezone="America/Toronto")
+    set_export_schedule(app.store, name="A", mode="own", schedule=hourly, actor="t")  # B and C follow the refresh
+
+    def modes() -> dict[str, tuple[str, str | None]]:
+        return {
+            item.export: (item.mode, item.schedule.describe() if item.schedule else None)
+            for item in export_schedules(app.store)
+        }
+
+    schedule_exports(app.store, names=["A", "B"], enable=False, actor="t")
+    assert modes() == {"A": ("off", None), "B": ("off", None), "C": ("refresh", None)}
+    assert tick_once(app.store, app.settings, "t", datetime.now(UTC) + timedelta(hours=2)) == []  # A is off
+    schedule_exports(app.store, names=["A", "B", "C"], enable=True, actor="t")  # C was on: it stays as it was
+    assert modes() == {
+        "A": ("own", "cron '0 * * * *' (America/Toronto)"),
+        "B": ("refresh", None),
+        "C": ("refresh", None),
+    }
+    daily = make_schedule(kind="daily", times=["07:15"], timezone="Europe/Paris")
+    items = schedule_exports(app.store, names=["C", "A"], mode="own", schedule=daily, actor="t")
+    assert [item.export for item in items] == ["C", "A"]
+    assert modes()["A"] == modes()["C"] == ("own", "daily at 07:15 (Europe/Paris)")
+    with pytest.raises(UnknownName):
+        schedule_exports(app.store, names=["B", "Nobody"], mode="off", actor="t")
+    assert modes()["B"] == ("refresh", None)  # all or none
+    with pytest.raises(InvalidInput, match="not both"):
+        schedule_exports(app.store, names=["B"], mode="off", enable=True, actor="t")
+    with pytest.raises(InvalidInput, match="No export was chosen"):
+        schedule_exports(app.store, names=[], enable=True, actor="t")
 
 
 def test_cancel_a_queued_run_and_a_processing_one_between_batches(scheduled: App) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from segport.api.app import create_app
 from segport.connections import service as connections
 from segport.scheduling import queue
+from segport.scheduling.service import export_schedules
 from segport.store.tables import sign_ins, web_sessions
 from segport.users import service as users
 from tests.support.app import App
@@ -63,6 +64,9 @@ PAGES: list[tuple[str, tuple[int, int, int]]] = [
     ("/exports/OnShared/schedule", (200, 200, 403)),
     ("/exports/OnPrivate/schedule", (200, 403, 403)),
     ("/exports/OnShared/remove", (200, 200, 403)),
+    ("/exports/schedule?exports=OnShared", (200, 200, 403)),
+    ("/exports/schedule?exports=OnShared&exports=OnPrivate", (200, 403, 403)),
+    ("/exports/schedule", (422, 422, 403)),  # none chosen
     ("/exports/Nobody", (404, 404, 404)),
     ("/exports/check-list?connection=Shared&list_id=x", (400, 400, 400)),
     ("/segments", (200, 200, 200)),
@@ -97,6 +101,13 @@ FORMS: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
     ("/exports/OnShared/duplicate", {"new_name": "OnPrivate"}, (409, 409, 403)),
     ("/exports/OnShared/schedule", {"mode": "own", "kind": "daily", "times": "25:00"}, (400, 400, 403)),
     ("/exports/OnPrivate/remove", {}, (409, 403, 403)),  # a run is queued: refused
+    ("/exports/schedule", {"exports": "OnShared", "choice": "enable"}, (303, 303, 403)),  # on already: no change
+    ("/exports/schedule", {"exports": ["OnShared", "OnPrivate"], "choice": "enable"}, (303, 403, 403)),
+    (
+        "/exports/schedule",
+        {"exports": "OnShared", "choice": "override", "mode": "own", "times": "7:99"},
+        (400, 400, 403),
+    ),
     ("/segments/Everyone/delete", {}, (409, 409, 403)),  # used by exports: refused
     ("/segments/Everyone/duplicate", {"new_name": "Everyone"}, (409, 409, 403)),  # the name is taken
     ("/segments/new", {"name": "Bad", "rule": "customer_id ="}, (400, 400, 403)),
@@ -344,3 +355,24 @@ def test_a_segment_is_downloaded_whole_and_duplicated_from_its_page(site: tuple[
         assert "a copy of &#39;Everyone&#39;" in client.get(copied.headers["location"]).text
     with signed_in(base, "viewer") as client:
         assert "members.csv" not in client.get("/segments/Everyone").text
+
+
+def test_exports_chosen_in_the_list_are_scheduled_together(app: App, site: tuple[str, dict[str, int]]) -> None:
+    base, _ = site
+    with signed_in(base, "contributor") as client:
+        listing = client.get("/exports").text
+        assert 'name="exports" value="OnShared"' in listing and 'value="OnPrivate"' not in listing  # view only
+        page = client.get("/exports/schedule", params={"exports": "OnShared"}).text
+        assert 'id="chosen"' in page and "Keep or override their schedules" in page
+        token = csrf_token(client)
+
+        def save(**form: str) -> tuple[str, str | None]:
+            answer = client.post("/exports/schedule", data={"exports": "OnShared", "csrf_token": token, **form})
+            assert answer.status_code == 303, answer.text
+            [item] = export_schedules(app.store, name="OnShared")
+            return item.mode, item.schedule.describe() if item.schedule else None
+
+        own = "daily at 06:30 (Europe/Paris)"
+        assert save(choice="override", mode="own", kind="daily", times="6:30", timezone="Europe/Paris") == ("own", own)
+        assert save(choice="disable") == ("off", None)
+        assert save(choice="enable") == ("own", own)  # its own schedule came back

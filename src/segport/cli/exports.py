@@ -236,9 +236,10 @@ def _print_dry_run(report: DryRun) -> None:
 @app.command()
 def schedule(
     ctx: typer.Context,
-    name: Name,
+    names: Annotated[list[str], typer.Argument(help="The export(s); several get the same change.", show_default=False)],
     follow_refresh: Annotated[bool, typer.Option("--follow-refresh", help="Run with the system refresh.")] = False,
     off: Annotated[bool, typer.Option("--off", help="Never run by itself (on demand only).")] = False,
+    on: Annotated[bool, typer.Option("--on", help="Turn each one's schedule back on, as it was before --off.")] = False,
     daily: Annotated[bool, typer.Option("--daily", help="Its own schedule: every day at the --time(s).")] = False,
     weekly: Annotated[
         bool, typer.Option("--weekly", help="Its own schedule: on the --day(s) at the --time(s).")
@@ -248,23 +249,32 @@ def schedule(
     day: Days = None,
     timezone: Zone = "UTC",
 ) -> None:
-    """When the export runs by itself: with the system refresh (the default), its own schedule, or never."""
-    from segport.scheduling.service import set_export_schedule
+    """When exports run by themselves: with the system refresh (the default), their own schedule, or never.
+    --off keeps each one's own schedule, so --on brings it back."""
+    from segport.scheduling.service import schedule_exports
 
     store, actor = context(ctx).store, context(ctx).actor
-    if follow_refresh or off:
-        if follow_refresh and off:
-            raise InvalidInput("--follow-refresh and --off contradict each other.", hint="Pass one of them.")
-        item = set_export_schedule(store, name=name, mode="refresh" if follow_refresh else "off", actor=actor)
+    chosen = [flag for flag, given in (("--follow-refresh", follow_refresh), ("--off", off), ("--on", on)) if given]
+    if len(chosen) > 1:
+        raise InvalidInput(f"{' and '.join(chosen)} contradict each other.", hint="Pass one of them.")
+    if on or off:
+        items = schedule_exports(store, names=names, enable=on, actor=actor)
+    elif follow_refresh:
+        items = schedule_exports(store, names=names, mode="refresh", actor=actor)
     else:
-        item = set_export_schedule(
-            store, name=name, mode="own", actor=actor, schedule=schedule_from(daily, weekly, cron, time, day, timezone)
+        items = schedule_exports(
+            store,
+            names=names,
+            mode="own",
+            actor=actor,
+            schedule=schedule_from(daily, weekly, cron, time, day, timezone),
         )
-    how = item.schedule.describe() if item.schedule else "not by itself (the system refresh is off)"
-    if item.mode == "off":
-        how = "only on demand"
-    nxt = f"; next run {item.next_at:%Y-%m-%d %H:%M} UTC" if item.next_at else ""
-    console.print(f"{item.export!r} runs {how}{nxt}.")
+    for item in items:
+        how = item.schedule.describe() if item.schedule else "not by itself (the system refresh is off)"
+        if item.mode == "off":
+            how = "only on demand"
+        nxt = f"; next run {item.next_at:%Y-%m-%d %H:%M} UTC" if item.next_at else ""
+        console.print(f"{item.export!r} runs {how}{nxt}.")
 
 
 @app.command("run-all")

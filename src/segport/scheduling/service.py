@@ -55,23 +55,59 @@ def set_system_schedule(store: Store, schedule: Schedule | None, *, actor: str) 
 def set_export_schedule(
     store: Store, *, name: str, mode: str, actor: str, schedule: Schedule | None = None
 ) -> ExportSchedule:
-    if mode not in EXPORT_MODES:
-        raise InvalidInput(f"{mode!r} is not a schedule mode.", hint=f"Use one of: {', '.join(EXPORT_MODES)}.")
-    if (mode == "own") != (schedule is not None):
+    return schedule_exports(store, names=[name], mode=mode, schedule=schedule, actor=actor)[0]
+
+
+def schedule_exports(
+    store: Store,
+    *,
+    names: list[str],
+    actor: str,
+    mode: str | None = None,
+    schedule: Schedule | None = None,
+    enable: bool | None = None,
+) -> list[ExportSchedule]:
+    """Schedule several exports at once (R51), all or none: give them one new schedule (`mode`, and
+    `schedule` for their own), or keep each one's schedule and only turn them on or off (`enable`).
+
+    Turning one off keeps its own schedule, so turning it on again brings that schedule back (an export
+    that followed the refresh follows it again)."""
+    if (mode is None) == (enable is None):
         raise InvalidInput(
-            "An export's own schedule needs its times (and only it does).",
-            hint="Pass --daily/--weekly with --time (and --day), or --cron, together with nothing else.",
+            "Either give the exports a new schedule or turn their own schedules on or off, not both.",
+            hint="Choose one of the two.",
         )
-    export = show_export(store, name=name)
+    if mode is not None:
+        if mode not in EXPORT_MODES:
+            raise InvalidInput(f"{mode!r} is not a schedule mode.", hint=f"Use one of: {', '.join(EXPORT_MODES)}.")
+        if (mode == "own") != (schedule is not None):
+            raise InvalidInput(
+                "An export's own schedule needs its times (and only it does).",
+                hint="Pass --daily/--weekly with --time (and --day), or --cron, together with nothing else.",
+            )
+    if not names:
+        raise InvalidInput("No export was chosen.", hint="Choose the exports to schedule.")
+    ids = {name: show_export(store, name=name).id for name in dict.fromkeys(names)}
     with store.begin() as db:
-        db.execute(
-            update(exports)
-            .where(exports.c.id == export.id)
-            .values(schedule_mode=mode, schedule_spec=schedule.model_dump_json() if schedule else None)
-        )
-        described = schedule.describe() if schedule else None
-        audit.record(db, actor, "export.schedule_changed", name, mode=mode, schedule=described)
-    return export_schedules(store, name=name)[0]
+        for name, export_id in ids.items():
+            current_mode, spec = db.execute(
+                select(exports.c.schedule_mode, exports.c.schedule_spec).where(exports.c.id == export_id)
+            ).one()
+            if enable is None:
+                new_mode = mode
+                new_spec = schedule.model_dump_json() if schedule else (spec if mode == "off" else None)
+            elif enable:
+                new_mode = current_mode if current_mode != "off" else ("own" if spec else "refresh")
+                new_spec = spec
+            else:
+                new_mode, new_spec = "off", spec
+            db.execute(
+                update(exports).where(exports.c.id == export_id).values(schedule_mode=new_mode, schedule_spec=new_spec)
+            )
+            described = Schedule.model_validate_json(new_spec).describe() if new_mode == "own" and new_spec else None
+            audit.record(db, actor, "export.schedule_changed", name, mode=new_mode, schedule=described)
+    by_name = {item.export: item for item in export_schedules(store)}
+    return [by_name[name] for name in ids]
 
 
 def export_schedules(store: Store, *, name: str | None = None, now: datetime | None = None) -> list[ExportSchedule]:

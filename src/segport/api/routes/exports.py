@@ -20,7 +20,7 @@ from segport.exports.dry_run import dry_run
 from segport.exports.runs import list_runs, rows_csv, show_run
 from segport.scheduling import queue
 from segport.scheduling.calendar import make_schedule
-from segport.scheduling.service import run_all, set_export_schedule
+from segport.scheduling.service import run_all, schedule_exports, set_export_schedule
 from segport.users.service import User
 
 router = APIRouter()
@@ -307,6 +307,36 @@ def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, stor
         )
     item = set_export_schedule(store, name=name, mode=body.mode, actor=user.name, schedule=schedule)
     return schedule_view(item)
+
+
+class ManySchedulesBody(BaseModel):
+    exports: list[str] = Field(min_length=1, description="The exports to schedule, all or none.")
+    enable: bool | None = Field(
+        default=None, description="Keep each one's schedule and only turn it on (true) or off (false)."
+    )
+    mode: str | None = Field(default=None, pattern="^(refresh|own|off)$", description="Or: one new schedule for all.")
+    kind: str | None = Field(default=None, pattern="^(daily|weekly|cron)$")
+    times: list[str] = []
+    days: list[str] = []
+    cron: str | None = None
+    timezone: str = "UTC"
+
+
+@router.put("/api/exports/schedule", tags=["exports"])
+def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    """Several exports at once (the original's Keep or override schedules): `enable` keeps each one's own
+    schedule and turns it on or off; `mode` (with the schedule for `own`) gives them all the same one."""
+    for name in body.exports:
+        may_manage(store, user, name)
+    schedule = None
+    if body.mode == "own":
+        schedule = make_schedule(
+            kind=body.kind or "", times=body.times, days=body.days, cron=body.cron, timezone=body.timezone
+        )
+    items = schedule_exports(
+        store, names=body.exports, mode=body.mode, schedule=schedule, enable=body.enable, actor=user.name
+    )
+    return [schedule_view(item) for item in items]
 
 
 @router.post("/api/exports/run-all", status_code=202, tags=["exports"])

@@ -15,8 +15,8 @@ from segport.exports.dry_run import dry_run
 from segport.exports.runs import list_runs
 from segport.profiles.service import describe_if_loaded
 from segport.scheduling import queue
-from segport.scheduling.calendar import DAYS, make_schedule
-from segport.scheduling.service import export_schedules, run_all, set_export_schedule
+from segport.scheduling.calendar import DAYS, Schedule, make_schedule
+from segport.scheduling.service import export_schedules, run_all, schedule_exports, set_export_schedule
 from segport.segments.service import list_segments
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import json_error, render
@@ -159,6 +159,71 @@ def check_list(
     return JSONResponse({"name": name})
 
 
+@router.get("/exports/schedule")
+def schedule_many_page(request: Request, session: PageSession, store: StoreDep) -> Response:
+    """Several exports at once (R51): keep each one's schedule and turn them on or off, or give all a new one."""
+    allow(session, "admin", "contributor")
+    names = list(dict.fromkeys(request.query_params.getlist("exports")))
+    if not names:
+        raise InvalidInput("No export was chosen.", hint="Tick the exports to schedule in the list, then try again.")
+    for name in names:
+        may_manage(store, session.user, name)
+    items = [export_schedules(store, name=name)[0] for name in names]
+    return render(request, "exports/schedule_many.html", session, items=items, days=DAYS, values=None)
+
+
+@router.post("/exports/schedule")
+def schedule_many_submit(request: Request, posted: Post, store: StoreDep) -> Response:
+    allow(posted.session, "admin", "contributor")
+    names = posted.many("exports")
+    for name in names:
+        may_manage(store, posted.session.user, name)
+    choice = posted.text("choice")
+    try:
+        if choice in ("enable", "disable"):
+            schedule_exports(store, names=names, enable=choice == "enable", actor=posted.session.user.name)
+        else:
+            mode = posted.text("mode", "refresh")
+            schedule_exports(
+                store, names=names, mode=mode, schedule=_own_schedule(posted, mode), actor=posted.session.user.name
+            )
+    except SegportError as error:
+        items = [export_schedules(store, name=name)[0] for name in names]
+        values = _schedule_values(posted)
+        return render(
+            request,
+            "exports/schedule_many.html",
+            posted.session,
+            status_code=400,
+            items=items,
+            days=DAYS,
+            values=values,
+            error=error,
+        )
+    add_notice(store, posted.session, "success", f"Schedules saved for: {', '.join(names)}.")
+    return RedirectResponse("/exports", status_code=303)
+
+
+def _own_schedule(posted: Posted, mode: str) -> Schedule | None:
+    """The form's own schedule, checked; None unless `mode` is own."""
+    if mode != "own":
+        return None
+    return make_schedule(
+        kind=posted.text("kind", "daily"),
+        times=[part.strip() for part in posted.text("times").split(",") if part.strip()],
+        days=posted.many("days"),
+        cron=posted.optional("cron"),
+        timezone=posted.text("timezone", "UTC"),
+    )
+
+
+def _schedule_values(posted: Posted) -> dict[str, Any]:
+    """What was typed in a schedule form, to show it again."""
+    values: dict[str, Any] = {key: posted.text(key) for key in ("choice", "mode", "kind", "times", "cron", "timezone")}
+    values["days"] = posted.many("days")
+    return values
+
+
 @router.post("/exports/run-all")
 def run_all_submit(posted: Post, store: StoreDep) -> Response:
     allow(posted.session, "admin")
@@ -266,20 +331,11 @@ def schedule_submit(request: Request, name: str, posted: Post, store: StoreDep) 
     may_manage(store, posted.session.user, name)
     mode = posted.text("mode", "refresh")
     try:
-        schedule = None
-        if mode == "own":
-            schedule = make_schedule(
-                kind=posted.text("kind", "daily"),
-                times=[part.strip() for part in posted.text("times").split(",") if part.strip()],
-                days=posted.many("days"),
-                cron=posted.optional("cron"),
-                timezone=posted.text("timezone", "UTC"),
-            )
+        schedule = _own_schedule(posted, mode)
         set_export_schedule(store, name=name, mode=mode, actor=posted.session.user.name, schedule=schedule)
     except SegportError as error:
         item = export_schedules(store, name=name)[0]
-        values: dict[str, Any] = {key: posted.text(key) for key in ("mode", "kind", "times", "cron", "timezone")}
-        values["days"] = posted.many("days")
+        values = _schedule_values(posted)
         return render(
             request,
             "exports/schedule.html",
