@@ -19,6 +19,7 @@ from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.runs import show_run
 from segport.profiles.importer import import_profiles
+from segport.segments import membership
 from segport.segments import service as segments
 from segport.store import open_store
 
@@ -53,7 +54,7 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
         say(f"In the emulated account, {len(opted_out)} of these customers have unsubscribed: {', '.join(opted_out)}.")
         for name, rule in (("Canada", 'country = "CA"'), ("Big spenders", "lifetime_value >= 2500 and orders >= 2")):
             segments.create_segment(store, name=name, rule_text=rule, actor=settings.actor)
-            say(f"Segment {name!r}: {rule} -> {segments.count_segment(store, name=name):,} members.")
+            say(f"Segment {name!r}: {rule} -> {membership.count_segment(store, name=name):,} members.")
         exports.add_export(
             store,
             settings,

@@ -15,7 +15,8 @@ from segport.exports import service as exports
 from segport.exports.normalize import normalize_email
 from segport.exports.runs import iter_rows_not_sent, list_runs, rows_csv, show_run
 from segport.scheduling import queue
-from segport.segments.service import count_segment, create_segment, set_active
+from segport.segments.membership import count_segment
+from segport.segments.service import create_segment, set_active
 from segport.store.tables import run_batches, runs
 from tests.support.app import App
 

@@ -10,15 +10,8 @@ from segport import audit
 from segport.csv_text import csv_chunks
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.exports import service as exports
-from segport.segments.service import (
-    count_segment,
-    create_segment,
-    duplicate_segment,
-    edit_segment,
-    member_rows,
-    set_active,
-    show_segment,
-)
+from segport.segments.membership import count_segment, member_rows
+from segport.segments.service import create_segment, duplicate_segment, edit_segment, set_active, show_segment
 from tests.integration.test_sync import START, Walk
 from tests.integration.test_tracked_reruns import _profiles_from
 from tests.support.app import App

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.profiles.importer import import_profiles
 from segport.profiles.service import connect_external
-from segport.segments import service
+from segport.segments import membership, service
 from segport.segments.parser import SegmentSyntaxError
 from tests.support.app import App, postgresql_url
 
@@ -33,8 +33,8 @@ def loaded(app: App, tmp_path: Path) -> App:
 
 def members(app: App, rule: str, name: str = "s") -> list[str]:
     service.create_segment(app.store, name=name, rule_text=rule, actor="tester")
-    _, rows = service.preview_segment(app.store, name=name)
-    count = service.count_segment(app.store, name=name)
+    _, rows = membership.preview_segment(app.store, name=name)
+    count = membership.count_segment(app.store, name=name)
     assert count == len(rows)
     return [str(row[0]) for row in rows]
 
@@ -81,8 +81,8 @@ def test_segments_combine_by_union_intersect_and_except(loaded: App) -> None:
     assert members(loaded, '"Canada" intersect "VIP"', "i") == ["1", "3"]
     assert members(loaded, '"Canada" except "VIP"', "e") == ["5"]
     service.set_active(loaded.store, name="VIP", active=False, actor="t")
-    assert service.count_segment(loaded.store, name="i") == 0  # an inactive segment has no members
-    assert service.count_segment(loaded.store, name="e") == 3
+    assert membership.count_segment(loaded.store, name="i") == 0  # an inactive segment has no members
+    assert membership.count_segment(loaded.store, name="e") == 3
     with pytest.raises(Refused, match="combined into: e, i"):
         service.delete_segment(loaded.store, name="VIP", actor="t")
     with pytest.raises(UnknownName, match="no segment named 'Nope'"):
@@ -113,7 +113,7 @@ def test_rule_mistakes_point_at_the_place(loaded: App, rule: str, problem: str, 
 def test_a_segment_has_a_unique_name_and_a_preview_of_at_most_100(app: App, tmp_path: Path) -> None:
     app.load_profiles(tmp_path, 250)
     service.create_segment(app.store, name="All", rule_text="customer_id is not empty", actor="t")
-    columns, rows = service.preview_segment(app.store, name="All")
+    columns, rows = membership.preview_segment(app.store, name="All")
     assert columns[0] == "customer_id" and len(rows) == 100
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
     with pytest.raises(Refused, match="already exists"):
@@ -170,7 +170,7 @@ def test_an_external_postgresql_table_is_the_source_and_segments_run_there(app: 
     assert members(app, 'country = "CA" and spend >= 100', "big ca") == ["k3"]
     assert members(app, 'joined < "2024-01-15"', "early") == ["k1", "k3"]
     connect_external(app.store, url=url, table="crm.big_spenders", key="Customer Key", actor="t")
-    assert service.count_segment(app.store, name="big ca") == 1
+    assert membership.count_segment(app.store, name="big ca") == 1
     with pytest.raises(InvalidInput, match="no table or view 'crm.nothing'"):
         connect_external(app.store, url=url, table="crm.nothing", key="x", actor="t")
     with pytest.raises(InvalidInput, match="Cannot read"):

@@ -14,7 +14,7 @@ from segport import wording
 from segport.cli.common import console, context, number, when
 from segport.csv_text import csv_chunks
 from segport.errors import InvalidInput
-from segport.segments import service
+from segport.segments import membership, service
 
 app = typer.Typer(help="Define segments over the profile fields.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The segment's name.")]
@@ -35,7 +35,7 @@ def create(
     segment = service.create_segment(
         state.store, name=name, rule_text=rule, actor=state.actor, description=description, active=not inactive
     )
-    members = service.count_segment(state.store, name=segment.name) if segment.active else 0
+    members = membership.count_segment(state.store, name=segment.name) if segment.active else 0
     console.print(
         f"Created segment {segment.name!r} ({'active' if segment.active else 'inactive'}): {members:,} members."
     )
@@ -57,7 +57,7 @@ def edit(
     segment = service.edit_segment(
         state.store, name=name, rule_text=rule, description=description, new_name=new_name, actor=state.actor
     )
-    members = service.count_segment(state.store, name=segment.name) if segment.active else 0
+    members = membership.count_segment(state.store, name=segment.name) if segment.active else 0
     console.print(f"Changed segment {segment.name!r}: {members:,} members.")
 
 
@@ -93,18 +93,18 @@ def show(ctx: typer.Context, name: Name) -> None:
 @app.command()
 def count(ctx: typer.Context, name: Name) -> None:
     """Count the segment's members now (the database does the counting)."""
-    console.print(f"{service.count_segment(context(ctx).store, name=name):,}")
+    console.print(f"{membership.count_segment(context(ctx).store, name=name):,}")
 
 
 @app.command()
 def preview(ctx: typer.Context, name: Name) -> None:
     """The first 100 members, ordered by key."""
-    columns, rows = service.preview_segment(context(ctx).store, name=name)
+    columns, rows = membership.preview_segment(context(ctx).store, name=name)
     table = Table(*columns)
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row))
     console.print(table)
-    console.print(f"{len(rows)} shown (at most {service.PREVIEW_ROWS}).")
+    console.print(f"{len(rows)} shown (at most {membership.PREVIEW_ROWS}).")
 
 
 @app.command()
@@ -116,7 +116,7 @@ def members(
     ] = None,
 ) -> None:
     """Every member with every profile field, as CSV ordered by key (the preview shows 100)."""
-    columns, rows = service.member_rows(context(ctx).store, name=name)
+    columns, rows = membership.member_rows(context(ctx).store, name=name)
     if output is None:
         for chunk in csv_chunks(columns, rows):
             sys.stdout.write(chunk)

@@ -18,7 +18,8 @@ from segport.config import Settings
 from segport.errors import SegportError
 from segport.exports.launch import execute_run
 from segport.scheduling import queue
-from segport.segments.service import count_segment, list_segments
+from segport.segments.membership import count_segment
+from segport.segments.service import list_segments
 from segport.store import Store
 from segport.store.tables import exports, refreshes
 

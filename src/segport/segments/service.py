@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from segport import audit
 from segport.errors import InvalidInput, Refused
-from segport.profiles.source import ProfileSource, load_source
-from segport.segments.compiler import check_rule, members_condition, segment_keys
+from segport.profiles.source import load_source
+from segport.segments.compiler import check_rule
 from segport.segments.model import Combination, Definition, Group
 from segport.segments.parser import parse_rule
 from segport.store import Store
@@ -22,7 +21,6 @@ from segport.store.lookup import row_named
 from segport.store.tables import export_segments, exports, segment_dependencies, segments
 
 MAX_ACTIVE_SEGMENTS = 100
-PREVIEW_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -227,66 +225,6 @@ def resolver(store: Store) -> Any:
         return _rule_of(row), bool(row["active"])
 
     return resolve
-
-
-def count_segment(store: Store, *, name: str) -> int:
-    """Members of the segment now (0 when inactive); the count is recorded on the segment."""
-    segment = show_segment(store, name=name)
-    source = load_source(store)
-    members = _count(source, segment, store) if segment.active else 0
-    with store.begin() as connection:
-        connection.execute(
-            update(segments)
-            .where(segments.c.id == segment.id)
-            .values(member_count=members, counted_at=datetime.now(UTC))
-        )
-    return members
-
-
-def _count(source: ProfileSource, segment: SegmentView, store: Store) -> int:
-    condition = members_condition([check_rule(segment.rule, source)], source, resolver(store))
-    with source.engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
-
-
-def estimate(store: Store, *, rule_text: str) -> int:
-    """Members a rule would have now, without saving it (the builder's size as you edit)."""
-    rule, parser = parse_rule(rule_text)
-    source = load_source(store)
-    rule = check_rule(rule, source, parser)
-    condition = members_condition([rule], source, resolver(store))
-    with source.engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
-
-
-def preview_segment(store: Store, *, name: str, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The first `limit` members (by key), with every profile field."""
-    columns, rows = member_rows(store, name=name, limit=limit)
-    return columns, list(rows)
-
-
-def member_rows(store: Store, *, name: str, limit: int | None = None) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
-    """The profile fields, and the members (by key) with every field, streamed: the whole segment can be
-    downloaded, as the original's Download CSV. An inactive segment has none."""
-    segment = show_segment(store, name=name)
-    source = load_source(store)
-    names = [field.name for field in source.fields]
-    if not segment.active:
-        return names, iter(())
-    keys = segment_keys(check_rule(segment.rule, source), source, resolver(store)).subquery()
-    query = (
-        select(*(source.table.c[field] for field in names))
-        .where(source.table.c[source.key].in_(select(keys.c[0])))
-        .order_by(source.table.c[source.key])
-        .limit(limit)
-    )
-
-    def rows() -> Iterator[tuple[Any, ...]]:
-        with source.engine.connect() as connection:
-            for row in connection.execution_options(yield_per=5000).execute(query):
-                yield tuple(row)
-
-    return names, rows()
 
 
 def duplicate_segment(store: Store, *, name: str, new_name: str, actor: str) -> SegmentView:

@@ -67,6 +67,17 @@ segments = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Every count of a segment (a refresh, "count now", an edit): the member-count trend on its page (R73).
+segment_counts = Table(
+    "segment_counts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("segment_id", Integer, ForeignKey("segments.id", ondelete="CASCADE"), nullable=False),
+    Column("counted_at", DateTime(timezone=True), nullable=False),
+    Column("members", BigInteger, nullable=False),
+    Index("ix_segment_counts_segment_counted", "segment_id", "counted_at"),
+)
+
 # A segment combined from others (union, intersect, except) depends on them: they cannot be deleted under it.
 segment_dependencies = Table(
     "segment_dependencies",

@@ -16,6 +16,7 @@ from segport.api.auth import CurrentUser, StoreDep, require
 from segport.csv_text import attachment, csv_chunks
 from segport.errors import InvalidInput
 from segport.profiles.service import describe, import_profiles
+from segport.segments import membership
 from segport.segments import service as segments
 from segport.segments.service import SegmentView
 
@@ -128,7 +129,7 @@ def duplicate_segment(name: str, body: SegmentCopy, user: CurrentUser, store: St
 def members_csv(name: str, user: CurrentUser, store: StoreDep) -> StreamingResponse:
     """Every member with every profile field, ordered by key (profile data: admins and contributors only)."""
     require(user, "admin", "contributor")
-    columns, rows = segments.member_rows(store, name=name)
+    columns, rows = membership.member_rows(store, name=name)
     return StreamingResponse(
         csv_chunks(columns, rows), media_type="text/csv", headers=attachment(f"{name} members.csv")
     )
@@ -155,14 +156,14 @@ def deactivate(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
 @router.get("/api/segments/{name}/count", tags=["segments"])
 def count(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Members now (the count is recorded on the segment)."""
-    return {"name": name, "members": segments.count_segment(store, name=name)}
+    return {"name": name, "members": membership.count_segment(store, name=name)}
 
 
 @router.get("/api/segments/{name}/preview", tags=["segments"])
 def preview(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """The first 100 members (profile data: admins and contributors only)."""
     require(user, "admin", "contributor")
-    columns, rows = segments.preview_segment(store, name=name)
+    columns, rows = membership.preview_segment(store, name=name)
     return {"columns": columns, "rows": [[_plain(value) for value in row] for row in rows]}
 
 

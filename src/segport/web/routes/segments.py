@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from segport.csv_text import attachment, csv_chunks
 from segport.errors import SegportError, UnknownName
 from segport.profiles.service import describe_if_loaded
+from segport.segments import membership
 from segport.segments import service as segments
 from segport.users.sessions import add_notice
 from segport.web.pages import json_error, render
@@ -83,7 +84,7 @@ def new_submit(request: Request, posted: Post, store: StoreDep) -> Response:
         )
     except SegportError as error:
         return _form_again(request, posted, store, error, values, editing=None)
-    members = segments.count_segment(store, name=view.name)  # recorded, so lists and exports show it
+    members = membership.count_segment(store, name=view.name)  # recorded, so lists and exports show it
     add_notice(store, posted.session, "success", f"The segment {view.name!r} is saved ({members:,} members).")
     return RedirectResponse(_page(view.name), status_code=303)
 
@@ -94,7 +95,7 @@ def estimate(session: PageSession, store: StoreDep, rule: str = "") -> Response:
     if not rule.strip():
         return json_error("The rule is empty.", "Add a condition.")
     try:
-        members = segments.estimate(store, rule_text=rule)
+        members = membership.estimate(store, rule_text=rule)
     except SegportError as error:
         return json_error(error.message, error.hint)
     return JSONResponse({"members": members})
@@ -106,7 +107,7 @@ def detail_page(request: Request, name: str, session: PageSession, store: StoreD
     columns: list[str] = []
     rows: list[tuple[Any, ...]] = []
     if session.user.role in ("admin", "contributor"):  # profile data: not for viewers
-        columns, rows = segments.preview_segment(store, name=name)
+        columns, rows = membership.preview_segment(store, name=name)
     return render(request, "segments/detail.html", session, view=view, columns=columns, rows=rows)
 
 
@@ -143,7 +144,7 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep) -> R
 def members_csv(name: str, session: PageSession, store: StoreDep) -> Response:
     """Every member with every profile field (profile data: not for viewers)."""
     allow(session, "admin", "contributor")
-    columns, rows = segments.member_rows(store, name=name)
+    columns, rows = membership.member_rows(store, name=name)
     return StreamingResponse(
         csv_chunks(columns, rows), media_type="text/csv", headers=attachment(f"{name} members.csv")
     )
@@ -172,7 +173,7 @@ def act(name: str, action: str, posted: Post, store: StoreDep) -> Response:
         segments.set_active(store, name=name, active=action == "activate", actor=actor)
         add_notice(store, posted.session, "success", f"The segment is {action}d.")
     elif action == "count":
-        members = segments.count_segment(store, name=name)
+        members = membership.count_segment(store, name=name)
         add_notice(store, posted.session, "success", f"Counted now: {members:,} members.")
     else:
         raise UnknownName(f"There is no segment action {action!r}.", hint="Use the buttons on the segment's page.")
