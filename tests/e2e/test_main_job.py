@@ -138,6 +138,8 @@ def test_bad_input_gets_a_message_and_a_fix_never_a_traceback(tmp_path: Path) ->
         (("exports", "run", "Nope"), "There is no export named 'Nope'"),
         (("runs", "show", "42"), "There is no run 42"),
         (("connections", "add", "constant-contact", "--name", "CC"), "terms above were not accepted"),
+        (("runs", "show", "abc"), "Invalid value"),  # usage mistakes too: typer carries its own click
+        (("no-such-command",), "No such command"),
     ]
     for args, message in cases:
         done = segport(env, *args, check=False)

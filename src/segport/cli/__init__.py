@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.text import Text
 
@@ -65,11 +64,15 @@ def main() -> None:
         _fail(exc, 2)
     except SegportError as exc:
         _fail(exc, 1)
-    except click.exceptions.Abort:
+    except typer.Abort:
         errors.print("Aborted. An interrupted export run resumes where it stopped: segport exports run NAME")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # a usage mistake (typer carries its own click since 0.26)
+        show = getattr(exc, "show", None)
+        if show is None:
+            errors.print(Text(exc.format_message(), style="red"))
+        else:
+            show()
         sys.exit(exc.exit_code)
     if isinstance(result, int):
         sys.exit(result)
