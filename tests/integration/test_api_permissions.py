@@ -58,6 +58,8 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/segments/Everyone/count", None, (200, 200, 200)),
     ("GET", "/api/segments/Everyone/preview", None, (200, 200, 403)),
     ("GET", "/api/segments/Everyone/members.csv", None, (200, 200, 403)),
+    ("GET", "/api/segments/Everyone/history?days=30", None, (200, 200, 200)),
+    ("GET", "/api/segments/Everyone/history?days=0", None, (422, 422, 422)),
     ("POST", "/api/segments/Everyone/duplicate", {"new_name": "Everyone"}, (409, 409, 403)),
     ("PATCH", "/api/segments/Everyone", {"name": "Everyone"}, (200, 200, 403)),  # renamed to itself: no change
     ("GET", "/api/connections", None, (200, 200, 200)),

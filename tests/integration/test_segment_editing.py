@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
 from segport import audit
 from segport.csv_text import csv_chunks
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.exports import service as exports
-from segport.segments.membership import count_segment, member_rows
+from segport.segments.membership import count_history, count_segment, member_rows
 from segport.segments.service import create_segment, duplicate_segment, edit_segment, set_active, show_segment
+from segport.store.tables import segment_counts
 from tests.integration.test_sync import START, Walk
 from tests.integration.test_tracked_reruns import _profiles_from
 from tests.support.app import App
@@ -95,3 +98,29 @@ def test_a_duplicate_has_the_same_rule_and_members_and_the_download_has_them_all
     assert text.splitlines()[0] == ",".join(columns) and len(text.splitlines()) == members + 1
     set_active(app.store, name="Canada 2", active=False, actor="ada")
     assert list(member_rows(app.store, name="Canada 2")[1]) == []  # inactive: no members
+
+
+def test_every_count_is_kept_for_the_trend_for_400_days(app: App, tmp_path: Path) -> None:
+    app.load_profiles(tmp_path, 80)
+    segment = create_segment(app.store, name="Canada", rule_text='country = "CA"', actor="t")
+    first = count_segment(app.store, name="Canada")
+    edit_segment(app.store, name="Canada", rule_text='country = "CA" and orders >= 2', actor="t")
+    second = count_segment(app.store, name="Canada")
+    set_active(app.store, name="Canada", active=False, actor="t")
+    assert count_segment(app.store, name="Canada") == 0
+    history = count_history(app.store, name="Canada")
+    assert [members for _, members in history] == [first, second, 0] and first > second > 0
+    assert [moment for moment, _ in history] == sorted(moment for moment, _ in history)
+    long_ago = datetime.now(UTC) - timedelta(days=401)
+    with app.store.begin() as db:
+        db.execute(insert(segment_counts).values(segment_id=segment.id, counted_at=long_ago, members=5))
+        db.execute(
+            insert(segment_counts).values(segment_id=segment.id, counted_at=long_ago + timedelta(days=380), members=6)
+        )
+    assert [members for _, members in count_history(app.store, name="Canada", since=history[0][0])] == [
+        first,
+        second,
+        0,
+    ]
+    count_segment(app.store, name="Canada")  # a new count drops what is older than 400 days
+    assert [members for _, members in count_history(app.store, name="Canada")] == [6, first, second, 0, 0]

@@ -15,13 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from segport.api.app import create_app
 from segport.connections import service as connections
 from segport.scheduling import queue
 from segport.scheduling.service import export_schedules
-from segport.store.tables import sign_ins, web_sessions
+from segport.segments.membership import count_segment
+from segport.segments.service import show_segment
+from segport.store.tables import segment_counts, sign_ins, web_sessions
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.server import serving_app
@@ -74,6 +76,8 @@ PAGES: list[tuple[str, tuple[int, int, int]]] = [
     ("/segments/Everyone", (200, 200, 200)),
     ("/segments/Everyone/edit", (200, 200, 403)),
     ("/segments/Everyone/members.csv", (200, 200, 403)),
+    ("/segments/Everyone?range=7", (200, 200, 200)),
+    ("/segments/Everyone?range=nonsense", (200, 200, 200)),  # the default range instead
     ("/segments/estimate?rule=customer_id%20is%20not%20empty", (200, 200, 200)),
     ("/segments/estimate?rule=nonsense%20%3D", (400, 400, 400)),
     ("/profiles", (200, 200, 200)),
@@ -376,3 +380,24 @@ def test_exports_chosen_in_the_list_are_scheduled_together(app: App, site: tuple
         assert save(choice="override", mode="own", kind="daily", times="6:30", timezone="Europe/Paris") == ("own", own)
         assert save(choice="disable") == ("off", None)
         assert save(choice="enable") == ("own", own)  # its own schedule came back
+
+
+def test_a_segment_page_draws_its_member_count_trend_for_the_chosen_range(
+    app: App, site: tuple[str, dict[str, int]]
+) -> None:
+    base, _ = site
+    segment = show_segment(app.store, name="Everyone")
+    with app.store.begin() as db:
+        db.execute(
+            insert(segment_counts).values(
+                segment_id=segment.id, counted_at=datetime.now(UTC) - timedelta(days=20), members=11
+            )
+        )
+    count_segment(app.store, name="Everyone")  # 20 now
+    with signed_in(base, "viewer") as client:
+        month = client.get("/segments/Everyone", params={"range": "30"}).text
+        assert "<polyline" in month and "From 11 to 20 members, 2 counts" in month
+        assert "<td>11</td>" in month and "<td>20</td>" in month
+        week = client.get("/segments/Everyone", params={"range": "7"}).text
+        assert "From 20 to 20 members, 1 count " in week and "<td>11</td>" not in week
+        assert '<strong aria-current="true">7 days</strong>' in week

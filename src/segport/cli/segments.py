@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -138,6 +139,23 @@ def members(
             f"Cannot write {output}: {error.strerror}.", hint="Choose a file in a folder you may write to."
         ) from None
     console.print(f"Wrote {wording.count(written, 'member')} of {name!r} to {output}.")
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    name: Name,
+    days: Annotated[int | None, typer.Option(min=1, help="Only the last so many days (else all kept).")] = None,
+) -> None:
+    """Every recorded count of the segment, oldest first: how its membership moved."""
+    since = None if days is None else datetime.now(UTC) - timedelta(days=days)
+    table = Table("counted", "members", "change")
+    previous: int | None = None
+    for moment, members in membership.count_history(context(ctx).store, name=name, since=since):
+        change = "" if previous is None else f"{members - previous:+,}"
+        table.add_row(when(moment), f"{members:,}", change)
+        previous = members
+    console.print(table)
 
 
 @app.command()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -157,6 +158,21 @@ def deactivate(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
 def count(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Members now (the count is recorded on the segment)."""
     return {"name": name, "members": membership.count_segment(store, name=name)}
+
+
+@router.get("/api/segments/{name}/history", tags=["segments"])
+def history(
+    name: str,
+    user: CurrentUser,
+    store: StoreDep,
+    days: Annotated[int | None, Query(ge=1, le=400, description="Only the last so many days (else all kept).")] = None,
+) -> list[dict[str, Any]]:
+    """Every recorded count of the segment (each refresh and each count now), oldest first."""
+    since = None if days is None else datetime.now(UTC) - timedelta(days=days)
+    return [
+        {"counted_at": moment.isoformat(), "members": members}
+        for moment, members in membership.count_history(store, name=name, since=since)
+    ]
 
 
 @router.get("/api/segments/{name}/preview", tags=["segments"])

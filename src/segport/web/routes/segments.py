@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from segport.profiles.service import describe_if_loaded
 from segport.segments import membership
 from segport.segments import service as segments
 from segport.users.sessions import add_notice
+from segport.web import charts
 from segport.web.pages import json_error, render
 from segport.web.session import PageSession, Post, Posted, StoreDep, allow
 
@@ -108,7 +110,23 @@ def detail_page(request: Request, name: str, session: PageSession, store: StoreD
     rows: list[tuple[Any, ...]] = []
     if session.user.role in ("admin", "contributor"):  # profile data: not for viewers
         columns, rows = membership.preview_segment(store, name=name)
-    return render(request, "segments/detail.html", session, view=view, columns=columns, rows=rows)
+    chosen = request.query_params.get("range", "90")
+    if chosen not in charts.RANGES:
+        chosen = "90"
+    since = None if chosen == "all" else datetime.now(UTC) - timedelta(days=int(chosen))
+    history = charts.trend(membership.count_history(store, name=name, since=since))
+    return render(
+        request,
+        "segments/detail.html",
+        session,
+        view=view,
+        columns=columns,
+        rows=rows,
+        history=history,
+        ranges=charts.RANGES,
+        chosen=chosen,
+        chart=charts,
+    )
 
 
 @router.get("/segments/{name}/edit")
