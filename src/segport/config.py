@@ -78,7 +78,12 @@ class Settings(BaseSettings):
     schedule_catch_up_seconds: float = Field(default=900.0, gt=0)
     # How long an idle worker sleeps before looking for work again.
     worker_idle_seconds: float = Field(default=1.0, gt=0)
-    # Called with a run's summary when it ends Failure or Skipped (as is each connection's own webhook).
+    # A Successful run raises an alert (a warning on the run, and a webhook call) when more than this share
+    # of its members had an invalid email or were refused, or when its membership changed by more than this
+    # share since the export's previous successful run. 0 turns either off.
+    alert_refused_share: float = Field(default=0.1, ge=0, le=1)
+    alert_member_change_share: float = Field(default=0.5, ge=0)
+    # Called with a run's summary when it ends Failure or Skipped, or with alerts (as is each connection's own).
     webhook_url: str | None = None
     webhook_attempts: int = Field(default=4, ge=1)
     webhook_backoff_seconds: float = Field(default=1.0, ge=0)

@@ -1,4 +1,5 @@
-"""Webhooks: a run that ends Failure or Skipped is reported to the connection's webhook and the global one.
+"""Webhooks: a run that ends Failure or Skipped, or that raised alerts (exports/alerts.py), is reported to
+the connection's webhook and the global one.
 
 The summary is JSON (run id, export, status, message, counts, times). Each call is tried a few times with a
 doubling pause; a webhook that stays down is recorded as a warning on the run and never fails it.
@@ -22,7 +23,9 @@ logger = logging.getLogger(__name__)
 NOTIFIED = ("Failure", "Skipped")
 
 
-def notify_if_needed(store: Store, settings: Settings, run_id: int, http: httpx.Client | None = None) -> None:
+def notify_if_needed(
+    store: Store, settings: Settings, run_id: int, http: httpx.Client | None = None, alerts: list[str] | None = None
+) -> None:
     with store.begin() as db:
         own = db.execute(
             select(connections.c.webhook_url)
@@ -34,7 +37,7 @@ def notify_if_needed(store: Store, settings: Settings, run_id: int, http: httpx.
     if not targets:
         return  # the common case: no webhook, so the run's summary is not even read
     view = show_run(store, run_id=run_id, with_details=False)
-    if view.status not in NOTIFIED:
+    if view.status not in NOTIFIED and not alerts:
         return
     summary = {
         "run_id": view.id,
@@ -47,6 +50,7 @@ def notify_if_needed(store: Store, settings: Settings, run_id: int, http: httpx.
         "finished_at": view.finished_at.isoformat() if view.finished_at else None,
         "counts": view.counts,
         "rows_not_sent": view.rows_not_sent,
+        "alerts": alerts or [],
     }
     with http_session(settings, http) as session:
         for url in targets:

@@ -28,7 +28,7 @@ from segport.scheduling.service import (
     set_system_schedule,
 )
 from segport.scheduling.worker import work_once
-from segport.segments.service import create_segment, show_segment
+from segport.segments.service import create_segment, edit_segment, show_segment
 from segport.store.tables import refreshes, runs, sync_state
 from tests.support.app import App
 
@@ -256,6 +256,41 @@ def test_a_failed_run_calls_the_webhook_and_retries_it(scheduled: App) -> None:
         # A successful run calls nobody.
         ok = launch.run_export(app.store, app.settings, name="B", actor="t", http=app.http)
         assert show_run(app.store, run_id=ok).status == "Successful" and len(_Hook.received) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_successful_run_that_looks_wrong_raises_alerts_on_the_run_and_the_webhook(
+    scheduled: App, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = HTTPServer(("127.0.0.1", port), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Hook.received, _Hook.answers = [], []
+    try:
+        scheduled.load_profiles(tmp_path, 300)
+        app = scheduled.reopen(webhook_url=f"http://127.0.0.1:{port}/hook", alert_refused_share=0.5)
+
+        def run_a(with_settings: App) -> tuple[list[str], list[dict[str, object]]]:
+            run_id = launch.run_export(with_settings.store, with_settings.settings, name="A", actor="t", http=app.http)
+            view = show_run(app.store, run_id=run_id)
+            assert view.status == "Successful", view.message
+            return [e["message"] for e in view.events if e["message"].startswith("Alert:")], _Hook.received[-1:]
+
+        assert run_a(app) == ([], [])  # the first run: nothing to compare with, few refused
+        edit_segment(app.store, name="Everyone", rule_text='country = "CA"', actor="t")
+        raised, [summary] = run_a(app)
+        assert len(raised) == 1 and "fewer than at run" in raised[0], raised
+        assert (summary["status"], summary["alerts"]) == ("Successful", [raised[0].removeprefix("Alert: ")])
+        strict = app.reopen(alert_refused_share=0.001, alert_member_change_share=0)
+        view = show_run(
+            strict.store, run_id=launch.run_export(strict.store, strict.settings, name="A", actor="t", http=app.http)
+        )
+        assert view.counts["invalid_email"] > 0
+        [alert] = [e["message"] for e in view.events if e["message"].startswith("Alert:")]
+        assert "had an invalid email or were refused by Constant Contact" in alert
+        assert len(_Hook.received) == 2
     finally:
         server.shutdown()
         server.server_close()

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from segport.config import Settings
 from segport.connections.service import client_for, http_session
 from segport.errors import SegportError
-from segport.exports import runner
+from segport.exports import alerts, runner
 from segport.exports.control import RunControl, Stop
 from segport.exports.run_log import event, finish, now
 from segport.exports.runner import RunProgress
@@ -130,4 +130,5 @@ def execute_run(
         raise
     finally:
         control.close()
-    notify_if_needed(store, settings, run_id)  # a real network call: webhooks are not Constant Contact
+    raised = alerts.check_run(store, settings, run_id)
+    notify_if_needed(store, settings, run_id, alerts=raised)  # a real network call: webhooks are not Constant Contact
