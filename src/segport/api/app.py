@@ -11,7 +11,9 @@ from swagger_ui_bundle import swagger_ui_path
 
 from segport import __version__
 from segport.api import problems
+from segport.api.routes import connections as connection_routes
 from segport.api.routes import data, exports, system
+from segport.api.routes import runs as run_routes
 from segport.config import Settings
 from segport.store import Store
 from segport.web import pages
@@ -50,7 +52,9 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
 
     app.include_router(system.router)
     app.include_router(data.router)
+    app.include_router(connection_routes.router)
     app.include_router(exports.router)
+    app.include_router(run_routes.router)
     for module in (account, connections, export_pages, segments, profiles, runs, schedule, users):
         app.include_router(module.router)
     return app

@@ -8,15 +8,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from segport.api.problems import NotAllowed, NotSignedIn
+from segport.api.state import StoreDep as StoreDep
+from segport.api.state import store_of
 from segport.connections.service import ConnectionView, list_connections, show_connection
 from segport.exports.service import ExportView, show_export
 from segport.store import Store
 from segport.users.service import User, authenticate
-
-
-def store_of(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def current_user(request: Request) -> User:
@@ -31,7 +28,6 @@ def current_user(request: Request) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-StoreDep = Annotated[Store, Depends(store_of)]
 
 
 def require(user: User, *roles: str) -> None:

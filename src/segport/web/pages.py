@@ -17,10 +17,11 @@ from starlette.exceptions import HTTPException
 
 from segport.api import problems
 from segport.api.problems import NotAllowed, NotSignedIn
+from segport.api.state import store_of
 from segport.clock import as_utc
 from segport.errors import SegportError
 from segport.users.sessions import Session, take_notices
-from segport.web.session import FormExpired, SignInRequired, browser_session, sign_in_link, store_of
+from segport.web.session import FormExpired, SignInRequired, browser_session, sign_in_link
 
 HERE = Path(__file__).parent
 environment = Environment(

@@ -10,8 +10,9 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from segport.api.auth import require
-from segport.config import Settings
-from segport.store import Store
+from segport.api.state import SettingsDep as SettingsDep
+from segport.api.state import StoreDep as StoreDep
+from segport.api.state import settings_of, store_of
 from segport.users.passwords import same_text
 from segport.users.sessions import Session, find_session
 
@@ -28,16 +29,6 @@ class SignInRequired(Exception):
 
 class FormExpired(Exception):
     """The form's CSRF token does not belong to this session (an old tab, or a forged request)."""
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def store_of(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
 
 
 def browser_session(request: Request) -> Session | None:
@@ -101,5 +92,3 @@ def sign_in_link(back_to: str) -> str:
 
 PageSession = Annotated[Session, Depends(signed_in)]
 Post = Annotated[Posted, Depends(posted)]
-StoreDep = Annotated[Store, Depends(store_of)]
-SettingsDep = Annotated[Settings, Depends(settings_of)]

@@ -1,154 +1,25 @@
-"""Connections, exports and runs. Contributors work only through connections shared with contributors."""
+"""Exports: create, change, duplicate, disconnect, run, dry run, schedule. Contributors work only through
+connections shared with contributors."""
 
 from __future__ import annotations
 
 import dataclasses
-import html
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from segport.api.auth import CurrentUser, StoreDep, can_use, may_edit, may_manage, may_use_connection, require
+from segport.api.auth import CurrentUser, StoreDep, may_edit, may_manage, may_use_connection, require
 from segport.api.routes.system import schedule_view
-from segport.connections import service as connections
-from segport.connections import web_sign_in
+from segport.api.state import http_of, settings_of
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
-from segport.exports.runs import list_runs, rows_csv, show_run
 from segport.scheduling import queue
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.service import run_all, schedule_exports, set_export_schedule
 from segport.users.service import User
 
 router = APIRouter()
-
-
-def _http(request: Request) -> Any:
-    return request.app.state.http  # the network seam: None in production, the emulator in tests
-
-
-# --- connections -----------------------------------------------------------------------------------------
-
-
-@router.get("/api/connections", tags=["connections"])
-def list_connections(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
-    """Every connection; the details only of those the caller may use (others: name and type)."""
-    found = []
-    for view in connections.list_connections(store):
-        if can_use(user, view):
-            found.append({**dataclasses.asdict(view), "usable": True})
-        else:
-            found.append({"name": view.name, "kind": view.kind, "usable": False})
-    return found
-
-
-class NewConnection(BaseModel):
-    name: str = Field(min_length=1, max_length=255)
-    allow_contributors: bool = False
-    agreed: bool = Field(description="The data privacy and compliance terms (GET /api/connections/terms) accepted.")
-
-
-@router.get("/api/connections/terms", tags=["connections"])
-def terms(user: CurrentUser) -> dict[str, str]:
-    """The data privacy and compliance text a connection's creator agrees to."""
-    return {"text": connections.PRIVACY_TEXT}
-
-
-@router.post("/api/connections", status_code=202, tags=["connections"])
-def add_connection(body: NewConnection, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    """Start adding a connection: open `authorize_url` in a browser; Constant Contact comes back to
-    /oauth/callback, which saves the connection."""
-    require(user, "admin")
-    started = web_sign_in.start(
-        store,
-        request.app.state.settings,
-        user=user.name,
-        name=body.name,
-        purpose="add",
-        allow_contributors=body.allow_contributors,
-        agreed=body.agreed,
-    )
-    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
-
-
-@router.post("/api/connections/{name}/reauthorize", status_code=202, tags=["connections"])
-def reauthorize(name: str, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    """Sign in to Constant Contact again for this connection (open `authorize_url` in a browser)."""
-    require(user, "admin")
-    started = web_sign_in.start(store, request.app.state.settings, user=user.name, name=name, purpose="reauthorize")
-    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
-
-
-@router.get("/oauth/callback", tags=["connections"], response_class=HTMLResponse, response_model=None)
-def oauth_callback(
-    request: Request,
-    store: StoreDep,
-    state: str = "",
-    code: str | None = None,
-    error: str | None = None,
-    error_description: str | None = None,
-) -> HTMLResponse | RedirectResponse:
-    """Where Constant Contact sends the browser back; the state proves which sign-in it belongs to."""
-    from segport.web.session import browser_session  # the web UI's sign-ins come back in their session
-
-    session = browser_session(request)
-    finished = web_sign_in.finish(
-        store,
-        request.app.state.settings,
-        state=state,
-        code=code,
-        error=error,
-        error_description=error_description,
-        http=_http(request),
-        session_digest=session.digest if session else None,
-    )
-    if finished.pending is not None:
-        return RedirectResponse(f"/connections/new/review?pending={finished.pending}", status_code=303)
-    if session is not None:
-        return RedirectResponse(f"/connections/{quote(finished.name)}?reauthorized=1", status_code=303)
-    view = finished.connection
-    assert view is not None
-    account = html.escape(view.account_name or "your Constant Contact account")
-    page = (
-        f"<!doctype html><html lang=en><meta charset=utf-8><title>Connected</title>"
-        f"<p>The connection <strong>{html.escape(view.name)}</strong> is signed in to {account}. "
-        f"You can close this window.</p></html>"
-    )
-    return HTMLResponse(page)
-
-
-@router.get("/api/connections/{name}", tags=["connections"])
-def show_connection(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    may_use_connection(store, user, name)
-    return dataclasses.asdict(connections.show_connection(store, name=name))
-
-
-class ConnectionChange(BaseModel):
-    new_name: str | None = Field(default=None, min_length=1, max_length=255)
-    allow_contributors: bool | None = None
-
-
-@router.patch("/api/connections/{name}", tags=["connections"])
-def edit_connection(name: str, body: ConnectionChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    """Rename the connection and/or change who may use it."""
-    require(user, "admin")
-    view = connections.edit_connection(
-        store, name=name, new_name=body.new_name, allow_contributors=body.allow_contributors, actor=user.name
-    )
-    return dataclasses.asdict(view)
-
-
-@router.delete("/api/connections/{name}", status_code=204, tags=["connections"])
-def remove_connection(name: str, user: CurrentUser, store: StoreDep) -> None:
-    """Remove it and its stored secrets (refused while exports use it)."""
-    require(user, "admin")
-    connections.remove_connection(store, name=name, actor=user.name)
-
-
-# --- exports ---------------------------------------------------------------------------------------------
 
 
 class NewExport(BaseModel):
@@ -211,7 +82,7 @@ def add_export(body: NewExport, request: Request, user: CurrentUser, store: Stor
     may_use_connection(store, user, body.connection)
     view = exports.add_export(
         store,
-        request.app.state.settings,
+        settings_of(request),
         name=body.name,
         connection=body.connection,
         list_id=body.list_id,
@@ -221,7 +92,7 @@ def add_export(body: NewExport, request: Request, user: CurrentUser, store: Stor
         segment_names=body.segments,
         mode=body.mode,
         actor=user.name,
-        http=_http(request),
+        http=http_of(request),
     )
     return _export(view, user, store)
 
@@ -233,7 +104,7 @@ def edit_export(name: str, body: ExportChange, request: Request, user: CurrentUs
         may_use_connection(store, user, body.connection)
     view = exports.edit_export(
         store,
-        request.app.state.settings,
+        settings_of(request),
         name=name,
         new_name=body.new_name,
         connection=body.connection,
@@ -244,7 +115,7 @@ def edit_export(name: str, body: ExportChange, request: Request, user: CurrentUs
         segment_names=body.segments,
         mode=body.mode,
         actor=user.name,
-        http=_http(request),
+        http=http_of(request),
     )
     return _export(view, user, store)
 
@@ -282,7 +153,7 @@ def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) 
 def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """What a run would add, update, remove and skip (with reasons); nothing is sent."""
     may_manage(store, user, name)
-    report = dry_run(store, request.app.state.settings, name=name, full=body.full, http=_http(request))
+    report = dry_run(store, settings_of(request), name=name, full=body.full, http=http_of(request))
     return {
         "export": report.export,
         "mode": report.mode,
@@ -346,55 +217,3 @@ def run_all_exports(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
     return [
         {"export": name, "run_id": run_id, "joined": joined} for name, run_id, joined in run_all(store, actor=user.name)
     ]
-
-
-# --- runs ------------------------------------------------------------------------------------------------
-
-
-def _run(view: Any) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "export": view.export,
-        "status": view.status,
-        "trigger": view.trigger,
-        "triggered_by": view.triggered_by,
-        "created_at": view.created_at,
-        "started_at": view.started_at,
-        "finished_at": view.finished_at,
-        "duration_seconds": view.duration_seconds,
-        "message": view.message,
-        "counts": view.counts,
-        "rows_not_sent": view.rows_not_sent,
-    }
-
-
-@router.get("/api/runs", tags=["runs"])
-def runs(
-    user: CurrentUser, store: StoreDep, export: str | None = None, status: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Runs, newest first; filter by export and status."""
-    found = list_runs(store, export=export, limit=max(1, min(limit, 500)))
-    return [_run(view) for view in found if status is None or view.status == status]
-
-
-@router.get("/api/runs/{run_id}", tags=["runs"])
-def run_detail(run_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    """One run with its batches and events."""
-    view = show_run(store, run_id=run_id)
-    return {**_run(view), "batches": view.batches, "events": view.events}
-
-
-@router.get("/api/runs/{run_id}/rows.csv", tags=["runs"])
-def run_rows(run_id: int, user: CurrentUser, store: StoreDep) -> StreamingResponse:
-    """The rows not sent, not added or removed, with the reason (emails: admins and contributors only)."""
-    view = show_run(store, run_id=run_id, with_details=False)
-    may_manage(store, user, view.export)
-    headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-rows.csv"'}
-    return StreamingResponse(rows_csv(store, run_id=run_id), media_type="text/csv", headers=headers)
-
-
-@router.post("/api/runs/{run_id}/cancel", tags=["runs"])
-def cancel_run(run_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
-    view = show_run(store, run_id=run_id, with_details=False)
-    may_manage(store, user, view.export)
-    return {"run_id": run_id, "outcome": queue.cancel(store, run_id=run_id, actor=user.name)}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from segport.api.auth import edit_rights, may_edit, may_manage, usable_connections
+from segport.api.state import http_of
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
@@ -27,10 +28,6 @@ router = APIRouter(include_in_schema=False)
 
 def _page(name: str) -> str:
     return f"/exports/{quote(name, safe='')}"
-
-
-def _http(request: Request) -> Any:
-    return request.app.state.http  # the network seam: None in production, the emulator in tests
 
 
 def _form_context(store: Any, session: Session) -> dict[str, Any]:
@@ -127,7 +124,7 @@ def new_submit(request: Request, posted: Post, store: StoreDep, settings: Settin
             segment_names=values["segments"],
             mode=values["mode"],
             actor=posted.session.user.name,
-            http=_http(request),
+            http=http_of(request),
         )
     except SegportError as error:
         return _form_again(request, posted, store, error, values, editing=None)
@@ -153,7 +150,7 @@ def check_list(
     try:
         allow(session, "admin", "contributor")
         _check_connection(store, session, connection)
-        name = exports.check_list(store, settings, connection=connection, list_id=list_id, http=_http(request))
+        name = exports.check_list(store, settings, connection=connection, list_id=list_id, http=http_of(request))
     except SegportError as error:
         return json_error(error.message, error.hint)
     return JSONResponse({"name": name})
@@ -279,7 +276,7 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, sett
             segment_names=values["segments"],
             mode=values["mode"],
             actor=posted.session.user.name,
-            http=_http(request),
+            http=http_of(request),
         )
     except SegportError as error:
         return _form_again(request, posted, store, error, values, editing=current)
@@ -315,7 +312,7 @@ def run_submit(name: str, posted: Post, store: StoreDep) -> Response:
 @router.post("/exports/{name}/dry-run")
 def dry_run_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     view = may_manage(store, posted.session.user, name)
-    report = dry_run(store, settings, name=name, full=posted.checked("full"), http=_http(request))
+    report = dry_run(store, settings, name=name, full=posted.checked("full"), http=http_of(request))
     return render(request, "exports/dry_run.html", posted.session, view=view, report=report)
 
 

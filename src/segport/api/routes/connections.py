@@ -1,0 +1,135 @@
+"""Connections (admins; contributors see the ones not shared with them by name and type only), and the
+OAuth callback the browser comes back to from Constant Contact's sign-in page."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from segport.api.auth import CurrentUser, StoreDep, can_use, may_use_connection, require
+from segport.api.state import http_of, settings_of
+from segport.connections import service as connections
+from segport.connections import web_sign_in
+
+router = APIRouter()
+
+
+@router.get("/api/connections", tags=["connections"])
+def list_connections(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    """Every connection; the details only of those the caller may use (others: name and type)."""
+    found = []
+    for view in connections.list_connections(store):
+        if can_use(user, view):
+            found.append({**dataclasses.asdict(view), "usable": True})
+        else:
+            found.append({"name": view.name, "kind": view.kind, "usable": False})
+    return found
+
+
+class NewConnection(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    allow_contributors: bool = False
+    agreed: bool = Field(description="The data privacy and compliance terms (GET /api/connections/terms) accepted.")
+
+
+@router.get("/api/connections/terms", tags=["connections"])
+def terms(user: CurrentUser) -> dict[str, str]:
+    """The data privacy and compliance text a connection's creator agrees to."""
+    return {"text": connections.PRIVACY_TEXT}
+
+
+@router.post("/api/connections", status_code=202, tags=["connections"])
+def add_connection(body: NewConnection, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Start adding a connection: open `authorize_url` in a browser; Constant Contact comes back to
+    /oauth/callback, which saves the connection."""
+    require(user, "admin")
+    started = web_sign_in.start(
+        store,
+        settings_of(request),
+        user=user.name,
+        name=body.name,
+        purpose="add",
+        allow_contributors=body.allow_contributors,
+        agreed=body.agreed,
+    )
+    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
+
+
+@router.post("/api/connections/{name}/reauthorize", status_code=202, tags=["connections"])
+def reauthorize(name: str, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Sign in to Constant Contact again for this connection (open `authorize_url` in a browser)."""
+    require(user, "admin")
+    started = web_sign_in.start(store, settings_of(request), user=user.name, name=name, purpose="reauthorize")
+    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
+
+
+@router.get("/oauth/callback", tags=["connections"], response_class=HTMLResponse, response_model=None)
+def oauth_callback(
+    request: Request,
+    store: StoreDep,
+    state: str = "",
+    code: str | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> HTMLResponse | RedirectResponse:
+    """Where Constant Contact sends the browser back; the state proves which sign-in it belongs to."""
+    from segport.web.session import browser_session  # the web UI's sign-ins come back in their session
+
+    session = browser_session(request)
+    finished = web_sign_in.finish(
+        store,
+        settings_of(request),
+        state=state,
+        code=code,
+        error=error,
+        error_description=error_description,
+        http=http_of(request),
+        session_digest=session.digest if session else None,
+    )
+    if finished.pending is not None:
+        return RedirectResponse(f"/connections/new/review?pending={finished.pending}", status_code=303)
+    if session is not None:
+        return RedirectResponse(f"/connections/{quote(finished.name)}?reauthorized=1", status_code=303)
+    view = finished.connection
+    assert view is not None
+    account = html.escape(view.account_name or "your Constant Contact account")
+    page = (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>Connected</title>"
+        f"<p>The connection <strong>{html.escape(view.name)}</strong> is signed in to {account}. "
+        f"You can close this window.</p></html>"
+    )
+    return HTMLResponse(page)
+
+
+@router.get("/api/connections/{name}", tags=["connections"])
+def show_connection(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    may_use_connection(store, user, name)
+    return dataclasses.asdict(connections.show_connection(store, name=name))
+
+
+class ConnectionChange(BaseModel):
+    new_name: str | None = Field(default=None, min_length=1, max_length=255)
+    allow_contributors: bool | None = None
+
+
+@router.patch("/api/connections/{name}", tags=["connections"])
+def edit_connection(name: str, body: ConnectionChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Rename the connection and/or change who may use it."""
+    require(user, "admin")
+    view = connections.edit_connection(
+        store, name=name, new_name=body.new_name, allow_contributors=body.allow_contributors, actor=user.name
+    )
+    return dataclasses.asdict(view)
+
+
+@router.delete("/api/connections/{name}", status_code=204, tags=["connections"])
+def remove_connection(name: str, user: CurrentUser, store: StoreDep) -> None:
+    """Remove it and its stored secrets (refused while exports use it)."""
+    require(user, "admin")
+    connections.remove_connection(store, name=name, actor=user.name)
