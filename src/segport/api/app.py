@@ -17,7 +17,7 @@ from segport.api.routes import runs as run_routes
 from segport.config import Settings
 from segport.store import Store
 from segport.web import pages
-from segport.web.routes import account, connections, profiles, runs, schedule, segments, users
+from segport.web.routes import account, connections, export_schedules, profiles, runs, schedule, segments, users
 from segport.web.routes import exports as export_pages
 
 DOCS_ASSETS = "/docs/assets"
@@ -55,6 +55,6 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
     app.include_router(connection_routes.router)
     app.include_router(exports.router)
     app.include_router(run_routes.router)
-    for module in (account, connections, export_pages, segments, profiles, runs, schedule, users):
+    for module in (account, connections, export_schedules, export_pages, segments, profiles, runs, schedule, users):
         app.include_router(module.router)
     return app

@@ -16,8 +16,7 @@ from segport.exports.dry_run import dry_run
 from segport.exports.runs import list_runs
 from segport.profiles.service import describe_if_loaded
 from segport.scheduling import queue
-from segport.scheduling.calendar import DAYS, Schedule, make_schedule
-from segport.scheduling.service import export_schedules, run_all, schedule_exports, set_export_schedule
+from segport.scheduling.service import export_schedules, run_all
 from segport.segments.service import list_segments
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import json_error, render
@@ -26,7 +25,7 @@ from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep
 router = APIRouter(include_in_schema=False)
 
 
-def _page(name: str) -> str:
+def export_page(name: str) -> str:
     return f"/exports/{quote(name, safe='')}"
 
 
@@ -134,7 +133,7 @@ def new_submit(request: Request, posted: Post, store: StoreDep, settings: Settin
         "success",
         f"The export {view.name!r} is saved. It runs with its schedule, or when you press Run.",
     )
-    return RedirectResponse(_page(view.name), status_code=303)
+    return RedirectResponse(export_page(view.name), status_code=303)
 
 
 @router.get("/exports/check-list")
@@ -154,71 +153,6 @@ def check_list(
     except SegportError as error:
         return json_error(error.message, error.hint)
     return JSONResponse({"name": name})
-
-
-@router.get("/exports/schedule")
-def schedule_many_page(request: Request, session: PageSession, store: StoreDep) -> Response:
-    """Several exports at once (R51): keep each one's schedule and turn them on or off, or give all a new one."""
-    allow(session, "admin", "contributor")
-    names = list(dict.fromkeys(request.query_params.getlist("exports")))
-    if not names:
-        raise InvalidInput("No export was chosen.", hint="Tick the exports to schedule in the list, then try again.")
-    for name in names:
-        may_manage(store, session.user, name)
-    items = [export_schedules(store, name=name)[0] for name in names]
-    return render(request, "exports/schedule_many.html", session, items=items, days=DAYS, values=None)
-
-
-@router.post("/exports/schedule")
-def schedule_many_submit(request: Request, posted: Post, store: StoreDep) -> Response:
-    allow(posted.session, "admin", "contributor")
-    names = posted.many("exports")
-    for name in names:
-        may_manage(store, posted.session.user, name)
-    choice = posted.text("choice")
-    try:
-        if choice in ("enable", "disable"):
-            schedule_exports(store, names=names, enable=choice == "enable", actor=posted.session.user.name)
-        else:
-            mode = posted.text("mode", "refresh")
-            schedule_exports(
-                store, names=names, mode=mode, schedule=_own_schedule(posted, mode), actor=posted.session.user.name
-            )
-    except SegportError as error:
-        items = [export_schedules(store, name=name)[0] for name in names]
-        values = _schedule_values(posted)
-        return render(
-            request,
-            "exports/schedule_many.html",
-            posted.session,
-            status_code=400,
-            items=items,
-            days=DAYS,
-            values=values,
-            error=error,
-        )
-    add_notice(store, posted.session, "success", f"Schedules saved for: {', '.join(names)}.")
-    return RedirectResponse("/exports", status_code=303)
-
-
-def _own_schedule(posted: Posted, mode: str) -> Schedule | None:
-    """The form's own schedule, checked; None unless `mode` is own."""
-    if mode != "own":
-        return None
-    return make_schedule(
-        kind=posted.text("kind", "daily"),
-        times=[part.strip() for part in posted.text("times").split(",") if part.strip()],
-        days=posted.many("days"),
-        cron=posted.optional("cron"),
-        timezone=posted.text("timezone", "UTC"),
-    )
-
-
-def _schedule_values(posted: Posted) -> dict[str, Any]:
-    """What was typed in a schedule form, to show it again."""
-    values: dict[str, Any] = {key: posted.text(key) for key in ("choice", "mode", "kind", "times", "cron", "timezone")}
-    values["days"] = posted.many("days")
-    return values
 
 
 @router.post("/exports/run-all")
@@ -281,7 +215,7 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, sett
     except SegportError as error:
         return _form_again(request, posted, store, error, values, editing=current)
     add_notice(store, posted.session, "success", "Changes saved. They apply from the next run.")
-    return RedirectResponse(_page(view.name), status_code=303)
+    return RedirectResponse(export_page(view.name), status_code=303)
 
 
 @router.post("/exports/{name}/duplicate")
@@ -290,7 +224,7 @@ def duplicate_submit(name: str, posted: Post, store: StoreDep) -> Response:
     new_name = posted.text("new_name") or f"{name} (copy)"
     view = exports.duplicate_export(store, name=name, new_name=new_name, actor=posted.session.user.name)
     add_notice(store, posted.session, "success", f"Duplicated as {view.name!r}; edit it before it runs.")
-    return RedirectResponse(_page(view.name) + "/edit", status_code=303)
+    return RedirectResponse(export_page(view.name) + "/edit", status_code=303)
 
 
 @router.post("/exports/{name}/run")
@@ -314,37 +248,6 @@ def dry_run_submit(request: Request, name: str, posted: Post, store: StoreDep, s
     view = may_manage(store, posted.session.user, name)
     report = dry_run(store, settings, name=name, full=posted.checked("full"), http=http_of(request))
     return render(request, "exports/dry_run.html", posted.session, view=view, report=report)
-
-
-@router.get("/exports/{name}/schedule")
-def schedule_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
-    may_manage(store, session.user, name)
-    item = export_schedules(store, name=name)[0]
-    return render(request, "exports/schedule.html", session, item=item, days=DAYS, values=None)
-
-
-@router.post("/exports/{name}/schedule")
-def schedule_submit(request: Request, name: str, posted: Post, store: StoreDep) -> Response:
-    may_manage(store, posted.session.user, name)
-    mode = posted.text("mode", "refresh")
-    try:
-        schedule = _own_schedule(posted, mode)
-        set_export_schedule(store, name=name, mode=mode, actor=posted.session.user.name, schedule=schedule)
-    except SegportError as error:
-        item = export_schedules(store, name=name)[0]
-        values = _schedule_values(posted)
-        return render(
-            request,
-            "exports/schedule.html",
-            posted.session,
-            status_code=400,
-            item=item,
-            days=DAYS,
-            values=values,
-            error=error,
-        )
-    add_notice(store, posted.session, "success", "Schedule saved.")
-    return RedirectResponse(_page(name), status_code=303)
 
 
 @router.get("/exports/{name}/remove")
