@@ -251,6 +251,17 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     members = httpx.get(f"{emulator}/_emulator/lists/{list_id}/members").json()["members"]
     assert len(members) == 12 and {member["first_name"] for member in members} >= {"Zoë 1", "Zoë 39"}
     screenshot(cora.go("/runs"), "17-runs")
+    page = cora.go("/exports")  # several exports at once: Keep or override schedules
+    page.get_by_label("Choose Canada weekly").check()
+    page.get_by_role("button", name="Schedule the chosen exports…").click()
+    page.get_by_label("Give them all a new schedule:").check()
+    page.get_by_label("Their own schedule, below").check()
+    page.get_by_label("Times (HH:MM, one or more, comma-separated)").fill("06:30")
+    page.get_by_label("Time zone").fill("America/Toronto")
+    screenshot(page, "20-schedule-many")
+    page.get_by_role("button", name="Save schedules").click()
+    page.wait_for_selector("text=Schedules saved for: Canada weekly.")
+    assert "daily at 06:30 (America/Toronto)" in page.locator("#exports").inner_text()
 
     # --- the viewer: reads everything, changes nothing ------------------------------------------------------
     vic = Visitor(site, "vic")
