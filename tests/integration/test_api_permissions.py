@@ -46,6 +46,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/schedule", None, (200, 200, 200)),
     ("PUT", "/api/schedule", {"kind": "daily", "times": ["25:00"]}, (422, 403, 403)),
     ("DELETE", "/api/schedule", None, (204, 403, 403)),
+    ("POST", "/api/schedule/refresh", None, (202, 403, 403)),  # queued; no worker runs here
+    ("GET", "/api/schedule/refreshes?limit=5", None, (200, 200, 200)),
+    ("GET", "/api/schedule/refreshes?limit=0", None, (422, 422, 422)),
     ("GET", "/api/audit", None, (200, 403, 403)),
     ("GET", "/api/profiles", None, (200, 200, 200)),
     ("GET", "/api/segments", None, (200, 200, 200)),

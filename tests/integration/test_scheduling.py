@@ -12,6 +12,7 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
+from segport import audit
 from segport.emulator.serve import free_port
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.exports import launch
@@ -19,6 +20,7 @@ from segport.exports import service as exports
 from segport.exports.runs import list_runs, show_run
 from segport.scheduling import queue
 from segport.scheduling.calendar import make_schedule, next_fire
+from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.scheduler import tick_once
 from segport.scheduling.service import (
     export_schedules,
@@ -89,6 +91,28 @@ def test_a_refresh_tick_is_taken_once_evaluates_segments_then_runs_every_followi
     assert all(view.status == "Successful" and view.trigger == "schedule" for view in done)
     # The same moment again (a scheduler that restarted) queues nothing more.
     assert tick_once(app.store, app.settings, "scheduler-3", now=moment) == []
+
+
+def test_refresh_now_is_worked_like_a_scheduled_refresh_and_both_show_in_the_history(scheduled: App) -> None:
+    app = scheduled
+    set_export_schedule(app.store, name="C", mode="off", actor="t")
+    queued, joined = refresh_now(app.store, actor="ada")
+    assert not joined and refresh_now(app.store, actor="bob") == (queued, True)  # one at a time
+    assert work_all(app) == 3  # the refresh, then A and B (C runs only on demand)
+    done = list_runs(app.store)
+    assert sorted((view.export, view.trigger, view.status) for view in done) == [
+        ("A", "manual", "Successful"),
+        ("B", "manual", "Successful"),
+    ]
+    set_system_schedule(app.store, make_schedule(kind="daily", times=["06:00"]), actor="t")
+    tick_once(app.store, app.settings, "scheduler", now=due_moment(app))
+    work_all(app)
+    latest, first = list_refreshes(app.store)
+    assert (first.id, first.trigger, first.status) == (queued, "manual", "Successful")
+    assert first.message == "1 segment evaluated; 2 exports queued."
+    assert (latest.trigger, latest.status) == ("schedule", "Successful")
+    assert latest.duration_seconds is not None and latest.duration_seconds >= 0
+    assert [entry.action for entry in audit.entries(app.store, action="refresh.queued")] == ["refresh.queued"]
 
 
 def test_an_export_with_its_own_schedule_is_queued_by_its_own_ticks(scheduled: App) -> None:

@@ -118,6 +118,7 @@ FORMS: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
     ("/connections/Shared/remove", {}, (400, 403, 403)),  # used by an export: refused
     ("/connections/Shared/edit", {"name": "Shared", "who": "contributors"}, (303, 403, 403)),
     ("/schedule", {"kind": "daily", "times": "7:99"}, (400, 403, 403)),
+    ("/schedule/refresh", {}, (303, 403, 403)),  # queued; no worker runs here
     ("/users", {"name": "admin", "role": "viewer"}, (400, 403, 403)),
     ("/users/viewer/role", {"role": "owner"}, (400, 403, 403)),
     ("/connections/Shared/disconnect-exports", {"exports": "OnShared"}, (400, 403, 403)),  # its run is queued
@@ -401,3 +402,20 @@ def test_a_segment_page_draws_its_member_count_trend_for_the_chosen_range(
         week = client.get("/segments/Everyone", params={"range": "7"}).text
         assert "From 20 to 20 members, 1 count " in week and "<td>11</td>" not in week
         assert '<strong aria-current="true">7 days</strong>' in week
+
+
+def test_refresh_now_is_queued_by_an_admin_and_its_status_is_shown_to_everyone(
+    site: tuple[str, dict[str, int]],
+) -> None:
+    base, _ = site
+    with signed_in(base, "admin") as admin:
+        queued = admin.post("/schedule/refresh", data={"csrf_token": csrf_token(admin, "/runs")})
+        assert (queued.status_code, queued.headers["location"]) == (303, "/runs#refreshes")
+        page = admin.get("/runs").text
+        assert "is queued: the segments are evaluated" in page
+        assert 'action="/schedule/refresh"' in page
+    with signed_in(base, "viewer") as viewer:
+        page = viewer.get("/runs").text
+        history = page[page.index('id="refresh-history"') :]
+        assert "Refresh now</td>" in history and '<span class="status queued">Queued</span>' in history
+        assert 'action="/schedule/refresh"' not in page  # only admins start one

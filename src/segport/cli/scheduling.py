@@ -11,9 +11,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from segport.cli.common import console, context
+from segport.cli.common import console, context, when
 from segport.errors import InvalidInput
 from segport.scheduling.calendar import Schedule, make_schedule
+from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
 from segport.store import Store
 
@@ -81,6 +82,30 @@ def off(ctx: typer.Context) -> None:
     state = context(ctx)
     set_system_schedule(state.store, None, actor=state.actor)
     console.print("System refresh: off.")
+
+
+@app.command("refresh")
+def refresh_command(ctx: typer.Context) -> None:
+    """Queue a system refresh now: a worker (segport serve or segport worker) evaluates the segments, then
+    queues the exports that follow the refresh."""
+    state = context(ctx)
+    refresh_id, joined = refresh_now(state.store, actor=state.actor)
+    if joined:
+        console.print(f"Refresh {refresh_id} is already queued or in progress; it covers this request.")
+    else:
+        console.print(f"Queued refresh {refresh_id}; a worker works it. See: segport schedule refreshes")
+
+
+@app.command()
+def refreshes(
+    ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20
+) -> None:
+    """The latest system refreshes: when, how they were started, status, and what each did."""
+    table = Table("refresh", "trigger", "queued", "status", "took", "message")
+    for view in list_refreshes(context(ctx).store, limit=limit):
+        took = f"{view.duration_seconds:.1f} s" if view.duration_seconds is not None else ""
+        table.add_row(str(view.id), view.trigger, when(view.created_at), view.status, took, view.message or "")
+    console.print(table)
 
 
 def _stop_on_signals(stop: threading.Event | None = None) -> threading.Event:

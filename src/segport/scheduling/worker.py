@@ -22,6 +22,7 @@ from segport.segments.membership import count_segment
 from segport.segments.service import list_segments
 from segport.store import Store
 from segport.store.tables import exports, refreshes
+from segport.wording import count
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,9 @@ def run_refresh(store: Store, refresh_id: int) -> None:
                 .scalars()
                 .all()
             )
+            trigger = "schedule" if tick_key else "manual"  # no tick: someone pressed Refresh now
             for export_id in following:
-                queue.enqueue_in(db, export_id, trigger="schedule", actor="refresh", tick_key=tick_key)
+                queue.enqueue_in(db, export_id, trigger=trigger, actor="refresh", tick_key=tick_key)
             db.execute(
                 update(refreshes)
                 .where(refreshes.c.id == refresh_id)
@@ -72,7 +74,7 @@ def run_refresh(store: Store, refresh_id: int) -> None:
                     status="Successful",
                     finished_at=datetime.now(UTC),
                     lease_owner=None,
-                    message=f"{counted} segments evaluated; {len(following)} exports queued.",
+                    message=f"{count(counted, 'segment')} evaluated; {count(len(following), 'export')} queued.",
                 )
             )
     except SegportError as exc:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
@@ -14,6 +15,7 @@ from segport import audit
 from segport.api.auth import CurrentUser, StoreDep, require
 from segport.metrics import exposition
 from segport.scheduling.calendar import make_schedule
+from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import ExportSchedule, export_schedules, set_system_schedule, show_system_schedule
 from segport.users import service as users
 
@@ -164,6 +166,21 @@ def set_schedule(body: ScheduleBody, user: CurrentUser, store: StoreDep) -> dict
 def schedule_off(user: CurrentUser, store: StoreDep) -> None:
     require(user, "admin")
     set_system_schedule(store, None, actor=user.name)
+
+
+@router.post("/api/schedule/refresh", status_code=202, tags=["schedule"])
+def refresh(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Queue a system refresh now (admins): a worker evaluates the segments, then queues the exports that
+    follow the refresh. Joins the refresh already queued or in progress."""
+    require(user, "admin")
+    refresh_id, joined = refresh_now(store, actor=user.name)
+    return {"refresh_id": refresh_id, "joined": joined}
+
+
+@router.get("/api/schedule/refreshes", tags=["schedule"])
+def refreshes(user: CurrentUser, store: StoreDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[Any]:
+    """The latest system refreshes, newest first: status, when, how long, and what each did."""
+    return [dataclasses.asdict(view) for view in list_refreshes(store, limit=limit)]
 
 
 @router.get("/api/audit", tags=["audit"])

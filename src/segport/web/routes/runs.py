@@ -10,6 +10,7 @@ from segport.errors import UnknownName
 from segport.exports import service as exports
 from segport.exports.runs import list_runs, rows_csv, run_progress, show_run
 from segport.scheduling import queue
+from segport.scheduling.refreshes import list_refreshes
 from segport.users.sessions import add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, StoreDep, allow
@@ -25,7 +26,15 @@ def list_page(request: Request, session: PageSession, store: StoreDep, export: s
         runs = [run for run in runs if run.status == status]
     names = [view.name for view in exports.list_exports(store)]
     return render(
-        request, "runs/list.html", session, runs=runs, statuses=STATUSES, names=names, export=export, status=status
+        request,
+        "runs/list.html",
+        session,
+        runs=runs,
+        statuses=STATUSES,
+        names=names,
+        export=export,
+        status=status,
+        refreshes=list_refreshes(store, limit=10),
     )
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from segport.errors import SegportError
 from segport.scheduling.calendar import DAYS, make_schedule, next_fire
+from segport.scheduling.refreshes import refresh_now
 from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
 from segport.users.sessions import add_notice
 from segport.web.pages import render
@@ -46,6 +47,20 @@ def _show(request: Request, session: PageSession, store: StoreDep, status_code: 
 def page(request: Request, session: PageSession, store: StoreDep) -> Response:
     allow(session, "admin")
     return _show(request, session, store)
+
+
+@router.post("/schedule/refresh")
+def refresh(posted: Post, store: StoreDep) -> Response:
+    """Refresh now: queued for a worker, which evaluates the segments and then queues the following exports."""
+    allow(posted.session, "admin")
+    refresh_id, joined = refresh_now(store, actor=posted.session.user.name)
+    message = (
+        f"Refresh {refresh_id} was already queued or in progress; it covers this request."
+        if joined
+        else f"Refresh {refresh_id} is queued: the segments are evaluated, then the exports that follow it run."
+    )
+    add_notice(store, posted.session, "success", message)
+    return RedirectResponse("/runs#refreshes", status_code=303)
 
 
 @router.post("/schedule")
