@@ -159,8 +159,13 @@ class Store:
         """A transaction that only reads: one consistent snapshot, and on SQLite no write lock, so pages and
         API reads neither wait for a running export's checkpoints nor hold them up. Never write inside it.
         (It holds no lock, so a `begin` opened inside it may take the write lock as usual.)"""
-        with self.engine.connect() as connection, connection.begin():
-            yield connection
+        with self.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Read committed would give each statement its own snapshot: a list built from three
+                # queries could mix two states. Repeatable read costs a read-only transaction nothing.
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
 
     @property
     def dialect(self) -> str:
