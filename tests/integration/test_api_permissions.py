@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/schedule/refreshes?limit=0", None, (422, 422, 422)),
     ("GET", "/api/audit", None, (200, 403, 403)),
     ("GET", "/api/profiles", None, (200, 200, 200)),
+    ("POST", "/api/profiles", None, (422, 403, 403)),  # no file: refused after the role check
     ("GET", "/api/segments", None, (200, 200, 200)),
     ("GET", "/api/segments/Everyone", None, (200, 200, 200)),
     ("POST", "/api/segments", {"name": "Everyone", "rule": "customer_id is not empty"}, (409, 409, 403)),
@@ -66,6 +68,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("POST", "/api/segments/Everyone/duplicate", {"new_name": "Everyone"}, (409, 409, 403)),
     ("PATCH", "/api/segments/Everyone", {"name": "Everyone"}, (200, 200, 403)),  # renamed to itself: no change
     ("GET", "/api/connections", None, (200, 200, 200)),
+    ("GET", "/api/connections/terms", None, (200, 200, 200)),
+    ("POST", "/api/connections", {"name": "Shared", "agreed": True}, (409, 403, 403)),  # the name is taken
+    ("POST", "/api/connections/Nobody/reauthorize", None, (404, 403, 403)),
     ("GET", "/api/connections/Shared", None, (200, 200, 403)),
     ("GET", "/api/connections/Private", None, (200, 403, 403)),
     ("DELETE", "/api/connections/Shared", None, (409, 403, 403)),
@@ -163,3 +168,27 @@ def test_health_needs_no_token_and_contributors_see_unshared_connections_by_name
     invalid = call(client, "POST", "/api/users", {"name": "", "role": "owner"}, tokens["admin"])
     assert invalid.status_code == 422
     assert {item["field"] for item in invalid.json()["fields"]} == {"name", "role"}
+
+
+def test_the_matrix_covers_every_api_route(app: App) -> None:
+    """A route added without a row here would escape both permission tests above."""
+    document = create_app(app.settings, app.store, app.http).openapi()
+    declared = {
+        (method.upper(), template)
+        for template, operations in document["paths"].items()
+        if template.startswith("/api/")
+        for method in operations
+    }
+    assert len(declared) >= 40
+    covered = set()
+    for method, row_path, _, _ in MATRIX:
+        path = row_path.split("?")[0].format(OnShared=1, OnPrivate=2)
+        matching = [
+            template
+            for verb, template in declared
+            if verb == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path)
+        ]
+        if matching:  # a literal segment wins over a parameter, as in the router (/terms before /{name})
+            covered.add((method, min(matching, key=lambda template: template.count("{"))))
+    missing = sorted(declared - covered)
+    assert not missing, "\n".join(f"{method} {template}" for method, template in missing)

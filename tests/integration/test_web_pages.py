@@ -25,6 +25,12 @@ from segport.segments.membership import count_segment
 from segport.segments.service import show_segment
 from segport.store.tables import segment_counts, sign_ins, web_sessions
 from segport.users import service as users
+from segport.web.routes import account, profiles, runs, schedule
+from segport.web.routes import connections as connection_pages
+from segport.web.routes import export_schedules as export_schedule_pages
+from segport.web.routes import exports as export_pages
+from segport.web.routes import segments as segment_pages
+from segport.web.routes import users as user_pages
 from tests.support.app import App
 from tests.support.server import serving_app
 
@@ -89,6 +95,7 @@ PAGES: list[tuple[str, tuple[int, int, int]]] = [
     ("/runs/{OnPrivate}/rows.csv", (200, 403, 403)),
     ("/connections", (200, 200, 200)),
     ("/connections/new", (200, 403, 403)),
+    ("/connections/new/review", (404, 403, 403)),  # no sign-in waits for review
     ("/connections/Shared", (200, 200, 403)),
     ("/connections/Private", (200, 403, 403)),
     ("/connections/Shared/remove", (200, 403, 403)),
@@ -102,6 +109,10 @@ PAGES: list[tuple[str, tuple[int, int, int]]] = [
 # the domain, or to change nothing the next rows rely on.
 FORMS: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
     ("/exports/OnPrivate/run", {}, (303, 403, 403)),
+    ("/exports/new", {"name": "", "connection": "Shared"}, (400, 400, 403)),
+    ("/exports/OnPrivate/edit", {"name": "OnPrivate"}, (400, 403, 403)),
+    ("/exports/OnShared/dry-run", {}, (200, 200, 403)),  # sends nothing
+    ("/exports/run-all", {}, (303, 403, 403)),  # nothing has an active schedule: nothing queued
     ("/exports/OnShared/duplicate", {"new_name": "OnPrivate"}, (409, 409, 403)),
     ("/exports/OnShared/schedule", {"mode": "own", "kind": "daily", "times": "25:00"}, (400, 400, 403)),
     ("/exports/OnPrivate/remove", {}, (409, 403, 403)),  # a run is queued: refused
@@ -115,12 +126,17 @@ FORMS: list[tuple[str, dict[str, Any], tuple[int, int, int]]] = [
     ("/segments/Everyone/delete", {}, (409, 409, 403)),  # used by exports: refused
     ("/segments/Everyone/duplicate", {"new_name": "Everyone"}, (409, 409, 403)),  # the name is taken
     ("/segments/new", {"name": "Bad", "rule": "customer_id ="}, (400, 400, 403)),
+    ("/segments/Everyone/edit", {"name": "Everyone", "rule": "customer_id ="}, (400, 400, 403)),
     ("/connections/Shared/remove", {}, (400, 403, 403)),  # used by an export: refused
+    ("/connections/new", {"name": "Shared", "who": "admins"}, (400, 403, 403)),  # not agreed to the terms
+    ("/connections/new/review", {}, (404, 403, 403)),  # no sign-in waits for review
+    ("/connections/Nobody/reauthorize", {}, (404, 403, 403)),
     ("/connections/Shared/edit", {"name": "Shared", "who": "contributors"}, (303, 403, 403)),
     ("/schedule", {"kind": "daily", "times": "7:99"}, (400, 403, 403)),
     ("/schedule/refresh", {}, (303, 403, 403)),  # queued; no worker runs here
     ("/users", {"name": "admin", "role": "viewer"}, (400, 403, 403)),
     ("/users/viewer/role", {"role": "owner"}, (400, 403, 403)),
+    ("/tokens/99999/revoke", {}, (404, 403, 403)),
     ("/connections/Shared/disconnect-exports", {"exports": "OnShared"}, (400, 403, 403)),  # its run is queued
     ("/connections/Shared/disconnect-exports", {}, (400, 403, 403)),  # none chosen
     ("/runs/{OnShared}/cancel", {}, (303, 409, 403)),  # the admin canceled it first
@@ -419,3 +435,38 @@ def test_refresh_now_is_queued_by_an_admin_and_its_status_is_shown_to_everyone(
         history = page[page.index('id="refresh-history"') :]
         assert "Refresh now</td>" in history and '<span class="status queued">Queued</span>' in history
         assert 'action="/schedule/refresh"' not in page  # only admins start one
+
+
+def test_the_matrix_covers_every_page_and_form() -> None:
+    """A page or form added without a row here would escape the role and no-session checks above."""
+    declared = {
+        (method, route.path)
+        for module in (
+            account,
+            connection_pages,
+            export_schedule_pages,
+            export_pages,
+            segment_pages,
+            profiles,
+            runs,
+            schedule,
+            user_pages,
+        )
+        for route in module.router.routes
+        for method in getattr(route, "methods", ())
+        if method in ("GET", "POST")
+    }
+    rows = [("GET", path) for path, _ in PAGES] + [("POST", path) for path, _, _ in FORMS]
+    # Signing in and out need no session (their own tests are above); "/" only sends to the exports.
+    covered = {("GET", "/"), ("GET", "/sign-in"), ("POST", "/sign-in"), ("POST", "/sign-out")}
+    for method, row_path in rows:
+        path = row_path.split("?")[0].format(OnShared=1, OnPrivate=2)
+        matching = [
+            template
+            for verb, template in declared
+            if verb == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path)
+        ]
+        if matching:  # a literal segment wins over a parameter, as in the router (/new before /{name})
+            covered.add((method, min(matching, key=lambda template: template.count("{"))))
+    missing = sorted(declared - covered)
+    assert not missing, "\n".join(f"{method} {template}" for method, template in missing)

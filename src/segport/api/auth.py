@@ -30,6 +30,15 @@ def current_user(request: Request) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def admin_user(user: CurrentUser) -> User:
+    """The caller, when an admin: as a dependency, refused before the body is read (an upload's file)."""
+    require(user, "admin")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
 def require(user: User, *roles: str) -> None:
     if user.role not in roles:
         raise NotAllowed(

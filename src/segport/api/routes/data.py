@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from segport.api.auth import CurrentUser, StoreDep, require
+from segport.api.auth import AdminUser, CurrentUser, StoreDep, require
 from segport.csv_text import attachment, csv_chunks
 from segport.errors import InvalidInput
 from segport.profiles.service import describe, import_profiles
@@ -41,13 +41,12 @@ def profiles(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
 
 @router.post("/api/profiles", tags=["profiles"])
 async def upload_profiles(
-    user: CurrentUser,
+    user: AdminUser,
     store: StoreDep,
     file: Annotated[UploadFile, File(description="A CSV or Parquet file, one row per customer.")],
     key: Annotated[str, Form(description="The column that identifies a customer.")],
 ) -> dict[str, Any]:
     """Replace the embedded profiles with the uploaded file (atomically: a bad file changes nothing)."""
-    require(user, "admin")
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise InvalidInput(f"{file.filename!r} is not a .csv or .parquet file.", hint="Upload a CSV or Parquet file.")
