@@ -179,8 +179,10 @@ def test_several_exports_keep_their_own_schedules_when_turned_off_and_on_or_all_
     with pytest.raises(UnknownName):
         schedule_exports(app.store, names=["B", "Nobody"], mode="off", actor="t")
     assert modes()["B"] == ("refresh", None)  # all or none
-    with pytest.raises(InvalidInput, match="not both"):
+    with pytest.raises(InvalidInput, match="Choose one"):
         schedule_exports(app.store, names=["B"], mode="off", enable=True, actor="t")
+    with pytest.raises(InvalidInput, match="Choose one"):
+        schedule_exports(app.store, names=["B"], actor="t")
     with pytest.raises(InvalidInput, match="No export was chosen"):
         schedule_exports(app.store, names=[], enable=True, actor="t")
 

@@ -74,8 +74,8 @@ def schedule_exports(
     that followed the refresh follows it again)."""
     if (mode is None) == (enable is None):
         raise InvalidInput(
-            "Either give the exports a new schedule or turn their own schedules on or off, not both.",
-            hint="Choose one of the two.",
+            "Choose one: a new schedule for the exports, or turning their own schedules on or off.",
+            hint="Pass a mode (refresh, own with its schedule, off), or enable true/false; not both, not neither.",
         )
     if mode is not None:
         if mode not in EXPORT_MODES:
