@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from segport.api.app import create_app
 from segport.users import service as users
 from tests.support.app import App
+from tests.support.routes import listed, uncovered
 from tests.support.server import serving_app
 
 ROLES = ("admin", "contributor", "viewer")
@@ -180,15 +180,5 @@ def test_the_matrix_covers_every_api_route(app: App) -> None:
         for method in operations
     }
     assert len(declared) >= 40
-    covered = set()
-    for method, row_path, _, _ in MATRIX:
-        path = row_path.split("?")[0].format(OnShared=1, OnPrivate=2)
-        matching = [
-            template
-            for verb, template in declared
-            if verb == method and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path)
-        ]
-        if matching:  # a literal segment wins over a parameter, as in the router (/terms before /{name})
-            covered.add((method, min(matching, key=lambda template: template.count("{"))))
-    missing = sorted(declared - covered)
-    assert not missing, "\n".join(f"{method} {template}" for method, template in missing)
+    missing = uncovered(declared, [(method, path) for method, path, _, _ in MATRIX])
+    assert not missing, listed(missing)

@@ -58,13 +58,17 @@ def usable_connections(store: Store, user: User) -> list[ConnectionView]:
 def may_edit(store: Store, user: User, export: ExportView) -> bool:
     """Whether the user manages the export: it is on a connection they may use, or on none (disconnected:
     whoever gives it a connection again may only choose one they may use)."""
-    return edit_rights(store, user)(export)
+    return _manages(user, export, lambda name: can_use(user, show_connection(store, name=name)))
 
 
 def edit_rights(store: Store, user: User) -> Callable[[ExportView], bool]:
-    """may_edit for many exports, with the user's connections read once."""
+    """may_edit for many exports (a list), with the user's connections read once instead of per export."""
     usable = {view.name for view in usable_connections(store, user)}
-    return lambda export: user.role != "viewer" and (export.connection is None or export.connection in usable)
+    return lambda export: _manages(user, export, usable.__contains__)
+
+
+def _manages(user: User, export: ExportView, usable: Callable[[str], bool]) -> bool:
+    return user.role != "viewer" and (export.connection is None or usable(export.connection))
 
 
 def may_manage(store: Store, user: User, name: str) -> ExportView:

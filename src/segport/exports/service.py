@@ -23,6 +23,9 @@ from segport.store.tables import connections, export_segments, exports, runs, se
 
 MODES = ("add", "mirror")
 
+# Exports that may run: a disconnected one (R16) keeps its settings but runs neither by schedule nor on demand.
+CONNECTED = exports.c.connection_id.is_not(None)
+
 LIST_ID_HELP = (
     "Find the list ID in Constant Contact: open Contacts > Lists, open the list, and copy the last part of the "
     "page address, https://app.constantcontact.com/pages/contacts/ui#contacts/<list ID>."
@@ -271,12 +274,10 @@ def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> E
 def remove_export(store: Store, *, name: str, actor: str) -> None:
     with store.begin() as db:
         row = _row(db, name)
-        active = db.execute(
-            select(runs.c.id).where(runs.c.export_id == row["id"], runs.c.status.in_(("Queued", "Processing")))
-        ).first()
+        active = _run_in_progress(db, row["id"])
         if active is not None:
             raise Refused(
-                f"The export {name!r} has a run in progress (run {active[0]}).",
+                f"The export {name!r} has a run in progress (run {active}).",
                 hint="Wait for it to finish, then remove the export.",
             )
         db.execute(delete(exports).where(exports.c.id == row["id"]))
@@ -332,12 +333,10 @@ def disconnect_exports(store: Store, *, names: list[str], actor: str) -> list[st
             row = _row(db, name)
             if row["connection_id"] is None:
                 continue
-            active = db.execute(
-                select(runs.c.id).where(runs.c.export_id == row["id"], runs.c.status.in_(("Queued", "Processing")))
-            ).first()
+            active = _run_in_progress(db, row["id"])
             if active is not None:
                 raise Refused(
-                    f"The export {name!r} has a run in progress (run {active[0]}); nothing was disconnected.",
+                    f"The export {name!r} has a run in progress (run {active}); nothing was disconnected.",
                     hint="Wait for it to finish (or cancel it), then disconnect again.",
                 )
             connection_name = db.execute(
@@ -351,6 +350,13 @@ def disconnect_exports(store: Store, *, names: list[str], actor: str) -> list[st
             audit.record(db, actor, "export.disconnected", name, connection=connection_name)
             disconnected.append(name)
     return disconnected
+
+
+def _run_in_progress(db: Connection, export_id: int) -> int | None:
+    """The export's run that is Queued or Processing, if any (as queue.UNFINISHED, which imports this module)."""
+    return db.execute(
+        select(runs.c.id).where(runs.c.export_id == export_id, runs.c.status.in_(("Queued", "Processing")))
+    ).scalar()
 
 
 def _views(db: Connection, rows: Sequence[Any]) -> list[ExportView]:

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from segport.config import Settings
+from segport.exports.service import CONNECTED
 from segport.scheduling import queue
 from segport.scheduling.calendar import Schedule, last_due
 from segport.scheduling.service import show_system_schedule
@@ -45,7 +46,7 @@ def tick_once(store: Store, settings: Settings, owner: str, now: datetime | None
             select(exports.c.id, exports.c.schedule_spec).where(
                 exports.c.schedule_mode == "own",
                 exports.c.schedule_spec.is_not(None),
-                exports.c.connection_id.is_not(None),  # disconnected exports do not run (R16)
+                CONNECTED,
             )
         ).all()
     for export_id, spec in own:

@@ -106,8 +106,13 @@ def schedule_exports(
             )
             described = Schedule.model_validate_json(new_spec).describe() if new_mode == "own" and new_spec else None
             audit.record(db, actor, "export.schedule_changed", name, mode=new_mode, schedule=described)
+    return schedules_of(store, list(ids))
+
+
+def schedules_of(store: Store, names: list[str]) -> list[ExportSchedule]:
+    """These exports' schedules, in this order, read once for all of them (a missing name: KeyError)."""
     by_name = {item.export: item for item in export_schedules(store)}
-    return [by_name[name] for name in ids]
+    return [by_name[name] for name in names]
 
 
 def export_schedules(store: Store, *, name: str | None = None, now: datetime | None = None) -> list[ExportSchedule]:

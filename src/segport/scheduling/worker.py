@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from segport.config import Settings
 from segport.errors import SegportError
 from segport.exports.launch import execute_run
+from segport.exports.service import CONNECTED
 from segport.scheduling import queue
 from segport.segments.membership import count_segment
 from segport.segments.service import list_segments
@@ -58,7 +59,7 @@ def run_refresh(store: Store, refresh_id: int) -> None:
                 db.execute(
                     select(exports.c.id).where(
                         exports.c.schedule_mode == "refresh",
-                        exports.c.connection_id.is_not(None),  # disconnected exports do not run (R16)
+                        CONNECTED,
                     )
                 )
                 .scalars()

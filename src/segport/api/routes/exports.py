@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from segport.api.auth import CurrentUser, StoreDep, may_edit, may_manage, may_use_connection, require
+from segport.api.auth import CurrentUser, StoreDep, edit_rights, may_edit, may_manage, may_use_connection, require
 from segport.api.routes.system import schedule_view
 from segport.api.state import http_of, settings_of
 from segport.exports import service as exports
@@ -61,14 +61,17 @@ class ExportScheduleBody(BaseModel):
     timezone: str = "UTC"
 
 
-def _export(view: exports.ExportView, user: User, store: Any) -> dict[str, Any]:
-    return {**dataclasses.asdict(view), "your_permissions": "edit" if may_edit(store, user, view) else "view"}
+def _export(view: exports.ExportView, user: User, store: Any, editable: bool | None = None) -> dict[str, Any]:
+    if editable is None:
+        editable = may_edit(store, user, view)
+    return {**dataclasses.asdict(view), "your_permissions": "edit" if editable else "view"}
 
 
 @router.get("/api/exports", tags=["exports"])
 def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) -> list[dict[str, Any]]:
     """Every export; `search` matches the export's name, its connection's name or its connection's type."""
-    return [_export(view, user, store) for view in exports.search_exports(store, search)]
+    editable = edit_rights(store, user)
+    return [_export(view, user, store, editable(view)) for view in exports.search_exports(store, search)]
 
 
 @router.get("/api/exports/{name}", tags=["exports"])

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from segport.api.auth import may_manage
 from segport.errors import InvalidInput, SegportError
 from segport.scheduling.calendar import DAYS, Schedule, make_schedule
-from segport.scheduling.service import export_schedules, schedule_exports, set_export_schedule
+from segport.scheduling.service import export_schedules, schedule_exports, schedules_of, set_export_schedule
 from segport.users.sessions import add_notice
 from segport.web.pages import render
 from segport.web.routes.exports import export_page
@@ -29,7 +29,7 @@ def schedule_many_page(request: Request, session: PageSession, store: StoreDep) 
         raise InvalidInput("No export was chosen.", hint="Tick the exports to schedule in the list, then try again.")
     for name in names:
         may_manage(store, session.user, name)
-    items = [export_schedules(store, name=name)[0] for name in names]
+    items = schedules_of(store, names)
     return render(request, "exports/schedule_many.html", session, items=items, days=DAYS, values=None)
 
 
@@ -49,7 +49,7 @@ def schedule_many_submit(request: Request, posted: Post, store: StoreDep) -> Res
                 store, names=names, mode=mode, schedule=_own_schedule(posted, mode), actor=posted.session.user.name
             )
     except SegportError as error:
-        items = [export_schedules(store, name=name)[0] for name in names]
+        items = schedules_of(store, names)
         values = _schedule_values(posted)
         return render(
             request,
