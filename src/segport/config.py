@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     cc_redirect_uri: str = "http://127.0.0.1:8788/oauth/callback"
 
     # Constant Contact's documented limits per API key; lower them to leave room for other applications.
-    cc_requests_per_second: float = Field(default=4.0, gt=0, le=4.0)
+    # (Partner keys get up to 10 requests/s from Constant Contact's API support: raise it only for those.)
+    cc_requests_per_second: float = Field(default=4.0, gt=0, le=10.0)
     cc_requests_per_day: int = Field(default=10_000, gt=0)
 
     # Seconds. Every request has explicit timeouts; uploads of 4 MB bodies get a long write timeout.
@@ -43,12 +44,26 @@ class Settings(BaseSettings):
     http_read_timeout: float = Field(default=60.0, gt=0)
     http_write_timeout: float = Field(default=120.0, gt=0)
 
-    # Retries of transient failures are bounded by attempts and by total time.
+    # Retries of transient failures outside a run (a list check, a sign-in) are bounded by attempts and time.
     retry_attempts: int = Field(default=6, ge=1)
     retry_total_seconds: float = Field(default=300.0, gt=0)
+    # The pause before a retry starts at the base, doubles up to the maximum, with jitter; a full activity queue
+    # (1,000 activities) is waited for in steps of the queue delay.
+    retry_base_delay_seconds: float = Field(default=1.0, gt=0, le=60)
+    retry_max_delay_seconds: float = Field(default=60.0, gt=0, le=3600)
+    retry_queue_delay_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # A run waits out throttling and outages (every retry of every request counts) for at most this long in
+    # all, then fails; a 1,000,000-contact export needs about 30 requests, so 6 hours leaves hours of slack.
+    # An exhausted daily quota or a revoked sign-in does not count: the run is parked until the quota resets
+    # (00:00 UTC) or the connection is reauthorized, and then resumes by itself.
+    run_wait_seconds: float = Field(default=6 * 3600.0, gt=0)
 
-    # How long to wait for one bulk activity to reach a final state.
+    # How long to wait for one bulk activity to reach a final state, and the first pause between two polls
+    # (it doubles up to 15 s).
     activity_wait_seconds: float = Field(default=3600.0, gt=0)
+    activity_poll_seconds: float = Field(default=1.0, gt=0, le=15)
+    # How long a write waits for another process that holds SQLite's write lock before it gives up.
+    database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # At most this many profiles per export; a run over it ends Skipped before anything is sent.
     export_limit: int = Field(default=1_000_000, gt=0)

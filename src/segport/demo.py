@@ -17,8 +17,8 @@ from segport.emulator import Emulator
 from segport.emulator.serve import serve_in_background, settings_for_emulator
 from segport.exports import launch
 from segport.exports import service as exports
-from segport.exports.runs import show_run
 from segport.profiles.importer import import_profiles
+from segport.runs.history import show_run
 from segport.segments import membership
 from segport.segments import service as segments
 from segport.store import open_store

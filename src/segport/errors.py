@@ -43,12 +43,16 @@ class ConstantContactError(SegportError):
         error_key: str | None = None,
         error_message: str | None = None,
         hint: str | None = None,
+        maybe_applied: bool = False,
     ) -> None:
         super().__init__(message, hint=hint)
         self.operation = operation
         self.status = status
         self.error_key = error_key
         self.error_message = error_message
+        # True when an attempt may have reached Constant Contact and taken effect before this error (a dropped
+        # connection after the request left, a 5xx): a failed import may still have been applied.
+        self.maybe_applied = maybe_applied
 
 
 class TransientError(ConstantContactError):

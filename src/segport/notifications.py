@@ -11,13 +11,14 @@ import logging
 import time
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from segport.config import Settings
 from segport.connections.service import http_session
-from segport.exports.runs import show_run
+from segport.runs.events import annotate
+from segport.runs.history import show_run
 from segport.store import Store
-from segport.store.tables import connections, exports, run_events, runs
+from segport.store.tables import connections, exports, runs
 
 logger = logging.getLogger(__name__)
 NOTIFIED = ("Failure", "Skipped")
@@ -56,8 +57,7 @@ def notify_if_needed(
         for url in targets:
             outcome = _post(session, url, summary, settings.webhook_attempts, settings.webhook_backoff_seconds)
             level, message = ("info", f"Webhook {url} notified.") if outcome is None else ("warning", outcome)
-            with store.begin() as db:
-                db.execute(insert(run_events).values(run_id=run_id, at=view.finished_at, level=level, message=message))
+            annotate(store, run_id, message, level)
 
 
 def _post(session: httpx.Client, url: str, summary: dict[str, object], attempts: int, backoff: float) -> str | None:

@@ -13,8 +13,8 @@ from segport.errors import InvalidInput, ReauthorizationRequired, Refused, Unkno
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
-from segport.exports.runs import show_run
-from segport.scheduling import queue
+from segport.runs import queue
+from segport.runs.history import show_run
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.scheduler import tick_once
 from segport.scheduling.service import export_schedules, run_all, set_export_schedule, set_system_schedule

@@ -131,9 +131,11 @@ def test_every_operation_the_client_uses_is_checked(harness: Harness, emulator: 
     activity = client.import_contacts_json(batch)
     csv_activity = client.import_contacts_csv(b"email\nz@example.com\n", [target])
     client.wait_for_activities([activity.activity_id, csv_activity.activity_id])
-    ids = client.contact_ids_by_email(target)
-    client.contact_ids_by_email(target, ["c1@example.com"])
-    client.wait_for_activities(a.activity_id for a in client.remove_list_memberships([target], list(ids.values())))
+    assert client.emails_on_list(target) == {f"c{i}@example.com" for i in range(5)} | {"z@example.com"}
+    client.emails_on_list(target, ["c1@example.com"])
+    client.unsubscribed_emails()
+    removal = client.remove_members_of_list(target, [target])
+    client.wait_for_activities([removal.activity_id])
     assert {
         "createList",
         "getLists",

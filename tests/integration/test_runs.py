@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.normalize import normalize_email
-from segport.exports.runs import iter_rows_not_sent, list_runs, rows_csv, show_run
-from segport.scheduling import queue
+from segport.runs import queue
+from segport.runs.history import iter_rows_not_sent, list_runs, rows_csv, show_run
 from segport.segments.membership import count_segment
 from segport.segments.service import create_segment, set_active
 from segport.store.tables import run_batches, runs
@@ -192,7 +192,8 @@ def test_a_second_run_now_joins_the_run_another_worker_is_processing(exporting: 
     run_id, joined = queue.enqueue(app.store, export.id, trigger="schedule", actor="scheduler")
     assert not joined
     # A worker on another host holds it, with a live lease.
-    assert queue.claim(app.store, "elsewhere:1:abc", 60, run_id=run_id) == (run_id, 1)
+    claimed = queue.claim(app.store, "elsewhere:1:abc", 60, run_id=run_id)
+    assert claimed is not None and (claimed.run_id, claimed.attempts, claimed.generation) == (run_id, 1, 1)
     again = launch.run_export(app.store, app.settings, name="E", actor="tester", http=app.http, wait=False)
     assert again == run_id
     assert [view.id for view in list_runs(app.store, export="E")] == [run_id]  # no second run was queued
@@ -216,12 +217,3 @@ def test_a_refused_batch_fails_the_run_with_constant_contacts_reason(exporting: 
     assert "bulkImportContactsJSON: Constant Contact answered 400" in (view.message or "")
     assert [batch["number"] for batch in view.batches] == [1]  # the accepted batch stays checkpointed
     assert any(item["level"] == "error" for item in view.events)
-
-
-def test_an_exhausted_daily_quota_fails_the_run_saying_when_it_resets(exporting: tuple[App, Path, str]) -> None:
-    app, _, _ = exporting
-    app.emulator.faults.add("imports#3=quota")
-    view = show_run(app.store, run_id=run(app))
-    assert view.status == "Failure"
-    assert "The daily quota resets at" in (view.message or "") and "UTC" in (view.message or "")
-    assert len(view.batches) == 2

@@ -17,8 +17,9 @@ from segport.emulator.serve import free_port
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.exports import launch
 from segport.exports import service as exports
-from segport.exports.runs import list_runs, show_run
-from segport.scheduling import queue
+from segport.runs import queue
+from segport.runs.history import list_runs, show_run
+from segport.runs.record import RunRecord
 from segport.scheduling.calendar import make_schedule, next_fire
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.scheduler import tick_once
@@ -198,9 +199,9 @@ def test_cancel_a_queued_run_and_a_processing_one_between_batches(scheduled: App
 
     run_id, _ = queue.enqueue(app.store, export.id, trigger="manual", actor="t")
     claimed = queue.claim(app.store, "here:0:x", 60, run_id=run_id)
-    assert claimed == (run_id, 1)
+    assert claimed is not None and (claimed.run_id, claimed.attempts) == (run_id, 1)
     assert queue.cancel(app.store, run_id=run_id, actor="t") == "requested"
-    launch.execute_run(app.store, app.settings, run_id, "here:0:x", attempts=1, actor="t", http=app.http)
+    launch.execute_run(app.store, app.settings, claimed, "here:0:x", actor="t", http=app.http)
     view = show_run(app.store, run_id=run_id)
     assert view.status == "Canceled", view.message
     assert len(view.batches) == 1 and view.batches[0]["state"] == "completed"  # stopped after the first batch
@@ -238,13 +239,17 @@ def test_a_run_whose_lease_expired_is_taken_over(scheduled: App) -> None:
     app = scheduled
     export = exports.show_export(app.store, name="B")
     run_id, _ = queue.enqueue(app.store, export.id, trigger="manual", actor="t")
-    assert queue.claim(app.store, "far-away:1:a", 60) == (run_id, 1)
+    first = queue.claim(app.store, "far-away:1:a", 60)
+    assert first is not None and (first.run_id, first.attempts) == (run_id, 1)
     assert queue.claim(app.store, "far-away:2:b", 60) is None  # held
     with app.store.begin() as db:
         db.execute(update(runs).where(runs.c.id == run_id).values(lease_expires_at=datetime.now(UTC) - timedelta(1)))
-    assert queue.claim(app.store, "far-away:2:b", 60) == (run_id, 2)
-    assert not queue.renew(app.store, run_id, "far-away:1:a", 60)  # the first owner learns it lost the run
-    assert queue.renew(app.store, run_id, "far-away:2:b", 60)
+    second = queue.claim(app.store, "far-away:2:b", 60)
+    assert second is not None and (second.run_id, second.attempts) == (run_id, 2)
+    assert second.generation == first.generation + 1
+    # The first owner learns it lost the run at its next write; the second writes on.
+    assert not RunRecord(app.store, run_id, first.generation, 60).renew()
+    assert RunRecord(app.store, run_id, second.generation, 60).renew()
 
 
 class _Hook(BaseHTTPRequestHandler):

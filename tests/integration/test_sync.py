@@ -13,8 +13,8 @@ import pytest
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
-from segport.exports.runs import iter_rows_not_sent, show_run
 from segport.profiles.importer import import_profiles
+from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
 from tests.support.app import App
 

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from segport.exports import launch
 from segport.exports import service as exports
-from segport.exports.runs import iter_rows_not_sent, show_run
 from segport.profiles import changes
 from segport.profiles.importer import import_profiles
+from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment, set_active
 from segport.store.tables import exports as exports_table
 from segport.store.tables import profile_changes, profile_versions, run_events, runs

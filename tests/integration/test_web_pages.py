@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 
 from segport.api.app import create_app
 from segport.connections import service as connections
-from segport.scheduling import queue
+from segport.runs import queue
 from segport.scheduling.service import export_schedules
 from segport.segments.membership import count_segment
 from segport.segments.service import show_segment

@@ -20,7 +20,7 @@ from segport.exports import service as exports
 from segport.exports.service import ExportView
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
-from segport.scheduling import queue
+from segport.runs import queue
 from segport.segments.service import create_segment
 from segport.store import Store, open_store
 

@@ -6,9 +6,10 @@ import sys
 
 import typer
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from segport import __version__
-from segport.cli import connections, exports, profiles, runs, scheduling, segments, users
+from segport.cli import connections, exports, failures, profiles, runs, scheduling, segments, users
 from segport.cli.common import console, context, errors
 from segport.cli.emulator import emulator
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
@@ -74,6 +75,14 @@ def main() -> None:
         else:
             show()
         sys.exit(exc.exit_code)
+    except SQLAlchemyError as exc:
+        message, hint = failures.database_trouble(exc)
+        _fail(SegportError(message, hint=hint), 1)
+    except Exception as exc:  # a segport defect: one line here, the traceback in a file
+        report = failures.write_report(exc)
+        _fail(
+            SegportError(f"segport failed unexpectedly ({type(exc).__name__}).", hint=f"The report is in {report}."), 1
+        )
     if isinstance(result, int):
         sys.exit(result)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from segport.cli.common import console, context, when
-from segport.cli.runs import print_run
+from segport.cli.runs import exit_code, print_run
 from segport.cli.scheduling import Days, Times, Zone, schedule_from
 from segport.errors import InvalidInput
 from segport.exports import launch, service
@@ -160,6 +161,7 @@ class _Display:
         self.progress = progress
         self.members: TaskID | None = None
         self.activities: TaskID | None = None
+        self.wait: TaskID | None = None
 
     def started(self, run_id: int, members: int) -> None:
         self.members = self.progress.add_task(f"run {run_id}: members read", total=members or None)
@@ -175,6 +177,18 @@ class _Display:
             self.activities = self.progress.add_task("activities finished", total=total)
         self.progress.update(self.activities, completed=finished, total=total)
 
+    def waiting(self, detail: str | None) -> None:
+        if detail is None:
+            if self.wait is not None:
+                self.progress.remove_task(self.wait)
+                self.wait = None
+            return
+        text = f"[yellow]waiting for Constant Contact: {escape(detail)}[/yellow]"
+        if self.wait is None:
+            self.wait = self.progress.add_task(text, total=None)
+        else:
+            self.progress.update(self.wait, description=text)
+
 
 @app.command()
 def run(
@@ -186,14 +200,17 @@ def run(
     allow_mass_removal: Annotated[
         bool, typer.Option("--allow-mass-removal", help="Mirror mode: allow removing more than the set share.")
     ] = False,
-) -> None:
-    """Run the export now (or resume its interrupted run), with progress, then print the summary."""
+) -> int:
+    """Run the export now (or resume its interrupted run), with progress, then print the summary.
+
+    Exit code: 0 Successful, 3 Failure, 4 Skipped, 5 Canceled, 6 waiting (for the daily quota, or for the
+    connection to be reauthorized: the run resumes by itself then)."""
     state = context(ctx)
     if dry_run:
         from segport.exports.dry_run import dry_run as plan_run
 
         _print_dry_run(plan_run(state.store, state.settings, name=name, full=full, show_rows=show_rows))
-        return
+        return 0
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -212,6 +229,7 @@ def run(
             progress=_Display(progress),
         )
     print_run(state.store, run_id)
+    return exit_code(state.store, run_id)
 
 
 def _print_dry_run(report: DryRun) -> None:

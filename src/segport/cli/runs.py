@@ -6,10 +6,12 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from segport.cli.common import console, context, number, when
-from segport.exports.runs import list_runs, rows_csv, show_run
+from segport.runs.history import list_runs, rows_csv, show_run
+from segport.runs.status import Status
 from segport.store import Store
 
 app = typer.Typer(help="Export runs: statuses, counts, events and rows not sent.", no_args_is_help=True)
@@ -46,13 +48,27 @@ def list_command(
     console.print(table)
 
 
+# `segport exports run`'s exit code for each way a run ends, so cron jobs and CI can tell them apart.
+EXIT_CODES = {Status.SUCCESSFUL: 0, Status.FAILURE: 3, Status.SKIPPED: 4, Status.CANCELED: 5}
+EXIT_WAITING = 6  # parked: waiting for the daily quota or a reauthorization; it resumes by itself
+
+
+def exit_code(store: Store, run_id: int) -> int:
+    view = show_run(store, run_id=run_id, with_details=False)
+    return EXIT_CODES.get(Status(view.status), EXIT_WAITING)
+
+
 def print_run(store: Store, run_id: int) -> None:
     view = show_run(store, run_id=run_id)
     style = STATUS_STYLE.get(view.status, "")
     duration = f"{view.duration_seconds:.1f} s" if view.duration_seconds is not None else "-"
+    if view.status == Status.QUEUED and view.wait_reason:
+        console.print(f"Run {view.id} of {view.export!r}: [yellow]waiting[/yellow] ({view.wait_reason})")
+        console.print(escape(view.wait_detail or ""))
+        return
     console.print(f"Run {view.id} of {view.export!r}: [{style}]{view.status}[/{style}] ({duration})")
     if view.message:
-        console.print(view.message)
+        console.print(escape(view.message))
     c = view.counts
     console.print(
         f"members {c['members']:,} | sent {c['sent']:,} (new {c['added']:,}, changed {c['updated']:,}) | "
@@ -75,7 +91,7 @@ def show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run
         for batch in view.batches:
             table.add_row(
                 str(batch["number"]),
-                batch["activity_id"],
+                batch["activity_id"] or "-",
                 number(batch["contacts"]),
                 batch["state"],
                 number(batch["person_count"]),
@@ -100,7 +116,7 @@ def rows(
             sys.stdout.write(chunk)
         return
     table = Table("profile key", "email", "reason", "detail")
-    from segport.exports.runs import iter_rows_not_sent
+    from segport.runs.history import iter_rows_not_sent
 
     for key, email, reason, detail in iter_rows_not_sent(store, run_id=run_id):
         table.add_row(key, email or "", reason, detail or "")
@@ -110,7 +126,7 @@ def rows(
 @app.command()
 def cancel(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's number.")]) -> None:
     """Cancel a queued run, or stop a processing one at its next batch (what was sent is recorded)."""
-    from segport.scheduling.queue import cancel as cancel_run
+    from segport.runs.queue import cancel as cancel_run
 
     state = context(ctx)
     outcome = cancel_run(state.store, run_id=run_id, actor=state.actor)

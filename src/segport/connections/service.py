@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,9 +26,12 @@ from segport.constant_contact import (
     TokenSet,
 )
 from segport.constant_contact.client import DEFAULT_TIMEOUT
+from segport.constant_contact.oauth import SharedTokens
+from segport.constant_contact.retry import WaitBudget, WaitObserver
 from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequired, Refused, UnknownName
 from segport.metrics import count_answer
-from segport.store import Store
+from segport.runs import queue
+from segport.store import Store, locks
 from segport.store.lookup import row_named
 from segport.store.tables import connections, exports
 
@@ -289,6 +292,8 @@ def reauthorize_connection(
     _save_tokens(store, row["id"], tokens)
     with store.begin() as connection:
         audit.record(connection, actor, "connection.reauthorized", name)
+        # Runs parked until someone signed in again carry on now (their checkpoints are kept).
+        queue.release_waiting_for_reauthorization(connection, row["id"], actor)
     return show_connection(store, name=name)
 
 
@@ -379,6 +384,43 @@ def budget_for(store: Store, settings: Settings, api_base: str, client_id: str) 
     )
 
 
+class StoredTokens:
+    """A connection's tokens as every process sees them: re-read from the store, refreshed under a lock that all
+    processes take (a rotating refresh token is spent by the first refresh; a second would lock the
+    connection out)."""
+
+    def __init__(self, store: Store, connection_id: int) -> None:
+        self._store = store
+        self._connection_id = connection_id
+
+    def current(self) -> TokenSet:
+        with self._store.read() as db:
+            sealed = db.execute(
+                select(connections.c.tokens_sealed).where(connections.c.id == self._connection_id)
+            ).scalar()
+        if not sealed:
+            raise ReauthorizationRequired("The connection has no tokens any more.", operation="token")
+        return open_tokens(self._store, sealed)
+
+    def refreshing(self) -> AbstractContextManager[None]:
+        return locks.held(self._store, f"connection:{self._connection_id}:token-refresh")
+
+
+def retry_policy(
+    settings: Settings, *, budget: WaitBudget | None = None, observer: WaitObserver | None = None
+) -> RetryPolicy:
+    """How requests are retried: a run (with a waiting budget) retries for as long as the budget lasts."""
+    return RetryPolicy(
+        attempts=None if budget is not None else settings.retry_attempts,
+        total_seconds=settings.run_wait_seconds if budget is not None else settings.retry_total_seconds,
+        base_delay=settings.retry_base_delay_seconds,
+        max_delay=settings.retry_max_delay_seconds,
+        queue_delay=settings.retry_queue_delay_seconds,
+        budget=budget,
+        observer=observer,
+    )
+
+
 def _client(
     store: Store,
     settings: Settings,
@@ -387,10 +429,13 @@ def _client(
     tokens: TokenSet,
     api_base: str,
     persist: Callable[[TokenSet], None],
+    *,
+    shared: SharedTokens | None = None,
+    retry: RetryPolicy | None = None,
 ) -> ConstantContactClient:
-    keeper = TokenKeeper(oauth, tokens, on_new_tokens=persist)
+    keeper = TokenKeeper(oauth, tokens, on_new_tokens=persist, shared=shared)
     budget = budget_for(store, settings, api_base, oauth.client_id)
-    retry = RetryPolicy(attempts=settings.retry_attempts, total_seconds=settings.retry_total_seconds)
+    retry = retry or retry_policy(settings)
     timeout = httpx.Timeout(
         connect=settings.http_connect_timeout,
         read=settings.http_read_timeout,
@@ -405,10 +450,14 @@ def _client(
         retry=retry,
         timeout=timeout,
         on_answer=count_answer,
+        poll_seconds=settings.activity_poll_seconds,
+        activity_wait_seconds=settings.activity_wait_seconds,
     )
 
 
-def client_for(store: Store, settings: Settings, http: httpx.Client, connection_id: int) -> ConstantContactClient:
+def client_for(
+    store: Store, settings: Settings, http: httpx.Client, connection_id: int, *, retry: RetryPolicy | None = None
+) -> ConstantContactClient:
     """A client for a stored connection; refreshed tokens are sealed and stored before they are used."""
     with store.begin() as connection:
         row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().first()
@@ -424,5 +473,13 @@ def client_for(store: Store, settings: Settings, http: httpx.Client, connection_
     )
     tokens = open_tokens(store, row["tokens_sealed"])
     return _client(
-        store, settings, http, oauth, tokens, row["api_base"], lambda fresh: _save_tokens(store, row["id"], fresh)
+        store,
+        settings,
+        http,
+        oauth,
+        tokens,
+        row["api_base"],
+        lambda fresh: _save_tokens(store, row["id"], fresh),
+        shared=StoredTokens(store, row["id"]),
+        retry=retry,
     )

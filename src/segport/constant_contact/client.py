@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin
 
@@ -21,13 +21,12 @@ from segport.constant_contact.batching import ImportBatch
 from segport.constant_contact.budget import RequestBudget
 from segport.constant_contact.models import (
     MAX_LIST_IDS,
-    MAX_REMOVE_CONTACT_IDS,
     AccountSummary,
     Activity,
     ContactList,
 )
 from segport.constant_contact.responses import Action, parse_error_body, rule_for
-from segport.constant_contact.retry import RetryPolicy
+from segport.constant_contact.retry import OUTAGE, THROTTLED, RetryPolicy
 from segport.errors import (
     ActivityTimedOut,
     Conflict,
@@ -43,6 +42,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=30.0)
 # Below this many emails, one `GET /contacts?email=` each is cheaper in requests than an export activity
 # (which costs a POST, one or more polls and a download).
 PER_EMAIL_LOOKUP_LIMIT = 3
+# The address column of a contact export: the documented field name, or the heading the product's own files use.
+EMAIL_COLUMNS = ("email_address", "email")
 
 
 class ConstantContactClient:
@@ -57,8 +58,12 @@ class ConstantContactClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         clock: Clock | None = None,
         on_answer: Callable[[str, str], None] | None = None,
+        poll_seconds: float = 1.0,
+        activity_wait_seconds: float = 3600.0,
     ) -> None:
         self._http = http
+        self._poll_seconds = poll_seconds
+        self._activity_wait_seconds = activity_wait_seconds
         # Told (operation, HTTP status or "unreachable") after every attempt: the metrics count them.
         self._on_answer = on_answer or (lambda _operation, _status: None)
         self._api_base = api_base.rstrip("/") + "/"
@@ -157,22 +162,6 @@ class ConstantContactClient:
         )
         return Activity.model_validate_json(response.content)
 
-    def remove_list_memberships(self, list_ids: Sequence[str], contact_ids: Sequence[str]) -> list[Activity]:
-        """Take contacts off lists (never unsubscribes or deletes them), in requests of at most 500 ids."""
-        _check_list_ids(list_ids)
-        activities = []
-        for start in range(0, len(contact_ids), MAX_REMOVE_CONTACT_IDS):
-            chunk = list(contact_ids[start : start + MAX_REMOVE_CONTACT_IDS])
-            response = self._request(
-                "postListRemoveContact",
-                "POST",
-                "activities/remove_list_memberships",
-                json_body={"source": {"contact_ids": chunk}, "list_ids": list(list_ids)},
-                replay_safe=True,
-            )
-            activities.append(Activity.model_validate_json(response.content))
-        return activities
-
     def remove_members_of_list(self, source_list_id: str, list_ids: Sequence[str]) -> Activity:
         """Take every member of `source_list_id` off `list_ids`, in ONE request whatever their number."""
         _check_list_ids(list_ids)
@@ -210,9 +199,9 @@ class ConstantContactClient:
         self,
         activity_ids: Iterable[str],
         *,
-        timeout_seconds: float = 3600.0,
-        first_interval: float = 1.0,
-        max_interval: float = 15.0,
+        timeout_seconds: float | None = None,
+        first_interval: float | None = None,
+        max_interval: float | None = None,
         max_list_pages: int = 3,
         list_page_size: int = 500,
     ) -> dict[str, Activity]:
@@ -224,7 +213,10 @@ class ConstantContactClient:
         pending = list(dict.fromkeys(activity_ids))
         done: dict[str, Activity] = {}
         started = self._clock.monotonic()
-        interval = first_interval
+        interval = self._poll_seconds if first_interval is None else first_interval
+        timeout_seconds = self._activity_wait_seconds if timeout_seconds is None else timeout_seconds
+        # Polls double their pause up to 15 s (or 16 times the first pause, when that is shorter).
+        ceiling = min(15.0, interval * 16) if max_interval is None else max_interval
         while True:
             seen = self._poll(pending, max_list_pages * list_page_size, list_page_size) if len(pending) > 1 else {}
             for activity_id in pending:
@@ -241,7 +233,7 @@ class ConstantContactClient:
                     operation="getActivity",
                 )
             self._clock.sleep(interval)
-            interval = min(interval * 2, max_interval)
+            interval = min(interval * 2, ceiling)
 
     def _poll(self, pending: list[str], max_items: int, page_size: int) -> dict[str, Activity]:
         wanted = set(pending)
@@ -270,39 +262,55 @@ class ConstantContactClient:
         )
         return Activity.model_validate_json(response.content)
 
-    def download_contact_export(self, results_href: str) -> Iterator[dict[str, str]]:
-        """The rows of a finished export's CSV file, keyed by lower-case column name."""
+    def download_contact_export(self, results_href: str) -> tuple[list[str], Iterator[dict[str, str]]]:
+        """The column names and the rows of a finished export's CSV file, keyed by lower-case column name."""
         response = self._request("getContactsExport", "GET", results_href, replay_safe=True, accept="text/csv")
         reader = csv.DictReader(io.StringIO(response.content.decode("utf-8-sig")))
-        for row in reader:
-            yield {_column_key(key): value for key, value in row.items() if key is not None}
+        columns = [_column_key(name) for name in reader.fieldnames or []]
+        rows = ({_column_key(key): value for key, value in row.items() if key is not None} for row in reader)
+        return columns, rows
 
-    def contact_ids_by_email(self, list_id: str, emails: Sequence[str] | None = None) -> dict[str, str]:
-        """Map lower-case email -> contact id for members of `list_id` (restricted to `emails` when given).
-
-        A few emails are looked up one by one; more than that costs one export activity for the whole list,
-        which is the cheapest in requests (3 or 4 requests for a million members, against 2,000 pages of
-        `GET /contacts?lists=` or one request per email).
-        """
-        wanted = {email.strip().lower() for email in emails} if emails is not None else None
-        if wanted is not None and len(wanted) <= PER_EMAIL_LOOKUP_LIMIT:
-            return {email: cid for email in sorted(wanted) if (cid := self._contact_id_for(email, list_id))}
-        activity = self.export_contacts(list_ids=[list_id], fields=["contact_id", "email_address"])
+    def exported_emails(self, *, list_ids: Sequence[str] | None = None, status: str | None = None) -> Iterator[str]:
+        """The lower-case addresses of an export of `email_address` only (a documented field), of the contacts
+        on `list_ids` and/or with `status`. An answer without an address column is an error, never an empty set."""
+        activity = self.export_contacts(fields=["email_address"], list_ids=list_ids, status=status)
         finished = self.wait_for_activities([activity.activity_id])[activity.activity_id]
-        if finished.state != "completed" or finished.links.results is None:
+        if finished.state != "completed":
             raise UnexpectedResponse(
-                f"The contact export for list {list_id} ended {finished.state}: {finished.error_messages}",
+                f"Constant Contact's contact export ended {finished.state}: {'; '.join(finished.error_messages)}",
                 operation="postContactsExport",
             )
-        found: dict[str, str] = {}
-        for row in self.download_contact_export(finished.links.results.href):
-            email = (row.get("email_address") or row.get("email") or "").strip().lower()
-            contact_id = row.get("contact_id") or ""
-            if email and contact_id and (wanted is None or email in wanted):
-                found[email] = contact_id
-        return found
+        if finished.links.results is None:
+            raise UnexpectedResponse(
+                "Constant Contact's contact export completed without a link to its file.",
+                operation="postContactsExport",
+            )
+        columns, rows = self.download_contact_export(finished.links.results.href)
+        column = next((name for name in EMAIL_COLUMNS if name in columns), None)
+        if column is None:
+            raise UnexpectedResponse(
+                f"Constant Contact's contact export has no email address column (its columns: {columns}).",
+                operation="getContactsExport",
+                hint="segport reads the column email_address (or Email Address); report this answer.",
+            )
+        for row in rows:
+            email = (row.get(column) or "").strip().lower()
+            if email:
+                yield email
 
-    def _contact_id_for(self, email: str, list_id: str) -> str | None:
+    def emails_on_list(self, list_id: str, emails: Collection[str] | None = None) -> set[str]:
+        """Which addresses are on the list now (of `emails`, when given): a few looked up one by one with
+        `GET /contacts?email=` and their list memberships, more through one export of the list."""
+        wanted = {email.strip().lower() for email in emails} if emails is not None else None
+        if wanted is not None and len(wanted) <= PER_EMAIL_LOOKUP_LIMIT:
+            return {email for email in wanted if self._on_list(email, list_id)}
+        return {email for email in self.exported_emails(list_ids=[list_id]) if wanted is None or email in wanted}
+
+    def unsubscribed_emails(self) -> set[str]:
+        """Every unsubscribed address of the account, from one export activity (3 or 4 requests)."""
+        return set(self.exported_emails(status="unsubscribed"))
+
+    def _on_list(self, email: str, list_id: str) -> bool:
         response = self._request(
             "getContacts",
             "GET",
@@ -311,9 +319,10 @@ class ConstantContactClient:
             replay_safe=True,
         )
         for contact in orjson.loads(response.content).get("contacts") or []:
-            if list_id in (contact.get("list_memberships") or []):
-                return str(contact["contact_id"])
-        return None
+            address = ((contact.get("email_address") or {}).get("address") or "").strip().lower()
+            if address == email and list_id in (contact.get("list_memberships") or []):
+                return True
+        return False
 
     # -- the one place requests are sent -------------------------------------------------------------------
 
@@ -337,9 +346,16 @@ class ConstantContactClient:
             content = orjson.dumps(json_body)
         if content is not None:
             headers["Content-Type"] = "application/json"
-        state = self._retry.start()
+        state = self._retry.start(operation)
+        # Whether an earlier attempt may have reached Constant Contact and taken effect: told on the error, so a
+        # caller knows whether a failed import may still have happened.
+        maybe_applied = False
         while True:
-            self._budget.acquire(operation)
+            try:
+                self._budget.acquire(operation)
+            except ConstantContactError as exc:
+                exc.maybe_applied = maybe_applied
+                raise
             try:
                 response = self._http.request(
                     method,
@@ -356,32 +372,43 @@ class ConstantContactClient:
                 self._on_answer(operation, "unreachable")
                 # Failing to connect means nothing was sent; failing later leaves the outcome unknown.
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+                maybe_applied = maybe_applied or not never_sent
                 if not never_sent and not replay_safe:
                     raise UnexpectedResponse(
                         f"{operation}: the connection failed after the request was sent ({type(exc).__name__}); "
                         "it may or may not have taken effect.",
                         operation=operation,
+                        maybe_applied=True,
                     ) from None
-                if state.wait_before_next():
+                if state.wait_before_next(reason=OUTAGE, detail=f"unreachable ({type(exc).__name__})"):
                     continue
                 raise TransientError(
                     f"{operation}: Constant Contact could not be reached after {state.attempt} attempts "
                     f"({type(exc).__name__}).",
                     operation=operation,
+                    maybe_applied=maybe_applied,
                 ) from None
+            except ConstantContactError as exc:  # the auth flow's refresh: the token was refused, nothing applied
+                exc.maybe_applied = exc.maybe_applied or maybe_applied
+                raise
             self._on_answer(operation, str(response.status_code))
             if response.is_success:
+                state.succeeded()
                 return response
+            # A 5xx may come after the change was made; a 4xx says it was not.
+            maybe_applied = maybe_applied or response.status_code >= 500
             body = parse_error_body(response.content)
             rule = rule_for(response.status_code, body.error_key)
             action = rule.action
             if action is Action.RETRY_IF_REPLAY_SAFE:
                 action = Action.RETRY if replay_safe else Action.FAIL
+            reason = THROTTLED if response.status_code == 429 else OUTAGE
+            detail = f"{response.status_code} {body.error_key or ''}".strip()
             if action in (Action.RETRY, Action.WAIT_FOR_QUEUE) and state.wait_before_next(
-                queue=action is Action.WAIT_FOR_QUEUE
+                queue=action is Action.WAIT_FOR_QUEUE, reason=reason, detail=detail
             ):
                 continue
-            raise self._error(
+            error = self._error(
                 rule.error,
                 operation,
                 response.status_code,
@@ -390,6 +417,8 @@ class ConstantContactClient:
                 attempts=state.attempt,
                 why=rule.why,
             )
+            error.maybe_applied = maybe_applied
+            raise error
 
     def _error(
         self,

@@ -3,7 +3,8 @@
 `TokenKeeper` holds one connection's tokens. It refreshes when the access token is near expiry or after a
 401, one refresh at a time per connection, and hands every new pair to a persistence callback BEFORE it is
 used: with rotating refresh tokens the old refresh token dies the moment a new one is issued, so a pair that
-was used but not stored would lock the connection out.
+was used but not stored would lock the connection out. Processes that share a connection coordinate through
+`SharedTokens` (the database): one refreshes, the others read the pair it stored.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import hashlib
 import secrets
 import threading
 from collections.abc import Callable, Generator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -236,8 +239,19 @@ class OAuthClient:
         )
 
 
+class SharedTokens(Protocol):
+    """Where every process that uses one connection keeps its tokens, and the lock its refreshes take."""
+
+    def current(self) -> TokenSet:
+        """The token pair as stored now (another process may have refreshed it)."""
+
+    def refreshing(self) -> AbstractContextManager[None]:
+        """Held while one process refreshes; the others wait, then read what it stored."""
+
+
 class TokenKeeper:
-    """One connection's tokens. Refreshes are serialised: two threads that find the token stale refresh once."""
+    """One connection's tokens. Refreshes are serialised: two threads that find the token stale refresh once,
+    and with `shared` so are two processes (a rotating refresh token can be spent only once)."""
 
     def __init__(
         self,
@@ -247,6 +261,7 @@ class TokenKeeper:
         on_new_tokens: Callable[[TokenSet], None],
         refresh_margin_seconds: float = 300.0,
         clock: Clock | None = None,
+        shared: SharedTokens | None = None,
     ) -> None:
         self._oauth = oauth
         self._tokens = tokens
@@ -254,6 +269,7 @@ class TokenKeeper:
         self._margin = refresh_margin_seconds
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._shared = shared
 
     def __repr__(self) -> str:
         return f"TokenKeeper(expires_at={self._tokens.expires_at.isoformat()})"
@@ -275,23 +291,35 @@ class TokenKeeper:
 
     def _refresh(self, *, stale: str) -> TokenSet:
         with self._lock:
-            current = self._tokens
-            if current.access_token.get_secret_value() != stale and not current.expires_within(
-                self._margin, self._clock.now()
-            ):
-                return current  # another thread refreshed while we waited for the lock
-            if current.refresh_token is None:
-                raise ReauthorizationRequired(
-                    "The connection has no refresh token, so its expired access token cannot be renewed.",
-                    operation="token",
-                )
-            fresh = self._oauth.refresh(current.refresh_token)
-            if fresh.refresh_token is None:
-                # Long-lived refresh tokens may come back without a new refresh token: keep the one we have.
-                fresh = fresh.model_copy(update={"refresh_token": current.refresh_token})
-            self._on_new_tokens(fresh)  # persisted before anyone uses it
-            self._tokens = fresh
-            return fresh
+            if self._usable(self._tokens, stale):
+                return self._tokens  # another thread refreshed while we waited for the lock
+            if self._shared is None:
+                return self._renew(self._tokens)
+            with self._shared.refreshing():
+                stored = self._shared.current()
+                if self._usable(stored, stale):
+                    self._tokens = stored  # another process refreshed: its pair is the one that works now
+                    return stored
+                return self._renew(stored)
+
+    def _usable(self, tokens: TokenSet, stale: str) -> bool:
+        return tokens.access_token.get_secret_value() != stale and not tokens.expires_within(
+            self._margin, self._clock.now()
+        )
+
+    def _renew(self, current: TokenSet) -> TokenSet:
+        if current.refresh_token is None:
+            raise ReauthorizationRequired(
+                "The connection has no refresh token, so its expired access token cannot be renewed.",
+                operation="token",
+            )
+        fresh = self._oauth.refresh(current.refresh_token)
+        if fresh.refresh_token is None:
+            # Long-lived refresh tokens may come back without a new refresh token: keep the one we have.
+            fresh = fresh.model_copy(update={"refresh_token": current.refresh_token})
+        self._on_new_tokens(fresh)  # persisted before anyone uses it
+        self._tokens = fresh
+        return fresh
 
 
 class BearerAuth(httpx.Auth):

@@ -136,7 +136,7 @@ class Emulator:
         if client_id is None:
             return operation, v3.unauthorized()
         # A scheduled answer is what request N gets, whatever the rate limiter would have said.
-        if fault is not None and fault.effect not in ("revoke", "drop-after", "timeout"):
+        if fault is not None and fault.effect not in ("revoke", "revoke-grant", "drop-after", "timeout"):
             return operation, self._fault_response(fault)
         limited = self._rate_limit(client_id)
         if limited is not None:
@@ -148,6 +148,8 @@ class Emulator:
         if fault is not None:
             if fault.effect == "revoke":
                 self.authorization.revoke_access_tokens()
+            elif fault.effect == "revoke-grant":
+                self.authorization.revoke_grants()
             elif fault.effect == "drop-after":
                 response = Response(0, transport_fault="drop")
             elif fault.effect == "timeout":
@@ -242,6 +244,12 @@ class Emulator:
         with self._lock:
             self.dirty = True
             return self.world.unsubscribe(email) is not None
+
+    def block(self, *emails: str) -> None:
+        """Make imports refuse these addresses (counted as errors), as Constant Contact refuses some."""
+        with self._lock:
+            self.dirty = True
+            self.world.blocked.update(email.strip().lower() for email in emails)
 
     def create_list(self, name: str) -> str:
         with self._lock:

@@ -6,13 +6,14 @@ Text form, one fault per string: TARGET#FIRST[-LAST]=EFFECT, counted from 1 per 
     requests#7=drop          the 7th API request drops the connection before it is processed
     requests#20-40=throttled the 20th to 40th API requests answer 429 throttled
     requests#10=revoke       after the 10th API request, every access token issued so far is revoked
+    requests#10=revoke-grant after it, the sign-in itself is revoked too: refresh tokens stop working
     activities#2=failed      the 2nd bulk activity created ends `failed` (or timed_out, cancelled)
     token#1=503              the first token request answers 503
 
 Targets: `requests` (every V3 request), `token`, the groups imports, removals, exports, lists, polls,
 contacts, or any operationId (bulkImportContactsJSON, getActivity, ...). `activities` counts activities.
 Effects: an HTTP status (400-599), drop, drop-after (processed, then dropped), timeout (processed, answer
-withheld), throttled, quota, queue-full, revoke, and for activities: failed, timed_out, cancelled.
+withheld), throttled, quota, queue-full, revoke, revoke-grant, and for activities: failed, timed_out, cancelled.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ GROUPS: dict[str, frozenset[str]] = {
     "polls": frozenset({"getActivity", "getActivityStatusCollection"}),
     "contacts": frozenset({"getContacts"}),
 }
-REQUEST_EFFECTS = frozenset({"drop", "drop-after", "timeout", "throttled", "quota", "queue-full", "revoke"})
+REQUEST_EFFECTS = frozenset(
+    {"drop", "drop-after", "timeout", "throttled", "quota", "queue-full", "revoke", "revoke-grant"}
+)
 ACTIVITY_EFFECTS = frozenset({"failed", "timed_out", "cancelled"})
 _PATTERN = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*#\s*(\d+)(?:\s*-\s*(\d+))?\s*=\s*([\w-]+)\s*$")
 

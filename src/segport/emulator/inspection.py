@@ -11,6 +11,8 @@ GET    /_emulator/faults                        the fault schedule
 POST   /_emulator/faults {"faults": [...]}      add faults (see faults.py for the syntax)
 DELETE /_emulator/faults                        clear the schedule and its counters
 POST   /_emulator/tokens/revoke[?grants=true]   revoke access tokens (and refresh tokens)
+POST   /_emulator/blocked {"emails": [...]}     imports refuse these addresses from now on
+GET    /_emulator/activities                    every bulk activity: kind, items, state, target lists
 POST   /_emulator/reset                         forget all state
 """
 
@@ -119,6 +121,30 @@ def handle(emulator: Emulator, request: Request) -> Response:
         else:
             emulator.authorization.revoke_access_tokens()
         return json_response(200, {"revoked": True})
+    if path == "/blocked" and method == "POST":
+        body = _body(request)
+        emails = body.get("emails") if isinstance(body, dict) else None
+        if not isinstance(emails, list) or not all(isinstance(item, str) for item in emails):
+            return _problem(400, 'Send {"emails": ["...", ...]}.')
+        emulator.block(*emails)
+        return json_response(200, {"blocked": sorted(world.blocked)})
+    if path == "/activities" and method == "GET":
+        return json_response(
+            200,
+            {
+                "activities": [
+                    {
+                        "activity_id": record.activity_id,
+                        "kind": record.kind,
+                        "items": record.items,
+                        "state": record.state,
+                        "list_ids": record.list_ids,
+                        "created_at": record.created_at.isoformat(),
+                    }
+                    for record in world.activities.values()
+                ]
+            },
+        )
     if path == "/reset" and method == "POST":
         emulator.reset()
         return json_response(200, {"reset": True})

@@ -34,6 +34,7 @@ def save_state(emulator: Emulator, path: Path) -> None:
         world.advance()
         state: dict[str, Any] = {
             "format": FORMAT,
+            "blocked": sorted(world.blocked),
             "lists": [
                 {
                     "list_id": r.list_id,
@@ -71,6 +72,9 @@ def save_state(emulator: Emulator, path: Path) -> None:
                     "start_at": a.start_at.isoformat(),
                     "finish_at": a.finish_at.isoformat(),
                     "errors": a.errors,
+                    "payload": a.payload,
+                    "forced_end": a.forced_end,
+                    "list_ids": a.list_ids,
                     "counts": a.outcome.counts if a.outcome else {},
                     "results": base64.b64encode(a.outcome.results).decode()
                     if a.outcome and a.outcome.results
@@ -106,6 +110,7 @@ def load_state(emulator: Emulator, path: Path) -> None:
     if state.get("format") != FORMAT:
         raise ValueError(f"{path} is not an emulator state file of format {FORMAT}.")
     world = emulator.world
+    world.blocked = set(state.get("blocked") or [])
     for item in state["lists"]:
         record = ContactListRecord(
             item["list_id"],
@@ -130,18 +135,20 @@ def load_state(emulator: Emulator, path: Path) -> None:
         world.contacts_by_id[contact_id] = contact
     for item in state["activities"]:
         results = base64.b64decode(item["results"]) if item.get("results") else None
-        outcome = Outcome(item["counts"], results=results)
+        finished = item["state"] in ("completed", "failed", "cancelled", "timed_out")
         activity = ActivityRecord(
             item["activity_id"],
             item["kind"],
             item["items"],
             datetime.fromisoformat(item["created_at"]),
-            lambda: Outcome({}),
+            None if finished else item.get("payload"),  # an accepted activity is finished after a restart too
             datetime.fromisoformat(item["start_at"]),
             datetime.fromisoformat(item["finish_at"]),
+            forced_end=item.get("forced_end"),
             state=item["state"],
-            outcome=outcome,
+            outcome=Outcome(item["counts"], results=results) if finished else None,
             errors=item["errors"],
+            list_ids=item.get("list_ids") or [],
         )
         world.activities[activity.activity_id] = activity
     auth = state["authorization"]

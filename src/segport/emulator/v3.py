@@ -169,7 +169,7 @@ def delete_list(emulator: Emulator, request: Request, params: dict[str, str]) ->
     _activity, snapshot = world.queue_activity(
         "delete_list",
         len(world.lists[list_id].members),
-        lambda: world.delete_list(list_id),
+        {"list_id": list_id},
         forced_end=emulator.activity_fault(),
     )
     for key in ("status", "started_at", "completed_at", "source_file_name"):
@@ -309,9 +309,10 @@ def _queue_import(
     record, snapshot = world.queue_activity(
         "import",
         len(rows),
-        lambda: world.import_rows(rows, targets),
+        {"rows": rows, "list_ids": targets},
         forced_end=emulator.activity_fault(),
         source_file_name=file_name,
+        list_ids=targets,
     )
     if errors:
         record.errors.extend(errors)
@@ -374,7 +375,11 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
     if full is not None:
         return full
     _activity, snapshot = world.queue_activity(
-        "remove", len(ids), lambda: world.remove_members(ids, targets), forced_end=emulator.activity_fault()
+        "remove",
+        len(ids),
+        {"contact_ids": ids, "list_ids": targets},
+        forced_end=emulator.activity_fault(),
+        list_ids=targets,
     )
     return json_response(201, snapshot)
 
@@ -431,7 +436,7 @@ def contact_exports(emulator: Emulator, request: Request, _: dict[str, str]) -> 
     _activity, snapshot = world.queue_activity(
         "export",
         size,
-        lambda: world.export_csv(list_ids, fields, status),
+        {"list_ids": list_ids, "fields": fields, "status": status},
         forced_end=emulator.activity_fault(),
     )
     return json_response(201, snapshot)

@@ -15,9 +15,10 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from segport.clock import Clock
 
@@ -134,10 +135,12 @@ class Outcome:
 @dataclass
 class ActivityRecord:
     activity_id: str
-    kind: str  # import, remove, export
+    kind: str  # import, remove, export, delete_list
     items: int
     created_at: datetime
-    work: Callable[[], Outcome]
+    # What the activity will do, as plain data (kept in the state file, so an emulator restarted with it
+    # finishes the activities it had accepted): see World.perform. None once done.
+    payload: dict[str, Any] | None
     start_at: datetime
     finish_at: datetime
     forced_end: str | None = None
@@ -145,6 +148,7 @@ class ActivityRecord:
     state: str = "initialized"
     outcome: Outcome | None = None
     errors: list[str] = field(default_factory=list)
+    list_ids: list[str] = field(default_factory=list)  # the lists an import or removal targets
 
     @property
     def finished(self) -> bool:
@@ -215,6 +219,9 @@ class World:
         self.lists: dict[str, ContactListRecord] = {}
         self.activities: dict[str, ActivityRecord] = {}
         self._queue_end: datetime | None = None
+        # Addresses this account's imports refuse although they look valid (Constant Contact refuses some
+        # addresses for reasons a sender cannot check, e.g. a blocked domain): counted as import errors.
+        self.blocked: set[str] = set()
 
     # -- lists ---------------------------------------------------------------------------------------------
 
@@ -301,6 +308,11 @@ class World:
                 if len(errors) < MAX_ERROR_MESSAGES:
                     errors.append(f"Row {number}: invalid email address.")
                 continue
+            if address.lower() in self.blocked:
+                error_count += 1
+                if len(errors) < MAX_ERROR_MESSAGES:
+                    errors.append(f"Row {number}: the email address was refused.")
+                continue
             if (first_name and len(first_name) > MAX_NAME) or (last_name and len(last_name) > MAX_NAME):
                 error_count += 1
                 if len(errors) < MAX_ERROR_MESSAGES:
@@ -379,10 +391,11 @@ class World:
         self,
         kind: str,
         items: int,
-        work: Callable[[], Outcome],
+        payload: dict[str, Any],
         *,
         forced_end: str | None = None,
         source_file_name: str | None = None,
+        list_ids: list[str] | None = None,
     ) -> tuple[ActivityRecord, dict[str, object]]:
         """Queue an activity; returns it and the body of the 201 answer, which shows it as just received."""
         now = self.clock.now()
@@ -392,7 +405,18 @@ class World:
             start = max(now + timedelta(seconds=self.activity_start_delay), self._queue_end or now)
             finish = start + timedelta(seconds=max(items, 1) / self.contacts_per_second)
         self._queue_end = finish
-        record = ActivityRecord(str(uuid.uuid4()), kind, items, now, work, start, finish, forced_end, source_file_name)
+        record = ActivityRecord(
+            str(uuid.uuid4()),
+            kind,
+            items,
+            now,
+            payload,
+            start,
+            finish,
+            forced_end,
+            source_file_name,
+            list_ids=list(list_ids or []),
+        )
         self.activities[record.activity_id] = record
         snapshot = record.public(now)
         if self.contacts_per_second is None:
@@ -418,11 +442,20 @@ class World:
             record.state = record.forced_end
             record.errors.append(f"The activity ended {record.forced_end} (emulator fault schedule).")
         else:
-            record.outcome = record.work()
+            record.outcome = self.perform(record.kind, record.payload or {})
             record.errors.extend(record.outcome.errors)
             record.state = "completed"
-        record.work = _nothing_left  # let the parsed rows go
+        record.payload = None  # let the parsed rows go
 
-
-def _nothing_left() -> Outcome:
-    return Outcome({})
+    def perform(self, kind: str, payload: dict[str, Any]) -> Outcome:
+        """Do what an activity of `kind` was asked to do (its payload is what the request carried)."""
+        if kind == "import":
+            rows = [(int(number), email, first, last) for number, email, first, last in payload["rows"]]
+            return self.import_rows(rows, payload["list_ids"])
+        if kind == "remove":
+            return self.remove_members(payload["contact_ids"], payload["list_ids"])
+        if kind == "export":
+            return self.export_csv(payload["list_ids"], payload["fields"], payload["status"])
+        if kind == "delete_list":
+            return self.delete_list(payload["list_id"])
+        raise ValueError(f"unknown activity kind {kind!r}")

@@ -1,116 +1,239 @@
-"""Waiting for a run's import activities, naming the rows Constant Contact did not add, and moving the rest
-into the sync state (with the members the run skipped), all in one transaction.
+"""Acknowledging what Constant Contact did with a run's batches, batch by batch, whatever ended the run.
+
+For each accepted batch: wait for its activity, then in one fenced transaction move its members into the sync
+state and drop its staging rows (a failed activity's members are named not added instead). Constant Contact's
+status gives counts only, so when a batch reports errors or contacts it could not add, and when batches were
+sent without their acceptance being recorded (uncertain), ONE export of the list's addresses says who is on it:
+
+- a member of a batch with errors that is not on the list was refused: named, and not sent again until the
+  profile changes (sync outcome `refused`);
+- a member Constant Contact could not add because it unsubscribed is named as such (one export of the
+  account's unsubscribed addresses);
+- an uncertain member on the list was added (by this export, unless it was on the list before).
+
+A run that ends Failure, is canceled, or dies leaves accepted batches behind; the export's next run settles
+them first (`settle_earlier_runs`), so nothing Constant Contact accepted is sent again or forgotten, and a
+mirror run still knows which contacts it put on the list.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import exists, or_, select
 
 from segport.constant_contact import ConstantContactClient
+from segport.constant_contact.models import Activity
+from segport.errors import NotFound
 from segport.exports import scope as scope_of
 from segport.exports import sync
-from segport.exports.normalize import NOT_ADDED, REASONS, UNSUBSCRIBED
-from segport.exports.run_log import batches_of, event, now
-from segport.exports.service import ExportView
-from segport.store import Store
-from segport.store.tables import run_batches, run_rows, run_sent, runs
-
-if TYPE_CHECKING:
-    from segport.exports.runner import Plan, RunProgress
+from segport.exports.context import RunContext
+from segport.exports.normalize import NOT_ADDED, REASONS, REFUSED, UNSUBSCRIBED
+from segport.exports.scope import Scope
+from segport.runs.status import FINISHED, BatchState
+from segport.store.tables import run_batches, run_sent, runs
+from segport.wording import count
 
 
-def poll(
-    store: Store, export: ExportView, run_id: int, plan: Plan, client: ConstantContactClient, report: RunProgress
-) -> None:
-    """Wait for every batch's activity, name the rows not added, and acknowledge the rest in the sync state."""
-    batches = batches_of(store, run_id)
-    pending = [row["activity_id"] for row in batches if row["finished_at"] is None]
-    report.polling(len(batches) - len(pending), len(batches))
-    finished = client.wait_for_activities(pending) if pending else {}
-    report.polling(len(batches), len(batches))
-    with store.begin() as db:
-        for activity_id, activity in finished.items():
-            db.execute(
-                update(run_batches)
-                .where(run_batches.c.run_id == run_id, run_batches.c.activity_id == activity_id)
-                .values(
-                    state=activity.state,
-                    finished_at=now(),
-                    person_count=activity.status.person_count,
-                    error_count=activity.status.error_count,
-                    cannot_add_count=activity.status.cannot_add_to_list_count,
-                )
+def acknowledge(ctx: RunContext, run_id: int) -> tuple[int, int]:
+    """Settle every batch of `run_id` (this run or an earlier one of the export); returns (batches, contacts)
+    acknowledged now."""
+    record = ctx.record
+    batches = record.batches(run_id)
+    prepared = [row["number"] for row in batches if row["state"] == BatchState.PREPARED]
+    if prepared:  # sent or not, nobody knows: reconciled with the list below
+        with record.transaction() as db:
+            sync.make_uncertain(db, run_id, prepared)
+            record.forget_prepared(db, run_id=run_id)
+    pending = [row for row in batches if row["activity_id"] and row["finished_at"] is None]
+    if run_id == ctx.run_id:
+        ctx.progress.polling(len(batches) - len(pending) - len(prepared), len(batches) - len(prepared))
+    outcomes = _outcomes(ctx.client, [row["activity_id"] for row in pending])
+    if run_id == ctx.run_id:
+        ctx.progress.polling(len(batches) - len(prepared), len(batches) - len(prepared))
+    unknown = [row["number"] for row in pending if outcomes.get(row["activity_id"]) is None]
+    uncertain = _uncertain_emails(ctx, run_id, unknown)
+    questioned = set(uncertain)
+    for row in pending:
+        activity = outcomes.get(row["activity_id"])
+        if activity is not None and activity.state == "completed" and activity.status.error_count:
+            questioned.update(sync.batch_emails(ctx.store, run_id, row["number"]))
+    on_list = ctx.client.emails_on_list(ctx.export.list_id, questioned) if questioned else set()
+    opted_out: set[str] | None = None
+    if any((activity.status.cannot_add_to_list_count or 0) for activity in outcomes.values() if activity):
+        opted_out = ctx.client.unsubscribed_emails()
+    contacts = 0
+    for row in pending:
+        activity = outcomes.get(row["activity_id"])
+        if activity is None:
+            continue
+        contacts += _settle_batch(ctx, run_id, row, activity, on_list, opted_out)
+    if uncertain:
+        found = uncertain & on_list
+        with record.transaction() as db:
+            sync.reconcile_uncertain(db, ctx.export.id, run_id, found, mirror=ctx.mirror)
+            record.event(
+                f"Reconciled {count(len(uncertain), 'contact')} of batches whose acceptance was never recorded "
+                f"with the list: {len(found):,} on it, the rest not sent.",
+                db=db,
             )
-    batches = batches_of(store, run_id)
-    failed = [row for row in batches if row["state"] != "completed"]
+    return len(pending) - len(unknown), contacts
+
+
+def finish_polling(ctx: RunContext, scope: Scope, *, complete: bool) -> None:
+    """After this run's batches are acknowledged: its counts, and (when it read every member) the members it
+    skipped, kept for tracked runs."""
+    batches = ctx.record.batches()
     unsubscribed = sum(row["cannot_add_count"] or 0 for row in batches)
-    errors = sum(row["error_count"] or 0 for row in batches) + sum(row["contacts"] for row in failed)
-    for row in failed:
-        event(
-            store,
-            run_id,
-            f"Batch {row['number']} (activity {row['activity_id']}, {row['contacts']} contacts) ended {row['state']}.",
-            "error",
-        )
+    errors = sum(row["refused"] or 0 for row in batches) + sum(
+        row["contacts"] for row in batches if row["state"] != BatchState.COMPLETED
+    )
+    with ctx.record.transaction() as db:
+        if complete:
+            scope_of.forget_skipped(db, ctx.export.id, scope)
+            sync.record_skipped(db, ctx.export.id, ctx.run_id)
+        ctx.record.report(db, unsubscribed=unsubscribed, errors=errors, phase="removing")
+
+
+def _settle_batch(
+    ctx: RunContext,
+    run_id: int,
+    row: Any,
+    activity: Activity,
+    on_list: set[str],
+    opted_out: set[str] | None,
+) -> int:
+    record = ctx.record
+    number = row["number"]
+    status = activity.status
+    messages = "; ".join(activity.error_messages)[:2000] or None
+    held: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
-    opted_out: set[str] = set()
-    if unsubscribed or failed:
-        rows, opted_out = _not_added(store, run_id, client, failed, unsubscribed)
-    completed = [row["number"] for row in batches if row["state"] == "completed"]
-    with store.begin() as db:
-        if rows:
-            db.execute(insert(run_rows), rows)
-        scope_of.forget_skipped(db, export.id, plan.scope)
-        sync.record_skipped(db, export.id, run_id)
-        sync.acknowledge(db, export.id, run_id, completed)
-        sync.mark_unsubscribed(db, export.id, run_id, opted_out)
-        db.execute(
-            update(runs).where(runs.c.id == run_id).values(unsubscribed=unsubscribed, errors=errors, phase="removing")
+    if activity.state == "completed" and (status.error_count or (status.cannot_add_to_list_count and opted_out)):
+        for key, email in sync.batch_members(ctx.store, run_id, number):
+            if opted_out is not None and email in opted_out:
+                held[email] = "unsubscribed"
+                rows.append(_row(key, email, UNSUBSCRIBED, REASONS[UNSUBSCRIBED]))
+            elif status.error_count and email not in on_list:
+                held[email] = "refused"
+                detail = REASONS[REFUSED] + (f": {messages}" if messages else "")
+                rows.append(_row(key, email, REFUSED, detail[:1000]))
+    elif activity.state != "completed":
+        detail = f"{REASONS[NOT_ADDED]}: batch {number} ended {activity.state}"
+        rows = [_row(key, email, NOT_ADDED, detail) for key, email in sync.batch_members(ctx.store, run_id, number)]
+    with record.transaction() as db:
+        if activity.state == "completed":
+            sync.acknowledge_batch(db, ctx.export.id, run_id, number, held=held, mirror=ctx.mirror)
+        else:
+            sync.forget_batches(db, run_id, [number])
+            record.event(
+                f"Batch {number} (activity {activity.activity_id}, {row['contacts']:,} contacts) ended "
+                f"{activity.state}: {messages or 'no reason given'}.",
+                "error",
+                db=db,
+            )
+        record.add_rows(db, rows, run_id=run_id)
+        record.batch_finished(
+            db,
+            number,
+            run_id=run_id,
+            state=activity.state,
+            person_count=status.person_count,
+            error_count=status.error_count,
+            cannot_add_count=status.cannot_add_to_list_count,
+            refused=sum(1 for outcome in held.values() if outcome == "refused"),
+            error_messages=messages,
         )
+    return int(row["contacts"]) if activity.state == "completed" else 0
 
 
-def _not_added(
-    store: Store, run_id: int, client: ConstantContactClient, failed: Sequence[Any], unsubscribed: int
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """The members Constant Contact did not add, looked up: its import status gives counts only."""
-    opted_out = _unsubscribed_emails(client) if unsubscribed else set()
-    failed_states = {row["number"]: row["state"] for row in failed}
-    rows: list[dict[str, Any]] = []
-    named: set[str] = set()
-    with store.engine.connect() as db:
-        sent = db.execution_options(yield_per=10_000).execute(
-            select(run_sent.c.batch_number, run_sent.c.profile_key, run_sent.c.email).where(run_sent.c.run_id == run_id)
+def _row(key: str, email: str, reason: str, detail: str) -> dict[str, Any]:
+    return {"profile_key": key, "email": email, "reason": reason, "detail": detail}
+
+
+def _uncertain_emails(ctx: RunContext, run_id: int, unknown: Sequence[int]) -> set[str]:
+    """The run's uncertain members' addresses, after moving batches Constant Contact no longer knows (their
+    activity is older than the 10 days it keeps them) among them."""
+    if unknown:
+        with ctx.record.transaction() as db:
+            sync.make_uncertain(db, run_id, unknown)
+            for number in unknown:
+                ctx.record.batch_finished(
+                    db,
+                    number,
+                    run_id=run_id,
+                    state=BatchState.TIMED_OUT,
+                    person_count=None,
+                    error_count=None,
+                    cannot_add_count=None,
+                    refused=None,
+                    error_messages="Constant Contact no longer knows this activity (it keeps them 10 days); its "
+                    "contacts were reconciled with the list.",
+                )
+    return sync.uncertain_emails(ctx.store, ctx.export.id, run_id)
+
+
+def _outcomes(client: ConstantContactClient, activity_ids: list[str]) -> dict[str, Activity | None]:
+    """Each activity once it ended; None for one Constant Contact no longer knows (kept 10 days)."""
+    if not activity_ids:
+        return {}
+    try:
+        return dict(client.wait_for_activities(activity_ids))
+    except NotFound:
+        found: dict[str, Activity | None] = {}
+        for activity_id in activity_ids:
+            try:
+                found[activity_id] = client.wait_for_activities([activity_id])[activity_id]
+            except NotFound:
+                found[activity_id] = None
+        return found
+
+
+def settle_earlier_runs(ctx: RunContext) -> None:
+    """Before a new run plans: acknowledge what earlier runs of the export left unsettled (a run that failed,
+    was canceled, or died and was never resumed), and delete their temporary removal lists."""
+    with ctx.store.read() as db:
+        unsettled = (
+            db.execute(
+                select(runs.c.id, runs.c.removal_list_id)
+                .where(
+                    runs.c.export_id == ctx.export.id,
+                    runs.c.id != ctx.run_id,
+                    runs.c.status.in_(FINISHED),
+                    or_(
+                        runs.c.removal_list_id.is_not(None),
+                        exists().where(run_sent.c.run_id == runs.c.id),
+                        exists().where(
+                            run_batches.c.run_id == runs.c.id,
+                            or_(run_batches.c.finished_at.is_(None), run_batches.c.state == BatchState.PREPARED),
+                        ),
+                    ),
+                )
+                .order_by(runs.c.id)
+            )
+            .mappings()
+            .all()
         )
-        for number, key, email in sent:
-            if number in failed_states:
-                detail = f"{REASONS[NOT_ADDED]}: batch {number} ended {failed_states[number]}"
-                rows.append(
-                    {"run_id": run_id, "profile_key": key, "email": email, "reason": NOT_ADDED, "detail": detail}
-                )
-            elif email in opted_out:
-                rows.append(
-                    {
-                        "run_id": run_id,
-                        "profile_key": key,
-                        "email": email,
-                        "reason": UNSUBSCRIBED,
-                        "detail": REASONS[UNSUBSCRIBED],
-                    }
-                )
-                named.add(email)
-    return rows, named
+    for earlier in unsettled:
+        if earlier["removal_list_id"]:
+            _delete_holding_list(ctx, earlier["id"], earlier["removal_list_id"])
+        batches, contacts = acknowledge(ctx, earlier["id"])
+        with ctx.record.transaction() as db:
+            sync.drop_staging(db, earlier["id"])  # what is left was staged for batches that were never sent
+            message = (
+                f"{count(batches, 'batch', 'batches')} that run {earlier['id']} left ({contacts:,} contacts) "
+                "acknowledged before this run planned."
+            )
+            ctx.record.event(message, db=db)
+            ctx.record.note_for(db, earlier["id"], f"Settled by run {ctx.run_id}: {message}")
 
 
-def _unsubscribed_emails(client: ConstantContactClient) -> set[str]:
-    """Every unsubscribed address of the account, from one export activity (3 or 4 requests)."""
-    activity = client.export_contacts(fields=["email_address"], status="unsubscribed")
-    done = client.wait_for_activities([activity.activity_id])[activity.activity_id]
-    if done.links.results is None:
-        return set()
-    return {
-        (row.get("email_address") or "").strip().lower()
-        for row in client.download_contact_export(done.links.results.href)
-    }
+def _delete_holding_list(ctx: RunContext, run_id: int, list_id: str) -> None:
+    with contextlib.suppress(NotFound):  # deleted already
+        ctx.client.delete_list(list_id)
+    with ctx.record.transaction() as db:
+        ctx.record.holding_list_deleted(db, run_id=run_id)
+        ctx.record.note_for(db, run_id, f"Its temporary removal list was deleted by run {ctx.run_id}.")
+        ctx.record.event(f"Deleted the temporary removal list run {run_id} left in the account.", db=db)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from segport.config import Settings
-from segport.exports.run_log import event
-from segport.exports.runs import show_run
+from segport.runs.events import annotate
+from segport.runs.history import show_run
 from segport.store import Store
 from segport.store.tables import runs
 
@@ -55,5 +55,5 @@ def check_run(store: Store, settings: Settings, run_id: int) -> list[str]:
                 f"{share:.0%}). Check the segments' rules and the latest profile load."
             )
     for message in found:
-        event(store, run_id, f"Alert: {message}", "warning")
+        annotate(store, run_id, f"Alert: {message}", "warning")
     return found

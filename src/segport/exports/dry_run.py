@@ -1,7 +1,8 @@
 """A dry run: what `exports run` would add, update, remove and skip, and why, without sending anything.
 
-It reads the same plan a run reads (the same member query and sync state) and asks Constant Contact only for
-the list's size, which the mass-removal guard needs.
+It reads the same plan a run reads (the same member query and sync state) and decides every member and every
+removal through the same functions the run uses (decisions.py). It asks Constant Contact only for the list's
+size, which the mass-removal guard needs.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import httpx
 
 from segport.config import Settings
 from segport.connections.service import client_for, http_session
-from segport.exports import mirror
-from segport.exports.members import count_members, stream_members, unsubscribed_unchanged
-from segport.exports.normalize import UNSUBSCRIBED
-from segport.exports.runner import UNSUBSCRIBED_EARLIER, plan_for
+from segport.exports import decisions, mirror, sync
+from segport.exports.decisions import Action, Candidate
+from segport.exports.members import count_members, held_back_unchanged, stream_members
+from segport.exports.plan import plan_for
 from segport.exports.scope import unchanged_skipped
 from segport.exports.service import connection_of, show_export
 from segport.store import Store
@@ -77,63 +78,50 @@ def dry_run(
 
     streamed = 0
     sending: set[str] = set()
-    replaced: list[str] = []
+    replaced: list[Candidate] = []
     # Closed even when the loop stops early (a server-side cursor must not be left open).
     with closing(stream_members(store, plan.source, plan.query, export)) as members:
         for member in members:
             streamed = member.position
-            if member.problem is not None:
-                report.skip[member.problem] += 1
-                keep(PlannedRow("skip", member.key, member.email, member.detail or member.problem))
-            elif not full and not member.changed:
+            decision = decisions.decide(member, full=full)
+            if decision.action is Action.SKIP:
+                assert decision.reason is not None
+                report.skip[decision.reason] += 1
+                keep(PlannedRow("skip", member.key, member.email, decision.detail or decision.reason))
+            elif decision.action is Action.UNCHANGED:
                 report.unchanged += 1
-                if member.synced is not None and member.synced.outcome == "unsubscribed":
-                    report.skip[UNSUBSCRIBED] += 1
-                    keep(PlannedRow("skip", member.key, member.email, UNSUBSCRIBED_EARLIER))
+                if decision.reason is not None:
+                    report.skip[decision.reason] += 1
+                    keep(PlannedRow("skip", member.key, member.email, decision.detail or decision.reason))
             else:
-                action = "add" if member.synced is None else "update"
-                report.add += action == "add"
-                report.update += action == "update"
+                report.add += decision.action is Action.ADD
+                report.update += decision.action is Action.UPDATE
                 sending.add(member.email)
-                keep(PlannedRow(action, member.key, member.email))
-                if (
-                    member.synced is not None
-                    and member.synced.added_by_export
-                    and member.synced.outcome == "added"
-                    and member.synced.email != member.email
-                ):
-                    replaced.append(member.synced.email)
+                keep(PlannedRow(decision.action.value, member.key, member.email))
+                address = decisions.replaced_address(member)
+                if address is not None:
+                    replaced.append(Candidate(address, member.key, left=False))
     if plan.query.joined and plan.incremental:
         report.unchanged = report.members - streamed
-        for key, email in unsubscribed_unchanged(store, plan.source, export, plan.rules):
-            report.skip[UNSUBSCRIBED] += 1
-            keep(PlannedRow("skip", key, email, UNSUBSCRIBED_EARLIER))
+        for key, email, outcome in held_back_unchanged(store, plan.source, export, plan.rules):
+            reason, detail = decisions.HELD_BACK[outcome]
+            report.skip[reason] += 1
+            keep(PlannedRow("skip", key, email, detail))
         if plan.scope.tracked:
-            with store.begin() as db:
+            with store.read() as db:
                 for key, email, reason, detail in db.execute(unchanged_skipped(export.id, plan.scope)):
                     report.unchanged -= 1
                     report.skip[reason] += 1
                     keep(PlannedRow("skip", key, email or "", detail or reason))
     if export.mode == "mirror":
-        leaving = [
-            leaver
-            for leaver in mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
-            if leaver.removable
-        ]
-        candidates = list(dict.fromkeys([leaver.email for leaver in leaving] + replaced))
-        kept = mirror.still_used(store, plan.source, export, plan.rules, candidates) | sending
-        removing = [email for email in candidates if email not in kept]
+        leaving = mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
+        candidates = decisions.removal_candidates(leaving, sync.pending_removal_list(store, export.id)) + replaced
+        # A run acknowledges what it sends before it removes: what this one would send is still used then.
+        kept = mirror.still_used(store, plan.source, export, plan.rules, [c.email for c in candidates]) | sending
+        removing = decisions.removals(candidates, kept)
         report.remove = len(removing)
-        keys = {leaver.email: leaver.key for leaver in leaving}
-        for email in removing:
-            keep(
-                PlannedRow(
-                    "remove",
-                    keys.get(email, ""),
-                    email,
-                    "left the export's segments" if email in keys else "the profile's email changed",
-                )
-            )
+        for removal in removing:
+            keep(PlannedRow("remove", removal.profile_key, removal.email, removal.detail))
         if removing:
             with http_session(settings, http) as session:
                 size = client_for(store, settings, session, connection_of(export)).get_list(export.list_id)

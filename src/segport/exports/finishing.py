@@ -1,92 +1,88 @@
-"""The end of a run: mirror mode's removals, then the run's final status and summary."""
+"""The end of a run: mirror mode's removals, then the run's final status and summary.
+
+The removal is decided once: how many addresses, against the list's size before the run changed it, with the
+approval given when the run was asked for. Both are kept on the run, so a run resumed half-way through its
+removals neither asks again nor compares with a list it has already shrunk.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from sqlalchemy import update
 
-from sqlalchemy import insert, select, update
-
-from segport.config import Settings
-from segport.constant_contact import ConstantContactClient
-from segport.exports import mirror, sync
+from segport.exports import decisions, mirror, sync
+from segport.exports.context import RunContext
+from segport.exports.decisions import Candidate, Leaver
 from segport.exports.normalize import REMOVED
-from segport.exports.run_log import batches_of, event, finish
-from segport.exports.service import ExportView
-from segport.store import Store
-from segport.store.tables import exports, run_rows, runs
+from segport.exports.plan import Plan
+from segport.runs.status import BatchState, Phase, Status
+from segport.store.tables import exports
 from segport.wording import count
 
-if TYPE_CHECKING:
-    from segport.exports.runner import Plan, RunState
+
+def removal_candidates(ctx: RunContext, leaving: list[Leaver]) -> list[Candidate]:
+    return decisions.removal_candidates(leaving, sync.pending_removal_list(ctx.store, ctx.export.id))
 
 
-def remove_leavers(
-    store: Store,
-    settings: Settings,
-    export: ExportView,
-    state: RunState,
-    plan: Plan,
-    client: ConstantContactClient,
-    allow_mass_removal: bool,
-) -> None:
+def remove_leavers(ctx: RunContext, plan: Plan, leaving: list[Leaver] | None) -> None:
     """Mirror mode: take off the list who left the segments, and addresses replaced by a new email."""
-    if export.mode != "mirror":
+    if not ctx.mirror:
+        ctx.record.report(phase=Phase.DONE)
         return
-    run_id = state.run_id
-    leaving = state.leavers
+    store, export, record = ctx.store, ctx.export, ctx.record
     if leaving is None:
         leaving = mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
-    completed = [row["number"] for row in batches_of(store, run_id) if row["state"] == "completed"]
-    replaced = sync.replaced_emails(store, run_id, completed)
-    candidates = list(dict.fromkeys([leaver.email for leaver in leaving if leaver.removable] + replaced))
-    kept = mirror.still_used(store, plan.source, export, plan.rules, candidates)
-    emails = [email for email in candidates if email not in kept]
-    if emails:
-        size = state.list_size
+    candidates = removal_candidates(ctx, leaving)
+    kept = mirror.still_used(store, plan.source, export, plan.rules, [candidate.email for candidate in candidates])
+    removing = decisions.removals(candidates, kept)
+    row = record.read()
+    if removing and row["removal_planned"] is None:
+        size = row["list_size_before"]
         if size is None:
-            size = client.get_list(export.list_id).membership_count or 0
-        mirror.check_share(len(emails), size, settings.mirror_max_removal_share, allow_mass_removal, export.name)
-    removed = mirror.remove_from_list(client, export.list_id, emails, run_id)
-    keys = {leaver.email: leaver.key for leaver in leaving if leaver.removable}
-    with store.begin() as db:
+            size = ctx.client.get_list(export.list_id).membership_count or 0
+            record.report(list_size_before=size)
+        mirror.check_share(
+            len(removing), size, ctx.settings.mirror_max_removal_share, bool(row["allow_mass_removal"]), export.name
+        )
+        record.report(removal_planned=len(removing))
+    mirror.remove_from_list(ctx, [removal.email for removal in removing])
+    with record.transaction() as db:
         sync.forget(db, export.id, [leaver.key for leaver in leaving])
-        if emails:
-            db.execute(
-                insert(run_rows),
-                [
-                    {
-                        "run_id": run_id,
-                        "profile_key": keys.get(email, ""),
-                        "email": email,
-                        "reason": REMOVED,
-                        "detail": "left the export's segments" if email in keys else "the profile's email changed",
-                    }
-                    for email in emails
-                ],
-            )
-        db.execute(update(runs).where(runs.c.id == run_id).values(removed=removed, phase="done"))
-    if emails:
-        event(store, run_id, f"Took {removed:,} contacts off the list (mirror mode).")
+        sync.clear_pending_removals(db, export.id, [candidate.email for candidate in candidates if not candidate.left])
+        record.add_rows(
+            db,
+            [
+                {
+                    "profile_key": removal.profile_key,
+                    "email": removal.email,
+                    "reason": REMOVED,
+                    "detail": removal.detail,
+                }
+                for removal in removing
+            ],
+        )
+        record.report(db, removed=len(removing), phase=Phase.DONE, removal_list_id=None)
+        if removing:
+            record.event(f"Took {len(removing):,} contacts off the list (mirror mode).", db=db)
 
 
-def conclude(store: Store, run_id: int) -> None:
-    sync.drop_staging(store, run_id)
-    batches = batches_of(store, run_id)
-    failed = [row for row in batches if row["state"] != "completed"]
-    with store.begin() as db:
-        counts = db.execute(select(runs).where(runs.c.id == run_id)).mappings().one()
+def conclude(ctx: RunContext) -> None:
+    """The run's final status, from its batches and counts."""
+    record = ctx.record
+    batches = record.batches()
+    failed = [row for row in batches if row["state"] != BatchState.COMPLETED]
+    counts = record.read()
+    with record.transaction() as db:
+        sync.drop_staging(db, ctx.run_id)
         if not failed:
             # The sync state now reflects these profiles under these rules: the next run can read only changes.
             db.execute(
                 update(exports)
-                .where(exports.c.id == counts["export_id"])
+                .where(exports.c.id == ctx.export.id)
                 .values(synced_version=counts["profiles_to"], synced_fingerprint=counts["fingerprint"])
             )
     if failed:
-        finish(
-            store,
-            run_id,
-            "Failure",
+        record.finish(
+            Status.FAILURE,
             f"{len(failed)} of {count(len(batches), 'batch', 'batches')} did not complete in Constant "
             "Contact; their contacts were not added (the next run sends them again).",
             "error",
@@ -100,9 +96,12 @@ def conclude(store: Store, run_id: int) -> None:
         parts.append(f"{counts['unchanged']:,} unchanged, not sent again")
     if counts["removed"]:
         parts.append(f"{counts['removed']:,} taken off the list")
+    refused = sum(row["refused"] or 0 for row in batches)
+    if refused:
+        parts.append(f"{count(refused, 'contact')} refused by Constant Contact (see the rows not sent)")
     message = (
         "; ".join(parts) + "."
         if batches or counts["removed"] or counts["unchanged"]
         else ("The segments have no member that can be sent; nothing was sent.")
     )
-    finish(store, run_id, "Successful", message)
+    record.finish(Status.SUCCESSFUL, message)

@@ -1,29 +1,40 @@
 """Starting runs: on demand from the CLI (queue or join, then work it here), or a run a worker claimed.
 
-Either way the run is held by a lease in the runs table while this process works it; the heartbeat keeps
-the lease, and a process that fails unexpectedly lets go of it so that the next attempt resumes at once.
+Either way the run is held by a lease in the runs table while this process works it; the record's fenced
+writes and the heartbeat keep the lease, and a process that fails unexpectedly lets go of it so that the next
+attempt resumes at once. How a run ends is decided here from what stopped it:
+
+- the engine finished it (Successful, Skipped, Failure, Canceled);
+- the daily quota ran out, or the connection's sign-in stopped working: parked (Queued, with what it waits
+  for), resumed by itself after 00:00 UTC or once the connection is reauthorized;
+- a worker shutting down hands it back; a worker that lost its lease leaves it to the new holder;
+- any other error segport can explain ends it Failure; an unexpected one leaves it to be resumed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from segport.config import Settings
-from segport.connections.service import client_for, http_session
-from segport.errors import SegportError
-from segport.exports import alerts, runner
-from segport.exports.control import RunControl, Stop
-from segport.exports.run_log import event, finish, now
-from segport.exports.runner import RunProgress
+from segport.connections.service import client_for, http_session, retry_policy
+from segport.constant_contact.retry import WaitBudget, Waiting
+from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError
+from segport.exports import alerts, engine
+from segport.exports.context import RunContext, RunProgress, Silent
 from segport.exports.service import connection_of, show_export
 from segport.notifications import notify_if_needed
-from segport.scheduling import queue
+from segport.runs import queue
+from segport.runs.lease import RunControl
+from segport.runs.record import LeaseLost, RunRecord, Stop
+from segport.runs.status import Status, Wait
 from segport.store import Store
-from segport.store.tables import exports, run_events, runs
+from segport.store.tables import connections, exports, runs
 
 
 def run_export(
@@ -39,96 +50,155 @@ def run_export(
     http: httpx.Client | None = None,
     wait: bool = True,
 ) -> int:
-    """Run the export now and return the run's id; its row says how it ended.
+    """Run the export now and return the run's id; its row says how it ended (or what it waits for).
 
-    A run of this export already queued or processing is joined instead: resumed here when nobody holds
-    it (its process died), else waited for (`wait`) while the worker that holds it finishes.
+    A run of this export already queued or processing is joined instead: resumed here when nobody holds it
+    (its process died), else waited for (`wait`) while the worker that holds it finishes. A parked run is not
+    waited for: it resumes by itself when its wait is over.
     """
     export = show_export(store, name=name)
-    run_id, _ = queue.enqueue(store, export.id, trigger=trigger, actor=actor, full=full)
+    run_id, _ = queue.enqueue(
+        store, export.id, trigger=trigger, actor=actor, full=full, allow_mass_removal=allow_mass_removal
+    )
     owner = queue.identity()
     claimed = queue.claim(store, owner, settings.lease_seconds, run_id=run_id)
     if claimed is None:
         if wait:
             wait_for(store, run_id)
         return run_id
-    execute_run(
-        store,
-        settings,
-        run_id,
-        owner,
-        attempts=claimed[1],
-        actor=actor,
-        allow_mass_removal=allow_mass_removal,
-        progress=progress,
-        http=http,
-    )
+    execute_run(store, settings, claimed, owner, actor=actor, progress=progress, http=http)
     return run_id
 
 
-def wait_for(store: Store, run_id: int, poll_seconds: float = 1.0) -> str:
-    """Block until the run ends; returns its status."""
+def wait_for(store: Store, run_id: int, poll_seconds: float = 1.0) -> Status:
+    """Block until the run ends or is parked; returns its status."""
     while True:
-        status, _, _ = queue.state_of(store, run_id)
-        if status not in queue.UNFINISHED:
-            return status
+        state = queue.state_of(store, run_id)
+        if state.status.finished or state.parked:
+            return state.status
         time.sleep(poll_seconds)
 
 
 def execute_run(
     store: Store,
     settings: Settings,
-    run_id: int,
+    claimed: queue.Claim,
     owner: str,
     *,
-    attempts: int,
     actor: str,
-    allow_mass_removal: bool = False,
     progress: RunProgress | None = None,
     http: httpx.Client | None = None,
     shutdown: threading.Event | None = None,
 ) -> None:
     """Work a run this process has claimed, from wherever it stands, to its end (or to a clean stop)."""
-    with store.begin() as db:
+    record = RunRecord(store, claimed.run_id, claimed.generation, settings.lease_seconds)
+    with store.read() as db:
         export_name = db.execute(
-            select(exports.c.name).join(runs, runs.c.export_id == exports.c.id).where(runs.c.id == run_id)
+            select(exports.c.name).join(runs, runs.c.export_id == exports.c.id).where(runs.c.id == claimed.run_id)
         ).scalar_one()
-    export = show_export(store, name=export_name)
-    resumed = attempts > 1
-    with store.begin() as db:
-        message = f"Resumed by {owner} after an interruption." if resumed else f"Started by {actor} ({owner})."
-        db.execute(
-            insert(run_events).values(run_id=run_id, at=now(), level="warning" if resumed else "info", message=message)
+    resumed = claimed.attempts > 1
+    shown = progress or Silent()
+    try:
+        export = show_export(store, name=export_name)
+        record.event(
+            f"Resumed by {owner} after an interruption." if resumed else f"Started by {actor} ({owner}).",
+            "warning" if resumed else "info",
         )
-    control = RunControl(store, run_id, owner, settings.lease_seconds, shutdown)
+    except LeaseLost:
+        return
+    control = RunControl(record, shutdown)
     try:
         with http_session(settings, http) as session:
-            client = client_for(store, settings, session, connection_of(export))
-            runner.execute_phases(
-                store,
-                settings,
-                export,
-                run_id,
-                resumed,
-                progress or runner.Silent(),
-                client,
-                allow_mass_removal,
-                control,
-            )
+            waits = RunWaits(record, shown)
+            retry = retry_policy(settings, budget=WaitBudget(settings.run_wait_seconds), observer=waits)
+            client = client_for(store, settings, session, connection_of(export), retry=retry)
+            engine.work(RunContext(store, settings, export, record, control, client, shown, resumed))
     except Stop as stop:
         if stop.reason == "shutdown":
-            queue.let_go(store, run_id, owner, requeue=True)
-            event(
-                store, run_id, f"Handed back by {owner}, which is shutting down; the next worker resumes it.", "warning"
-            )
-        # "lost": another worker holds the run now and carries on; nothing here may touch it.
+            with contextlib.suppress(LeaseLost):  # another worker holds it now: that worker decides
+                record.hand_back(f"Handed back by {owner}, which is shutting down; the next worker resumes it.")
+        return  # "lost": another worker holds the run now and carries on; nothing here may touch it
+    except QuotaExceeded as exc:
+        with contextlib.suppress(LeaseLost):
+            record.park(Wait.QUOTA, _quota_detail(exc), exc.resets_at)
+        return
+    except ReauthorizationRequired as exc:
+        with contextlib.suppress(LeaseLost):
+            record.park(Wait.REAUTHORIZATION, _reauthorization_detail(store, export.id, exc), None)
         return
     except SegportError as exc:
-        finish(store, run_id, "Failure", str(exc), "error")
+        with contextlib.suppress(LeaseLost):
+            record.finish(Status.FAILURE, str(exc), "error")
     except BaseException:
-        queue.let_go(store, run_id, owner, requeue=False)  # resumable at once by the next attempt
+        # Resumable at once by the next attempt; the database may be what failed, and then the lease expires.
+        with contextlib.suppress(Exception):
+            record.let_go()
         raise
     finally:
         control.close()
-    raised = alerts.check_run(store, settings, run_id)
-    notify_if_needed(store, settings, run_id, alerts=raised)  # a real network call: webhooks are not Constant Contact
+        shown.waiting(None)
+    raised = alerts.check_run(store, settings, claimed.run_id)
+    notify_if_needed(store, settings, claimed.run_id, alerts=raised)  # webhooks are not Constant Contact
+
+
+def _quota_detail(exc: QuotaExceeded) -> str:
+    return (
+        f"Constant Contact's daily request quota for this API key is used up ({exc.operation or 'a request'} was "
+        f"refused). The run resumes by itself after the quota resets at {exc.resets_at:%Y-%m-%d %H:%M} UTC "
+        "(a worker picks it up; or run the export again after that)."
+    )
+
+
+def _reauthorization_detail(store: Store, export_id: int, exc: ReauthorizationRequired) -> str:
+    with store.read() as db:
+        name = db.execute(
+            select(connections.c.name)
+            .join(exports, exports.c.connection_id == connections.c.id)
+            .where(exports.c.id == export_id)
+        ).scalar()
+    return (
+        f"The connection {name!r} needs reauthorization: Constant Contact no longer accepts its sign-in "
+        f"({exc.error_key or exc.status or 'refused'}). The run resumes by itself once someone signs in again: "
+        f"segport connections reauthorize {name!r}, or Reauthorize on the connection's page."
+    )
+
+
+class RunWaits:
+    """Shows a run's waits for Constant Contact: on its page (what it waits for, until when), in its events (when
+    a wait starts and when Constant Contact answers again), and on the CLI's progress line."""
+
+    def __init__(self, record: RunRecord, progress: RunProgress) -> None:
+        self._record = record
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._streak = 0  # retries in the current run of waits
+
+    def waiting(self, notice: Waiting) -> None:
+        until = datetime.now(UTC) + timedelta(seconds=notice.seconds)
+        left = "" if notice.budget_left is None else f"; {_duration(notice.budget_left)} of waiting left for this run"
+        detail = (
+            f"{notice.operation} answered {notice.detail}; retrying in {notice.seconds:.1f} s "
+            f"(attempt {notice.attempt + 1}{left})"
+        )
+        with self._lock:
+            self._streak += 1
+            first = self._streak == 1
+        if first:
+            self._record.event(f"Waiting for Constant Contact: {detail}.", "warning")
+        self._record.waiting(Wait(notice.reason), detail, until)
+        self._progress.waiting(detail)
+
+    def recovered(self, operation: str, waited: float, attempts: int) -> None:
+        with self._lock:
+            self._streak = 0
+        self._record.not_waiting()
+        self._record.event(f"Constant Contact answered {operation} again after {waited:.1f} s ({attempts} attempts).")
+        self._progress.waiting(None)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"

@@ -170,10 +170,11 @@ def member_query(
     return MemberQuery(query, joined=True)
 
 
-def unsubscribed_unchanged(
+def held_back_unchanged(
     store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination]
-) -> list[tuple[str, str]]:
-    """(key, email) of members Constant Contact refused as unsubscribed and whose values have not changed since."""
+) -> list[tuple[str, str, str]]:
+    """(key, email, outcome) of members Constant Contact did not put on the list (unsubscribed, refused) whose
+    values have not changed since: they are not sent again, and every run names them."""
     inside = source.aliased("member")
     raw = _raw_columns(inside, export)
     key = inside.table.c[source.key]
@@ -185,13 +186,13 @@ def unsubscribed_unchanged(
         sync_state.c.raw_last_name.is_not_distinct_from(raw[2]),
     )
     query = (
-        select(sync_state.c.profile_key, sync_state.c.email)
-        # A literal, not a parameter: only then can SQLite use the partial index of unsubscribed members.
-        .where(sync_state.c.export_id == export.id, sync_state.c.outcome == literal_column("'unsubscribed'"), still)
+        select(sync_state.c.profile_key, sync_state.c.email, sync_state.c.outcome)
+        # A literal, not a parameter: only then can SQLite use the partial index of held-back members.
+        .where(sync_state.c.export_id == export.id, sync_state.c.outcome != literal_column("'added'"), still)
     )
     # Sorted here: an ORDER BY would lead SQLite to walk the whole sync state in key order instead.
     with source.engine.connect() as connection:
-        return sorted((str(row[0]), str(row[1])) for row in connection.execute(query))
+        return sorted((str(row[0]), str(row[1]), str(row[2])) for row in connection.execute(query))
 
 
 def count_members(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> int:

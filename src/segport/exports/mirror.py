@@ -3,21 +3,23 @@
 Only contacts the export itself added are ever removed (never one a person or another export put on the
 list), and only their list membership goes: nobody is unsubscribed or deleted. An address still held by a
 current member is kept. A run that would remove more than a set share of the list stops before removing
-anything, unless allowed.
+anything, unless allowed. Removals go by email through a temporary list (the documented way that needs no
+contact ids), whatever their number.
 """
 
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select
 
+from segport import failpoints
 from segport.constant_contact import ConstantContactClient, json_import_batches
 from segport.errors import InvalidInput, NotFound
+from segport.exports.context import RunContext
+from segport.exports.decisions import Leaver
 from segport.exports.members import is_member, member_condition
 from segport.exports.service import ExportView
 from segport.profiles.source import ProfileSource
@@ -26,13 +28,6 @@ from segport.store import Store
 from segport.store.tables import sync_state
 
 CHUNK = 500
-
-
-@dataclass(frozen=True)
-class Leaver:
-    key: str
-    email: str
-    removable: bool  # this export put the contact on the list (and it is there): mirror mode takes it off
 
 
 class MassRemoval(InvalidInput):
@@ -64,10 +59,10 @@ def leavers(
         query = query.where(sync_state.c.profile_key.in_(keys))
     external = _member_keys(store, source, rules)
     if external is None:
-        with store.begin() as db:
+        with store.read() as db:
             found = db.execute(query.where(~is_member(store, source, rules, sync_state.c.profile_key)))
             return [Leaver(key, email, bool(removable)) for key, email, removable in found]
-    with store.begin() as db:
+    with store.read() as db:
         return [
             Leaver(key, email, bool(removable)) for key, email, removable in db.execute(query) if key not in external
         ]
@@ -85,7 +80,7 @@ def still_used(
             sync_state.c.outcome == "added",
             sync_state.c.email.in_(list(emails[start : start + CHUNK])),
         )
-        with store.begin() as db:
+        with store.read() as db:
             if external is None:
                 query = query.where(is_member(store, source, rules, sync_state.c.profile_key))
                 used.update(email for email, _ in db.execute(query))
@@ -107,31 +102,43 @@ def check_share(removing: int, list_size: int, share: float, allowed: bool, expo
     )
 
 
-def remove_from_list(client: ConstantContactClient, list_id: str, emails: Sequence[str], run_id: int) -> int:
-    """Take `emails` off the list in as few requests as the API allows; returns how many were asked to leave.
+def holding_list_name(run_id: int) -> str:
+    """The temporary list's name, the same for every attempt of the run: a retry finds the list it created."""
+    return f"segport removal run {run_id}"
 
-    Up to 500 addresses: their contact ids come from one lookup (ids found in bulk) and one removal by id.
-    More: a temporary list holds them (create it, import the addresses into it), then ONE removal takes every
-    member of that list off the target, and the temporary list is deleted (its contacts stay).
-    """
+
+def remove_from_list(ctx: RunContext, emails: Sequence[str]) -> None:
+    """Take `emails` off the export's list: a temporary list holds them (created, or found again by its name, and
+    recorded on the run), ONE removal takes every member of that list off the target, then the temporary list is
+    deleted (its contacts stay in the account). Every step may be done again after a crash without harm."""
     if not emails:
-        return 0
-    if len(emails) <= CHUNK:
-        ids = client.contact_ids_by_email(list_id, list(emails))
-        if ids:
-            activities = client.remove_list_memberships([list_id], list(ids.values()))
-            client.wait_for_activities(activity.activity_id for activity in activities)
-        return len(ids)
-    holding = client.create_list(f"segport removal {run_id} {uuid.uuid4().hex[:8]}").list_id
+        return
+    client = ctx.client
+    holding = ctx.record.read()["removal_list_id"]
+    if holding is not None and not _exists(client, holding):
+        holding = None  # deleted by the attempt that died before recording it
+    if holding is None:
+        name = holding_list_name(ctx.run_id)
+        found = client.find_list_by_name(name)
+        holding = found.list_id if found is not None and found.deleted_at is None else client.create_list(name).list_id
+        ctx.record.report(removal_list_id=holding)
+        failpoints.point("holding-list-created")
+    imports = [
+        client.import_contacts_json(batch).activity_id
+        for batch in json_import_batches(((email, None, None) for email in emails), [holding])
+    ]
+    client.wait_for_activities(imports)
+    failpoints.point("holding-list-filled")
+    removal = client.remove_members_of_list(holding, [ctx.export.list_id])
+    client.wait_for_activities([removal.activity_id])
+    failpoints.point("removed")
+    with contextlib.suppress(NotFound):  # already gone: a retried delete found it deleted
+        client.delete_list(holding)
+    failpoints.point("holding-list-deleted")
+
+
+def _exists(client: ConstantContactClient, list_id: str) -> bool:
     try:
-        imports = [
-            client.import_contacts_json(batch).activity_id
-            for batch in json_import_batches(((email, None, None) for email in emails), [holding])
-        ]
-        client.wait_for_activities(imports)
-        removal = client.remove_members_of_list(holding, [list_id])
-        client.wait_for_activities([removal.activity_id])
-    finally:
-        with contextlib.suppress(NotFound):  # already gone: a retried delete found it deleted
-            client.delete_list(holding)
-    return len(emails)
+        return client.get_list(list_id).deleted_at is None
+    except NotFound:
+        return False

@@ -17,6 +17,7 @@ EMAIL_TOO_LONG = "email_too_long"
 DUPLICATE = "duplicate"
 UNSUBSCRIBED = "unsubscribed"
 NOT_ADDED = "not_added"
+REFUSED = "refused"
 REMOVED = "removed"
 
 # Members that cannot be sent as they are; each run counts them under "duplicate" or "invalid_email".
@@ -35,6 +36,7 @@ REASONS = {
     DUPLICATE: "the same email as another member (case and spaces ignored); sent once",
     UNSUBSCRIBED: "the contact unsubscribed in Constant Contact, which cannot add them to a list",
     NOT_ADDED: "Constant Contact did not complete the import of this contact's batch",
+    REFUSED: "Constant Contact's import did not put this contact on the list (it refused the row)",
     REMOVED: "taken off the list (mirror mode): the profile left the export's segments or changed its email",
 }
 

@@ -17,6 +17,7 @@ from segport.config import Settings
 from segport.connections.service import client_for, http_session
 from segport.errors import InvalidInput, NotFound, Refused
 from segport.profiles.source import load_source
+from segport.runs import queue
 from segport.store import Store
 from segport.store.lookup import row_named
 from segport.store.tables import connections, export_segments, exports, runs, segments, sync_skipped, sync_state
@@ -312,15 +313,8 @@ def search_exports(store: Store, search: str | None) -> list[ExportView]:
 def connection_of(export: ExportView) -> int:
     """The export's connection id, or a refusal that says how to give it one."""
     if export.connection_id is None:
-        raise not_connected(export.name)
+        raise queue.not_connected(export.name)
     return export.connection_id
-
-
-def not_connected(name: str) -> Refused:
-    return Refused(
-        f"The export {name!r} has no connection: an admin disconnected it, so it does not run.",
-        hint=f"Edit it and choose a connection (segport exports edit {name!r} --connection NAME).",
-    )
 
 
 def disconnect_exports(store: Store, *, names: list[str], actor: str) -> list[str]:

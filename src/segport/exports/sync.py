@@ -1,8 +1,13 @@
 """The export's sync state: what Constant Contact acknowledged, per profile, and nothing else.
 
-A batch's members are written to `run_sent` when the batch is handed over; once Constant Contact reports the
-batch's activity completed, one INSERT ... SELECT ... ON CONFLICT moves them into `sync_state`. A batch that
-failed, or was never accepted, leaves the sync state as it was, so the next run sends those members again.
+A batch's members are written to `run_sent` before the batch is sent (with whether each contact was on the
+list before, which decides whether mirror mode may ever remove it). When Constant Contact reports the batch's
+activity completed, one INSERT ... SELECT ... ON CONFLICT moves them into `sync_state` and the staging rows
+go, in one transaction per batch. A batch that failed leaves the sync state as it was, so the next run sends
+those members again. Members of a batch whose acceptance was never recorded (the process died, or no attempt
+got a clear answer) move to batch 0 and are reconciled with the list (acknowledging.py).
+
+Every function that writes takes the caller's connection: the run's fenced transaction (runs/record.py).
 """
 
 from __future__ import annotations
@@ -10,18 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, and_, delete, exists, literal, select, update
+from sqlalchemy import Connection, Integer, String, and_, delete, exists, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from segport.exports.normalize import SKIPPED
 from segport.store import Store
-from segport.store.tables import run_rows, run_sent, sync_skipped, sync_state
+from segport.store.tables import UNCERTAIN_BATCH, pending_removals, run_rows, run_sent, sync_skipped, sync_state
 
 CHUNK = 500
 
 
 def has_sync_state(store: Store, export_id: int) -> bool:
-    with store.begin() as db:
+    with store.read() as db:
         return db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
 
 
@@ -38,46 +43,181 @@ SENT_COLUMNS = (
 )
 
 
-def record_sent(store: Store, rows: list[tuple[Any, ...]]) -> None:
-    """The members of a batch about to be sent (acknowledged later, or discarded): tuples in SENT_COLUMNS order.
+def record_sent(db: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """The members of a batch about to be sent: tuples in SENT_COLUMNS order.
 
     A million of these are written by a full run, so they go through the driver's executemany directly: through
     SQLAlchemy's per-row dict handling they cost about a third of the run.
     """
     if not rows:
         return
-    with store.begin() as db:
-        mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
-        # Fixed column names and placeholders only; the values travel as parameters.
-        statement = f"INSERT INTO run_sent ({', '.join(SENT_COLUMNS)}) VALUES ({', '.join(mark for _ in SENT_COLUMNS)})"  # noqa: S608
-        db.exec_driver_sql(statement, rows)
+    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
+    # Fixed column names and placeholders only; the values travel as parameters.
+    statement = f"INSERT INTO run_sent ({', '.join(SENT_COLUMNS)}) VALUES ({', '.join(mark for _ in SENT_COLUMNS)})"  # noqa: S608
+    db.exec_driver_sql(statement, list(rows))
 
 
-def discard_unaccepted(store: Store, run_id: int, accepted: int) -> None:
-    """Forget members of batches a dead process handed over but Constant Contact never accepted."""
-    with store.begin() as db:
-        db.execute(delete(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number > accepted))
+def forget_batches(db: Connection, run_id: int, numbers: Sequence[int]) -> None:
+    """The staged members of batches that were certainly not sent (refused, never posted)."""
+    if numbers:
+        db.execute(delete(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number.in_(list(numbers))))
 
 
-def replaced_emails(store: Store, run_id: int, batches: Sequence[int]) -> list[str]:
-    """Addresses this export had put on the list for profiles whose email changed, in the given batches."""
-    with store.begin() as db:
+def make_uncertain(db: Connection, run_id: int, numbers: Sequence[int]) -> None:
+    """Batches that may or may not have been applied: their members wait in batch 0 for reconciliation (a
+    member already waiting there from an earlier attempt keeps its first row)."""
+    if not numbers:
+        return
+    demoted = select(run_sent.c.profile_key).where(
+        run_sent.c.run_id == run_id, run_sent.c.batch_number == UNCERTAIN_BATCH
+    )
+    db.execute(
+        delete(run_sent).where(
+            run_sent.c.run_id == run_id,
+            run_sent.c.batch_number.in_(list(numbers)),
+            run_sent.c.profile_key.in_(demoted),
+        )
+    )
+    db.execute(
+        update(run_sent)
+        .where(run_sent.c.run_id == run_id, run_sent.c.batch_number.in_(list(numbers)))
+        .values(batch_number=UNCERTAIN_BATCH)
+    )
+
+
+def presence_before(store: Store, run_id: int) -> dict[str, bool]:
+    """For the members of this run's uncertain batches: whether each contact was on the list before the run
+    first sent it. A resumed run sends them again and must not ask Constant Contact again (it may have added
+    them already)."""
+    with store.read() as db:
+        return {
+            email: bool(before)
+            for email, before in db.execute(
+                select(run_sent.c.email, run_sent.c.on_list_before).where(
+                    run_sent.c.run_id == run_id, run_sent.c.batch_number == UNCERTAIN_BATCH
+                )
+            )
+        }
+
+
+def batch_emails(store: Store, run_id: int, number: int) -> list[str]:
+    with store.read() as db:
         return list(
             db.execute(
-                select(run_sent.c.replaced_email).where(
-                    run_sent.c.run_id == run_id,
-                    run_sent.c.batch_number.in_(batches),
-                    run_sent.c.replaced_email.is_not(None),
-                )
+                select(run_sent.c.email).where(run_sent.c.run_id == run_id, run_sent.c.batch_number == number)
             ).scalars()
         )
 
 
-def acknowledge(db: Connection, export_id: int, run_id: int, batches: Sequence[int]) -> None:
-    """Move the members of completed batches into the sync state (in the caller's transaction)."""
-    if batches:
-        first = not db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
-        _upsert(db, export_id, run_id, batches, plain=first)
+def batch_members(store: Store, run_id: int, number: int) -> list[tuple[str, str]]:
+    """(profile key, email) of a staged batch."""
+    with store.read() as db:
+        return [
+            (str(key), str(email))
+            for key, email in db.execute(
+                select(run_sent.c.profile_key, run_sent.c.email).where(
+                    run_sent.c.run_id == run_id, run_sent.c.batch_number == number
+                )
+            )
+        ]
+
+
+def acknowledge_batch(
+    db: Connection,
+    export_id: int,
+    run_id: int,
+    number: int,
+    *,
+    held: dict[str, str],
+    mirror: bool,
+) -> None:
+    """Move a completed batch's members into the sync state, then drop its staging rows.
+
+    `held` names the members Constant Contact did not put on the list, with the outcome to keep for them
+    (unsubscribed, refused): they are not sent again until their profile changes. In mirror mode the addresses
+    the members replaced are kept as pending removals.
+    """
+    first = not db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
+    rows = select(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number == number).subquery()
+    _upsert(db, export_id, run_id, rows, plain=first)
+    for outcome in sorted(set(held.values())):
+        emails = [email for email, kept in held.items() if kept == outcome]
+        mark_outcome(db, export_id, run_id, emails, outcome)
+    if mirror:
+        _keep_replaced(db, export_id, rows)
+    forget_batches(db, run_id, [number])
+
+
+def uncertain_emails(store: Store, export_id: int, run_id: int) -> set[str]:
+    """The addresses of this run's uncertain members that no acknowledged batch of the run settled."""
+    with store.read() as db:
+        return set(db.execute(select(_unsettled(export_id, run_id).c.email)).scalars())
+
+
+def _unsettled(export_id: int, run_id: int) -> Any:
+    return (
+        select(run_sent)
+        .where(
+            run_sent.c.run_id == run_id,
+            run_sent.c.batch_number == UNCERTAIN_BATCH,
+            ~exists().where(
+                sync_state.c.export_id == export_id,
+                sync_state.c.profile_key == run_sent.c.profile_key,
+                sync_state.c.last_run_id == run_id,
+            ),
+        )
+        .subquery()
+    )
+
+
+def reconcile_uncertain(db: Connection, export_id: int, run_id: int, on_list: set[str], *, mirror: bool) -> None:
+    """Members of batches whose fate was unknown: those on the list now were added (by this export unless they
+    were on it before); the others were not and have no sync state, so a later run sends them. Members that
+    the run sent again in an acknowledged batch are settled already."""
+    found = sorted(on_list)
+    for start in range(0, len(found), CHUNK):
+        unsettled = _unsettled(export_id, run_id)
+        rows = select(unsettled).where(unsettled.c.email.in_(found[start : start + CHUNK])).subquery()
+        if mirror:
+            _keep_replaced(db, export_id, rows)
+        _upsert(db, export_id, run_id, rows, plain=False)
+    forget_batches(db, run_id, [UNCERTAIN_BATCH])
+
+
+def _keep_replaced(db: Connection, export_id: int, rows: Any) -> None:
+    insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
+    replaced = select(literal(export_id, Integer), rows.c.replaced_email, rows.c.profile_key).where(
+        rows.c.replaced_email.is_not(None)
+    )
+    db.execute(
+        insert(pending_removals)
+        .from_select(["export_id", "email", "profile_key"], replaced)
+        .on_conflict_do_nothing(index_elements=[pending_removals.c.export_id, pending_removals.c.email])
+    )
+
+
+def pending_removal_list(store: Store, export_id: int) -> list[tuple[str, str]]:
+    """(email, profile key) of addresses the export must still take off its list."""
+    with store.read() as db:
+        return [
+            (str(email), str(key))
+            for email, key in db.execute(
+                select(pending_removals.c.email, pending_removals.c.profile_key)
+                .where(pending_removals.c.export_id == export_id)
+                .order_by(pending_removals.c.email)
+            )
+        ]
+
+
+def clear_pending_removals(db: Connection, export_id: int, emails: Iterable[str]) -> None:
+    pending = list(emails)
+    for start in range(0, len(pending), CHUNK):
+        db.execute(
+            delete(pending_removals).where(
+                pending_removals.c.export_id == export_id,
+                pending_removals.c.email.in_(pending[start : start + CHUNK]),
+            )
+        )
 
 
 def record_skipped(db: Connection, export_id: int, run_id: int) -> None:
@@ -92,25 +232,37 @@ def record_skipped(db: Connection, export_id: int, run_id: int) -> None:
     db.execute(statement.on_conflict_do_nothing(index_elements=[sync_skipped.c.export_id, sync_skipped.c.profile_key]))
 
 
-def drop_staging(store: Store, run_id: int) -> None:
-    with store.begin() as db:
-        db.execute(delete(run_sent).where(run_sent.c.run_id == run_id))
+def drop_staging(db: Connection, run_id: int) -> None:
+    db.execute(delete(run_sent).where(run_sent.c.run_id == run_id))
 
 
-def _upsert(db: Connection, export_id: int, run_id: int, batches: Sequence[int], *, plain: bool) -> None:
+def staged_runs(store: Store, run_ids: Sequence[int]) -> set[int]:
+    """Which of these runs still have staged members."""
+    if not run_ids:
+        return set()
+    with store.read() as db:
+        return {
+            int(run_id)
+            for run_id in db.execute(
+                select(run_sent.c.run_id).where(run_sent.c.run_id.in_(list(run_ids))).distinct()
+            ).scalars()
+        }
+
+
+def _upsert(db: Connection, export_id: int, run_id: int, rows: Any, *, plain: bool) -> None:
     dialect = db.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     source = select(
         literal(export_id, Integer),
-        run_sent.c.profile_key,
-        run_sent.c.email,
-        run_sent.c.raw_email,
-        run_sent.c.raw_first_name,
-        run_sent.c.raw_last_name,
-        ~run_sent.c.on_list_before,
+        rows.c.profile_key,
+        rows.c.email,
+        rows.c.raw_email,
+        rows.c.raw_first_name,
+        rows.c.raw_last_name,
+        ~rows.c.on_list_before,
         literal("added", String),
         literal(run_id, Integer),
-    ).where(run_sent.c.run_id == run_id, run_sent.c.batch_number.in_(batches))
+    ).where(true())  # SQLite reads "... FROM x ON CONFLICT" as a join unless the SELECT has a WHERE
     statement = insert(sync_state).from_select(
         [
             "export_id",
@@ -145,32 +297,30 @@ def _upsert(db: Connection, export_id: int, run_id: int, batches: Sequence[int],
     )
 
 
-def mark_unsubscribed(db: Connection, export_id: int, run_id: int, emails: Iterable[str]) -> None:
-    """Members Constant Contact could not add because they unsubscribed: not sent again until they change."""
+def mark_outcome(db: Connection, export_id: int, run_id: int, emails: Iterable[str], outcome: str) -> None:
+    """Members Constant Contact did not put on the list (unsubscribed, refused): not sent again until they change."""
     pending = list(emails)
-    if pending:
-        for start in range(0, len(pending), CHUNK):
-            db.execute(
-                update(sync_state)
-                .where(
-                    sync_state.c.export_id == export_id,
-                    sync_state.c.last_run_id == run_id,
-                    sync_state.c.email.in_(pending[start : start + CHUNK]),
-                )
-                .values(outcome="unsubscribed")
+    for start in range(0, len(pending), CHUNK):
+        db.execute(
+            update(sync_state)
+            .where(
+                sync_state.c.export_id == export_id,
+                sync_state.c.last_run_id == run_id,
+                sync_state.c.email.in_(pending[start : start + CHUNK]),
             )
+            .values(outcome=outcome)
+        )
 
 
 def forget(db: Connection, export_id: int, keys: Iterable[str]) -> None:
     """Members removed from the list: the export no longer has them there (in the caller's transaction)."""
     pending = list(keys)
-    if pending:
-        for start in range(0, len(pending), CHUNK):
-            db.execute(
-                delete(sync_state).where(
-                    and_(
-                        sync_state.c.export_id == export_id,
-                        sync_state.c.profile_key.in_(pending[start : start + CHUNK]),
-                    )
+    for start in range(0, len(pending), CHUNK):
+        db.execute(
+            delete(sync_state).where(
+                and_(
+                    sync_state.c.export_id == export_id,
+                    sync_state.c.profile_key.in_(pending[start : start + CHUNK]),
                 )
             )
+        )

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 
 from segport import audit
 from segport.clock import as_utc
-from segport.scheduling.queue import UNFINISHED
+from segport.runs.status import UNFINISHED
 from segport.store import Store
 from segport.store.tables import refreshes
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from segport.config import Settings
 from segport.exports.service import CONNECTED
-from segport.scheduling import queue
+from segport.runs import queue
 from segport.scheduling.calendar import Schedule, last_due
 from segport.scheduling.service import show_system_schedule
 from segport.store import Store

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from segport import audit
 from segport.errors import InvalidInput
 from segport.exports.service import show_export
-from segport.scheduling import queue
+from segport.runs import queue
 from segport.scheduling.calendar import Schedule, next_fire
 from segport.store import Store
 from segport.store.tables import exports, system_schedule

@@ -18,7 +18,7 @@ from segport.config import Settings
 from segport.errors import SegportError
 from segport.exports.launch import execute_run
 from segport.exports.service import CONNECTED
-from segport.scheduling import queue
+from segport.runs import queue
 from segport.segments.membership import count_segment
 from segport.segments.service import list_segments
 from segport.store import Store
@@ -34,14 +34,13 @@ def work_once(
     """Claim and work one refresh or run; False when there was nothing to do."""
     refresh = queue.claim(store, owner, settings.lease_seconds, table=refreshes)
     if refresh is not None:
-        run_refresh(store, refresh[0])
+        run_refresh(store, refresh.run_id)
         return True
     claimed = queue.claim(store, owner, settings.lease_seconds)
     if claimed is None:
         return False
-    run_id, attempts = claimed
-    logger.info("Working run %s (attempt %s).", run_id, attempts)
-    execute_run(store, settings, run_id, owner, attempts=attempts, actor="worker", shutdown=shutdown, http=http)
+    logger.info("Working run %s (attempt %s).", claimed.run_id, claimed.attempts)
+    execute_run(store, settings, claimed, owner, actor="worker", shutdown=shutdown, http=http)
     return True
 
 

@@ -18,14 +18,14 @@ from segport.store.secrets import SecretBox, load_secret_box
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A test checks it against Alembic's head, so commands can skip loading Alembic
 # (a fifth of a second) when the database is already up to date.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 IMMEDIATE = "segport_immediate"  # execution option: begin SQLite transactions with BEGIN IMMEDIATE
 
 
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     """An engine for the store; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,7 +36,7 @@ def create_store_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             # 16 MB of page cache instead of 2 MB: acknowledging a million members rewrites that many index
             # entries, and with the default cache most of the time goes to paging b-tree pages in and out.
             cursor.execute("PRAGMA cache_size=-16384")
@@ -178,7 +178,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     if url.startswith("sqlite") and settings.database_url is None:
         settings.home.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_store_engine(url)
+        engine = create_store_engine(url, settings.database_busy_timeout_seconds)
         if migrate:
             upgrade(engine)
     except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -23,8 +24,22 @@ metadata = MetaData(
         "uq": "uq_%(table_name)s_%(column_0_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
         "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
     }
 )
+
+
+def _one_of(column: str, allowed: list[str], name: str) -> CheckConstraint:
+    """A CHECK that `column` holds one of `allowed` (the enums in segport.runs.status)."""
+    listed = ", ".join(f"'{value}'" for value in allowed)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+# The values of segport.runs.status's enums, spelled out: the store does not import the packages above it.
+RUN_STATUSES = ["Queued", "Processing", "Successful", "Skipped", "Failure", "Canceled"]
+RUN_PHASES = ["sending", "polling", "removing", "done"]
+RUN_WAITS = ["throttled", "outage", "quota", "reauthorization"]
+BATCH_STATES = ["prepared", "initialized", "processing", "completed", "failed", "cancelled", "timed_out"]
 
 # The active profile source: the embedded table (loaded from a file) or an external table or view.
 profile_source = Table(
@@ -200,7 +215,28 @@ runs = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("cancel_requested", Boolean, nullable=False, server_default=false()),
     Column("tick_key", String(200)),  # the scheduled tick that queued it
+    # Raised by every claim: a write of the run must name the generation it holds (fencing), so a worker that
+    # lost its lease (paused past it, say) can no longer change the run another worker now holds.
+    Column("lease_generation", Integer, nullable=False, server_default="0"),
+    # Whether this run compares with the sync state (decided once, with the scope, so a resumed run reads the
+    # same member stream).
+    Column("incremental", Boolean),
+    # What the run waits for (status.Wait), why, and until when. A run waiting for the daily quota or for a
+    # reauthorization is parked: Queued and not claimable before `wait_until` / the reauthorization.
+    Column("wait_reason", String(20)),
+    Column("wait_detail", Text),
+    Column("wait_until", DateTime(timezone=True)),
+    # Mirror mode: the approval to remove more than the set share, the list's size before this run changed it,
+    # and how many addresses the run decided to remove (decided once: a resumed run does not decide again).
+    Column("allow_mass_removal", Boolean, nullable=False, server_default=false()),
+    Column("list_size_before", BigInteger),
+    Column("removal_planned", BigInteger),
+    # The temporary list that carries the addresses to remove, until the run deletes it (or a later run does).
+    Column("removal_list_id", String(64)),
     Index("ix_runs_export_status", "export_id", "status"),
+    _one_of("status", RUN_STATUSES, "status"),
+    _one_of("phase", RUN_PHASES, "phase"),
+    _one_of("wait_reason", RUN_WAITS, "wait_reason"),
 )
 # At most one unfinished run per export: a second request joins it instead of queuing another.
 Index(
@@ -216,16 +252,21 @@ run_batches = Table(
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("number", Integer, primary_key=True),
-    Column("activity_id", String(64), nullable=False),
+    # Written `prepared` with its members (run_sent) before it is sent; the activity once Constant Contact took it.
+    Column("activity_id", String(64)),
     Column("contacts", Integer, nullable=False),
     Column("body_bytes", Integer, nullable=False),
     Column("stream_end", BigInteger, nullable=False),
-    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("accepted_at", DateTime(timezone=True)),
     Column("state", String(20), nullable=False),
+    # Set when the activity's outcome is acknowledged: its members moved into the sync state (or named not added).
     Column("finished_at", DateTime(timezone=True)),
     Column("person_count", Integer),
     Column("error_count", Integer),
     Column("cannot_add_count", Integer),
+    Column("refused", Integer),  # members Constant Contact did not put on the list, found by reconciling
+    Column("error_messages", Text),  # the activity's own activity_errors, joined
+    _one_of("state", BATCH_STATES, "state"),
 )
 
 run_events = Table(
@@ -264,16 +305,19 @@ sync_state = Table(
     Column("contact_id", String(64)),  # when known (from a list export)
     # True when this export put the contact on the list; mirror mode removes only those.
     Column("added_by_export", Boolean, nullable=False),
-    Column("outcome", String(20), nullable=False),  # added | unsubscribed (Constant Contact refused it)
+    # added | unsubscribed (Constant Contact could not add it) | refused (its import did not put it on the list):
+    # the last two are not sent again until the profile changes.
+    Column("outcome", String(20), nullable=False),
     Column("last_run_id", Integer, nullable=False),
     Index("ix_sync_state_export_email", "export_id", "email"),
 )
-# Partial: the few unsubscribed members are listed by every run, without reading a million added ones.
+# Partial: the few members held back (unsubscribed, refused) are listed by every run, without reading a
+# million added ones.
 Index(
-    "ix_sync_state_unsubscribed",
+    "ix_sync_state_held_back",
     sync_state.c.export_id,
-    sqlite_where=sync_state.c.outcome == "unsubscribed",
-    postgresql_where=sync_state.c.outcome == "unsubscribed",
+    sqlite_where=sync_state.c.outcome != "added",
+    postgresql_where=sync_state.c.outcome != "added",
 )
 
 # Members the export could not send as they are (invalid email, duplicate), so that a rerun that reads only
@@ -322,6 +366,29 @@ run_sent = Table(
     Column("on_list_before", Boolean, nullable=False),
     # The address this export had put on the list for the profile before, when the email changed.
     Column("replaced_email", Text),
+    Index("ix_run_sent_run_batch", "run_id", "batch_number"),
+)
+# Batch number 0 holds the members of batches that a run prepared and may have sent, but whose acceptance was
+# never recorded (the process died, or every attempt's outcome was unknown). They are reconciled with the list.
+UNCERTAIN_BATCH = 0
+
+# Addresses a mirror export must take off its list (replaced by a profile's new email), kept until a run has
+# removed them: a run that fails before its removals leaves them here for the next.
+pending_removals = Table(
+    "pending_removals",
+    metadata,
+    Column("export_id", Integer, ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True),
+    Column("email", Text, primary_key=True),
+    Column("profile_key", Text, nullable=False),
+)
+
+# Short leases on a named piece of work shared by processes (e.g. refreshing one connection's tokens).
+locks = Table(
+    "locks",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 # The system refresh schedule (one row, id 1); no row or no spec: off.
@@ -358,6 +425,7 @@ refreshes = Table(
     Column("lease_owner", String(200)),
     Column("lease_expires_at", DateTime(timezone=True)),
     Column("message", Text),
+    Column("lease_generation", Integer, nullable=False, server_default="0"),
 )
 
 # One API key's request budget, shared by every process: the last requests' start times and the day's count.

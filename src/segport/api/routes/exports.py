@@ -14,7 +14,7 @@ from segport.api.routes.system import schedule_view
 from segport.api.state import http_of, settings_of
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
-from segport.scheduling import queue
+from segport.runs import queue
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.service import run_all, schedule_exports, set_export_schedule
 from segport.users.service import User
@@ -50,6 +50,8 @@ class Duplicate(BaseModel):
 
 class RunRequest(BaseModel):
     full: bool = False
+    # Mirror mode: allow the run to remove more than SEGPORT_MIRROR_MAX_REMOVAL_SHARE of the list (kept on the run).
+    allow_mass_removal: bool = False
 
 
 class ExportScheduleBody(BaseModel):
@@ -148,7 +150,14 @@ def remove_export(name: str, user: CurrentUser, store: StoreDep) -> None:
 def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
     """Queue a run (or join the one queued or processing); a worker (`segport serve`) works it."""
     view = may_manage(store, user, name)
-    run_id, joined = queue.enqueue(store, view.id, trigger="manual", actor=user.name, full=body.full)
+    run_id, joined = queue.enqueue(
+        store,
+        view.id,
+        trigger="manual",
+        actor=user.name,
+        full=body.full,
+        allow_mass_removal=body.allow_mass_removal,
+    )
     return {"run_id": run_id, "joined": joined}
 
 

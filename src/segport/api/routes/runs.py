@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from segport.api.auth import CurrentUser, StoreDep, may_manage
-from segport.exports.runs import list_runs, rows_csv, show_run
-from segport.scheduling import queue
+from segport.runs import queue
+from segport.runs.history import list_runs, rows_csv, show_run
 
 router = APIRouter()
 

@@ -13,9 +13,9 @@ from segport.api.state import http_of
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
-from segport.exports.runs import list_runs
 from segport.profiles.service import describe_if_loaded
-from segport.scheduling import queue
+from segport.runs import queue
+from segport.runs.history import list_runs
 from segport.scheduling.service import export_schedules, run_all
 from segport.segments.service import list_segments
 from segport.users.sessions import Session, add_notice

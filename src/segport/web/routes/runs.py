@@ -8,8 +8,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from segport.api.auth import may_edit
 from segport.errors import UnknownName
 from segport.exports import service as exports
-from segport.exports.runs import list_runs, rows_csv, run_progress, show_run
-from segport.scheduling import queue
+from segport.runs import queue
+from segport.runs.history import list_runs, rows_csv, run_progress, show_run
 from segport.scheduling.refreshes import list_refreshes
 from segport.users.sessions import add_notice
 from segport.web.pages import render

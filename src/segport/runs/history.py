@@ -1,4 +1,4 @@
-"""Reading runs: the history of an export, one run's detail and events, and the rows it could not send."""
+"""Reading runs for people: the history of an export, one run's detail and events, and the rows it did not send."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from segport.clock import as_utc
 from segport.csv_text import csv_chunks
 from segport.errors import UnknownName
+from segport.runs.status import UNFINISHED
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, exports, run_batches, run_events, run_rows, runs
 
@@ -31,6 +32,10 @@ class RunView:
     batches: list[dict[str, Any]]
     events: list[dict[str, Any]]
     rows_not_sent: int
+    phase: str = "done"
+    wait_reason: str | None = None  # what the run waits for (status.Wait), while it waits
+    wait_detail: str | None = None
+    wait_until: datetime | None = None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -87,6 +92,10 @@ def _view(row: Any, batches: list[dict[str, Any]], events: list[dict[str, Any]])
         batches,
         events,
         int(row["not_sent"]),
+        row["phase"],
+        row["wait_reason"],
+        row["wait_detail"],
+        row["wait_until"],
     )
 
 
@@ -135,6 +144,9 @@ def run_progress(store: Store, *, run_id: int) -> dict[str, Any]:
         "contacts_in_batches": int(batches[1]),
         "batches_finished": int(batches[2]),
         "latest_event": latest[0] if latest else None,
-        "finished": row["status"] not in ("Queued", "Processing"),
+        "finished": row["status"] not in UNFINISHED,
         "message": row["message"],
+        "wait_reason": row["wait_reason"],
+        "wait_detail": row["wait_detail"],
+        "wait_until": as_utc(row["wait_until"]).isoformat() if row["wait_until"] else None,
     }
