@@ -124,7 +124,7 @@ def test_a_run_that_died_around_an_acceptance_resends_at_most_that_batch_and_own
 
 def test_throttling_storms_and_outages_are_waited_out_and_shown(quick: App, tmp_path: Path) -> None:
     world = ExportWorld(quick, tmp_path)
-    quick.emulator.faults.add("requests#3-58=throttled", "imports#4-30=503", "polls#1-5=drop")
+    quick.emulator.faults.add("requests#3-58=throttled", "imports#4-12=503", "polls#1-5=drop")
     view = world.run()
     assert view.status == "Successful", view.message
     assert world.listed() == world.expected()

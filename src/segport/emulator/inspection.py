@@ -11,6 +11,8 @@ GET    /_emulator/faults                        the fault schedule
 POST   /_emulator/faults {"faults": [...]}      add faults (see faults.py for the syntax)
 DELETE /_emulator/faults                        clear the schedule and its counters
 POST   /_emulator/tokens/revoke[?grants=true]   revoke access tokens (and refresh tokens)
+GET    /_emulator/unsubscribed                  the addresses of every unsubscribed contact
+GET    /_emulator/blocked                       the addresses imports refuse
 POST   /_emulator/blocked {"emails": [...]}     imports refuse these addresses from now on
 GET    /_emulator/activities                    every bulk activity: kind, items, state, target lists
 POST   /_emulator/reset                         forget all state
@@ -121,6 +123,13 @@ def handle(emulator: Emulator, request: Request) -> Response:
         else:
             emulator.authorization.revoke_access_tokens()
         return json_response(200, {"revoked": True})
+    if path == "/blocked" and method == "GET":
+        return json_response(200, {"blocked": sorted(world.blocked)})
+    if path == "/unsubscribed" and method == "GET":
+        return json_response(
+            200,
+            {"emails": sorted(key for key, contact in world.contacts.items() if contact.permission == "unsubscribed")},
+        )
     if path == "/blocked" and method == "POST":
         body = _body(request)
         emails = body.get("emails") if isinstance(body, dict) else None

@@ -33,6 +33,10 @@ class EmulatorOptions:
     access_token_seconds: int = 86_400
     contacts_per_second: float | None = None
     rate_limits: bool = True
+    # Seconds an activity waits before it starts (with contacts_per_second), and how long a `timeout` fault
+    # withholds its answer.
+    activity_start_delay: float = 0.5
+    withheld_seconds: float = 130.0
 
 
 def build_emulator(options: EmulatorOptions) -> Emulator:
@@ -44,6 +48,7 @@ def build_emulator(options: EmulatorOptions) -> Emulator:
         rotating_refresh_tokens=options.rotating_refresh_tokens,
         access_token_seconds=options.access_token_seconds,
         contacts_per_second=options.contacts_per_second,
+        activity_start_delay=options.activity_start_delay,
     )
     if not options.rate_limits:
         settings.requests_per_second = None
@@ -69,8 +74,11 @@ def serve_emulator(options: EmulatorOptions, announce: Callable[[str], None] = p
     announce(f"  SEGPORT_CC_CLIENT_ID={emulator.settings.client_id}")
     announce(f"  SEGPORT_CC_CLIENT_SECRET={emulator.settings.client_secret}")
     announce(f"  inspection: {base}/_emulator/stats")
-    app = EmulatorASGI(emulator, on_shutdown=saver.stop if saver else None)
-    uvicorn.run(app, host=options.host, port=options.port, log_level="warning", lifespan="on")
+    app = EmulatorASGI(emulator, on_shutdown=saver.stop if saver else None, timeout_seconds=options.withheld_seconds)
+    # A request held by a `timeout` fault must not keep a stopping emulator from saving its state.
+    uvicorn.run(
+        app, host=options.host, port=options.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+    )
 
 
 def free_port() -> int:

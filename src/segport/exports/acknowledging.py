@@ -27,19 +27,21 @@ from sqlalchemy import exists, or_, select
 from segport.constant_contact import ConstantContactClient
 from segport.constant_contact.models import Activity
 from segport.errors import NotFound
+from segport.exports import mirror, sync
 from segport.exports import scope as scope_of
-from segport.exports import sync
 from segport.exports.context import RunContext
 from segport.exports.normalize import NOT_ADDED, REASONS, REFUSED, UNSUBSCRIBED
-from segport.exports.scope import Scope
+from segport.exports.plan import Plan
 from segport.runs.status import FINISHED, BatchState
 from segport.store.tables import run_batches, run_sent, runs
 from segport.wording import count
 
+UNSUBSCRIBED_SINCE = "unsubscribed in Constant Contact after this export put the contact on the list"
 
-def acknowledge(ctx: RunContext, run_id: int) -> tuple[int, int]:
+
+def acknowledge(ctx: RunContext, run_id: int, opted_out: set[str] | None = None) -> tuple[int, int]:
     """Settle every batch of `run_id` (this run or an earlier one of the export); returns (batches, contacts)
-    acknowledged now."""
+    acknowledged now. `opted_out`: the account's unsubscribed addresses, when the caller read them already."""
     record = ctx.record
     batches = record.batches(run_id)
     prepared = [row["number"] for row in batches if row["state"] == BatchState.PREPARED]
@@ -58,11 +60,14 @@ def acknowledge(ctx: RunContext, run_id: int) -> tuple[int, int]:
     questioned = set(uncertain)
     for row in pending:
         activity = outcomes.get(row["activity_id"])
-        if activity is not None and activity.state == "completed" and activity.status.error_count:
+        # Reconciled: a batch with errors, and a batch whose activity did not complete (it may have been applied
+        # in part, or an earlier attempt of the same batch, whose answer was lost, may have been).
+        if activity is not None and (activity.state != "completed" or activity.status.error_count):
             questioned.update(sync.batch_emails(ctx.store, run_id, row["number"]))
     on_list = ctx.client.emails_on_list(ctx.export.list_id, questioned) if questioned else set()
-    opted_out: set[str] | None = None
-    if any((activity.status.cannot_add_to_list_count or 0) for activity in outcomes.values() if activity):
+    if opted_out is None and any(
+        (activity.status.cannot_add_to_list_count or 0) for activity in outcomes.values() if activity
+    ):
         opted_out = ctx.client.unsubscribed_emails()
     contacts = 0
     for row in pending:
@@ -73,7 +78,7 @@ def acknowledge(ctx: RunContext, run_id: int) -> tuple[int, int]:
     if uncertain:
         found = uncertain & on_list
         with record.transaction() as db:
-            sync.reconcile_uncertain(db, ctx.export.id, run_id, found, mirror=ctx.mirror)
+            sync.reconcile_uncertain(db, ctx.export.id, run_id, found)
             record.event(
                 f"Reconciled {count(len(uncertain), 'contact')} of batches whose acceptance was never recorded "
                 f"with the list: {len(found):,} on it, the rest not sent.",
@@ -82,19 +87,25 @@ def acknowledge(ctx: RunContext, run_id: int) -> tuple[int, int]:
     return len(pending) - len(unknown), contacts
 
 
-def finish_polling(ctx: RunContext, scope: Scope, *, complete: bool) -> None:
+def finish_polling(ctx: RunContext, plan: Plan, opted_out: set[str] | None, *, complete: bool) -> None:
     """After this run's batches are acknowledged: its counts, and (when it read every member) the members it
-    skipped, kept for tracked runs."""
+    skipped, kept for tracked runs, and the members that unsubscribed in Constant Contact since the export put
+    them on the list (named, and not sent again until they change)."""
+    since: list[dict[str, Any]] = []
+    if complete and opted_out:
+        with ctx.record.transaction() as db:
+            found = sync.unsubscribed_since(db, ctx.export.id, sorted(opted_out))
+        current = mirror.members_among(ctx.store, plan.source, plan.rules, [key for key, _ in found])
+        since = [_row(key, email, UNSUBSCRIBED, UNSUBSCRIBED_SINCE) for key, email in found if key in current]
     batches = ctx.record.batches()
     unsubscribed = sum(row["cannot_add_count"] or 0 for row in batches)
-    errors = sum(row["refused"] or 0 for row in batches) + sum(
-        row["contacts"] for row in batches if row["state"] != BatchState.COMPLETED
-    )
+    errors = sum(row["refused"] or 0 for row in batches)
     with ctx.record.transaction() as db:
         if complete:
-            scope_of.forget_skipped(db, ctx.export.id, scope)
+            scope_of.forget_skipped(db, ctx.export.id, plan.scope)
             sync.record_skipped(db, ctx.export.id, ctx.run_id)
-        ctx.record.report(db, unsubscribed=unsubscribed, errors=errors, phase="removing")
+        ctx.record.add_rows(db, since)
+        ctx.record.report(db, unsubscribed=unsubscribed + len(since), errors=errors, phase="removing")
 
 
 def _settle_batch(
@@ -120,17 +131,23 @@ def _settle_batch(
                 held[email] = "refused"
                 detail = REASONS[REFUSED] + (f": {messages}" if messages else "")
                 rows.append(_row(key, email, REFUSED, detail[:1000]))
-    elif activity.state != "completed":
+    arrived: set[str] = set()
+    if activity.state != "completed":
         detail = f"{REASONS[NOT_ADDED]}: batch {number} ended {activity.state}"
-        rows = [_row(key, email, NOT_ADDED, detail) for key, email in sync.batch_members(ctx.store, run_id, number)]
+        for key, email in sync.batch_members(ctx.store, run_id, number):
+            if email in on_list:
+                arrived.add(email)  # on the list after all: acknowledged like a completed batch's
+            else:
+                rows.append(_row(key, email, NOT_ADDED, detail))
     with record.transaction() as db:
         if activity.state == "completed":
-            sync.acknowledge_batch(db, ctx.export.id, run_id, number, held=held, mirror=ctx.mirror)
+            sync.acknowledge_batch(db, ctx.export.id, run_id, number, held=held)
         else:
-            sync.forget_batches(db, run_id, [number])
+            sync.acknowledge_batch(db, ctx.export.id, run_id, number, held={}, only=arrived)
+            found = f"; {len(arrived):,} of its contacts are on the list all the same" if arrived else ""
             record.event(
                 f"Batch {number} (activity {activity.activity_id}, {row['contacts']:,} contacts) ended "
-                f"{activity.state}: {messages or 'no reason given'}.",
+                f"{activity.state}: {messages or 'no reason given'}{found}.",
                 "error",
                 db=db,
             )
@@ -143,7 +160,8 @@ def _settle_batch(
             person_count=status.person_count,
             error_count=status.error_count,
             cannot_add_count=status.cannot_add_to_list_count,
-            refused=sum(1 for outcome in held.values() if outcome == "refused"),
+            # Members Constant Contact did not put on the list: refused rows, or a failed batch's absent ones.
+            refused=sum(1 for outcome in held.values() if outcome == "refused") + len(rows) - len(held),
             error_messages=messages,
         )
     return int(row["contacts"]) if activity.state == "completed" else 0

@@ -112,8 +112,13 @@ def work(ctx: RunContext) -> None:
         phase = Phase.POLLING
     if phase == Phase.POLLING:
         started = time.perf_counter()
+        # Read once per run: who unsubscribed in Constant Contact, for the batches' refusals and for the members
+        # the export put on the list before and who opted out since.
+        opted_out = None
         try:
-            acknowledging.acknowledge(ctx, ctx.run_id)
+            if failure is None and not canceled:
+                opted_out = ctx.client.unsubscribed_emails()
+            acknowledging.acknowledge(ctx, ctx.run_id, opted_out)
         except PARKING:
             raise
         except SegportError as error:
@@ -128,7 +133,7 @@ def work(ctx: RunContext) -> None:
             return
         # Skipped members are kept for tracked runs only when the whole stream was read.
         complete = failure is None and not canceled and not ctx.control.cancel_requested()
-        acknowledging.finish_polling(ctx, plan.scope, complete=complete)
+        acknowledging.finish_polling(ctx, plan, opted_out, complete=complete)
         phase = Phase.REMOVING
         ctx.record.event(f"Activities finished and acknowledged in {time.perf_counter() - started:.1f} s.")
     if failure is not None:

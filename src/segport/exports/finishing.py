@@ -69,7 +69,8 @@ def conclude(ctx: RunContext) -> None:
     """The run's final status, from its batches and counts."""
     record = ctx.record
     batches = record.batches()
-    failed = [row for row in batches if row["state"] != BatchState.COMPLETED]
+    # A batch whose activity did not complete fails the run only for the contacts that did not reach the list.
+    failed = [row for row in batches if row["state"] != BatchState.COMPLETED and (row["refused"] or 0)]
     counts = record.read()
     with record.transaction() as db:
         sync.drop_staging(db, ctx.run_id)
@@ -96,7 +97,7 @@ def conclude(ctx: RunContext) -> None:
         parts.append(f"{counts['unchanged']:,} unchanged, not sent again")
     if counts["removed"]:
         parts.append(f"{counts['removed']:,} taken off the list")
-    refused = sum(row["refused"] or 0 for row in batches)
+    refused = sum(row["refused"] or 0 for row in batches if row["state"] == BatchState.COMPLETED)
     if refused:
         parts.append(f"{count(refused, 'contact')} refused by Constant Contact (see the rows not sent)")
     message = (

@@ -16,7 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, exists, func, literal, literal_column, null, or_, select
+from sqlalchemy import Select, Text, and_, cast, exists, func, literal, literal_column, null, or_, select, true
 
 from segport.exports.normalize import DUPLICATE, clean_name, normalize_email
 from segport.exports.service import ExportView
@@ -25,7 +25,7 @@ from segport.segments.compiler import check_rule, members_condition
 from segport.segments.model import Combination, Group
 from segport.segments.service import resolver, show_segment
 from segport.store import Store
-from segport.store.tables import sync_state
+from segport.store.tables import pending_removals, sync_state
 
 STREAM_CHUNK = 10_000
 LOOKUP_CHUNK = 2_000
@@ -138,7 +138,14 @@ def member_query(
     )
     # Whether this export put the address on the list (for another profile that had it): then a new member
     # with that address needs no look-up in Constant Contact.
-    prior = select(other.c.added_by_export).where(same_address).limit(1).scalar_subquery()
+    # An address it replaced with a profile's new email (kept until a mirror run removes it) was its own too.
+    replaced = (
+        select(true())
+        .where(pending_removals.c.export_id == export.id, pending_removals.c.email == func.lower(func.trim(raw[0])))
+        .limit(1)
+        .scalar_subquery()
+    )
+    prior = func.coalesce(select(other.c.added_by_export).where(same_address).limit(1).scalar_subquery(), replaced)
     query = (
         select(
             key,

@@ -43,6 +43,25 @@ def _member_keys(store: Store, source: ProfileSource, rules: list[Group | Combin
         return {str(k) for k in connection.execute(select(key).where(member_condition(store, source, rules))).scalars()}
 
 
+def members_among(
+    store: Store, source: ProfileSource, rules: list[Group | Combination], keys: Sequence[str]
+) -> set[str]:
+    """Which of these profile keys are members of the segments now."""
+    external = _member_keys(store, source, rules)
+    if external is not None:
+        return {key for key in keys if key in external}
+    found: set[str] = set()
+    table = source.table
+    for start in range(0, len(keys), CHUNK):
+        chunk = list(keys[start : start + CHUNK])
+        query = select(table.c[source.key]).where(
+            table.c[source.key].in_(chunk), member_condition(store, source, rules)
+        )
+        with store.read() as db:
+            found.update(str(key) for key in db.execute(query).scalars())
+    return found
+
+
 def leavers(
     store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination], keys: Any = None
 ) -> list[Leaver]:

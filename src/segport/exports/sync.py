@@ -129,22 +129,26 @@ def acknowledge_batch(
     number: int,
     *,
     held: dict[str, str],
-    mirror: bool,
+    only: set[str] | None = None,
 ) -> None:
-    """Move a completed batch's members into the sync state, then drop its staging rows.
+    """Move a completed batch's members (or `only` these of them) into the sync state, then drop its staging rows.
 
     `held` names the members Constant Contact did not put on the list, with the outcome to keep for them
-    (unsubscribed, refused): they are not sent again until their profile changes. In mirror mode the addresses
-    the members replaced are kept as pending removals.
+    (unsubscribed, refused): they are not sent again until their profile changes. The addresses the members
+    replaced are kept: a mirror export removes them, and any export knows it put them on the list.
     """
     first = not db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
-    rows = select(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number == number).subquery()
-    _upsert(db, export_id, run_id, rows, plain=first)
+    chosen = sorted(only) if only is not None else None
+    for start in range(0, len(chosen), CHUNK) if chosen is not None else [0]:
+        query = select(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number == number)
+        if chosen is not None:
+            query = query.where(run_sent.c.email.in_(chosen[start : start + CHUNK]))
+        rows = query.subquery()
+        _keep_replaced(db, export_id, rows)
+        _upsert(db, export_id, run_id, rows, plain=first and chosen is None)
     for outcome in sorted(set(held.values())):
         emails = [email for email, kept in held.items() if kept == outcome]
         mark_outcome(db, export_id, run_id, emails, outcome)
-    if mirror:
-        _keep_replaced(db, export_id, rows)
     forget_batches(db, run_id, [number])
 
 
@@ -170,7 +174,7 @@ def _unsettled(export_id: int, run_id: int) -> Any:
     )
 
 
-def reconcile_uncertain(db: Connection, export_id: int, run_id: int, on_list: set[str], *, mirror: bool) -> None:
+def reconcile_uncertain(db: Connection, export_id: int, run_id: int, on_list: set[str]) -> None:
     """Members of batches whose fate was unknown: those on the list now were added (by this export unless they
     were on it before); the others were not and have no sync state, so a later run sends them. Members that
     the run sent again in an acknowledged batch are settled already."""
@@ -178,8 +182,7 @@ def reconcile_uncertain(db: Connection, export_id: int, run_id: int, on_list: se
     for start in range(0, len(found), CHUNK):
         unsettled = _unsettled(export_id, run_id)
         rows = select(unsettled).where(unsettled.c.email.in_(found[start : start + CHUNK])).subquery()
-        if mirror:
-            _keep_replaced(db, export_id, rows)
+        _keep_replaced(db, export_id, rows)
         _upsert(db, export_id, run_id, rows, plain=False)
     forget_batches(db, run_id, [UNCERTAIN_BATCH])
 
@@ -310,6 +313,24 @@ def mark_outcome(db: Connection, export_id: int, run_id: int, emails: Iterable[s
             )
             .values(outcome=outcome)
         )
+
+
+def unsubscribed_since(db: Connection, export_id: int, emails: Sequence[str]) -> list[tuple[str, str]]:
+    """(key, email) of profiles this export put on the list whose contact has unsubscribed since, now marked so:
+    they are not sent again until they change."""
+    found: list[tuple[str, str]] = []
+    for start in range(0, len(emails), CHUNK):
+        chunk = list(emails[start : start + CHUNK])
+        matching = (
+            sync_state.c.export_id == export_id,
+            sync_state.c.outcome == "added",
+            sync_state.c.email.in_(chunk),
+        )
+        hits = db.execute(select(sync_state.c.profile_key, sync_state.c.email).where(*matching)).all()
+        if hits:
+            db.execute(update(sync_state).where(*matching).values(outcome="unsubscribed"))
+            found.extend((str(key), str(email)) for key, email in hits)
+    return found
 
 
 def forget(db: Connection, export_id: int, keys: Iterable[str]) -> None:
