@@ -9,6 +9,7 @@ equals the oracle, and in mirror mode a narrowed segment takes every leaver off 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -214,14 +215,25 @@ def test_a_worker_that_lost_its_lease_sends_nothing_more_and_writes_nothing(quic
         kwargs={"actor": "t", "http": quick.http},
     )
     worker.start()
-    assert paused.wait(30)
-    with quick.store.begin() as db:  # the lease expires and another worker claims the run
-        db.execute(update(runs).where(runs.c.id == run_id).values(lease_expires_at=datetime.now(UTC) - timedelta(1)))
-    second = queue.claim(quick.store, "other:2:b", 60, run_id=run_id)
-    assert second is not None and second.generation == first.generation + 1
-    events_before = len(show_run(quick.store, run_id=run_id).events)
-    failpoints.set_action(None)
-    resume.set()  # SIGCONT
+    try:
+        assert paused.wait(30)
+        # The lease expires and another worker claims the run. (Only the sending thread is paused here; the
+        # thread that prepares the next batch may still renew the lease once, so expire it until the claim holds.)
+        second = None
+        for _ in range(50):
+            with quick.store.begin() as db:
+                db.execute(
+                    update(runs).where(runs.c.id == run_id).values(lease_expires_at=datetime.now(UTC) - timedelta(1))
+                )
+            second = queue.claim(quick.store, "other:2:b", 60, run_id=run_id)
+            if second is not None:
+                break
+            time.sleep(0.1)
+        assert second is not None and second.generation == first.generation + 1
+        events_before = len(show_run(quick.store, run_id=run_id).events)
+    finally:
+        failpoints.set_action(None)
+        resume.set()  # SIGCONT
     worker.join(30)
     assert not worker.is_alive()
     assert world.accepted_imports() == 1  # the paused worker did not send the batch it held

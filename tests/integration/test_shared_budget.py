@@ -6,8 +6,9 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from segport.connections.budget import SharedBudget
 from segport.errors import QuotaExceeded
@@ -53,3 +54,34 @@ def test_the_days_quota_is_shared_and_resets_with_the_day(app: App) -> None:
         db.execute(update(api_budgets).where(api_budgets.c.key == "key").values(day="2000-01-01"))
     two.acquire()
     assert one.used_today() == 1
+
+
+class _PausedClock:
+    """time.time/time.sleep for the budget module: the first sleep lasts `pause` seconds longer (SIGSTOP)."""
+
+    def __init__(self, pause: float) -> None:
+        self.now = time.time()
+        self.pause = pause
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds + self.pause
+        self.pause = 0.0
+
+
+def test_a_process_that_wakes_long_after_its_slot_takes_a_new_one(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _PausedClock(pause=5.0)
+    monkeypatch.setattr("segport.connections.budget.time", clock)
+    budget = SharedBudget(app.store, "key", per_second=4, per_day=100)
+    for _ in range(4):  # the window is full: the next request must wait for a slot
+        budget.acquire()
+    budget.acquire()  # it waits, but wakes 5 s late: its old slot says nothing about the second it sends in
+    assert len(clock.sleeps) == 1  # waited once; the new slot was free at once
+    with app.store.read() as db:
+        recent = db.execute(select(api_budgets.c.recent).where(api_budgets.c.key == "key")).scalar_one()
+    assert max(orjson.loads(recent)) == pytest.approx(clock.now, abs=0.01)  # it reserved the moment it sends
+    assert budget.used_today() == 5  # and counted once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from segport.config import Settings
 from segport.connections import service as connections
@@ -28,7 +30,31 @@ POSTGRESQL_ENV = "SEGPORT_TEST_DATABASE_URL"
 
 
 def postgresql_url() -> str | None:
-    return os.environ.get(POSTGRESQL_ENV)
+    """The PostgreSQL database of this test process: under pytest-xdist each worker gets its own."""
+    url = os.environ.get(POSTGRESQL_ENV)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url is None or not worker:
+        return url
+    return _database_of_worker(url, worker)
+
+
+@functools.cache
+def _database_of_worker(url: str, worker: str) -> str:
+    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            known = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first()
+            if known is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return (
+        base.set(database=name)
+        .render_as_string(hide_password=False)
+        .replace("postgresql+psycopg://", "postgresql://", 1)
+    )
 
 
 def reset_postgresql(url: str) -> None:

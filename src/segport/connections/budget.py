@@ -33,6 +33,14 @@ class SharedBudget:
         self._per_day = per_day
 
     def acquire(self, operation: str = "") -> None:
+        start = self._reserve(operation, count=True)
+        # A process that wakes up a whole window after its slot (it was paused, or starved of CPU) would send in
+        # a second that others have filled since: it takes a new slot (the request counts against the day once).
+        while time.time() - start > self._window:
+            start = self._reserve(operation, count=False)
+
+    def _reserve(self, operation: str, *, count: bool) -> float:
+        """Reserve the next free start time, wait until it, and return it."""
         with self._store.begin() as db:
             insert_into = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
             db.execute(  # the row exists from here on; on SQLite this also takes the write lock
@@ -47,7 +55,7 @@ class SharedBudget:
             ).one()
             today = datetime.now(UTC).date().isoformat()
             used = row.used if row.day == today else 0
-            if used >= self._per_day:
+            if count and used >= self._per_day:
                 raise QuotaExceeded(
                     f"segport has used all {self._per_day:,} requests allowed today for this API key.",
                     resets_at=next_utc_midnight(datetime.now(UTC)),
@@ -60,10 +68,11 @@ class SharedBudget:
             db.execute(
                 update(api_budgets)
                 .where(api_budgets.c.key == self.key)
-                .values(day=today, used=used + 1, recent=orjson.dumps(recent).decode())
+                .values(day=today, used=used + int(count), recent=orjson.dumps(recent).decode())
             )
         if start > now:
             time.sleep(start - now)
+        return start
 
     def used_today(self) -> int:
         with self._store.begin() as db:

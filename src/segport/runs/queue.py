@@ -99,7 +99,8 @@ def enqueue_in(
         if allow_mass_removal:
             db.execute(update(runs).where(runs.c.id == unfinished).values(allow_mass_removal=True))
         approval = "; removals above the share allowed" if allow_mass_removal else ""
-        append_event(db, unfinished, f"Joined by {actor} ({trigger}{approval}).")
+        tick = f", tick {tick_key}" if tick_key else ""
+        append_event(db, unfinished, f"Joined by {actor} ({trigger}{tick}{approval}).")
         return int(unfinished), True
     mode, connection_id, name = db.execute(
         select(exports.c.mode, exports.c.connection_id, exports.c.name).where(exports.c.id == export_id)
