@@ -1,7 +1,7 @@
 import random
 
 from segport.clock import ManualClock
-from segport.constant_contact.retry import RetryPolicy
+from segport.constant_contact.retry import OUTAGE, THROTTLE_CEILING, THROTTLED, RetryPolicy, WaitBudget, Waiting
 
 
 def test_retries_stop_after_the_number_of_attempts() -> None:
@@ -51,3 +51,36 @@ def test_test_policy_never_sleeps_for_real() -> None:
     while state.wait_before_next():
         pass
     assert clock.slept and all(delay > 0 for delay in clock.slept)
+
+
+class _Observer:
+    def __init__(self) -> None:
+        self.waits: list[Waiting] = []
+        self.recoveries: list[tuple[str, float, int]] = []
+
+    def waiting(self, notice: Waiting) -> None:
+        self.waits.append(notice)
+
+    def recovered(self, operation: str, waited: float, attempts: int) -> None:
+        self.recoveries.append((operation, waited, attempts))
+
+
+def test_a_run_waits_as_long_as_its_budget_lasts_whatever_the_attempts_and_tells_each_wait() -> None:
+    clock = ManualClock()
+    observer = _Observer()
+    budget = WaitBudget(400.0)
+    policy = RetryPolicy(
+        attempts=None, total_seconds=10_000, clock=clock, random=random.Random(4), budget=budget, observer=observer
+    )
+    first = policy.start("bulkImportContactsJSON")
+    for _ in range(40):  # far more than a bounded policy's 6 attempts
+        assert first.wait_before_next(reason=THROTTLED, detail="429 throttled")
+    first.succeeded()
+    assert all(notice.seconds <= THROTTLE_CEILING for notice in observer.waits)  # throttling never waits long
+    assert observer.recoveries == [("bulkImportContactsJSON", first.waited, 41)]
+    second = policy.start("getActivity")  # the budget is the run's: what the first request spent is gone
+    while second.wait_before_next(reason=OUTAGE, detail="503"):
+        pass
+    assert budget.left() < policy.max_delay and clock.monotonic() - 1000.0 <= 400.0  # spent, and never more
+    assert observer.waits[-1].budget_left is not None and observer.waits[-1].budget_left >= 0
+    assert {notice.reason for notice in observer.waits} == {THROTTLED, OUTAGE}
