@@ -1,7 +1,7 @@
 """Named points on a run's path where a test may make the process die (kill -9) or pause, to prove the run
 survives it. In production nothing is set and a point costs one attribute check.
 
-The chaos suite (tests/integration/test_chaos.py) sets an action in a forked child process; the names say
+The chaos suite (tests/support/chaos.py) sets an action in a forked run process; the names say
 where a crash is most telling: after Constant Contact accepted a batch but before the checkpoint, between the
 steps of a removal, and so on.
 """
