@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy import select, union
 
-from segport.exports.members import member_condition
 from segport.exports.normalize import DUPLICATE
 from segport.exports.service import ExportView
 from segport.profiles import changes
 from segport.profiles.source import ProfileSource
+from segport.segments.compiler import check_rule, definition_digest
 from segport.segments.model import Combination, Group
+from segport.segments.service import resolver
 from segport.store import Store
 from segport.store.tables import exports, sync_skipped, sync_state
 
@@ -38,16 +39,17 @@ class Scope:
 
 
 def fingerprint(store: Store, source: ProfileSource, export: ExportView, rules: list[Group | Combination]) -> str:
-    """A digest of everything that decides who the members are and what is read of them."""
-    compiled = member_condition(store, source, rules).compile(dialect=store.engine.dialect)
+    """A digest of everything that decides who the members are and what is read of them: the rules (combined
+    segments resolved), the fields' types, the key and the field mapping."""
+    checked = [check_rule(rule, source) for rule in rules]
     parts = [
         source.kind,
         source.key,
         export.email_field,
         export.first_name_field or "",
         export.last_name_field or "",
-        str(compiled),
-        repr(sorted(compiled.params.items())),
+        definition_digest(checked, resolver(store)),
+        repr(sorted((field.name, field.type) for field in source.fields)),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 

@@ -6,16 +6,35 @@ built; values travel as bound parameters, never as SQL text. The database does t
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import math
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, except_, false, intersect, not_, or_, select, union
+import orjson
+from sqlalchemy import and_, except_, false, intersect, not_, or_, select, union
 from sqlalchemy.sql.elements import ColumnElement
 
 from segport.errors import InvalidInput
 from segport.profiles.source import Field, ProfileSource
-from segport.segments.model import COMPARISONS, LIST_VALUE, NO_VALUE, Combination, Condition, Group, Scalar
+from segport.segments.model import (
+    COMPARISONS,
+    LARGEST_NUMBER,
+    LIST_VALUE,
+    MAX_COMBINATION_DEPTH,
+    MAX_COMBINED,
+    MAX_CONDITIONS,
+    MAX_DEPTH,
+    MAX_VALUE_LENGTH,
+    MAX_VALUES,
+    NO_VALUE,
+    Combination,
+    Condition,
+    Group,
+    Scalar,
+)
 from segport.segments.parser import Parser, SegmentSyntaxError
 
 ALLOWED: dict[str, set[str]] = {
@@ -35,10 +54,63 @@ class RuleProblem(InvalidInput):
 
 
 def check_rule(rule: Group | Combination, source: ProfileSource, parser: Parser | None = None) -> Group | Combination:
-    """The rule, once every field exists and every value fits its field's type; a clear error otherwise."""
+    """The rule, once it is within the limits, every field exists and every value fits its field's type; a clear
+    error otherwise."""
+    check_limits(rule)
     if isinstance(rule, Combination):
         return rule
     return _check_group(rule, source, parser, "rule")
+
+
+def check_limits(rule: Group | Combination) -> None:
+    """The limits of model.py, for a rule written as text or sent as JSON."""
+    if isinstance(rule, Combination):
+        if len(rule.segments) > MAX_COMBINED:
+            raise RuleProblem(
+                f"A combination names {len(rule.segments)} segments; segport combines up to {MAX_COMBINED}.",
+                hint="Combine some of them into a segment first, then combine that.",
+            )
+        return
+    conditions = values = 0
+    stack: list[tuple[Group, int]] = [(rule, 1)]
+    while stack:
+        group, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RuleProblem(f"Groups are nested more than {MAX_DEPTH} deep.", hint="Simplify the rule.")
+        for item in group.conditions:
+            if isinstance(item, Group):
+                stack.append((item, depth + 1))
+                continue
+            conditions += 1
+            items = item.value if isinstance(item.value, list) else [item.value]
+            values += len(items)
+            for value in items:
+                _check_value(item.field, value)
+    if conditions > MAX_CONDITIONS:
+        raise RuleProblem(
+            f"The rule has {conditions} conditions; segport takes up to {MAX_CONDITIONS}.",
+            hint="Split it into segments and combine them.",
+        )
+    if values > MAX_VALUES:
+        raise RuleProblem(
+            f"The rule holds {values:,} values; segport takes up to {MAX_VALUES:,}.",
+            hint="Split long 'in (...)' lists into segments and combine them with union.",
+        )
+
+
+def _check_value(field: str, value: Scalar | None) -> None:
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int | float) and not (math.isfinite(value) and abs(value) <= LARGEST_NUMBER):
+        raise RuleProblem(
+            f"The value for {field} is out of range: segport compares numbers up to {LARGEST_NUMBER:,} either way.",
+            hint="Check the number; for a code or an identifier, compare the field as text.",
+        )
+    if isinstance(value, str) and (len(value) > MAX_VALUE_LENGTH or "\x00" in value):
+        raise RuleProblem(
+            f"The text value for {field} is longer than {MAX_VALUE_LENGTH:,} characters or holds a NUL character.",
+            hint="Shorten it, or use 'contains' with a part of it.",
+        )
 
 
 def _check_group(group: Group, source: ProfileSource, parser: Parser | None, path: str) -> Group:
@@ -194,19 +266,50 @@ def _condition(condition: Condition, source: ProfileSource) -> ColumnElement[boo
     return comparisons[operator](column, value)
 
 
-def segment_keys(rule: Group | Combination, source: ProfileSource, resolve: Resolver, depth: int = 0) -> Select[Any]:
-    """SELECT key FROM profiles WHERE <rule>, or the set operation of the combined segments' selects."""
-    key = source.table.c[source.key]
-    if isinstance(rule, Group):
-        return select(key).where(rule_condition(rule, source))
-    if depth > 20:
-        raise InvalidInput("Segments are combined more than 20 levels deep.", hint="Simplify the combination.")
-    parts = []
-    for name in rule.segments:
-        inner, active = resolve(name)
-        parts.append(segment_keys(inner, source, resolve, depth + 1) if active else select(key).where(false()))
-    operation = {"union": union, "intersect": intersect, "except": except_}[rule.operator]
-    return operation(*parts)  # type: ignore[return-value]
+# Each compilation names its common table expressions apart, so two of them can sit in one statement (a query
+# and an EXISTS inside it, say) without their names clashing.
+_COMPILATIONS = itertools.count(1)
+
+
+class _Keys:
+    """Compiles combinations of segments: each segment named anywhere in them becomes ONE common table
+    expression (WITH segment_... AS (SELECT key ...)), used by name wherever it appears, so the SQL grows with
+    the number of segments, not with the number of paths through their combinations."""
+
+    def __init__(self, source: ProfileSource, resolve: Resolver) -> None:
+        self.source = source
+        self.resolve = resolve
+        self.key = source.table.c[source.key]
+        self.compilation = next(_COMPILATIONS)
+        self.segments: dict[str, Any] = {}
+
+    def of_rule(self, rule: Group | Combination, depth: int = 0) -> Any:
+        """SELECT key of the rule's members (a set operation over segments for a combination)."""
+        if isinstance(rule, Group):
+            return select(self.key).where(rule_condition(rule, self.source))
+        if depth >= MAX_COMBINATION_DEPTH:
+            raise RuleProblem(
+                f"Segments are combined more than {MAX_COMBINATION_DEPTH} levels deep.",
+                hint="Simplify the combination: combine fewer segments that are themselves combinations.",
+            )
+        names = rule.segments if rule.operator == "except" else list(dict.fromkeys(rule.segments))
+        parts = [select(self.of_segment(name, depth + 1).c[0]) for name in names]
+        if len(parts) == 1:  # "A union A" is A
+            return parts[0]
+        operation = {"union": union, "intersect": intersect, "except": except_}[rule.operator]
+        return operation(*parts)
+
+    def of_segment(self, name: str, depth: int) -> Any:
+        if name not in self.segments:
+            rule, active = self.resolve(name)
+            body = self.of_rule(rule, depth) if active else select(self.key).where(false())
+            self.segments[name] = body.cte(f"segment_{self.compilation}_{len(self.segments) + 1}")
+        return self.segments[name]
+
+
+def segment_keys(rule: Group | Combination, source: ProfileSource, resolve: Resolver) -> Any:
+    """SELECT key FROM profiles WHERE <rule>, or the set operation of the combined segments' keys."""
+    return _Keys(source, resolve).of_rule(rule)
 
 
 def members_condition(
@@ -214,10 +317,33 @@ def members_condition(
 ) -> ColumnElement[bool]:
     """Profiles in ANY of the rules: plain rules are OR-ed, combinations join as `key IN (...)`."""
     key = source.table.c[source.key]
+    keys = _Keys(source, resolve)
     parts: list[ColumnElement[bool]] = []
     for rule in rules:
         if isinstance(rule, Group):
             parts.append(rule_condition(rule, source))
         else:
-            parts.append(key.in_(segment_keys(rule, source, resolve).subquery().select()))
+            parts.append(key.in_(keys.of_rule(rule).subquery().select()))
     return or_(*parts) if parts else false()
+
+
+def definition_digest(rules: list[Group | Combination], resolve: Resolver) -> str:
+    """A digest of what the rules mean, combined segments resolved (and whether each is active): equal for
+    equal rules, whatever the SQL looks like."""
+    seen: dict[str, Any] = {}
+
+    def expand(rule: Group | Combination, depth: int) -> Any:
+        if isinstance(rule, Group):
+            return rule.model_dump(mode="json")
+        if depth >= MAX_COMBINATION_DEPTH:
+            raise RuleProblem(f"Segments are combined more than {MAX_COMBINATION_DEPTH} levels deep.")
+        named = []
+        for name in rule.segments:
+            if name not in seen:
+                inner, active = resolve(name)
+                seen[name] = {"active": active, "rule": expand(inner, depth + 1)}
+            named.append(name)
+        return {"operator": rule.operator, "segments": named}
+
+    top = [expand(rule, 0) for rule in rules]
+    return hashlib.sha256(orjson.dumps({"rules": top, "segments": seen}, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -26,6 +26,17 @@ Operator = Literal[
     "is not empty",
     "between",
 ]
+# Limits, checked when a rule is saved (text and JSON alike): a rule that passes them can always be stored,
+# read back, listed and compiled, and no rule costs the database more than a bounded query.
+MAX_RULE_LENGTH = 10_000  # characters of rule text
+MAX_DEPTH = 20  # groups (parentheses) nested in one rule
+MAX_CONDITIONS = 200  # conditions in one rule
+MAX_VALUES = 1_000  # values in one rule, counting every item of `in (...)` lists
+MAX_VALUE_LENGTH = 1_000  # characters of one text value
+LARGEST_NUMBER = 2**63 - 1  # numbers compare as 64-bit integers or doubles in every database segport uses
+MAX_COMBINED = 20  # segments in one combination
+MAX_COMBINATION_DEPTH = 10  # combinations of combinations
+
 COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 NO_VALUE = ("is empty", "is not empty")
 LIST_VALUE = ("in", "not in")

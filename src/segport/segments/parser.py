@@ -14,7 +14,16 @@ import re
 from dataclasses import dataclass
 
 from segport.errors import InvalidInput
-from segport.segments.model import Combination, Condition, Group, Scalar
+from segport.segments.model import (
+    LARGEST_NUMBER,
+    MAX_DEPTH,
+    MAX_RULE_LENGTH,
+    MAX_VALUE_LENGTH,
+    Combination,
+    Condition,
+    Group,
+    Scalar,
+)
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -59,9 +68,20 @@ class Span:
 
 class Parser:
     def __init__(self, source: str) -> None:
+        if len(source) > MAX_RULE_LENGTH:
+            raise InvalidInput(
+                f"The rule is {len(source):,} characters long; segport takes rules of up to {MAX_RULE_LENGTH:,}.",
+                hint="Split it into segments and combine them, or use 'in (...)' for lists of values.",
+            )
+        if "\x00" in source:
+            position = source.index("\x00")
+            raise SegmentSyntaxError(
+                source.replace("\x00", " "), position, position + 1, "The rule holds a NUL character"
+            )
         self.source = source
         self.tokens = self._tokenize(source)
         self.position = 0
+        self.depth = 0
         self.spans: dict[int, Span] = {}  # id(condition) -> where its field and value are in the text
 
     def _tokenize(self, source: str) -> list[Token]:
@@ -74,8 +94,20 @@ class Parser:
                 raise SegmentSyntaxError(
                     source, start, end, f"Unexpected character {text!r}", "Text values go in double quotes."
                 )
-            if kind == "string" and (len(text) < 2 or not text.endswith('"') or text.endswith('\\"')):
-                raise SegmentSyntaxError(source, start, len(source), "This text value has no closing quote")
+            if kind == "string" and (len(text) < 2 or not text.endswith('"') or _escaped_end(text)):
+                hint = (
+                    "A backslash before a quote makes it part of the text. To end a value with a backslash, write "
+                    'two: "C:\\\\"'
+                    if text.endswith('\\"')
+                    else "Close the value with a double quote."
+                )
+                raise SegmentSyntaxError(source, start, len(source), "This text value has no closing quote", hint)
+            if kind == "string" and len(text) - 2 > MAX_VALUE_LENGTH:
+                raise SegmentSyntaxError(
+                    source, start, end, f"This text value is longer than {MAX_VALUE_LENGTH:,} characters"
+                )
+            if kind == "number":
+                _check_number(source, start, end, text)
             tokens.append(Token(kind, text, start, end))
         return tokens
 
@@ -183,9 +215,19 @@ class Parser:
     def primary(self) -> Group | Condition:
         token = self.peek()
         if token is not None and token.text == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise SegmentSyntaxError(
+                    self.source,
+                    token.start,
+                    token.end,
+                    f"Parentheses are nested more than {MAX_DEPTH} deep",
+                    "Simplify the rule, or split it into segments and combine them.",
+                )
             self.take()
             inner = self.or_expression()
             self.expect_punct(")")
+            self.depth -= 1
             return inner if isinstance(inner, Group) else Group(join="and", conditions=[inner])
         return self.condition()
 
@@ -263,6 +305,24 @@ class Parser:
 
 def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
+
+
+def _escaped_end(text: str) -> bool:
+    """Whether the closing quote of a text value is escaped (an odd number of backslashes before it)."""
+    backslashes = len(text) - 1 - len(text[:-1].rstrip("\\"))
+    return backslashes % 2 == 1
+
+
+def _check_number(source: str, start: int, end: int, text: str) -> None:
+    whole = text.lstrip("-").split(".")[0].lstrip("0")
+    if len(whole) > len(str(LARGEST_NUMBER)) or ("." not in text and abs(int(text)) > LARGEST_NUMBER):
+        raise SegmentSyntaxError(
+            source,
+            start,
+            end,
+            f"This number is out of range: segport compares numbers up to {LARGEST_NUMBER:,} either way",
+            "Check the number; for a code or an identifier, compare the field as text in double quotes.",
+        )
 
 
 def parse_rule(source: str) -> tuple[Group | Combination, Parser]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from segport import audit
 from segport.errors import InvalidInput, Refused
 from segport.profiles.source import load_source
-from segport.segments.compiler import check_rule
+from segport.segments.compiler import check_rule, definition_digest
 from segport.segments.model import Combination, Definition, Group
 from segport.segments.parser import parse_rule
 from segport.store import Store
@@ -28,17 +28,37 @@ class SegmentView:
     id: int
     name: str
     rule_text: str
-    rule: Group | Combination
+    stored_rule: Group | Combination | None  # None: the stored rule cannot be read (see `problem`)
     active: bool
     member_count: int | None
     counted_at: datetime | None
     description: str | None
     exports: list[str]
     used_by_segments: list[str]
+    problem: str | None = None
+
+    @property
+    def rule(self) -> Group | Combination:
+        """The rule, or a clear error when the stored one cannot be read (it can still be listed, edited,
+        deactivated and deleted)."""
+        if self.stored_rule is None:
+            raise _unreadable(self.name, self.problem)
+        return self.stored_rule
 
 
-def _rule_of(row: Any) -> Group | Combination:
-    return Definition.model_validate(orjson.loads(row["definition"])).rule
+def _unreadable(name: str, problem: str | None) -> InvalidInput:
+    return InvalidInput(
+        f"The rule of segment {name!r} cannot be read ({problem}).",
+        hint=f"Give it a new rule: segport segments edit {name!r} --rule '...', or delete it.",
+    )
+
+
+def _rule_of(row: Any) -> tuple[Group | Combination | None, str | None]:
+    """The stored rule, or None and why it cannot be read (one broken segment must not break the others)."""
+    try:
+        return Definition.model_validate(orjson.loads(row["definition"])).rule, None
+    except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
 
 
 def _get(connection: Connection, name: str) -> Any:
@@ -56,6 +76,8 @@ def create_segment(
     rule, parser = parse_rule(rule_text)
     source = load_source(store)
     rule = check_rule(rule, source, parser)
+    if isinstance(rule, Combination):
+        definition_digest([rule], resolver(store))  # every combined segment readable, not combined too deep
     now = datetime.now(UTC)
     with store.begin() as connection:
         if isinstance(rule, Combination):
@@ -112,6 +134,8 @@ def edit_segment(
     if rule_text is not None:
         parsed, parser = parse_rule(rule_text)
         rule = check_rule(parsed, load_source(store), parser)
+        if isinstance(rule, Combination) and current.name not in rule.segments:
+            definition_digest([rule], resolver(store))  # every combined segment readable, not combined too deep
         values.update(
             rule_text=rule_text.strip(), definition=Definition(rule=rule).model_dump_json(), member_count=None
         )
@@ -202,17 +226,19 @@ def show_segment(store: Store, *, name: str) -> SegmentView:
             .scalars()
             .all()
         )
+    rule, problem = _rule_of(row)
     return SegmentView(
         row["id"],
         row["name"],
         row["rule_text"],
-        _rule_of(row),
+        rule,
         row["active"],
         row["member_count"],
         row["counted_at"],
         row["description"],
         list(used_in),
         list(dependants),
+        problem,
     )
 
 
@@ -222,7 +248,10 @@ def resolver(store: Store) -> Any:
     def resolve(name: str) -> tuple[Group | Combination, bool]:
         with store.read() as connection:
             row = _get(connection, name)
-        return _rule_of(row), bool(row["active"])
+        rule, problem = _rule_of(row)
+        if rule is None:
+            raise _unreadable(name, problem)
+        return rule, bool(row["active"])
 
     return resolve
 

@@ -69,7 +69,8 @@ def _segment(view: SegmentView) -> dict[str, Any]:
     return {
         "name": view.name,
         "rule": view.rule_text,
-        "definition": view.rule.model_dump(mode="json"),
+        "definition": view.stored_rule.model_dump(mode="json") if view.stored_rule is not None else None,
+        "problem": view.problem,
         "active": view.active,
         "member_count": view.member_count,
         "counted_at": view.counted_at,

@@ -135,7 +135,12 @@ def edit_page(request: Request, name: str, session: PageSession, store: StoreDep
     view = segments.show_segment(store, name=name)
     values = {"name": view.name, "description": view.description or "", "rule": view.rule_text}
     return render(
-        request, "segments/form.html", session, values=values, editing=view, builder=_builder_data(store, view.rule)
+        request,
+        "segments/form.html",
+        session,
+        values=values,
+        editing=view,
+        builder=_builder_data(store, view.stored_rule),
     )
 
 
