@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     # How long a write waits for another process that holds SQLite's write lock before it gives up.
     database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
+    # A profile import that would leave fewer than (1 - this share) of the profiles loaded now, or none, is refused
+    # unless allowed (--allow-shrink): one careless file must not empty every segment.
+    profiles_max_shrink_share: float = Field(default=0.5, gt=0, le=1)
+    # The most rows, and (for Parquet, whose pages may expand a thousandfold) bytes of data, one import may hold.
+    profiles_max_rows: int = Field(default=20_000_000, gt=0)
+    profiles_max_bytes: int = Field(default=8_000_000_000, gt=0)
+
     # At most this many profiles per export; a run over it ends Skipped before anything is sent.
     export_limit: int = Field(default=1_000_000, gt=0)
     # A mirror run that would remove more than this share of the list stops before removing anything.

@@ -20,6 +20,13 @@ def import_file(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="A CSV (UTF-8) or Parquet file, one row per customer.")],
     key: Annotated[str, typer.Option(help="The column that identifies a customer (unique, never empty).")],
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Allow a file with far fewer profiles than are loaded now, or none.",
+        ),
+    ] = False,
 ) -> None:
     """Load profiles from a file into the embedded profile table, replacing the previous ones atomically."""
     state = context(ctx)
@@ -36,7 +43,9 @@ def import_file(
         def report(phase: str, done: int, total: int) -> None:
             progress.update(task, description=phase, completed=done, total=total)
 
-        result = service.import_profiles(state.store, file, key=key, actor=state.actor, progress=report)
+        result = service.import_profiles(
+            state.store, file, key=key, actor=state.actor, progress=report, allow_shrink=allow_shrink
+        )
     console.print(f"Loaded {result.rows:,} profiles from {result.file_name}; key field: {result.key}.")
     _fields_table([(f.name, f.type, f.source_name) for f in result.fields])
 

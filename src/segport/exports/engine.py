@@ -311,6 +311,7 @@ def _stream(
                     ctx.control.check()  # a batch boundary: stop here if asked to
                 tally.counts["added" if decision.action is Action.ADD else "updated"] += 1
                 tally.counts["truncated"] += member.truncated
+                tally.counts["cleaned"] += member.cleaned
                 before = presence.get(member.email)
                 if before is None:
                     before = decisions.on_list_before(member, on_list)

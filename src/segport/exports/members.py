@@ -52,7 +52,8 @@ class Member:
     last_name: str | None
     problem: str | None  # a reason from normalize.REASONS, or None when it can be sent
     detail: str | None
-    truncated: bool
+    truncated: bool  # a name was cut to 50 characters
+    cleaned: bool  # a name held control characters (a line break, a tab), taken out
     raw: Raw
     synced: Synced | None
     # For a member new to this export whose address another of its profiles had put on the list: whether
@@ -278,8 +279,8 @@ def _members(rows: Iterator[tuple[Any, ...]]) -> Iterator[Member]:
         key = str(row[0])
         raw: Raw = (row[1], row[2], row[3])
         email, problem = normalize_email(row[1])
-        first, first_cut = clean_name(row[2])
-        last, last_cut = clean_name(row[3])
+        first, first_cut, first_cleaned = clean_name(row[2])
+        last, last_cut, last_cleaned = clean_name(row[3])
         detail = None
         synced = None
         if row[4] is not None:
@@ -295,4 +296,17 @@ def _members(rows: Iterator[tuple[Any, ...]]) -> Iterator[Member]:
             else:
                 previous_email, previous_key = email, key
         prior = None if row[11] is None else bool(row[11])
-        yield Member(position, key, email, first, last, problem, detail, first_cut or last_cut, raw, synced, prior)
+        yield Member(
+            position,
+            key,
+            email,
+            first,
+            last,
+            problem,
+            detail,
+            first_cut or last_cut,
+            first_cleaned or last_cleaned,
+            raw,
+            synced,
+            prior,
+        )

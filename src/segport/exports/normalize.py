@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-MAX_EMAIL = 50  # contacts_json_import's cap on `email`
+from segport.constant_contact.addresses import MAX_IMPORT_EMAIL, is_valid_address
+
+MAX_EMAIL = MAX_IMPORT_EMAIL  # contacts_json_import's cap on `email`
 MAX_NAME = 50
-# A practical address check: one @, a dot in the domain, no spaces or characters mail systems refuse.
-_EMAIL = re.compile(
-    r"^[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\.][^@\s\"(),:;<>\[\]\\]*\.[^@\s\"(),:;<>\[\]\\.]{2,}$"
-)
+# Control and invisible format characters (a NUL, a tab, a line break, a zero-width space) in a name.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
 
 MISSING_EMAIL = "missing_email"
 INVALID_EMAIL = "invalid_email"
@@ -50,18 +50,23 @@ def normalize_email(raw: object) -> tuple[str, str | None]:
         return "", MISSING_EMAIL
     if len(email) > MAX_EMAIL:
         return email, EMAIL_TOO_LONG
-    if ".." in email or not _EMAIL.match(email):
+    if not is_valid_address(email):
         return email, INVALID_EMAIL
     return email, None
 
 
-def clean_name(raw: object) -> tuple[str | None, bool]:
-    """(name or None, whether it was cut to 50 characters)."""
+def clean_name(raw: object) -> tuple[str | None, bool, bool]:
+    """(name or None, whether it was cut to 50 characters, whether control characters were taken out).
+
+    A line break or tab becomes a space and runs of spaces become one; a run counts such names, as it counts
+    the names it cut."""
     if raw is None:
-        return None, False
-    name = " ".join(str(raw).split())
+        return None, False, False
+    text = str(raw)
+    cleaned = _CONTROL.search(text) is not None
+    name = " ".join(_CONTROL.sub(" ", text).split())
     if not name:
-        return None, False
+        return None, False, cleaned
     if len(name) > MAX_NAME:
-        return name[:MAX_NAME].rstrip(), True
-    return name, False
+        return name[:MAX_NAME].rstrip(), True, cleaned
+    return name, False, cleaned

@@ -90,10 +90,19 @@ def _check_fields(store: Store, email_field: str, first_name_field: str | None, 
     source = load_source(store)
     names = [field.name for field in source.fields]
     for role, value in (("email", email_field), ("first name", first_name_field), ("last name", last_name_field)):
-        if value is not None and source.field(value) is None:
+        if value is None:
+            continue
+        field = source.field(value)
+        if field is None:
             raise InvalidInput(
                 f"The {role} field {value!r} is not a profile field.",
                 hint=f"The profile fields are: {', '.join(names)}.",
+            )
+        if role == "email" and field.type != "text":
+            texts = [candidate.name for candidate in source.fields if candidate.type == "text"]
+            raise InvalidInput(
+                f"The field {value!r} holds {field.type} values, not email addresses.",
+                hint=f"Choose a text field for the email: {', '.join(texts) or 'the profiles have none'}.",
             )
 
 

@@ -6,6 +6,7 @@ in one transaction: a file that fails halfway leaves the previous profiles exact
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,24 @@ class ImportedProfiles:
 
 
 def import_profiles(
-    store: Store, path: Path, *, key: str, actor: str, progress: Progress | None = None
+    store: Store,
+    path: Path,
+    *,
+    key: str,
+    actor: str,
+    progress: Progress | None = None,
+    allow_shrink: bool = False,
 ) -> ImportedProfiles:
-    """Replace the embedded profiles with the file's rows; `key` names the column that identifies a customer."""
+    """Replace the embedded profiles with the file's rows; `key` names the column that identifies a customer.
+
+    An import that would leave far fewer profiles than there are now (by more than the settings' share, or
+    none at all) is refused unless `allow_shrink`: one careless file would otherwise empty every export's
+    segments, and a mirror export's list with them.
+    """
+    settings = store.settings
     rows = open_rows(path)
+    if isinstance(rows, ParquetRows):
+        _check_parquet_size(rows, settings.profiles_max_rows, settings.profiles_max_bytes)
     report = progress or (lambda _phase, _done, _total: None)
     fields = _parquet_fields(rows) if isinstance(rows, ParquetRows) else _csv_fields(rows, report)
     # Keys are text whatever they look like: "00123" and "123" are different customers.
@@ -48,9 +63,43 @@ def import_profiles(
     key_field = Field(found.name, "text", found.source_name)
     fields = [key_field if f.name == key_field.name else f for f in fields]
     with store.begin() as connection:
-        count = _load(connection, rows, fields, key_field, report)
+        count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows)
+        if not allow_shrink:
+            _check_shrink(connection, count, path.name, settings.profiles_max_shrink_share)
         _swap(connection, fields, key_field.name, path.name, count, actor)
     return ImportedProfiles(fields, key_field.name, count, path.name)
+
+
+def _check_parquet_size(rows: ParquetRows, max_rows: int, max_bytes: int) -> None:
+    if rows.rows_total > max_rows:
+        raise InvalidInput(
+            f"{rows.path.name} holds {rows.rows_total:,} rows; segport imports up to {max_rows:,} "
+            "(SEGPORT_PROFILES_MAX_ROWS).",
+            hint="Raise the setting if the file is right, or import fewer rows.",
+        )
+    expanded = rows.expanded_bytes()
+    if expanded > max_bytes:
+        raise InvalidInput(
+            f"{rows.path.name} expands to about {expanded:,} bytes of data; segport imports up to "
+            f"{max_bytes:,} (SEGPORT_PROFILES_MAX_BYTES).",
+            hint="Raise the setting if the file is right, or import fewer rows or columns.",
+        )
+
+
+def _check_shrink(connection: Connection, count: int, file_name: str, share: float) -> None:
+    """Refuse replacing the profiles with none, or with far fewer, and say what would be lost."""
+    before = connection.execute(select(profile_source.c.row_count).where(profile_source.c.kind == "embedded")).scalar()
+    if not before or (count >= before * (1 - share) and count > 0):
+        return
+    lost = before - count
+    what = "every one of them" if count == 0 else f"{lost:,} of them ({lost / before:.0%})"
+    raise InvalidInput(
+        f"{file_name} holds {count:,} profiles; importing it would replace the {before:,} loaded now and lose "
+        f"{what}. Nothing was changed.",
+        hint="If that is intended, import it again with --allow-shrink (in the API: allow_shrink=true; on the "
+        f"Profiles page: tick 'The new file may hold far fewer profiles'). The limit is "
+        f"SEGPORT_PROFILES_MAX_SHRINK_SHARE ({share:.0%}).",
+    )
 
 
 def _csv_fields(rows: CsvRows, report: Progress) -> list[Field]:
@@ -92,6 +141,11 @@ def _named(headers: list[str], kinds: list[str], file_name: str) -> list[Field]:
     fields: list[Field] = []
     taken: dict[str, str] = {}
     for header, kind in zip(headers, kinds, strict=True):
+        if any(unicodedata.category(character) == "Cc" for character in header):
+            raise InvalidInput(
+                f"{file_name}: the column name {header!r} holds control characters (a NUL, a line break...).",
+                hint="Is this a CSV file with a header line? Name each column with plain text.",
+            )
         name = field_name(header)
         if name in taken:
             raise InvalidInput(
@@ -112,7 +166,12 @@ def _key_field(fields: list[Field], key: str, file_name: str) -> Field:
 
 
 def _load(
-    connection: Connection, rows: CsvRows | ParquetRows, fields: list[Field], key: Field, report: Progress
+    connection: Connection,
+    rows: CsvRows | ParquetRows,
+    fields: list[Field],
+    key: Field,
+    report: Progress,
+    max_rows: int,
 ) -> int:
     connection.execute(text(f'DROP TABLE IF EXISTS "{LOADING_TABLE}"'))
     table = build_table(LOADING_TABLE, fields)
@@ -125,6 +184,12 @@ def _load(
     count = 0
     for row in rows:
         count += 1
+        if count > max_rows:
+            raise InvalidInput(
+                f"{rows.path.name} holds more than {max_rows:,} rows, the most segport imports "
+                "(SEGPORT_PROFILES_MAX_ROWS).",
+                hint="Raise the setting if the file is right, or import fewer rows.",
+            )
         key_value = row[key_index]
         if key_value is None or str(key_value).strip() == "":
             raise InvalidInput(

@@ -11,6 +11,9 @@ from typing import IO, Any
 from segport.errors import InvalidInput
 
 CSV_FIELD_LIMIT = 10_000_000
+# What one import may hold: columns (every database segport uses has a cap near 1,600-2,000), and for Parquet,
+# whose pages may expand a thousandfold, the data once decompressed.
+MAX_COLUMNS = 500
 
 
 class CsvRows:
@@ -33,6 +36,7 @@ class CsvRows:
                     raise InvalidInput(f"{self.path.name} is empty.", hint="Export the profiles with a header line.")
                 self.header = header
                 width = len(header)
+                _check_columns(self.path, width)
                 for row in reader:
                     if not row:
                         continue
@@ -80,6 +84,22 @@ class ParquetRows:
         self.header = list(self._file.schema_arrow.names)
         self.rows_total = self._file.metadata.num_rows
         self.bytes_read = 0
+        _check_columns(path, len(self.header))
+        nested = [field.name for field in self._file.schema_arrow if _is_nested(field.type)]
+        if nested:
+            raise InvalidInput(
+                f"{path.name}: the columns {', '.join(nested[:5])} hold lists, maps or records; a profile field holds "
+                "one value.",
+                hint="Flatten those columns into plain ones (or drop them) before importing.",
+            )
+
+    def expanded_bytes(self) -> int:
+        """An estimate of the data once decoded, from its first rows: dictionary and run-length encoding make
+        the file's own sizes say little about what a million repeated values become."""
+        first = next(self._file.iter_batches(batch_size=1_000), None)
+        if first is None or first.num_rows == 0:
+            return 0
+        return int(first.nbytes / first.num_rows * self.rows_total)
 
     def arrow_types(self) -> list[Any]:
         return [field.type for field in self._file.schema_arrow]
@@ -97,6 +117,29 @@ class ParquetRows:
 def open_rows(path: Path) -> CsvRows | ParquetRows:
     if not path.exists():
         raise InvalidInput(f"There is no file {path}.", hint="Check the path and try again.")
+    if not path.is_file():
+        raise InvalidInput(f"{path} is a folder, not a file.", hint="Give the path of a CSV or Parquet file.")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise InvalidInput(f"{path} cannot be read ({exc.strerror}).", hint="Check its permissions.") from None
     if path.suffix.lower() in (".parquet", ".pq"):
         return ParquetRows(path)
     return CsvRows(path)
+
+
+def _check_columns(path: Path, width: int) -> None:
+    if width > MAX_COLUMNS:
+        raise InvalidInput(
+            f"{path.name} has {width:,} columns; segport keeps up to {MAX_COLUMNS} fields per profile.",
+            hint="Keep the columns segments and exports use, and import that file.",
+        )
+
+
+def _is_nested(arrow_type: Any) -> bool:
+    import pyarrow as arrow
+
+    if arrow.types.is_dictionary(arrow_type):
+        return _is_nested(arrow_type.value_type)
+    return bool(arrow.types.is_nested(arrow_type) or arrow.types.is_union(arrow_type) or arrow.types.is_map(arrow_type))

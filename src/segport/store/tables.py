@@ -170,6 +170,7 @@ RUN_COUNTERS = (
     "invalid_email",
     "duplicate",
     "truncated",
+    "cleaned",
     "unsubscribed",
     "errors",
 )
@@ -191,6 +192,8 @@ runs = Table(
     Column("invalid_email", BigInteger, nullable=False, default=0),
     Column("duplicate", BigInteger, nullable=False, default=0),
     Column("truncated", BigInteger, nullable=False, default=0),
+    # Names that held control characters (a line break, a tab), taken out before sending.
+    Column("cleaned", BigInteger, nullable=False, server_default="0"),
     Column("unsubscribed", BigInteger, nullable=False, default=0),
     Column("errors", BigInteger, nullable=False, default=0),
     # Resume point: how many streamed members the accepted batches covered.

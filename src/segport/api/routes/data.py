@@ -45,6 +45,9 @@ async def upload_profiles(
     store: StoreDep,
     file: Annotated[UploadFile, File(description="A CSV or Parquet file, one row per customer.")],
     key: Annotated[str, Form(description="The column that identifies a customer.")],
+    allow_shrink: Annotated[
+        bool, Form(description="Allow a file that holds far fewer profiles than are loaded now, or none.")
+    ] = False,
 ) -> dict[str, Any]:
     """Replace the embedded profiles with the uploaded file (atomically: a bad file changes nothing)."""
     suffix = Path(file.filename or "").suffix.lower()
@@ -54,7 +57,9 @@ async def upload_profiles(
         path = Path(directory) / (Path(file.filename or "").name or f"profiles{suffix}")
         with path.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out)
-        imported = await run_in_threadpool(lambda: import_profiles(store, path, key=key, actor=user.name))
+        imported = await run_in_threadpool(
+            lambda: import_profiles(store, path, key=key, actor=user.name, allow_shrink=allow_shrink)
+        )
     return {"rows": imported.rows, "key": imported.key, "fields": [f.name for f in imported.fields]}
 
 

@@ -44,7 +44,9 @@ def upload(request: Request, posted: Post, store: StoreDep) -> Response:
             path = Path(directory) / Path(upload.filename).name  # the name the source is described by
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out)
-            imported = import_profiles(store, path, key=key, actor=posted.session.user.name)
+            imported = import_profiles(
+                store, path, key=key, actor=posted.session.user.name, allow_shrink=posted.checked("allow_shrink")
+            )
     except SegportError as error:
         return render(
             request,

@@ -1,5 +1,6 @@
-"""runs fenced by a lease generation, parked while they wait, with resumable removals; batches prepared before
-they are sent; addresses still to remove; short shared locks
+"""runs fenced by a lease generation, parked while they wait, with resumable removals and a count of names
+cleaned of control characters; batches prepared before they are sent; addresses still to remove; short shared
+locks
 
 Revision ID: 0010
 Revises: 0009
@@ -34,6 +35,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("list_size_before", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("removal_planned", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("removal_list_id", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("cleaned", sa.BigInteger(), server_default="0", nullable=False))
         batch.create_check_constraint("status", f"status IN ({STATUSES})")
         batch.create_check_constraint("phase", f"phase IN ({PHASES})")
         batch.create_check_constraint("wait_reason", f"wait_reason IN ({WAITS})")
@@ -104,6 +106,7 @@ def downgrade() -> None:
         batch.drop_constraint("phase", type_="check")
         batch.drop_constraint("status", type_="check")
         for column in (
+            "cleaned",
             "removal_list_id",
             "removal_planned",
             "list_size_before",

@@ -1,0 +1,174 @@
+"""Profile files and exports set up carelessly or to hurt: nothing already stored is lost, every refusal names
+the problem and the fix, and what reaches Constant Contact is what it accepts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from segport.errors import InvalidInput
+from segport.exports import launch
+from segport.exports import service as exports
+from segport.profiles.importer import import_profiles
+from segport.profiles.service import describe
+from segport.runs.history import show_run
+from segport.segments.service import create_segment
+from tests.support.app import App
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+@pytest.fixture
+def loaded(app: App, tmp_path: Path) -> App:
+    rows = [["id", "email", "first_name", "orders"]]
+    rows += [[str(number), f"p{number}@example.com", f"Name{number}", str(number)] for number in range(42)]
+    import_profiles(app.store, write_csv(tmp_path / "first.csv", rows), key="id", actor="t")
+    return app
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"id,email,first_name,orders\n", b"\x00\x00\x00\x00\n", b"id,email,first_name,orders\n1,a@b.co,A,1\n"],
+)
+def test_an_import_that_would_empty_or_gut_the_profiles_is_refused_and_changes_nothing(
+    loaded: App, tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "careless.csv"
+    path.write_bytes(content)
+    with pytest.raises(InvalidInput) as refused:
+        import_profiles(loaded.store, path, key="id", actor="t")
+    message = str(refused.value)
+    if content.startswith(b"\x00"):
+        assert "control characters" in message
+    else:
+        assert "importing it would replace the 42 loaded now" in message and "--allow-shrink" in message
+    assert describe(loaded.store).row_count == 42
+
+
+def test_a_smaller_import_goes_through_when_allowed(loaded: App, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "header.csv", [["id", "email", "first_name", "orders"]])
+    assert import_profiles(loaded.store, path, key="id", actor="t", allow_shrink=True).rows == 0
+    assert describe(loaded.store).row_count == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda directory: directory, "is a folder, not a file"),
+        (
+            lambda directory: write_csv(directory / "wide.csv", [[f"c{n}" for n in range(10_000)], ["x"] * 10_000]),
+            "has 10,000 columns; segport keeps up to 500",
+        ),
+    ],
+)
+def test_files_that_cannot_be_profiles_are_refused_clearly(
+    loaded: App, tmp_path: Path, make: object, message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        import_profiles(loaded.store, make(tmp_path), key="c0", actor="t")  # type: ignore[operator]
+    assert describe(loaded.store).row_count == 42
+
+
+def test_parquet_with_nested_columns_or_too_much_data_is_refused(loaded: App, tmp_path: Path) -> None:
+    import pyarrow as arrow
+    import pyarrow.parquet as parquet
+
+    nested = tmp_path / "nested.parquet"
+    schema = arrow.schema(
+        [
+            ("id", arrow.string()),
+            ("tags", arrow.list_(arrow.string())),
+            ("extra", arrow.struct([("k", arrow.int64())])),
+            ("map", arrow.map_(arrow.string(), arrow.int64())),
+        ]
+    )
+    rows = {"id": ["1"], "tags": [["a", "b"]], "extra": [{"k": 1}], "map": [[("a", 1)]]}
+    parquet.write_table(arrow.Table.from_pydict(rows, schema=schema), nested)
+    with pytest.raises(InvalidInput, match="tags, extra, map hold lists, maps or records"):
+        import_profiles(loaded.store, nested, key="id", actor="t")
+    bomb = tmp_path / "bomb.parquet"  # a few KB on disk, hundreds of MB once decompressed
+    parquet.write_table(
+        arrow.table({"id": [str(n) for n in range(200_000)], "blob": ["x" * 2_000] * 200_000}),
+        bomb,
+        compression="zstd",
+    )
+    limited = loaded.reopen(profiles_max_bytes=50_000_000)
+    with pytest.raises(InvalidInput, match="expands to about .* bytes of data; segport imports up to 50,000,000"):
+        import_profiles(limited.store, bomb, key="id", actor="t")
+    assert describe(loaded.store).row_count == 42
+
+
+def test_an_export_whose_email_field_is_not_text_is_refused(loaded: App) -> None:
+    loaded.connect("CC")
+    create_segment(loaded.store, name="All", rule_text="orders >= 0", actor="t")
+    with pytest.raises(InvalidInput, match="The field 'orders' holds integer values, not email addresses"):
+        exports.add_export(
+            loaded.store,
+            loaded.settings,
+            name="E",
+            connection="CC",
+            list_id=loaded.emulator.create_list("L"),
+            email_field="orders",
+            segment_names=["All"],
+            actor="t",
+            http=loaded.http,
+        )
+
+
+def test_addresses_mail_systems_refuse_never_reach_the_list_and_names_with_control_characters_are_counted(
+    app: App, tmp_path: Path
+) -> None:
+    rows = [["id", "email", "first_name"]]
+    bad = [".lead@example.com", "trail.@example.com", "x@-host.example.com", "nul\x00in@example.com"]
+    rows += [[f"b{number}", email, "Bad"] for number, email in enumerate(bad)]
+    rows += [["g1", "good@example.com", "Ann\nMarie"], ["g2", "fine@example.com", "Tab\tbed"]]
+    import_profiles(app.store, write_csv(tmp_path / "mixed.csv", rows), key="id", actor="t")
+    app.connect("CC")
+    create_segment(app.store, name="All", rule_text="id is not empty", actor="t")
+    list_id = app.emulator.create_list("Mixed")
+    exports.add_export(
+        app.store,
+        app.settings,
+        name="E",
+        connection="CC",
+        list_id=list_id,
+        email_field="email",
+        first_name_field="first_name",
+        segment_names=["All"],
+        actor="t",
+        http=app.http,
+    )
+    view = show_run(app.store, run_id=launch.run_export(app.store, app.settings, name="E", actor="t", http=app.http))
+    assert view.status == "Successful", view.message
+    assert view.counts["invalid_email"] == 4 and view.counts["cleaned"] == 2 and view.counts["errors"] == 0
+    assert set(app.emulator.members(list_id)) == {"good@example.com", "fine@example.com"}
+    assert app.emulator.contact("good@example.com")["first_name"] == "Ann Marie"  # type: ignore[index]
+    for email in bad:  # the emulator refuses them too: segport's rules and Constant Contact's do not drift apart
+        assert not _emulator_accepts(app, email)
+
+
+def _emulator_accepts(app: App, email: str) -> bool:
+    from segport.emulator.world import is_valid_email
+
+    return is_valid_email(email)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_a_failed_import_never_changes_the_profiles(loaded: App, tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "fuzzed.csv"
+    path.write_bytes(b"id,email,first_name,orders\n" + content)
+    before = describe(loaded.store)
+    try:
+        import_profiles(loaded.store, path, key="id", actor="t")
+    except InvalidInput:
+        after = describe(loaded.store)
+        assert (after.row_count, [f.name for f in after.fields]) == (before.row_count, [f.name for f in before.fields])
