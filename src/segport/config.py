@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from segport.errors import ConfigurationError
 
 CONSTANT_CONTACT_API_BASE = "https://api.cc.email/v3"
 CONSTANT_CONTACT_AUTH_BASE = "https://authz.constantcontact.com/oauth2/default/v1"
@@ -81,6 +83,15 @@ class Settings(BaseSettings):
     batch_max_bytes: int = Field(default=4_000_000, gt=1000, le=4_000_000)
     # Where the API is reached by browsers; its /oauth/callback must be a redirect URI of the application.
     api_public_url: str = "http://127.0.0.1:8787"
+    # CSV files segport writes (rows not sent, segment members) put an apostrophe before text a spreadsheet would
+    # run as a formula (=, +, -, @, tab, carriage return: OWASP's CSV injection rule); true writes values as-is.
+    csv_raw: bool = False
+    # /metrics answers a Bearer token: this one (for Prometheus), or any user's API token; or anyone when public.
+    metrics_token: SecretStr | None = None
+    metrics_public: bool = False
+    # The largest request body `segport serve` reads (JSON, forms), and the largest profile upload.
+    request_max_bytes: int = Field(default=1_000_000, ge=10_000)
+    upload_max_bytes: int = Field(default=2_000_000_000, ge=10_000)
     # Web UI sessions end after this long without a request, and at the latest this long after signing in.
     session_idle_minutes: float = Field(default=120.0, gt=0)
     session_max_hours: float = Field(default=12.0, gt=0)
@@ -107,8 +118,23 @@ class Settings(BaseSettings):
     alert_member_change_share: float = Field(default=0.5, ge=0)
     # Called with a run's summary when it ends Failure or Skipped, or with alerts (as is each connection's own).
     webhook_url: str | None = None
+    # Webhooks go to public hosts only; true lets them call this machine or its private network.
+    webhook_allow_internal: bool = False
     webhook_attempts: int = Field(default=4, ge=1)
     webhook_backoff_seconds: float = Field(default=1.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        scheme = url.split(":", 1)[0].lower()
+        if scheme.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                f"segport stores its data in SQLite or PostgreSQL, not {scheme.split('+')[0]!r}; use "
+                "postgresql://user@host/database, or unset it for the SQLite file in SEGPORT_HOME"
+            )
+        return "postgresql" + url[len(scheme.split("+")[0]) :] if scheme.startswith("postgres:") else url
 
     @property
     def resolved_database_url(self) -> str:
@@ -122,5 +148,22 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, with explicit overrides winning."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment, with explicit overrides winning; a wrong value is named with its fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as invalid:
+        raise settings_problem(invalid) from None
+
+
+def settings_problem(invalid: ValidationError) -> ConfigurationError:
+    """One line per wrong setting: the variable, the value given, what it must be."""
+    lines = []
+    for error in invalid.errors(include_url=False):
+        name = "SEGPORT_" + "_".join(str(part) for part in error["loc"]).upper()
+        given = error.get("input")
+        shown = repr(given)[:60] if isinstance(given, str | int | float) else "(missing)"
+        lines.append(f"{name}={shown}: {error['msg'].rstrip('.')}.")
+    return ConfigurationError(
+        "Some settings are not valid:\n  " + "\n  ".join(lines),
+        hint="Fix them, or unset them for the defaults; the README's Settings table lists every setting.",
+    )

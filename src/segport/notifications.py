@@ -15,10 +15,12 @@ from sqlalchemy import select
 
 from segport.config import Settings
 from segport.connections.service import http_session
+from segport.errors import InvalidInput
 from segport.runs.events import annotate
 from segport.runs.history import show_run
 from segport.store import Store
 from segport.store.tables import connections, exports, runs
+from segport.webhook_targets import check_target, shown
 
 logger = logging.getLogger(__name__)
 NOTIFIED = ("Failure", "Skipped")
@@ -55,8 +57,13 @@ def notify_if_needed(
     }
     with http_session(settings, http) as session:
         for url in targets:
+            try:  # checked again at each call: a name can come to point elsewhere
+                check_target(url, allow_internal=settings.webhook_allow_internal)
+            except InvalidInput as refused:
+                annotate(store, run_id, f"Webhook {shown(url)} not called: {refused.message}", "warning")
+                continue
             outcome = _post(session, url, summary, settings.webhook_attempts, settings.webhook_backoff_seconds)
-            level, message = ("info", f"Webhook {url} notified.") if outcome is None else ("warning", outcome)
+            level, message = ("info", f"Webhook {shown(url)} notified.") if outcome is None else ("warning", outcome)
             annotate(store, run_id, message, level)
 
 
@@ -76,5 +83,5 @@ def _post(session: httpx.Client, url: str, summary: dict[str, object], attempts:
         problem = f"HTTP {answer.status_code}"
         if answer.status_code < 500 and answer.status_code != 429:
             break  # the webhook refused the call itself: trying again would not help
-    logger.warning("Webhook %s failed: %s", url, problem)
-    return f"Webhook {url} could not be notified ({problem}, after {attempt + 1} attempts)."
+    logger.warning("Webhook %s failed: %s", shown(url), problem)
+    return f"Webhook {shown(url)} could not be notified ({problem}, after {attempt + 1} attempts)."

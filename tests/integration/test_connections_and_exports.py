@@ -77,7 +77,7 @@ def test_no_consent_no_connection(app: App) -> None:
 def test_connection_names_are_unique_and_required(ready: App) -> None:
     with pytest.raises(Refused, match="already exists"):
         ready.connect("CC")
-    with pytest.raises(InvalidInput, match="display name"):
+    with pytest.raises(InvalidInput, match="A connection needs a name"):
         ready.connect("  ")
 
 

@@ -272,7 +272,7 @@ def test_a_failed_run_calls_the_webhook_and_retries_it(scheduled: App) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Hook.received, _Hook.answers = [], [503]  # down once, then up
     try:
-        app = scheduled.reopen(webhook_backoff_seconds=0.05)
+        app = scheduled.reopen(webhook_backoff_seconds=0.05, webhook_allow_internal=True)  # a local test server
         from segport.connections.service import set_webhook
 
         set_webhook(app.store, name="CC", url=f"http://127.0.0.1:{port}/hook", actor="t")
@@ -301,7 +301,9 @@ def test_a_successful_run_that_looks_wrong_raises_alerts_on_the_run_and_the_webh
     _Hook.received, _Hook.answers = [], []
     try:
         scheduled.load_profiles(tmp_path, 300)
-        app = scheduled.reopen(webhook_url=f"http://127.0.0.1:{port}/hook", alert_refused_share=0.5)
+        app = scheduled.reopen(
+            webhook_url=f"http://127.0.0.1:{port}/hook", webhook_allow_internal=True, alert_refused_share=0.5
+        )
 
         def run_a(with_settings: App) -> tuple[list[str], list[dict[str, object]]]:
             run_id = launch.run_export(with_settings.store, with_settings.settings, name="A", actor="t", http=app.http)

@@ -85,8 +85,8 @@ PAGES: list[tuple[str, tuple[int, int, int]]] = [
     ("/segments/Everyone/members.csv", (200, 200, 403)),
     ("/segments/Everyone?range=7", (200, 200, 200)),
     ("/segments/Everyone?range=nonsense", (200, 200, 200)),  # the default range instead
-    ("/segments/estimate?rule=customer_id%20is%20not%20empty", (200, 200, 200)),
-    ("/segments/estimate?rule=nonsense%20%3D", (400, 400, 400)),
+    ("/segments/estimate?rule=customer_id%20is%20not%20empty", (200, 200, 403)),  # viewers may not probe data
+    ("/segments/estimate?rule=nonsense%20%3D", (400, 400, 403)),
     ("/profiles", (200, 200, 200)),
     ("/runs", (200, 200, 200)),
     ("/runs?status=Queued", (200, 200, 200)),

@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from segport import __version__
 from segport.api import problems
+from segport.api.guard import RequestGuard
 from segport.api.routes import connections as connection_routes
 from segport.api.routes import data, exports, system
 from segport.api.routes import runs as run_routes
@@ -57,4 +58,6 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
     app.include_router(run_routes.router)
     for module in (account, connections, export_schedules, export_pages, segments, profiles, runs, schedule, users):
         app.include_router(module.router)
+    # Outermost: the caller is known and the body capped before anything reads it.
+    app.add_middleware(RequestGuard, settings=settings, store=store)
     return app

@@ -17,6 +17,9 @@ from segport.users.service import User, authenticate
 
 
 def current_user(request: Request) -> User:
+    known = getattr(request.state, "api_user", None)  # found by the request guard before the body was read
+    if isinstance(known, User):
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -68,7 +71,9 @@ def edit_rights(store: Store, user: User) -> Callable[[ExportView], bool]:
 
 
 def _manages(user: User, export: ExportView, usable: Callable[[str], bool]) -> bool:
-    return user.role != "viewer" and (export.connection is None or usable(export.connection))
+    if export.connection is None:  # disconnected: the rules of the connection it had still hold
+        return user.role == "admin" or (user.role == "contributor" and bool(export.contributors_allowed))
+    return user.role != "viewer" and usable(export.connection)
 
 
 def may_manage(store: Store, user: User, name: str) -> ExportView:
@@ -76,6 +81,11 @@ def may_manage(store: Store, user: User, name: str) -> ExportView:
     export = show_export(store, name=name)
     if export.connection is None:
         require(user, "admin", "contributor")
+        if user.role != "admin" and not export.contributors_allowed:
+            raise NotAllowed(
+                f"The export {export.name!r} was on a connection not shared with contributors.",
+                hint="An admin can give it a shared connection, or manage it.",
+            )
     else:
         may_use_connection(store, user, export.connection)
     return export

@@ -121,10 +121,13 @@ def webhook(
     off: Annotated[bool, typer.Option("--off", help="Stop calling a webhook for this connection.")] = False,
 ) -> None:
     """Call a URL when a run of this connection's exports ends Failure or Skipped (SEGPORT_WEBHOOK_URL: all)."""
-    if (url is None) != off:
-        service.set_webhook(context(ctx).store, name=name, url=url, actor=context(ctx).actor)
-        console.print(f"{name!r}: webhook {'off' if off else url}.")
-        return
     from segport.errors import InvalidInput
+    from segport.webhook_targets import shown
 
-    raise InvalidInput("Pass either a URL or --off.", hint=f"segport connections webhook {name!r} https://...")
+    if (url is None) == (not off):
+        raise InvalidInput(
+            "Pass a URL, or --off, not both." if off else "Pass a URL, or --off.",
+            hint=f"segport connections webhook {name!r} https://... (or --off to stop calling one)",
+        )
+    service.set_webhook(context(ctx).store, name=name, url=None if off else url, actor=context(ctx).actor)
+    console.print(f"{name!r}: webhook {'off' if off else shown(url or '')}.")

@@ -12,7 +12,7 @@ from segport.errors import InvalidInput
 
 
 def emulator(
-    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8765,
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=1, max=65535)] = 8765,
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback.")] = "127.0.0.1",
     state: Annotated[
         Path | None, typer.Option(help="Keep the emulator's contacts, lists and tokens in this file across restarts.")

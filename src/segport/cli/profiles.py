@@ -10,6 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from segport.cli.common import console, context, number, when
+from segport.errors import InvalidInput
 from segport.profiles import service
 
 app = typer.Typer(help="Load and describe the unified customer profiles.", no_args_is_help=True)
@@ -85,7 +86,12 @@ def generate(
     """Write sample profiles (accents, non-Latin names, invalid and duplicate emails) to a CSV file."""
     from segport.profiles.generator import write_profiles
 
-    write_profiles(file, count, seed)
+    try:
+        write_profiles(file, count, seed)
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot write {file} ({exc.strerror}).", hint="Choose a path in a folder you can write to."
+        ) from None
     console.print(f'Wrote {count:,} profiles to {file} (seed {seed}); the key column is "Customer ID".')
 
 

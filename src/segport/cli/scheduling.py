@@ -175,13 +175,20 @@ def serve(
         if api:
             import uvicorn
 
+            from segport.api.access_log import log_config
             from segport.api.app import create_app
 
             console.print(
                 f"segport serve: {parts}; web UI and API on http://{host}:{port} (OpenAPI: /docs). Ctrl-C stops."
             )
             # uvicorn handles SIGINT/SIGTERM itself and returns when asked to stop.
-            uvicorn.run(create_app(state.settings, state.store), host=host, port=port, log_level="info")
+            uvicorn.run(
+                create_app(state.settings, state.store),
+                host=host,
+                port=port,
+                log_level="info",
+                log_config=log_config(),
+            )
         else:
             _stop_on_signals(stop)
             console.print(f"segport serve: {parts}, started {datetime.now(UTC):%H:%M:%S} UTC; Ctrl-C stops.")

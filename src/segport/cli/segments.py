@@ -119,7 +119,7 @@ def members(
     """Every member with every profile field, as CSV ordered by key (the preview shows 100)."""
     columns, rows = membership.member_rows(context(ctx).store, name=name)
     if output is None:
-        for chunk in csv_chunks(columns, rows):
+        for chunk in csv_chunks(columns, rows, raw=context(ctx).settings.csv_raw):
             sys.stdout.write(chunk)
         return
     written = 0
@@ -132,7 +132,7 @@ def members(
 
     try:
         with output.open("w", encoding="utf-8", newline="") as file:
-            for chunk in csv_chunks(columns, counted()):
+            for chunk in csv_chunks(columns, counted(), raw=context(ctx).settings.csv_raw):
                 file.write(chunk)
     except OSError as error:
         raise InvalidInput(

@@ -32,8 +32,9 @@ from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequ
 from segport.metrics import count_answer
 from segport.runs import queue
 from segport.store import Store, locks
-from segport.store.lookup import row_named
+from segport.store.lookup import checked_name, row_named
 from segport.store.tables import connections, exports
+from segport.webhook_targets import check_target
 
 CONSTANT_CONTACT = "constant_contact"
 PRIVACY_TEXT = """Data privacy and compliance
@@ -162,9 +163,7 @@ def sign_in_to_account(
 
 
 def _check_new(store: Store, name: str, agreed: bool) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("A connection needs a display name.", hint='Pass --name, e.g. --name "Marketing CC".')
+    name = checked_name(name, kind="connection")
     if not agreed:
         raise InvalidInput(
             "The data privacy and compliance terms were not accepted.",
@@ -259,9 +258,7 @@ def edit_connection(
     with store.begin() as connection:
         row = _row(connection, name)
         if new_name is not None and new_name.strip() != name:
-            new_name = new_name.strip()
-            if not new_name:
-                raise InvalidInput("A connection needs a display name.", hint="Give it a name.")
+            new_name = checked_name(new_name, kind="connection")
             if connection.execute(select(connections.c.id).where(connections.c.name == new_name)).first():
                 raise Refused(f"A connection named {new_name!r} already exists.", hint="Choose another name.")
             changes["name"] = new_name
@@ -289,6 +286,15 @@ def reauthorize_connection(
             client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
         )
         tokens = sign_in(oauth, session)
+        summary = _client(store, settings, session, oauth, tokens, row["api_base"], lambda _t: None).account_summary()
+    if row["account_id"] and summary.encoded_account_id != row["account_id"]:
+        # Another account's tokens would send this connection's exports into a stranger's lists.
+        raise Refused(
+            f"The sign-in was to the Constant Contact account {summary.organization_name or '?'!r} "
+            f"({summary.encoded_account_id}), not to {row['account_name']!r} ({row['account_id']}), the account of "
+            f"connection {name!r}. Nothing was changed.",
+            hint="Sign in as a user of the connection's own account, or add a new connection for the other account.",
+        )
     _save_tokens(store, row["id"], tokens)
     with store.begin() as connection:
         audit.record(connection, actor, "connection.reauthorized", name)
@@ -332,11 +338,7 @@ def show_connection(store: Store, *, name: str) -> ConnectionView:
 def set_webhook(store: Store, *, name: str, url: str | None, actor: str) -> None:
     """The URL called when a run of this connection's exports ends Failure or Skipped (None: no webhook)."""
     if url is not None:
-        parsed = httpx.URL(url) if url.startswith(("http://", "https://")) else None
-        if parsed is None or not parsed.host:
-            raise InvalidInput(
-                f"{url!r} is not an http(s) URL.", hint="Pass a full URL, e.g. https://hooks.example.com/segport."
-            )
+        check_target(url, allow_internal=store.settings.webhook_allow_internal)
     with store.begin() as connection:
         row = _row(connection, name)
         connection.execute(
@@ -344,7 +346,7 @@ def set_webhook(store: Store, *, name: str, url: str | None, actor: str) -> None
             .where(connections.c.id == row["id"])
             .values(webhook_url=url, updated_at=datetime.now(UTC))
         )
-        audit.record(connection, actor, "connection.changed", name, webhook_url=url)
+        audit.record(connection, actor, "connection.changed", name, webhook="set" if url else "off")
 
 
 def remove_connection(store: Store, *, name: str, actor: str) -> None:

@@ -19,7 +19,7 @@ from segport.errors import InvalidInput, NotFound, Refused
 from segport.profiles.source import load_source
 from segport.runs import queue
 from segport.store import Store
-from segport.store.lookup import row_named
+from segport.store.lookup import checked_name, row_named
 from segport.store.tables import connections, export_segments, exports, runs, segments, sync_skipped, sync_state
 
 MODES = ("add", "mirror")
@@ -51,6 +51,8 @@ class ExportView:
     updated_at: datetime
     last_status: str | None
     last_run_at: datetime | None
+    # Disconnected: whether the connection it had was shared with contributors (its access rules stay).
+    contributors_allowed: bool | None = None
 
 
 def _row(connection: Connection, name: str) -> Any:
@@ -152,9 +154,7 @@ def add_export(
 ) -> ExportView:
     """Save an export (it does not run it)."""
     _check_mode(mode)
-    name = name.strip()
-    if not name:
-        raise InvalidInput("An export needs a name.", hint="Pass --name.")
+    name = checked_name(name, kind="export")
     list_id = list_id.strip()
     with store.begin() as db:
         connection_id = _connection_id(db, connection)
@@ -223,8 +223,10 @@ def edit_export(
         changes["list_name"] = _check_list(store, settings, connection_id, target, http)
         changes["list_id"] = target.lower()
     changes.update(
-        name=(new_name or name).strip(),
+        name=checked_name(new_name, kind="export") if new_name is not None else name,
         connection_id=connection_id,
+        # Connected again: the connection's own rules apply; still disconnected: the ones it kept.
+        contributors_allowed=None if connection_id is not None else current.contributors_allowed,
         email_field=email,
         first_name_field=first,
         last_name_field=last,
@@ -255,13 +257,15 @@ def edit_export(
 def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> ExportView:
     """A new export with the same settings (R37); it does not run."""
     original = show_export(store, name=name)
+    new_name = checked_name(new_name, kind="export")
     now = datetime.now(UTC)
     try:
         with store.begin() as db:
             export_id = db.execute(
                 insert(exports).values(
-                    name=new_name.strip(),
+                    name=new_name,
                     connection_id=original.connection_id,
+                    contributors_allowed=original.contributors_allowed,
                     list_id=original.list_id,
                     list_name=original.list_name,
                     email_field=original.email_field,
@@ -275,10 +279,10 @@ def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> E
             ).inserted_primary_key[0]  # type: ignore[index]
             ids = _segment_ids(db, original.segments)
             db.execute(insert(export_segments), [{"export_id": export_id, "segment_id": s} for s in ids])
-            audit.record(db, actor, "export.duplicated", new_name.strip(), original=name)
+            audit.record(db, actor, "export.duplicated", new_name, original=name)
     except IntegrityError:
         raise Refused(f"An export named {new_name!r} already exists.", hint="Choose another name.") from None
-    return show_export(store, name=new_name.strip())
+    return show_export(store, name=new_name)
 
 
 def remove_export(store: Store, *, name: str, actor: str) -> None:
@@ -342,13 +346,15 @@ def disconnect_exports(store: Store, *, names: list[str], actor: str) -> list[st
                     f"The export {name!r} has a run in progress (run {active}); nothing was disconnected.",
                     hint="Wait for it to finish (or cancel it), then disconnect again.",
                 )
-            connection_name = db.execute(
-                select(connections.c.name).where(connections.c.id == row["connection_id"])
-            ).scalar_one()
+            connection_name, shared = db.execute(
+                select(connections.c.name, connections.c.allow_contributors).where(
+                    connections.c.id == row["connection_id"]
+                )
+            ).one()
             db.execute(
                 update(exports)
                 .where(exports.c.id == row["id"])
-                .values(connection_id=None, updated_at=datetime.now(UTC))
+                .values(connection_id=None, contributors_allowed=bool(shared), updated_at=datetime.now(UTC))
             )
             audit.record(db, actor, "export.disconnected", name, connection=connection_name)
             disconnected.append(name)
@@ -412,4 +418,5 @@ def _view(
         row["updated_at"],
         last[0] if last else None,
         last[1] if last else None,
+        row["contributors_allowed"],
     )

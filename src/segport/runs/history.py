@@ -113,7 +113,11 @@ def iter_rows_not_sent(store: Store, *, run_id: int) -> Iterator[tuple[str, str 
 
 def rows_csv(store: Store, *, run_id: int) -> Iterator[str]:
     """The run's rows not sent or not added, as CSV text, header first."""
-    return csv_chunks(["profile_key", "email", "reason", "detail"], iter_rows_not_sent(store, run_id=run_id))
+    return csv_chunks(
+        ["profile_key", "email", "reason", "detail"],
+        iter_rows_not_sent(store, run_id=run_id),
+        raw=store.settings.csv_raw,
+    )
 
 
 def run_progress(store: Store, *, run_id: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, Field
 
 from segport.errors import InvalidInput
@@ -47,6 +47,10 @@ class Schedule(BaseModel):
         return f"weekly on {', '.join(day.capitalize() for day in self.days)} at {times} ({self.timezone})"
 
 
+# A schedule must fire within this many days of being saved (a cron date that never comes is a mistake).
+NEXT_TIME_WITHIN_DAYS = 5 * 366
+
+
 def make_schedule(
     *,
     kind: str,
@@ -63,12 +67,20 @@ def make_schedule(
             f"{timezone!r} is not an IANA time zone.", hint="Use a name such as America/Toronto, Europe/Paris or UTC."
         ) from None
     if kind == "cron":
-        if not cron or not croniter.is_valid(cron):
+        if not cron or len(cron) > 200 or not croniter.is_valid(cron):
             raise InvalidInput(
-                f"{cron!r} is not a cron expression.",
+                f"{(cron or '')[:200]!r} is not a cron expression.",
                 hint="Write five fields: minute hour day-of-month month day-of-week, e.g. '30 6 * * mon-fri'.",
             )
-        return Schedule(kind="cron", cron=cron.strip(), timezone=timezone)
+        schedule = Schedule(kind="cron", cron=cron.strip(), timezone=timezone)
+        now = datetime.now(UTC)
+        if next_fire(schedule, now, horizon_days=NEXT_TIME_WITHIN_DAYS) is None:
+            raise InvalidInput(
+                f"The cron expression {cron.strip()!r} never fires in the next {NEXT_TIME_WITHIN_DAYS // 365} years "
+                "(a date that does not exist, such as 31 February?).",
+                hint="Check the day-of-month and month fields, e.g. '0 0 28 2 *' for 28 February.",
+            )
+        return schedule
     if kind not in ("daily", "weekly"):
         raise InvalidInput(f"{kind!r} is not a kind of schedule.", hint="Use daily, weekly or cron.")
     checked_times = sorted({_check_time(value) for value in times or []})
@@ -129,11 +141,14 @@ def _cron_times(schedule: Schedule, after: datetime, until: datetime) -> Iterato
     # Cron fields are wall-clock fields: iterate local times without an offset, then place each in the zone.
     # Placing can reorder moments near a change (and map two onto one), so they wait in a heap until the
     # iteration is past them by more than any shift.
-    iterator = croniter(schedule.cron, after.astimezone(zone).replace(tzinfo=None) - slack)
+    iterator = croniter(schedule.cron, after.astimezone(zone).replace(tzinfo=None) - slack, max_years_between_matches=5)
     waiting: list[datetime] = []
     seen: set[datetime] = set()
     while True:
-        local: datetime = iterator.get_next(datetime)
+        try:
+            local: datetime = iterator.get_next(datetime)
+        except CroniterError:  # no next time (31 February): the schedule never fires; it must not break others
+            break
         moment = local.replace(tzinfo=zone).astimezone(UTC)
         if after < moment <= until and moment not in seen:
             seen.add(moment)

@@ -50,7 +50,11 @@ def tick_once(store: Store, settings: Settings, owner: str, now: datetime | None
             )
         ).all()
     for export_id, spec in own:
-        due = last_due(Schedule.model_validate_json(spec), moment, window)
+        try:
+            due = last_due(Schedule.model_validate_json(spec), moment, window)
+        except Exception:  # one bad schedule (saved by an older segport, say) must not stop everyone's
+            logger.exception("The schedule of export %s cannot be read; it is skipped.", export_id)
+            continue
         if due is None:
             continue
         key = f"export:{export_id}@{due.isoformat()}"

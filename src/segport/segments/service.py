@@ -17,7 +17,7 @@ from segport.segments.compiler import check_rule, definition_digest
 from segport.segments.model import Combination, Definition, Group
 from segport.segments.parser import parse_rule
 from segport.store import Store
-from segport.store.lookup import row_named
+from segport.store.lookup import checked_name, row_named
 from segport.store.tables import export_segments, exports, segment_dependencies, segments
 
 MAX_ACTIVE_SEGMENTS = 100
@@ -70,9 +70,7 @@ def _get(connection: Connection, name: str) -> Any:
 def create_segment(
     store: Store, *, name: str, rule_text: str, actor: str, description: str | None = None, active: bool = True
 ) -> SegmentView:
-    name = name.strip()
-    if not name:
-        raise InvalidInput("A segment needs a name.", hint='Pass a name, e.g. segport segments create "VIP" ...')
+    name = checked_name(name, kind="segment")
     rule, parser = parse_rule(rule_text)
     source = load_source(store)
     rule = check_rule(rule, source, parser)
@@ -120,9 +118,7 @@ def edit_segment(
     next run when the rule changed; a new name changes nothing for them (they hold the segment, not its name)."""
     current = show_segment(store, name=name)
     values: dict[str, Any] = {"updated_at": datetime.now(UTC)}
-    renamed = (new_name or "").strip()
-    if new_name is not None and not renamed:
-        raise InvalidInput("A segment needs a name.", hint="Give the new name, or leave the name as it is.")
+    renamed = checked_name(new_name, kind="segment") if new_name is not None else ""
     if renamed and renamed != current.name:
         if current.used_by_segments:
             raise Refused(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,12 @@ def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     """An engine for the store; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
+
+        database = url.split("///", 1)[1] if "///" in url else ""
+        if database and database != ":memory:" and not Path(database).exists() and Path(database).parent.is_dir():
+            # Made here rather than by the first connection: owner-only from the start (umask would give 0644).
+            with contextlib.suppress(OSError):  # not ours to make: the connection says why, below
+                os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -176,7 +184,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     """Open (and by default migrate) the store the settings point at."""
     url = settings.resolved_database_url
     if url.startswith("sqlite") and settings.database_url is None:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        prepare_home(settings.home)
     try:
         engine = create_store_engine(url, settings.database_busy_timeout_seconds)
         if migrate:
@@ -194,6 +202,26 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
             ) from None
         raise
     return Store(engine=engine, secrets=load_secret_box(settings), settings=settings)
+
+
+def prepare_home(home: Path) -> None:
+    """The data folder, readable by its owner only: it holds the database (customer emails and names) and the
+    key that opens the stored tokens."""
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError(
+            f"SEGPORT_HOME is {home}, which is a file, not a folder.",
+            hint="Point SEGPORT_HOME at a folder (it is created if missing), e.g. ~/.segport.",
+        )
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        home.chmod(0o700)
+        for path in home.glob("segport.db*"):
+            path.chmod(0o600)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"The data folder {home} cannot be used ({exc.strerror}).",
+            hint="Point SEGPORT_HOME at a folder you can write to.",
+        ) from None
 
 
 def engine_safe_url(url: str) -> str:

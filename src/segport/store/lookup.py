@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from segport.errors import UnknownName
+from segport.errors import InvalidInput, UnknownName
+
+MAX_NAME = 255
 
 
 def row_named(connection: Connection, table: Table, name: str, *, kind: str, create_hint: str) -> Any:
@@ -19,3 +21,19 @@ def row_named(connection: Connection, table: Table, name: str, *, kind: str, cre
             hint=f"{kind.capitalize()}s: {', '.join(known)}." if known else create_hint,
         )
     return row
+
+
+def checked_name(name: str, *, kind: str) -> str:
+    """A name for a segment, connection or export: trimmed, not empty, and usable in a web address (no "/")
+    and on a terminal (no control characters)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput(f"A {kind} needs a name.", hint=f"Give the {kind} a name, e.g. 'VIP Ontario'.")
+    if len(name) > MAX_NAME:
+        raise InvalidInput(f"A {kind}'s name has at most {MAX_NAME} characters.", hint="Choose a shorter name.")
+    if "/" in name or any(ord(character) < 32 or 127 <= ord(character) < 160 for character in name):
+        raise InvalidInput(
+            f"A {kind}'s name cannot hold '/' or control characters (a line break, a tab).",
+            hint="Choose a name with letters, digits, spaces and punctuation other than '/'.",
+        )
+    return name

@@ -150,6 +150,9 @@ exports = Table(
     # When it runs by itself: refresh (with the system refresh), own (schedule_spec), or off.
     Column("schedule_mode", String(10), nullable=False, server_default="refresh"),
     Column("schedule_spec", Text),  # a scheduling.calendar.Schedule as JSON, for `own`
+    # Disconnected (no connection): whether the connection it had was shared with contributors. It keeps that
+    # connection's access rules: a private connection's export does not open to contributors once disconnected.
+    Column("contributors_allowed", Boolean),
 )
 
 export_segments = Table(

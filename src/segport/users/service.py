@@ -20,7 +20,7 @@ from segport.clock import as_utc
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.store import Store
 from segport.store.tables import api_tokens, users, web_sessions
-from segport.users.passwords import check_strength, hash_password, verify_password
+from segport.users.passwords import check_strength, hash_password, verify_password, weaker_than_now
 
 ROLES = ("admin", "contributor", "viewer")
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -141,6 +141,9 @@ def check_password(store: Store, *, name: str, password: str) -> User | None:
     stored = row["password_hash"] if row is not None and row["password_hash"] else _decoy_hash()
     if not verify_password(password, stored) or row is None:
         return None
+    if weaker_than_now(stored):  # made when the cost was lower: replaced now that the password is known
+        with store.begin() as db:
+            db.execute(update(users).where(users.c.id == row["id"]).values(password_hash=hash_password(password)))
     return User(row["id"], row["name"], row["role"], row["created_at"])
 
 

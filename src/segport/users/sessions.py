@@ -18,7 +18,7 @@ from segport import audit
 from segport.clock import as_utc
 from segport.config import Settings
 from segport.errors import Refused
-from segport.store import Store
+from segport.store import Store, locks
 from segport.store.tables import audit as audit_table
 from segport.store.tables import users, web_sessions
 from segport.users.service import User, check_password
@@ -77,13 +77,15 @@ def sign_in(store: Store, settings: Settings, *, name: str, password: str) -> tu
 
     Every wrong password is in the audit trail; too many for one name pause it (Refused)."""
     name = name.strip()
-    now = datetime.now(UTC)
-    _check_not_locked(store, settings, name, now)
-    user = check_password(store, name=name, password=password)
-    if user is None:
-        with store.begin() as db:
-            audit.record(db, name or "-", "user.sign_in_failed", name or "-")
-        return None
+    # One attempt per name at a time, across threads and processes: the count of wrong passwords is read and
+    # the new one recorded under one lock, so forty at once cannot all be checked before any is counted.
+    with locks.held(store, f"sign-in:{name.lower()[:150]}", lease_seconds=30, wait_seconds=60, pause=0.02):
+        _check_not_locked(store, settings, name, datetime.now(UTC))
+        user = check_password(store, name=name, password=password)
+        if user is None:
+            with store.begin() as db:
+                audit.record(db, name or "-", "user.sign_in_failed", name or "-")
+            return None
     cookie = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     expires_at = now + timedelta(hours=settings.session_max_hours)

@@ -146,11 +146,19 @@ def install(app: FastAPI) -> None:
         return error_page(request, exc.status_code, str(exc.detail), message, "Use the menu to find your way.")
 
     headers = security_headers(str(app.state.settings.cc_auth_base))
+    docs_headers = {
+        **headers,
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'",
+    }
 
     @app.middleware("http")
     async def add_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        if _is_page(request) and not request.url.path.startswith("/docs"):
+        if request.url.path.startswith("/docs") or request.url.path == "/openapi.json":
+            response.headers.update(docs_headers)  # Swagger UI starts itself with an inline script
+        elif _is_page(request):
             response.headers.update(headers)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

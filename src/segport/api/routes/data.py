@@ -137,7 +137,9 @@ def members_csv(name: str, user: CurrentUser, store: StoreDep) -> StreamingRespo
     require(user, "admin", "contributor")
     columns, rows = membership.member_rows(store, name=name)
     return StreamingResponse(
-        csv_chunks(columns, rows), media_type="text/csv", headers=attachment(f"{name} members.csv")
+        csv_chunks(columns, rows, raw=store.settings.csv_raw),
+        media_type="text/csv",
+        headers=attachment(f"{name} members.csv"),
     )
 
 

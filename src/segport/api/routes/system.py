@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
@@ -13,11 +13,15 @@ from sqlalchemy import text
 
 from segport import audit
 from segport.api.auth import CurrentUser, StoreDep, require
+from segport.api.problems import NotSignedIn
+from segport.api.state import settings_of
 from segport.metrics import exposition
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import ExportSchedule, export_schedules, set_system_schedule, show_system_schedule
 from segport.users import service as users
+from segport.users.passwords import same_text
+from segport.users.service import authenticate
 
 router = APIRouter()
 
@@ -41,8 +45,26 @@ def readyz(store: StoreDep, response: Response) -> dict[str, str]:
 
 
 @router.get("/metrics", tags=["system"], response_class=PlainTextResponse)
-def metrics(store: StoreDep) -> PlainTextResponse:
-    """Prometheus metrics: runs by status, queue depth, rows sent, run durations, Constant Contact requests."""
+def metrics(request: Request, store: StoreDep) -> PlainTextResponse:
+    """Prometheus metrics: runs by status, queue depth, rows sent, run durations, Constant Contact requests.
+
+    Needs `Authorization: Bearer` with SEGPORT_METRICS_TOKEN or any user's API token (SEGPORT_METRICS_PUBLIC=true
+    opens it to anyone who can reach the port)."""
+    settings = settings_of(request)
+    if not settings.metrics_public:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        expected = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+        allowed = (
+            scheme.lower() == "bearer"
+            and bool(token)
+            and ((bool(expected) and same_text(token, expected)) or authenticate(store, token) is not None)
+        )
+        if not allowed:
+            raise NotSignedIn(
+                "The metrics need a token.",
+                hint="Send Authorization: Bearer with SEGPORT_METRICS_TOKEN or an API token (segport users token).",
+            )
     return PlainTextResponse(exposition(store), media_type=CONTENT_TYPE_LATEST)
 
 

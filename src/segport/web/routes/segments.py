@@ -93,7 +93,9 @@ def new_submit(request: Request, posted: Post, store: StoreDep) -> Response:
 
 @router.get("/segments/estimate")
 def estimate(session: PageSession, store: StoreDep, rule: str = "") -> Response:
-    """The builder's live size: members the rule would have now, or what is wrong with it."""
+    """The builder's live size: members the rule would have now, or what is wrong with it. Only for those who
+    may build segments: counting answers to made-up rules would tell a viewer any customer's data."""
+    allow(session, "admin", "contributor")
     if not rule.strip():
         return json_error("The rule is empty.", "Add a condition.")
     try:
@@ -169,7 +171,9 @@ def members_csv(name: str, session: PageSession, store: StoreDep) -> Response:
     allow(session, "admin", "contributor")
     columns, rows = membership.member_rows(store, name=name)
     return StreamingResponse(
-        csv_chunks(columns, rows), media_type="text/csv", headers=attachment(f"{name} members.csv")
+        csv_chunks(columns, rows, raw=store.settings.csv_raw),
+        media_type="text/csv",
+        headers=attachment(f"{name} members.csv"),
     )
 
 

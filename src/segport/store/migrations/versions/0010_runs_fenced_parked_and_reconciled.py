@@ -1,6 +1,6 @@
 """runs fenced by a lease generation, parked while they wait, with resumable removals and a count of names
 cleaned of control characters; batches prepared before they are sent; addresses still to remove; short shared
-locks
+locks; disconnected exports keep whether their connection was shared
 
 Revision ID: 0010
 Revises: 0009
@@ -45,6 +45,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("refused", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("error_messages", sa.Text(), nullable=True))
         batch.create_check_constraint("state", f"state IN ({BATCH_STATES})")
+    with op.batch_alter_table("exports") as batch:
+        batch.add_column(sa.Column("contributors_allowed", sa.Boolean(), nullable=True))
+    # Exports disconnected before this version keep no record of their connection: private, to be safe.
+    op.execute("UPDATE exports SET contributors_allowed = false WHERE connection_id IS NULL")
     op.create_index("ix_run_sent_run_batch", "run_sent", ["run_id", "batch_number"])
     # Members held back are unsubscribed or, now, refused: one partial index for both.
     op.drop_index("ix_sync_state_unsubscribed", table_name="sync_state")
@@ -86,6 +90,8 @@ def downgrade() -> None:
     with op.batch_alter_table("refreshes") as batch:
         batch.drop_column("lease_generation")
     op.drop_index("ix_run_sent_run_batch", table_name="run_sent")
+    with op.batch_alter_table("exports") as batch:
+        batch.drop_column("contributors_allowed")
     op.drop_index("ix_sync_state_held_back", table_name="sync_state")
     op.execute("UPDATE sync_state SET outcome = 'added' WHERE outcome = 'refused'")  # older segports know two
     op.create_index(
