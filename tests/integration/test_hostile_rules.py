@@ -44,7 +44,7 @@ def profiled(app: App, tmp_path: Path) -> App:
         ('city = "C:\\"', "This text value has no closing quote"),
         ('city = "' + "x" * 1_001 + '"', "longer than 1,000 characters"),
         ("city in (" + ", ".join(f'"c{number}"' for number in range(1_001)) + ")", "values; segport takes up to 1,000"),
-        ('city = "a\x00b"', "NUL character"),
+        ('city = "a\x00b"', "control character"),
     ],
 )
 def test_a_rule_beyond_the_limits_is_refused_when_saved(profiled: App, rule: str, message: str) -> None:

@@ -50,11 +50,19 @@ class Token:
         return self.text.lower() if self.kind == "word" else ""
 
 
+# Around the place a rule error points at, this much of the rule is shown (a long rule is not echoed whole).
+SHOWN_AROUND = 40
+
+
 class SegmentSyntaxError(InvalidInput):
     def __init__(self, source: str, start: int, end: int, problem: str, hint: str = "") -> None:
-        width = max(1, end - start)
-        pointer = " " * start + "^" * width
-        super().__init__(f"{problem} (at column {start + 1}):\n  {source}\n  {pointer}", hint=hint)
+        first = max(0, start - SHOWN_AROUND)
+        last = min(len(source), max(end, start + 1) + SHOWN_AROUND)
+        shown = ("…" if first else "") + source[first:last] + ("…" if last < len(source) else "")
+        shown = "".join(" " if _control(character) or character in "\n\r\t" else character for character in shown)
+        width = max(1, min(end, last) - start)
+        pointer = " " * (start - first + (1 if first else 0)) + "^" * width
+        super().__init__(f"{problem} (at column {start + 1}):\n  {shown}\n  {pointer}", hint=hint)
         self.start = start
         self.end = end
         self.problem = problem
@@ -73,10 +81,14 @@ class Parser:
                 f"The rule is {len(source):,} characters long; segport takes rules of up to {MAX_RULE_LENGTH:,}.",
                 hint="Split it into segments and combine them, or use 'in (...)' for lists of values.",
             )
-        if "\x00" in source:
-            position = source.index("\x00")
+        control = next((index for index, character in enumerate(source) if _control(character)), None)
+        if control is not None:
             raise SegmentSyntaxError(
-                source.replace("\x00", " "), position, position + 1, "The rule holds a NUL character"
+                source,
+                control,
+                control + 1,
+                f"The rule holds a control character ({source[control]!r})",
+                "Type the rule again; tabs and line breaks are fine between its parts.",
             )
         self.source = source
         self.tokens = self._tokenize(source)
@@ -301,6 +313,10 @@ class Parser:
             values.append(self.value())
         self.expect_punct(")")
         return values
+
+
+def _control(character: str) -> bool:
+    return (ord(character) < 32 and character not in "\t\n\r") or 127 <= ord(character) < 160
 
 
 def _unquote(text: str) -> str:

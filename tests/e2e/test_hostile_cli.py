@@ -1,0 +1,205 @@
+"""`segport` never prints a Python traceback for user input: over 60 hostile or careless inputs (settings,
+files, rules, schedules, names, numbers), each answered with a short message that names the problem and the
+fix, and a non-zero exit code; nothing already stored is lost."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.cli import emulator_process, environment, segport
+
+Case = tuple[str, dict[str, str], tuple[str, ...]]  # what, extra environment, arguments
+
+
+def files(directory: Path) -> dict[str, Path]:
+    made: dict[str, Path] = {}
+
+    def write(name: str, content: bytes) -> None:
+        made[name] = directory / name
+        made[name].write_bytes(content)
+
+    write("empty.csv", b"")
+    write("header.csv", b"Customer ID,Email,First Name\n")
+    write("nul.csv", b"\x00\x00\x00\x00\n")
+    write("latin1.csv", "Customer ID,Email\n1,jos\xe9@x.io\n".encode("latin-1"))
+    write("quote.csv", b'Customer ID,Email\n1,"unbalanced@x.io\n')
+    write("dupes.csv", b"Customer ID,Email\n1,a@x.io\n1,b@x.io\n")
+    write("nokey.csv", b"Customer ID,Email\n,a@x.io\n")
+    write("short.csv", b"Customer ID,Email\n1\n")
+    write("bad.parquet", b"PAR1 this is not parquet")
+    wide = directory / "wide.csv"
+    with wide.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f"c{number}" for number in range(10_000)])
+        writer.writerow(["x"] * 10_000)
+    made["wide.csv"] = wide
+    (directory / "a-folder.csv").mkdir()
+    made["folder"] = directory / "a-folder.csv"
+    made["a-file"] = directory / "home-is-a-file"
+    made["a-file"].write_text("not a folder")
+    return made
+
+
+def cases(made: dict[str, Path], list_id: str) -> list[Case]:
+    settings: list[Case] = [
+        (f"setting {name}={value}", {name: value}, ("segments", "list"))
+        for name, value in [
+            ("SEGPORT_EXPORT_LIMIT", "-1"),
+            ("SEGPORT_EXPORT_LIMIT", "0"),
+            ("SEGPORT_EXPORT_LIMIT", "abc"),
+            ("SEGPORT_EXPORT_LIMIT", "1e6"),
+            ("SEGPORT_BATCH_MAX_CONTACTS", "0"),
+            ("SEGPORT_BATCH_MAX_CONTACTS", "40001"),
+            ("SEGPORT_MIRROR_MAX_REMOVAL_SHARE", "2"),
+            ("SEGPORT_DATABASE_URL", "mysql://user@host/segport"),
+            ("SEGPORT_DATABASE_URL", "postgresql://nobody:hunter2@127.0.0.1:1/none"),
+            ("SEGPORT_HOME", str(made["a-file"])),
+            ("SEGPORT_LEASE_SECONDS", "1"),
+            ("SEGPORT_CC_REQUESTS_PER_SECOND", "100"),
+            ("SEGPORT_RUN_WAIT_SECONDS", "-5"),
+            ("SEGPORT_SECRET_KEY", "changeme"),
+            ("SEGPORT_SECRET_KEY", "not-a-fernet-key"),
+            ("SEGPORT_ACTIVITY_POLL_SECONDS", "0"),
+            ("SEGPORT_PROFILES_MAX_SHRINK_SHARE", "1.5"),
+            ("SEGPORT_REQUEST_MAX_BYTES", "ten"),
+        ]
+    ]
+    imports: list[Case] = [
+        (f"import {name}", {}, ("profiles", "import", str(made[name]), "--key", "Customer ID"))
+        for name in (
+            "empty.csv",
+            "header.csv",
+            "nul.csv",
+            "latin1.csv",
+            "quote.csv",
+            "dupes.csv",
+            "nokey.csv",
+            "short.csv",
+            "bad.parquet",
+            "wide.csv",
+            "folder",
+        )
+    ]
+    imports += [
+        ("import a missing file", {}, ("profiles", "import", str(made["folder"] / "nope.csv"), "--key", "x")),
+        ("import with an unknown key", {}, ("profiles", "import", str(made["latin1.csv"]), "--key", "Nope")),
+        ("generate to nowhere", {}, ("profiles", "generate", "/proc/no/such.csv")),
+        ("generate none", {}, ("profiles", "generate", str(made["folder"] / "x.csv"), "--count", "0")),
+    ]
+    rules = {
+        "a 400-digit number": "orders >= " + "9" * 400,
+        "1,000 parentheses": "(" * 1_000 + 'country = "CA"' + ")" * 1_000,
+        "a 100 KB rule": 'country = "CA" or ' * 6_000 + 'country = "US"',
+        "a value ending in a backslash": 'city = "C:\\"',
+        "an unknown field": 'contry = "CA"',
+        "an empty rule": "   ",
+        "a control character": 'country = "C\x07A"',
+        "a lone operator": "=",
+        "an unknown segment": '"Nobody" union "Everyone"',
+        "a number as text": 'orders >= "many"',
+    }
+    segments: list[Case] = [
+        (f"rule with {what}", {}, ("segments", "create", "Hostile", rule)) for what, rule in rules.items()
+    ]
+    segments += [
+        ("a name with a slash", {}, ("segments", "create", "a/b", "customer_id is not empty")),
+        ("an empty name", {}, ("segments", "create", "", "customer_id is not empty")),
+        ("show an unknown segment", {}, ("segments", "show", "Nope")),
+        ("count an unknown segment", {}, ("segments", "count", "Nope")),
+        ("rename to a taken name", {}, ("segments", "edit", "Everyone", "--name", "Everyone2")),
+    ]
+    export = ("exports", "add", "--name", "X", "--connection", "CC", "--segment", "Everyone")
+    exports: list[Case] = [
+        ("a number as the email field", {}, (*export, "--list-id", list_id, "--email-field", "orders")),
+        ("a list ID that is not one", {}, (*export, "--list-id", "not-a-uuid", "--email-field", "email")),
+        ("an unknown connection", {}, (*export[:4], "Nope", *export[5:], "--list-id", list_id, "--email-field", "e")),
+        ("run an unknown export", {}, ("exports", "run", "Nope")),
+        ("a cron date that never comes", {}, ("exports", "schedule", "E", "--cron", "0 0 31 2 *")),
+        ("a cron of garbage", {}, ("exports", "schedule", "E", "--cron", "every day please")),
+        ("a time that is not one", {}, ("exports", "schedule", "E", "--daily", "--time", "25:99")),
+        ("a day that is not one", {}, ("exports", "schedule", "E", "--weekly", "--day", "funday", "--time", "06:00")),
+        (
+            "a zone that is not one",
+            {},
+            ("exports", "schedule", "E", "--daily", "--time", "06:00", "--timezone", "Mars/X"),
+        ),
+        ("contradicting flags", {}, ("exports", "schedule", "E", "--on", "--off")),
+        ("an unknown mode", {}, ("exports", "edit", "E", "--mode", "sideways")),
+    ]
+    others: list[Case] = [
+        ("a run number that is not one", {}, ("runs", "show", "abc")),
+        ("an unknown run", {}, ("runs", "show", "999999")),
+        ("rows of an unknown run", {}, ("runs", "rows", "999")),
+        ("cancel an unknown run", {}, ("runs", "cancel", "999")),
+        ("a connection without consent", {}, ("connections", "add", "constant-contact", "--name", "New CC")),
+        ("a webhook inside the network", {}, ("connections", "webhook", "CC", "http://169.254.169.254/latest")),
+        ("a webhook URL and --off", {}, ("connections", "webhook", "CC", "https://hooks.example.com/x", "--off")),
+        ("a webhook that is not a URL", {}, ("connections", "webhook", "CC", "hooks.example.com")),
+        ("remove an unknown connection", {}, ("connections", "remove", "Nope")),
+        ("a port out of range", {}, ("emulator", "--port", "70000")),
+        ("an unknown command", {}, ("no-such-command",)),
+        ("an unknown role", {}, ("users", "add", "bob", "--role", "superuser")),
+        ("a schedule kind that is not one", {}, ("schedule", "set", "--cron", "0 0 30 2 *")),
+    ]
+    return settings + imports + segments + exports + others
+
+
+def test_hostile_inputs_get_one_clear_message_and_a_non_zero_exit_never_a_traceback(tmp_path: Path) -> None:
+    made = files(tmp_path)
+    with emulator_process() as base:
+        env = environment(tmp_path / "home", base)
+        profiles = tmp_path / "people.csv"
+        segport(env, "profiles", "generate", str(profiles), "--count", "50")
+        segport(env, "profiles", "import", str(profiles), "--key", "Customer ID")
+        segport(env, "segments", "create", "Everyone", "customer_id is not empty")
+        segport(env, "segments", "create", "Everyone2", "customer_id is not empty")
+        segport(env, "connections", "add", "constant-contact", "--name", "CC", "--i-agree", "--no-browser")
+        list_id = str(httpx.post(f"{base}/_emulator/lists", json={"name": "Hostile"}).json()["list_id"])
+        segport(env, *("exports", "add", "--name", "E", "--connection", "CC", "--list-id", list_id), "--email-field",
+                "email", "--segment", "Everyone")  # fmt: skip
+        every = cases(made, list_id)
+        assert len(every) >= 60
+
+        def attempt(case: Case) -> tuple[Case, int, str]:
+            _, extra, args = case
+            done = segport({**env, **extra}, *args, check=False)
+            return case, done.returncode, done.stdout + done.stderr
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            results = list(pool.map(attempt, every))
+        problems = []
+        for (what, _, _), code, output in results:
+            lines = [line for line in output.splitlines() if line.strip()]
+            if "Data privacy and compliance" in output:  # the terms are shown in full before the refusal
+                lines = lines[-2:]
+            if code == 0 or "Traceback" in output or not lines or len(lines) > 8 or _leaks(output):
+                problems.append(f"{what}: exit {code}\n{output[:600]}")
+        assert not problems, "\n\n".join(problems)
+        # Nothing stored was lost along the way.
+        assert "Profiles: 50 " in segport(env, "profiles", "show").stdout
+        assert "Everyone" in segport(env, "segments", "list").stdout
+
+
+def _leaks(output: str) -> bool:
+    """SQL, a password from a URL, or a Python file path: none of it belongs in a message for people."""
+    checks: list[Callable[[str], bool]] = [
+        lambda text: "SELECT " in text or "INSERT INTO" in text,
+        lambda text: "hunter2" in text,
+        lambda text: '.py", line' in text,
+    ]
+    return any(check(output) for check in checks)
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_answer_without_settings_being_right(tmp_path: Path, flag: str) -> None:
+    done = segport(
+        environment(tmp_path, "http://unused", SEGPORT_EXPORT_LIMIT="-1"),
+        *([flag] if flag == "--help" else ["version"]),
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr
