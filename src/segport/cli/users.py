@@ -78,10 +78,15 @@ def role(
 
 @app.command()
 def password(ctx: typer.Context, name: Name, password_stdin: PasswordFromInput = False) -> None:
-    """Set the password a user signs in to the web UI with (their open sessions end)."""
+    """Set the password a user signs in to the web UI with. Their open web sessions end; their API tokens keep
+    working (revoke them with `segport users revoke`)."""
     state = context(ctx)
     service.set_password(state.store, name=name, password=_read_password(password_stdin), actor=state.actor)
     console.print(f"Password set for {name!r}; they sign in at {state.settings.api_public_url}.")
+    console.print(
+        f"Their open web sessions ended. Their API tokens still work: list them with segport users tokens {name!r}, "
+        "and revoke any that may be known to someone else with segport users revoke."
+    )
 
 
 @app.command()

@@ -66,7 +66,13 @@ def act(request: Request, name: str, action: str, posted: Post, store: StoreDep)
             add_notice(store, posted.session, "success", f"{name!r} is now {changed.role}.")
         elif action == "password":
             users.set_password(store, name=name, password=posted.text("password"), actor=actor)
-            add_notice(store, posted.session, "success", f"The password of {name!r} is set; their sessions ended.")
+            add_notice(
+                store,
+                posted.session,
+                "success",
+                f"The password of {name!r} is set; their web sessions ended. Their API tokens still work: revoke "
+                "below any that someone else may know.",
+            )
         elif action == "token":
             issued, plain = users.issue_token(store, name=name, label=posted.text("label") or "web", actor=actor)
             # Shown once, in this response only (not in a notice, which would be stored).
