@@ -99,7 +99,7 @@ def test_from_a_new_user_to_a_successful_run_over_http(tmp_path: Path) -> None:
                 assert (counts["members"], counts["added"], counts["invalid_email"]) == (30, len(expected), 6)
                 rows = api.get(f"/api/runs/{queued['run_id']}/rows.csv").text.splitlines()
                 assert rows[0] == "profile_key,email,reason,detail" and len(rows) == 1 + 6
-                metrics = httpx.get(f"{base_api}/metrics").text
+                metrics = httpx.get(f"{base_api}/metrics", headers={"Authorization": f"Bearer {token}"}).text
                 assert 'segport_runs{status="Successful"} 1.0' in metrics
                 assert "segport_queue_depth 0.0" in metrics
                 assert f"segport_rows_sent_total {len(expected)}.0" in metrics

@@ -144,7 +144,7 @@ class Emulator:
         try:
             response = handler(self, request, params)
         except v3.BadBody as exc:
-            response = api_error(400, "api.bad.request", str(exc))
+            response = api_error(400, exc.key, exc.message)
         if fault is not None:
             if fault.effect == "revoke":
                 self.authorization.revoke_access_tokens()

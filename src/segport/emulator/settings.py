@@ -35,3 +35,6 @@ class EmulatorSettings:
     contacts_per_second: float | None = None
     # Seconds an activity stays `initialized` before processing starts (only with contacts_per_second).
     activity_start_delay: float = 0.5
+    # Refuse export fields the documentation does not list (contact_id, permission_to_send...), as the service
+    # may; False answers as the most lenient service plausibly would (see checks.py).
+    strict_exports: bool = True

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 import orjson
 
+from segport.emulator import checks
 from segport.emulator.messages import Request, Response, api_error, json_response, single_error
-from segport.emulator.world import EXPORT_FIELDS
 
 if TYPE_CHECKING:
     from segport.emulator.core import Emulator
@@ -52,8 +52,7 @@ def path_exists(path: str) -> bool:
     return any(pattern.match(path) for _, pattern, _, _ in ROUTES)
 
 
-class BadBody(Exception):
-    pass
+BadBody = checks.Refusal  # a request Constant Contact refuses as sent: 400 with the error array
 
 
 def _json_body(request: Request) -> Any:
@@ -114,6 +113,10 @@ def account_summary(emulator: Emulator, request: Request, _: dict[str, str]) -> 
 def get_lists(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
     limit = _int_param(request, "limit", 50, 1, 1000)
     offset = _cursor(request)
+    checks.query_boolean(request.param("include_count"), "include_count")
+    checks.query_enum(request.param("include_membership_count"), ("all", "active"), "include_membership_count")
+    checks.query_enum(request.param("status"), ("all", "active", "deleted"), "status")
+    checks.query_enum(request.param("channel_type"), ("email", "sms"), "channel_type")
     name = request.param("name")
     lists = [record for record in emulator.world.lists.values() if name is None or record.name == name]
     with_count = request.param("include_membership_count") in ("all", "active")
@@ -128,12 +131,12 @@ def get_lists(emulator: Emulator, request: Request, _: dict[str, str]) -> Respon
 
 @route("POST", "/contact_lists", "createList")
 def create_list(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
-    body = _json_body(request)
-    name = body.get("name") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not name.strip():
-        return api_error(400, "contact_lists.api.bad.request", "name is required.")
-    if len(name) > 255:
-        return api_error(400, "contact_lists.api.bad.request", "name must be at most 255 characters.")
+    body = checks.body_object(_json_body(request))
+    name = checks.text(body.get("name"), "name", most=255, required=True)
+    assert name is not None
+    if "favorite" in body:
+        checks.boolean(body["favorite"], "favorite")
+    checks.text(body.get("description"), "description", most=255)
     if emulator.world.list_named(name) is not None:
         return api_error(409, "contact_lists.api.conflict", f"The list name '{name}' is already in use.")
     if len(emulator.world.lists) >= emulator.settings.max_lists:
@@ -149,6 +152,8 @@ def create_list(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
 
 @route("GET", "/contact_lists/{list_id}", "getList")
 def get_list(emulator: Emulator, request: Request, params: dict[str, str]) -> Response:
+    checks.uuid(params["list_id"], "list_id")
+    checks.query_enum(request.param("include_membership_count"), ("all", "active"), "include_membership_count")
     record = emulator.world.lists.get(params["list_id"])
     if record is None:
         return api_error(404, "contact_lists.api.not.found", "The list_id provided does not exist.")
@@ -160,7 +165,7 @@ def get_list(emulator: Emulator, request: Request, params: dict[str, str]) -> Re
 def delete_list(emulator: Emulator, request: Request, params: dict[str, str]) -> Response:
     """Deleting a list is an activity; contacts stay, only their membership of the list goes."""
     world = emulator.world
-    list_id = params["list_id"]
+    list_id = checks.uuid(params["list_id"], "list_id")
     if list_id not in world.lists:
         return api_error(404, "contact_lists.api.not.found", "The list_id provided does not exist.")
     full = _queue_full(emulator)
@@ -183,6 +188,7 @@ def delete_list(emulator: Emulator, request: Request, params: dict[str, str]) ->
 def _check_target_lists(emulator: Emulator, list_ids: object, status_if_missing: int) -> Response | list[str]:
     if not isinstance(list_ids, list) or not 1 <= len(list_ids) <= 50:
         return api_error(400, "activities.api.bad.request", "list_ids must hold 1 to 50 list ids.")
+    checks.uuids(list_ids, "list_ids", low=1, high=50)
     unknown = [item for item in list_ids if not isinstance(item, str) or item not in emulator.world.lists]
     if unknown:
         return api_error(status_if_missing, "activities.api.list.not.found", f"Unknown list_id: {unknown[0]}.")
@@ -233,6 +239,8 @@ def json_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
     body = _salvage_json_import(request.body[:MAX_BODY_BYTES]) if truncated else _json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("import_data"), list):
         return api_error(400, "activities.api.bad.request", "import_data is required and must be an array.")
+    if "sms_permission_to_send" in body:
+        checks.one_of(body["sms_permission_to_send"], ("not_set", "explicit"), "sms_permission_to_send")
     targets = _check_target_lists(emulator, body.get("list_ids"), 400)
     if isinstance(targets, Response):
         return targets
@@ -273,6 +281,9 @@ def file_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
             "Wrong file format, upload file must be of type .csv",
         )
     raw_lists = parts.get("list_ids", (None, b""))[1].decode("utf-8", "replace")
+    if "sms_permission_to_send" in parts:
+        permission = parts["sms_permission_to_send"][1].decode("utf-8", "replace")
+        checks.one_of(permission, ("not_set", "explicit"), "sms_permission_to_send")
     targets = _check_target_lists(emulator, [item.strip() for item in raw_lists.split(",") if item.strip()], 404)
     if isinstance(targets, Response):
         return targets
@@ -367,10 +378,7 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
             return sources
         ids = [world.contacts[key].contact_id for list_id in sources for key in world.lists[list_id].members]
     else:
-        contact_ids = source["contact_ids"]
-        if not isinstance(contact_ids, list) or len(contact_ids) > 500:
-            return api_error(400, "activities.api.bad.request", "source.contact_ids holds at most 500 contact ids.")
-        ids = [str(item) for item in contact_ids]
+        ids = checks.uuids(source["contact_ids"], "source.contact_ids", low=1, high=500)
     full = _queue_full(emulator)
     if full is not None:
         return full
@@ -388,7 +396,9 @@ def remove_memberships(emulator: Emulator, request: Request, _: dict[str, str]) 
 def list_activities(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
     limit = _int_param(request, "limit", 50, 1, 500)
     offset = _cursor(request)
-    state = request.param("state")
+    state = checks.query_enum(
+        request.param("state"), ("processing", "completed", "cancelled", "failed", "timed_out"), "state"
+    )
     now = emulator.clock.now()
     newest_first = [
         record for record in reversed(emulator.world.activities.values()) if state is None or record.state == state
@@ -410,24 +420,12 @@ def get_activity(emulator: Emulator, request: Request, params: dict[str, str]) -
 
 @route("POST", "/activities/contact_exports", "postContactsExport")
 def contact_exports(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
-    body = _json_body(request)
-    if not isinstance(body, dict):
-        return api_error(400, "activities.api.bad.request", "The body must be an object.")
-    list_ids = body.get("list_ids") or []
+    list_ids, fields, status = checks.contact_export(_json_body(request), strict=emulator.settings.strict_exports)
     if list_ids:
         targets = _check_target_lists(emulator, list_ids, 404)
         if isinstance(targets, Response):
             return targets
         list_ids = targets
-    fields = body.get("fields") or list(EXPORT_FIELDS)
-    unknown = [name for name in fields if name not in EXPORT_FIELDS]
-    if unknown:
-        return api_error(
-            400,
-            "activities.api.bad.request",
-            f"Unknown export field {unknown[0]!r}; the emulator exports {', '.join(EXPORT_FIELDS)}.",
-        )
-    status = body.get("status") if isinstance(body.get("status"), str) else None
     full = _queue_full(emulator)
     if full is not None:
         return full
@@ -459,8 +457,24 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
     lists_param = [item for item in (request.param("lists") or "").split(",") if item]
     if len(lists_param) > 25:
         raise BadBody("lists takes at most 25 list ids.")
-    status = request.param("status") or "active"
-    include_lists = "list_memberships" in (request.param("include") or "")
+    for list_id in lists_param:
+        checks.uuid(list_id, "lists item")
+    statuses = set(
+        checks.query_csv_enum(
+            request.param("status"),
+            ("all", "active", "deleted", "not_set", "pending_confirmation", "temp_hold", "unsubscribed"),
+            "status",
+        )
+    )
+    for name in ("updated_after", "updated_before", "created_after", "created_before", "optout_after", "optout_before"):
+        checks.query_datetime(request.param(name), name)
+    checks.query_boolean(request.param("include_count"), "include_count")
+    included = checks.query_csv_enum(
+        request.param("include"),
+        ("custom_fields", "list_memberships", "phone_numbers", "street_addresses", "taggings", "notes"),
+        "include",
+    )
+    include_lists = "list_memberships" in included
     if wanted_email:
         found = world.contacts.get(wanted_email)
         candidates = [found] if found is not None else []
@@ -472,8 +486,8 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
         candidates = [world.contacts[key] for key in keys]
     else:
         candidates = list(world.contacts.values())
-    statuses = set(status.split(","))
-    if "all" not in statuses:
+    # Without `status`, every contact that is not deleted (the spec's documented default): the emulator deletes none.
+    if statuses and "all" not in statuses:
         candidates = [
             contact
             for contact in candidates

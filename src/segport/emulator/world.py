@@ -25,15 +25,6 @@ from segport.constant_contact.addresses import is_valid_address
 MAX_IMPORT_EMAIL = 50
 MAX_NAME = 50
 MAX_ERROR_MESSAGES = 100
-EXPORT_FIELDS = (
-    "contact_id",
-    "email_address",
-    "first_name",
-    "last_name",
-    "permission_to_send",
-    "created_at",
-    "updated_at",
-)
 
 
 def is_valid_email(email: str) -> bool:
@@ -357,6 +348,8 @@ class World:
         return Outcome({"items_completed_count": completed, "list_count": len(list_ids)})
 
     def export_csv(self, list_ids: list[str], fields: list[str], status: str | None) -> Outcome:
+        """A contact export's CSV: one column per requested field, headed by its name. Fields the emulator does not
+        keep (phones, addresses...) come back empty, as does any unknown field its permissive mode accepted."""
         if list_ids:
             keys: dict[str, None] = {}
             for list_id in list_ids:
@@ -369,22 +362,35 @@ class World:
         writer.writerow(fields)
         count = 0
         for contact in contacts:
-            if status and status != "all":
-                active = contact.permission != "unsubscribed"
-                if (status == "active" and not active) or (status not in ("active",) and contact.permission != status):
-                    continue
-            values = {
-                "contact_id": contact.contact_id,
-                "email_address": contact.email,
-                "first_name": contact.first_name or "",
-                "last_name": contact.last_name or "",
-                "permission_to_send": contact.permission,
-                "created_at": iso(contact.created_at),
-                "updated_at": iso(contact.updated_at),
-            }
-            writer.writerow([values[name] for name in fields])
+            unsubscribed = contact.permission == "unsubscribed"
+            if (status == "active" and unsubscribed) or (status == "unsubscribed" and not unsubscribed):
+                continue
+            if status == "removed":
+                continue  # the emulator deletes no contact
+            values = self._export_values(contact)
+            writer.writerow([values.get(name, "") for name in fields])
             count += 1
         return Outcome({"items_completed_count": count}, results=out.getvalue().encode("utf-8"))
+
+    def _export_values(self, contact: Contact) -> dict[str, str]:
+        return {
+            "email_address": contact.email,
+            "first_name": contact.first_name or "",
+            "last_name": contact.last_name or "",
+            "email_lists": ",".join(self.lists[list_id].name for list_id in contact.lists if list_id in self.lists),
+            "created_at": iso(contact.created_at),
+            "updated_at": iso(contact.updated_at),
+            "email_permission": contact.permission,
+            "email_optin": "false" if contact.permission == "unsubscribed" else "true",
+            "email_optin_source": "Account",
+            "email_optin_date": iso(contact.created_at),
+            "email_optout_source": contact.opt_out_source or "",
+            "email_optout_date": iso(contact.opt_out_date) if contact.opt_out_date else "",
+            "source_name": "Account",
+            # Not documented export fields: only the permissive mode lets a request ask for them.
+            "contact_id": contact.contact_id,
+            "permission_to_send": contact.permission,
+        }
 
     # -- activities ----------------------------------------------------------------------------------------
 

@@ -198,6 +198,11 @@ def _load(
             )
         if parquet:
             values = [str(value) if index == key_index else value for index, value in enumerate(row)]
+            if any(isinstance(value, str) and "\x00" in value for value in values):
+                raise InvalidInput(
+                    f"{rows.path.name}: row {count} holds a NUL character (0x00), which no database keeps in text.",
+                    hint="Remove the NUL characters from the file, then import it.",
+                )
         else:
             values = [
                 _convert(value, kind, rows, count, name) for value, kind, name in zip(row, kinds, names, strict=True)

@@ -57,6 +57,11 @@ class CsvRows:
         decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
         for number, raw in enumerate(handle, start=1):
             self.bytes_read += len(raw)
+            if b"\x00" in raw:
+                raise InvalidInput(
+                    f"{self.path.name}, line {number}: holds a NUL character (0x00), which no database keeps in text.",
+                    hint="Is this a CSV file? Remove the NUL characters (or export the file again), then import it.",
+                )
             try:
                 yield decoder.decode(raw)
             except UnicodeDecodeError:
