@@ -306,6 +306,20 @@ def test_rows_refused_inside_a_completed_batch_are_named_and_sent_again_only_whe
     assert {email for _, email, reason, _ in world.rows(changed.id) if reason == "refused"} == set(refused)
 
 
+def test_rows_the_service_counts_only_as_correctable_are_named_too(quick: App, tmp_path: Path) -> None:
+    """The spec counts a malformed address in correctable_count and not in error_count: a run that read only
+    error_count would count these rows as sent. Here the service's address check is stricter than segport's."""
+    world = ExportWorld(quick, tmp_path)
+    quick.emulator.block("p9@example.com", correctable=True)
+    view = world.run()
+    assert view.status == "Successful", view.message
+    refused = {email for _, email, reason, _ in world.rows(view.id) if reason == "refused"}
+    assert refused == {"p9@example.com"}
+    assert view.counts["errors"] == 1
+    assert sync_rows(quick)["p9@example.com"] == ("refused", True)
+    assert world.listed() == world.expected()
+
+
 def test_two_processes_refreshing_one_rotating_token_spend_it_once(quick: App, tmp_path: Path) -> None:
     ExportWorld(quick, tmp_path)
     view = connections.show_connection(quick.store, name="CC")

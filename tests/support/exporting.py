@@ -100,7 +100,7 @@ class ExportWorld:
         """The oracle: valid distinct member emails, minus unsubscribed and refused contacts."""
         world = self.app.emulator.world
         gone = {key for key, contact in world.contacts.items() if contact.permission == "unsubscribed"}
-        return self.member_emails() - gone - world.blocked
+        return self.member_emails() - gone - world.blocked - world.malformed
 
     def listed(self) -> set[str]:
         return set(self.app.emulator.members(self.list_id))

@@ -56,6 +56,12 @@ class ActivityStatus(_Model):
     cannot_add_to_list_count: int | None = None
     list_count: int | None = None
 
+    @property
+    def problems(self) -> int:
+        """Rows the import did not take: the service counts an invalid address as correctable (not as an error),
+        and a refused one as an error; each may hold a row that is not on the list."""
+        return (self.error_count or 0) + (self.correctable_count or 0)
+
 
 class Link(_Model):
     href: str

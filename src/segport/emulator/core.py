@@ -245,11 +245,13 @@ class Emulator:
             self.dirty = True
             return self.world.unsubscribe(email) is not None
 
-    def block(self, *emails: str) -> None:
-        """Make imports refuse these addresses (counted as errors), as Constant Contact refuses some."""
+    def block(self, *emails: str, correctable: bool = False) -> None:
+        """Make imports refuse these addresses, as Constant Contact refuses some: counted as errors, or (with
+        `correctable`) as correctable errors, the way the service counts an address it finds malformed."""
         with self._lock:
             self.dirty = True
-            self.world.blocked.update(email.strip().lower() for email in emails)
+            target = self.world.malformed if correctable else self.world.blocked
+            target.update(email.strip().lower() for email in emails)
 
     def create_list(self, name: str) -> str:
         with self._lock:

@@ -12,8 +12,9 @@ POST   /_emulator/faults {"faults": [...]}      add faults (see faults.py for th
 DELETE /_emulator/faults                        clear the schedule and its counters
 POST   /_emulator/tokens/revoke[?grants=true]   revoke access tokens (and refresh tokens)
 GET    /_emulator/unsubscribed                  the addresses of every unsubscribed contact
-GET    /_emulator/blocked                       the addresses imports refuse
-POST   /_emulator/blocked {"emails": [...]}     imports refuse these addresses from now on
+GET    /_emulator/blocked                       the addresses imports refuse (either way)
+POST   /_emulator/blocked {"emails": [...]}     imports refuse these addresses from now on (as errors;
+                                                with "correctable": true, as malformed addresses)
 GET    /_emulator/activities                    every bulk activity: kind, items, state, target lists
 POST   /_emulator/reset                         forget all state
 """
@@ -124,7 +125,7 @@ def handle(emulator: Emulator, request: Request) -> Response:
             emulator.authorization.revoke_access_tokens()
         return json_response(200, {"revoked": True})
     if path == "/blocked" and method == "GET":
-        return json_response(200, {"blocked": sorted(world.blocked)})
+        return json_response(200, {"blocked": sorted(world.blocked | world.malformed)})
     if path == "/unsubscribed" and method == "GET":
         return json_response(
             200,
@@ -132,11 +133,16 @@ def handle(emulator: Emulator, request: Request) -> Response:
         )
     if path == "/blocked" and method == "POST":
         body = _body(request)
-        emails = body.get("emails") if isinstance(body, dict) else None
+        if not isinstance(body, dict):
+            body = {}
+        emails = body.get("emails")
         if not isinstance(emails, list) or not all(isinstance(item, str) for item in emails):
-            return _problem(400, 'Send {"emails": ["...", ...]}.')
-        emulator.block(*emails)
-        return json_response(200, {"blocked": sorted(world.blocked)})
+            return _problem(400, 'Send {"emails": ["...", ...]} (and "correctable": true for malformed ones).')
+        correctable = body.get("correctable", False)
+        if not isinstance(correctable, bool):
+            return _problem(400, '"correctable" must be true or false.')
+        emulator.block(*emails, correctable=correctable)
+        return json_response(200, {"blocked": sorted(world.blocked | world.malformed)})
     if path == "/activities" and method == "GET":
         return json_response(
             200,

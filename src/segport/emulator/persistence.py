@@ -35,6 +35,7 @@ def save_state(emulator: Emulator, path: Path) -> None:
         state: dict[str, Any] = {
             "format": FORMAT,
             "blocked": sorted(world.blocked),
+            "malformed": sorted(world.malformed),
             "lists": [
                 {
                     "list_id": r.list_id,
@@ -111,6 +112,7 @@ def load_state(emulator: Emulator, path: Path) -> None:
         raise ValueError(f"{path} is not an emulator state file of format {FORMAT}.")
     world = emulator.world
     world.blocked = set(state.get("blocked") or [])
+    world.malformed = set(state.get("malformed") or [])
     for item in state["lists"]:
         record = ContactListRecord(
             item["list_id"],

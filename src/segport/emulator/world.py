@@ -214,6 +214,9 @@ class World:
         # Addresses this account's imports refuse although they look valid (Constant Contact refuses some
         # addresses for reasons a sender cannot check, e.g. a blocked domain): counted as import errors.
         self.blocked: set[str] = set()
+        # Addresses the service's own format check finds malformed although segport's rules pass them (the two
+        # rule sets may differ): counted as correctable errors, as the spec counts an invalid address.
+        self.malformed: set[str] = set()
 
     # -- lists ---------------------------------------------------------------------------------------------
 
@@ -291,12 +294,15 @@ class World:
         """Apply an import: rows of (row number, email, first name, last name)."""
         now = self.clock.now()
         errors: list[str] = []
+        # As the service counts them: a malformed address (or none) is a correctable error, counted only in
+        # correctable_count; a refused address or a membership over the limit is an error (error_count).
         error_count = 0
+        correctable = 0
         merged: dict[str, tuple[str, str | None, str | None]] = {}
         for number, email, first_name, last_name in rows:
             address = (email or "").strip()
-            if not address or not is_valid_email(address):
-                error_count += 1
+            if not address or not is_valid_email(address) or address.lower() in self.malformed:
+                correctable += 1
                 if len(errors) < MAX_ERROR_MESSAGES:
                     errors.append(f"Row {number}: invalid email address.")
                 continue
@@ -331,7 +337,7 @@ class World:
         counts = {
             "person_count": len(merged),
             "error_count": error_count,
-            "correctable_count": error_count,
+            "correctable_count": correctable,
             "cannot_add_to_list_count": cannot_add,
         }
         return Outcome(counts, errors)

@@ -62,7 +62,7 @@ def acknowledge(ctx: RunContext, run_id: int, opted_out: set[str] | None = None)
         activity = outcomes.get(row["activity_id"])
         # Reconciled: a batch with errors, and a batch whose activity did not complete (it may have been applied
         # in part, or an earlier attempt of the same batch, whose answer was lost, may have been).
-        if activity is not None and (activity.state != "completed" or activity.status.error_count):
+        if activity is not None and (activity.state != "completed" or activity.status.problems):
             questioned.update(sync.batch_emails(ctx.store, run_id, row["number"]))
     on_list = ctx.client.emails_on_list(ctx.export.list_id, questioned) if questioned else set()
     if opted_out is None and any(
@@ -122,12 +122,12 @@ def _settle_batch(
     messages = "; ".join(activity.error_messages)[:2000] or None
     held: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
-    if activity.state == "completed" and (status.error_count or (status.cannot_add_to_list_count and opted_out)):
+    if activity.state == "completed" and (status.problems or (status.cannot_add_to_list_count and opted_out)):
         for key, email in sync.batch_members(ctx.store, run_id, number):
             if opted_out is not None and email in opted_out:
                 held[email] = "unsubscribed"
                 rows.append(_row(key, email, UNSUBSCRIBED, REASONS[UNSUBSCRIBED]))
-            elif status.error_count and email not in on_list:
+            elif status.problems and email not in on_list:
                 held[email] = "refused"
                 detail = REASONS[REFUSED] + (f": {messages}" if messages else "")
                 rows.append(_row(key, email, REFUSED, detail[:1000]))
@@ -158,7 +158,7 @@ def _settle_batch(
             run_id=run_id,
             state=activity.state,
             person_count=status.person_count,
-            error_count=status.error_count,
+            error_count=status.problems,
             cannot_add_count=status.cannot_add_to_list_count,
             # Members Constant Contact did not put on the list: refused rows, or a failed batch's absent ones.
             refused=sum(1 for outcome in held.values() if outcome == "refused") + len(rows) - len(held),
