@@ -32,7 +32,7 @@ def test_from_a_new_user_to_a_successful_run_over_http(tmp_path: Path) -> None:
     expected = {normalize_email(f"p{n}@example.org")[0] for n in range(60) if n % 2 and n % 10 != 1}
     port = free_port()
     base_api = f"http://127.0.0.1:{port}"
-    with emulator_process() as base:
+    with emulator_process("--redirect-uri", f"{base_api}/oauth/callback") as base:  # registered, as in the portal
         env = environment(tmp_path / "home", base, SEGPORT_API_PUBLIC_URL=base_api, SEGPORT_WORKER_IDLE_SECONDS="0.2")
         token = segport(env, "users", "add", "ada", "--admin").stdout.split()[-1]
         server = subprocess.Popen(

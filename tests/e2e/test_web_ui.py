@@ -43,7 +43,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("web")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with emulator_process("--consent-page") as emulator:
+    with emulator_process("--consent-page", "--redirect-uri", f"{base}/oauth/callback") as emulator:
         env = environment(home / "home", emulator, SEGPORT_API_PUBLIC_URL=base, SEGPORT_WORKER_IDLE_SECONDS="0.2")
         for name, role in (("ada", "admin"), ("cora", "contributor"), ("vic", "viewer")):
             added = subprocess.run(

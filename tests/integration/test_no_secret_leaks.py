@@ -37,6 +37,7 @@ def test_no_secret_is_stored_logged_or_answered_in_plain_text(
     list_id = app.emulator.create_list("L")
     port = free_port()
     settings = app.settings.model_copy(update={"api_public_url": f"http://127.0.0.1:{port}"})
+    app.emulator.settings.redirect_uris.append(f"http://127.0.0.1:{port}/oauth/callback")  # as in the portal
     with (
         serving_app(create_app(settings, app.store, app.http), port) as api_base,
         httpx.Client(base_url=api_base, headers={"Authorization": f"Bearer {api_token}"}) as api,

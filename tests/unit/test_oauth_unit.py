@@ -44,7 +44,7 @@ def test_the_authorization_url_asks_for_the_code_flow_with_pkce_state_and_scopes
         "client_id": "key",
         "redirect_uri": "http://127.0.0.1:8788/cb",
         "response_type": "code",
-        "scope": "contact_data offline_access",
+        "scope": "account_read contact_data offline_access",
         "state": "xyz",
         "code_challenge": "abc",
         "code_challenge_method": "S256",
@@ -67,3 +67,13 @@ def test_the_expiry_is_read_from_the_jwt_exp_claim_and_garbage_is_ignored() -> N
     assert _jwt_expiry(f"h.{payload}.s") == datetime.fromtimestamp(1_800_000_000, UTC)
     assert _jwt_expiry("opaque-token") is None
     assert _jwt_expiry("a.!!!.c") is None
+
+
+def test_the_emulator_command_registers_the_redirect_uris_it_is_given() -> None:
+    from segport.emulator.serve import EmulatorOptions, build_emulator
+    from segport.emulator.settings import DEFAULT_REDIRECT_URIS
+
+    default = build_emulator(EmulatorOptions()).settings
+    assert default.redirect_uris == list(DEFAULT_REDIRECT_URIS) and not default.any_loopback_redirect
+    given = build_emulator(EmulatorOptions(redirect_uris=["https://app.example/cb"], any_loopback_redirect=True))
+    assert given.settings.redirect_uris == ["https://app.example/cb"] and given.settings.any_loopback_redirect

@@ -36,6 +36,16 @@ def emulator(
         float | None, typer.Option(help="How fast bulk activities process contacts; unset finishes them at once.")
     ] = None,
     rate_limits: Annotated[bool, typer.Option(help="Enforce Constant Contact's 4 requests/s and 10,000/day.")] = True,
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A registered redirect URI (exact match, as in the developer portal); repeat for more. "
+            "Default: segport's own, http://127.0.0.1:8788/oauth/callback and http://127.0.0.1:8787/oauth/callback."
+        ),
+    ] = None,
+    any_loopback_redirect: Annotated[
+        bool, typer.Option(help="Also take any http://127.0.0.1 or localhost redirect URI (Constant Contact does not).")
+    ] = False,
 ) -> None:
     """Run the Constant Contact emulator (V3 API, OAuth server, inspection API) on a port."""
     from segport.emulator.serve import EmulatorOptions, serve_emulator
@@ -52,6 +62,8 @@ def emulator(
                 access_token_seconds=access_token_seconds,
                 contacts_per_second=contacts_per_second,
                 rate_limits=rate_limits,
+                redirect_uris=redirect_uri,
+                any_loopback_redirect=any_loopback_redirect,
             ),
             announce=console.print,
         )

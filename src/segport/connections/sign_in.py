@@ -69,6 +69,14 @@ def _try_without_browser(http: httpx.Client, url: str, redirect_uri: str) -> dic
         answer = http.get(url, follow_redirects=False, timeout=15)
     except httpx.TransportError:
         return None
+    if answer.status_code == 400:
+        # The authorization server refuses the request itself (Okta answers an unregistered redirect URI or an
+        # unknown client id this way): a browser would show the same error page, so say it here.
+        raise InvalidInput(
+            f"Constant Contact's sign-in page refused the request (HTTP 400) for the redirect URI {redirect_uri}.",
+            hint="Register exactly that redirect URI for the application in Constant Contact's developer portal (or "
+            "set SEGPORT_CC_REDIRECT_URI to one that is registered), and check SEGPORT_CC_CLIENT_ID.",
+        )
     location = answer.headers.get("location", "")
     if answer.status_code in (302, 303) and location.startswith(redirect_uri):
         return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}

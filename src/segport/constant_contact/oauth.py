@@ -30,7 +30,9 @@ from segport.constant_contact.responses import parse_error_body
 from segport.constant_contact.retry import RetryPolicy
 from segport.errors import ConfigurationError, ReauthorizationRequired, TransientError, UnexpectedResponse
 
-SCOPES = ("contact_data", "offline_access")
+# contact_data: every contact, list and bulk activity operation declares it. account_read: GET /account/summary
+# (how segport learns which account signed in) declares it. offline_access: without it no refresh token comes back.
+SCOPES = ("account_read", "contact_data", "offline_access")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,22 @@ def _jwt_expiry(token: str) -> datetime | None:
     return None
 
 
+def check_grant(tokens: TokenSet) -> None:
+    """Refuse a sign-in whose grant lacks a refresh token or one of SCOPES (when the answer lists scopes)."""
+    granted = set(tokens.scope.split())
+    missing = [scope for scope in SCOPES if scope not in granted] if granted else []
+    if tokens.refresh_token is None and "offline_access" not in missing:
+        missing.append("offline_access")
+    if missing:
+        lost = (
+            " (so no refresh token: the connection would stop within 24 hours)" if "offline_access" in missing else ""
+        )
+        raise ConfigurationError(
+            f"Constant Contact granted this sign-in without {', '.join(missing)}{lost}.",
+            hint=f"Allow the scopes {', '.join(SCOPES)} for the application in the developer portal; sign in again.",
+        )
+
+
 class OAuthClient:
     """Talks to the token endpoint (HTTP Basic client authentication, 1 request/s)."""
 
@@ -141,8 +159,9 @@ class OAuthClient:
         return self._client_id
 
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
-        """Trade an authorization code (valid 5 minutes, single use) for a token pair."""
-        return self._token_request(
+        """Trade an authorization code (valid 5 minutes, single use) for a token pair; a grant segport cannot keep
+        using (no refresh token, or scopes missing) is refused now rather than failing a run tomorrow."""
+        tokens = self._token_request(
             {
                 "grant_type": "authorization_code",
                 "code": code,
@@ -150,6 +169,8 @@ class OAuthClient:
                 "code_verifier": code_verifier,
             }
         )
+        check_grant(tokens)
+        return tokens
 
     def refresh(self, refresh_token: SecretStr) -> TokenSet:
         """A new token pair for a refresh token; with rotating tokens the old refresh token dies now."""
@@ -179,6 +200,8 @@ class OAuthClient:
                 return self._parse_tokens(response)
             body = parse_error_body(response.content)
             if response.status_code == 429 or response.status_code >= 500:
+                # The token endpoint takes 1 request/s. Whether a refused request counts toward that second is not
+                # documented; the budget spaces this client's own tries a second apart, which gets through either way.
                 if state.wait_before_next():
                     continue
                 raise TransientError(

@@ -14,6 +14,8 @@ import orjson
 from segport.clock import Clock
 from segport.emulator.settings import EmulatorSettings
 
+OFFLINE_ACCESS = "offline_access"
+
 
 class GrantError(Exception):
     """An OAuth error answer: `error` and `error_description` as Okta-style servers send them."""
@@ -90,6 +92,9 @@ class Authorization:
         grant_id = secrets.token_hex(8)
         refresh = self._new_refresh_token()
         grant = RefreshGrant(grant_id, client_id, record.scope, refresh, self.clock.now())
+        if OFFLINE_ACCESS not in record.scope.split():
+            # "offline_access is now required for returning refresh tokens": an access token alone.
+            return self._token_response(grant, None)
         self.grants[refresh] = grant
         return self._token_response(grant, refresh)
 
@@ -123,8 +128,8 @@ class Authorization:
             grant.revoked = True
         self.revoke_access_tokens()
 
-    def verify_access_token(self, token: str) -> str | None:
-        """The client id the token was issued to, or None when it is forged, expired or revoked."""
+    def verify_access_token(self, token: str) -> tuple[str, frozenset[str]] | None:
+        """The client id the token was issued to and its scopes, or None when it is forged, expired or revoked."""
         parts = token.split(".")
         if len(parts) != 3:
             return None
@@ -139,9 +144,10 @@ class Authorization:
         now = self.clock.now().timestamp()
         if claims.get("exp", 0) <= now or claims.get("iat_precise", 0) < self.revoked_before:
             return None
-        return str(claims.get("cid"))
+        scopes = claims.get("scp")
+        return str(claims.get("cid")), frozenset(scopes if isinstance(scopes, list) else ())
 
-    def _token_response(self, grant: RefreshGrant, refresh_token: str) -> dict[str, object]:
+    def _token_response(self, grant: RefreshGrant, refresh_token: str | None) -> dict[str, object]:
         now = self.clock.now().timestamp()
         lifetime = self.settings.access_token_seconds
         claims = {
@@ -159,13 +165,15 @@ class Authorization:
         header = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
         payload = _b64(orjson.dumps(claims))
         signature = _b64(hmac.new(self.signing_key, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-        return {
+        answer: dict[str, object] = {
             "token_type": "Bearer",
             "expires_in": lifetime,
             "access_token": f"{header}.{payload}.{signature}",
             "scope": grant.scope,
-            "refresh_token": refresh_token,
         }
+        if refresh_token is not None:
+            answer["refresh_token"] = refresh_token
+        return answer
 
     @staticmethod
     def _new_refresh_token() -> str:

@@ -5,7 +5,7 @@ parameters and bodies against the spec's types, enums, formats and limits, and t
 The documented export fields are the list on the developer guide's "Export contacts" page plus the opt-in and
 opt-out fields the spec's ContactsExport text names. `contact_id` and `permission_to_send` are not documented:
 the emulator refuses them in its strict mode (the default). Its permissive mode answers as the most lenient
-service plausibly would: any field is accepted, unknown ones come back as empty columns.
+service plausibly would: any field is accepted, those two are filled in, and unknown ones come back empty.
 """
 
 from __future__ import annotations
@@ -154,6 +154,16 @@ def contact_export(body: Any, *, strict: bool) -> tuple[list[str], list[str], st
     list_ids = uuids(body["list_ids"], "list_ids", low=1, high=50) if "list_ids" in body else []
     if "contact_ids" in body:
         uuids(body["contact_ids"], "contact_ids", low=1, high=500)
+    if "tag_ids" in body:
+        uuids(body["tag_ids"], "tag_ids", low=1, high=50)
+    if "segment_id" in body and (not isinstance(body["segment_id"], int) or isinstance(body["segment_id"], bool)):
+        raise Refusal("segment_id must be an integer.")
+    if "new_subscriber" in body:
+        boolean(body["new_subscriber"], "new_subscriber")
+    if "exclude" in body:
+        exclude = body_object(body["exclude"], "exclude")
+        if "contact_ids" in exclude:
+            uuids(exclude["contact_ids"], "exclude.contact_ids", low=0, high=500)
     status = one_of(body["status"], EXPORT_STATUSES, "status") if "status" in body else None
     fields = body.get("fields", list(DOCUMENTED_EXPORT_FIELDS[:4]))
     if not isinstance(fields, list) or not fields or not all(isinstance(field, str) for field in fields):

@@ -43,10 +43,14 @@ class SlidingWindow:
         self.seconds = seconds
         self._events: deque[float] = deque()
 
-    def admit(self, now: float) -> bool:
+    def admit(self, now: float, *, count_refusal: bool = False) -> bool:
+        """Whether an event at `now` is allowed; `count_refusal`: a refused one takes a place in the window too, so a
+        caller that keeps asking keeps itself out."""
         while self._events and now - self._events[0] >= self.seconds:
             self._events.popleft()
         if len(self._events) >= self.limit:
+            if count_refusal:
+                self._events.append(now)
             return False
         self._events.append(now)
         return True
@@ -132,9 +136,12 @@ class Emulator:
         fault = self.faults.for_request(operation, is_api=True)
         if fault is not None and fault.effect == "drop":
             return operation, Response(0, transport_fault="drop")
-        client_id = self._authenticate(request)
-        if client_id is None:
+        bearer = self._authenticate(request)
+        if bearer is None:
             return operation, v3.unauthorized()
+        client_id, scopes = bearer
+        if v3.SCOPES[operation] not in scopes:
+            return operation, v3.forbidden(v3.SCOPES[operation])
         # A scheduled answer is what request N gets, whatever the rate limiter would have said.
         if fault is not None and fault.effect not in ("revoke", "revoke-grant", "drop-after", "timeout"):
             return operation, self._fault_response(fault)
@@ -164,7 +171,9 @@ class Emulator:
                 if fault.effect in ("drop", "timeout"):
                     return operation, Response(0, transport_fault=fault.effect)
                 return operation, self._fault_response(fault)
-            if self.settings.token_requests_per_second and not self._token_window.admit(self.clock.monotonic()):
+            if self.settings.token_requests_per_second and not self._token_window.admit(
+                self.clock.monotonic(), count_refusal=self.settings.token_refusals_count
+            ):
                 return operation, json_response(
                     429,
                     {
@@ -177,7 +186,7 @@ class Emulator:
             return operation, api_error(404, "not_found", f"No resource at {request.path}.")
         return operation, response
 
-    def _authenticate(self, request: Request) -> str | None:
+    def _authenticate(self, request: Request) -> tuple[str, frozenset[str]] | None:
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             return None

@@ -16,7 +16,12 @@ if TYPE_CHECKING:
     from segport.emulator.core import Emulator
 
 AUTH_PREFIX = "/oauth2/default/v1"
-REQUIRED_SCOPE = "contact_data"
+# The scopes of Constant Contact's scopes page and the spec's securityDefinitions. An authorize request may
+# ask for any of them (even without contact_data: the service does not refuse that, the API answers 403 later);
+# a name outside them is refused, as an Okta authorization server refuses scopes it does not know.
+KNOWN_SCOPES = frozenset(
+    {"account_read", "account_update", "contact_data", "campaign_data", "offline_access", "billing_data"}
+)
 
 
 def handle(emulator: Emulator, request: Request) -> Response | None:
@@ -28,9 +33,15 @@ def handle(emulator: Emulator, request: Request) -> Response | None:
 
 
 def _redirect_allowed(emulator: Emulator, redirect_uri: str) -> bool:
-    if emulator.settings.redirect_uris:
-        return redirect_uri in emulator.settings.redirect_uris
-    parts = urlsplit(redirect_uri)
+    if redirect_uri in emulator.settings.redirect_uris:
+        return True
+    if not emulator.settings.any_loopback_redirect:
+        return False
+    try:
+        parts = urlsplit(redirect_uri)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
     return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1") and not parts.fragment
 
 
@@ -57,8 +68,9 @@ def authorize(emulator: Emulator, request: Request) -> Response:
     if params.get("response_type") != "code":
         return back(error="unsupported_response_type", error_description="response_type must be code.")
     scope = " ".join(params.get("scope", "").replace("+", " ").split())
-    if REQUIRED_SCOPE not in scope.split():
-        return back(error="invalid_scope", error_description="The contact_data scope is required.")
+    unknown = sorted(set(scope.split()) - KNOWN_SCOPES)
+    if unknown:
+        return back(error="invalid_scope", error_description=f"Unknown scopes: {' '.join(unknown)}.")
     challenge = params.get("code_challenge") or None
     if challenge is not None and params.get("code_challenge_method") != "S256":
         return back(error="invalid_request", error_description="code_challenge_method must be S256.")

@@ -33,6 +33,9 @@ class EmulatorOptions:
     access_token_seconds: int = 86_400
     contacts_per_second: float | None = None
     rate_limits: bool = True
+    # Registered redirect URIs (None: segport's defaults), and the opt-in wildcard for any loopback URL.
+    redirect_uris: list[str] | None = None
+    any_loopback_redirect: bool = False
     # Seconds an activity waits before it starts (with contacts_per_second), and how long a `timeout` fault
     # withholds its answer.
     activity_start_delay: float = 0.5
@@ -49,7 +52,10 @@ def build_emulator(options: EmulatorOptions) -> Emulator:
         access_token_seconds=options.access_token_seconds,
         contacts_per_second=options.contacts_per_second,
         activity_start_delay=options.activity_start_delay,
+        any_loopback_redirect=options.any_loopback_redirect,
     )
+    if options.redirect_uris:
+        settings.redirect_uris = list(options.redirect_uris)
     if not options.rate_limits:
         settings.requests_per_second = None
         settings.requests_per_day = None

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 DEFAULT_CLIENT_ID = "segport-emulator"
 DEFAULT_CLIENT_SECRET = "segport-emulator-secret"  # noqa: S105 - a published test credential of the emulator
+# The redirect URIs segport uses by default (SEGPORT_CC_REDIRECT_URI for the CLI, SEGPORT_API_PUBLIC_URL's
+# /oauth/callback for browsers), registered with the emulated application as a developer would register them.
+DEFAULT_REDIRECT_URIS = ("http://127.0.0.1:8788/oauth/callback", "http://127.0.0.1:8787/oauth/callback")
 
 
 @dataclass
@@ -15,9 +18,11 @@ class EmulatorSettings:
     account_email: str = "owner@example.com"
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
-    # Exact redirect URIs, as the developer portal requires; empty means any loopback URL
-    # (http://127.0.0.1:<port>/... or http://localhost:<port>/...), which is what a CLI callback needs.
-    redirect_uris: list[str] = field(default_factory=list)
+    # Redirect URIs must match one of these exactly, as the developer portal's registered URIs must.
+    redirect_uris: list[str] = field(default_factory=lambda: list(DEFAULT_REDIRECT_URIS))
+    # Also take any http loopback URL (127.0.0.1, localhost, ::1, any port): for tests and setups on other
+    # ports. The service has no such wildcard, so this is opt-in.
+    any_loopback_redirect: bool = False
     # Approve every authorization request at once (scripts, tests); otherwise show a consent page.
     auto_approve: bool = True
     access_token_seconds: int = 86_400
@@ -28,6 +33,10 @@ class EmulatorSettings:
     requests_per_second: int | None = 4
     requests_per_day: int | None = 10_000
     token_requests_per_second: int | None = 1
+    # Whether a token request refused with 429 counts toward that limit. The documentation does not say; the
+    # emulator assumes it does (the stricter reading: a client that retries at once stays refused), and segport
+    # waits out the whole window after a 429, so it gets through either way (tests run both).
+    token_refusals_count: bool = True
     max_lists: int = 1_000
     max_lists_per_contact: int = 50
     max_queued_activities: int = 1_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import email.parser
 import email.policy
@@ -23,17 +24,22 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 4_000_000  # "only imports the first 4 MB and drops the remaining data"
 MAX_JSON_CONTACTS = 40_000
 MAX_CSV_LINES = 40_000  # including the header line
+SALVAGED_LISTS = re.compile(r'"list_ids"\s*:\s*\[')
+SALVAGED_DATA = re.compile(r'"import_data"\s*:\s*\[')
 UUID_SHAPE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 Handler = Callable[["Emulator", Request, dict[str, str]], Response]
 ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = []
+# The OAuth scope each operation's `security` declares in the spec; a token without it gets a 403.
+SCOPES: dict[str, str] = {}
 
 
-def route(method: str, pattern: str, operation: str) -> Callable[[Handler], Handler]:
+def route(method: str, pattern: str, operation: str, scope: str = "contact_data") -> Callable[[Handler], Handler]:
     compiled = re.compile("^/v3" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
 
     def register(handler: Handler) -> Handler:
         ROUTES.append((method, compiled, operation, handler))
+        SCOPES[operation] = scope
         return handler
 
     return register
@@ -66,7 +72,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     raw = request.param(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise BadBody(f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 
@@ -90,8 +96,9 @@ def _next_link(path: str, request: Request, offset: int) -> dict[str, object]:
 # -- account and lists -----------------------------------------------------------------------------------
 
 
-@route("GET", "/account/summary", "getAccountById")
+@route("GET", "/account/summary", "getAccountById", scope="account_read")
 def account_summary(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
+    checks.query_csv_enum(request.param("extra_fields"), ("physical_address", "company_logo"), "extra_fields")
     settings = emulator.settings
     return json_response(
         200,
@@ -117,6 +124,7 @@ def get_lists(emulator: Emulator, request: Request, _: dict[str, str]) -> Respon
     checks.query_enum(request.param("include_membership_count"), ("all", "active"), "include_membership_count")
     checks.query_enum(request.param("status"), ("all", "active", "deleted"), "status")
     checks.query_enum(request.param("channel_type"), ("email", "sms"), "channel_type")
+    checks.query_boolean(request.param("include_sms_membership_count"), "include_sms_membership_count")
     name = request.param("name")
     lists = [record for record in emulator.world.lists.values() if name is None or record.name == name]
     with_count = request.param("include_membership_count") in ("all", "active")
@@ -206,29 +214,28 @@ def _queue_full(emulator: Emulator) -> Response | None:
 
 
 def _salvage_json_import(body: bytes) -> dict[str, Any]:
-    """What survives of a JSON import body cut at 4 MB: the import_data items that arrived whole."""
+    """What survives of a JSON import body cut at 4 MB: the import_data items that arrived whole. A body whose
+    import_data is not an array gets none (and so the 400 of a body without import_data)."""
     text = body.decode("utf-8", "ignore")
     result: dict[str, Any] = {}
     decoder = json.JSONDecoder()
-    lists_at = text.find('"list_ids"')
-    if lists_at != -1:
-        try:
-            start = text.index("[", lists_at)
-            result["list_ids"] = decoder.raw_decode(text, start)[0]
-        except ValueError:
-            pass
-    data_at = text.find('"import_data"')
+    lists_at = SALVAGED_LISTS.search(text)
+    if lists_at is not None:
+        with contextlib.suppress(ValueError):
+            result["list_ids"] = decoder.raw_decode(text, lists_at.end() - 1)[0]
+    data_at = SALVAGED_DATA.search(text)
+    if data_at is None:
+        return result
     items: list[Any] = []
-    if data_at != -1:
-        position = text.index("[", data_at) + 1
-        while True:
-            while position < len(text) and text[position] in " \n\r\t,":
-                position += 1
-            try:
-                item, position = decoder.raw_decode(text, position)
-            except ValueError:
-                break
-            items.append(item)
+    position = data_at.end()
+    while True:
+        while position < len(text) and text[position] in " \n\r\t,":
+            position += 1
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except ValueError:
+            break
+        items.append(item)
     result["import_data"] = items
     return result
 
@@ -469,6 +476,14 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
     for name in ("updated_after", "updated_before", "created_after", "created_before", "optout_after", "optout_before"):
         checks.query_datetime(request.param(name), name)
     checks.query_boolean(request.param("include_count"), "include_count")
+    checks.query_csv_enum(
+        request.param("sms_status"),
+        ("all", "explicit", "unsubscribed", "pending_confirmation", "not_set"),
+        "sms_status",
+    )
+    tags = request.param("tags")
+    for tag in tags.split(",") if tags is not None else []:
+        checks.uuid(tag, "tags item")
     included = checks.query_csv_enum(
         request.param("include"),
         ("custom_fields", "list_memberships", "phone_numbers", "street_addresses", "taggings", "notes"),
@@ -500,6 +515,10 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
     if offset + limit < len(candidates):
         body["_links"] = _next_link("/v3/contacts", request, offset + limit)
     return json_response(200, body)
+
+
+def forbidden(scope: str) -> Response:
+    return api_error(403, "forbidden", f"Forbidden request: the access token lacks the {scope} scope.")
 
 
 def unauthorized() -> Response:
