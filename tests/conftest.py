@@ -62,9 +62,20 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def live_emulator() -> Emulator:
-    """An emulator on the real clock, as segport's own services use it."""
-    return Emulator()
+def live_emulator(request: pytest.FixtureRequest) -> Emulator:
+    """An emulator on the real clock, as segport's own services use it (with the settings a test passes through
+    `indirect` parametrization, e.g. STRICTNESS)."""
+    return Emulator(getattr(request, "param", None))
+
+
+# The emulator refusing undocumented export fields as the service may, and answering them as the most lenient
+# service would: segport's results must not depend on which one it meets.
+STRICTNESS = pytest.mark.parametrize(
+    "live_emulator",
+    [EmulatorSettings(strict_exports=True), EmulatorSettings(strict_exports=False)],
+    indirect=True,
+    ids=["strict", "permissive"],
+)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from segport.exports.dry_run import dry_run
 from segport.profiles.importer import import_profiles
 from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
+from tests.conftest import STRICTNESS
 from tests.support.app import App
 
 Row = tuple[str, str, str, str]  # key, email, first name, segment ("in" or "out")
@@ -105,6 +106,7 @@ def connected(app: App) -> App:
     return app
 
 
+@STRICTNESS
 @pytest.mark.parametrize("mode", ["add", "mirror"])
 def test_an_export_walked_through_joins_leaves_changes_and_unsubscribes(
     connected: App, tmp_path: Path, mode: str
@@ -173,6 +175,7 @@ def test_a_full_run_sends_everyone_again(connected: App, tmp_path: Path) -> None
     assert (counts["sent"], counts["unchanged"]) == (3, 0)
 
 
+@STRICTNESS
 def test_mirror_never_removes_a_contact_a_person_or_another_export_put_on_the_list(
     connected: App, tmp_path: Path
 ) -> None:
@@ -214,6 +217,7 @@ def test_a_mass_removal_stops_before_removing_anything_unless_allowed(connected:
     assert walk.listed() == {f"m{i}@x.io" for i in range(3, 10)}
 
 
+@STRICTNESS
 def test_many_leavers_leave_through_a_temporary_list_in_one_removal(connected: App, tmp_path: Path) -> None:
     rows = [(f"k{i:04d}", f"m{i}@x.io", "M", "in") for i in range(1_200)]
     walk = Walk(connected, tmp_path, "mirror", rows)

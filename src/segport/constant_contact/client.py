@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin
@@ -37,6 +38,7 @@ from segport.errors import (
 )
 
 # Connecting is quick or broken; a 4 MB upload on a slow link is not.
+logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=30.0)
 
 # Below this many emails, one `GET /contacts?email=` each is cheaper in requests than an export activity
@@ -273,26 +275,8 @@ class ConstantContactClient:
     def exported_emails(self, *, list_ids: Sequence[str] | None = None, status: str | None = None) -> Iterator[str]:
         """The lower-case addresses of an export of `email_address` only (a documented field), of the contacts
         on `list_ids` and/or with `status`. An answer without an address column is an error, never an empty set."""
-        activity = self.export_contacts(fields=["email_address"], list_ids=list_ids, status=status)
-        finished = self.wait_for_activities([activity.activity_id])[activity.activity_id]
-        if finished.state != "completed":
-            raise UnexpectedResponse(
-                f"Constant Contact's contact export ended {finished.state}: {'; '.join(finished.error_messages)}",
-                operation="postContactsExport",
-            )
-        if finished.links.results is None:
-            raise UnexpectedResponse(
-                "Constant Contact's contact export completed without a link to its file.",
-                operation="postContactsExport",
-            )
-        columns, rows = self.download_contact_export(finished.links.results.href)
-        column = next((name for name in EMAIL_COLUMNS if name in columns), None)
-        if column is None:
-            raise UnexpectedResponse(
-                f"Constant Contact's contact export has no email address column (its columns: {columns}).",
-                operation="getContactsExport",
-                hint="segport reads the column email_address (or Email Address); report this answer.",
-            )
+        columns, rows = self._exported(["email_address"], list_ids=list_ids, status=status)
+        column = _email_column(columns)
         for row in rows:
             email = (row.get(column) or "").strip().lower()
             if email:
@@ -307,8 +291,58 @@ class ConstantContactClient:
         return {email for email in self.exported_emails(list_ids=[list_id]) if wanted is None or email in wanted}
 
     def unsubscribed_emails(self) -> set[str]:
-        """Every unsubscribed address of the account, from one export activity (3 or 4 requests)."""
-        return set(self.exported_emails(status="unsubscribed"))
+        """Every unsubscribed address of the account. First from one export activity filtered by status (3 or 4
+        requests): the documentation does not list the filter's values, so the answer is checked, and each row's
+        `email_permission` must say unsubscribed. If it does not (the filter was ignored, or the column is filled
+        otherwise), from `GET /contacts?status=unsubscribed`, which is documented but takes a request per 500."""
+        columns, rows = self._exported(["email_address", "email_permission"], status="unsubscribed")
+        column = _email_column(columns)
+        found: set[str] = set()
+        if "email_permission" in columns:
+            for row in rows:
+                if "unsubscribed" not in (row.get("email_permission") or "").lower():
+                    break
+                email = (row.get(column) or "").strip().lower()
+                if email:
+                    found.add(email)
+            else:
+                return found
+        logger.warning(
+            "Constant Contact's export filtered by status=unsubscribed held contacts that are not unsubscribed (or no "
+            "email_permission column): reading GET /contacts?status=unsubscribed instead."
+        )
+        return set(self._contacts_with_status("unsubscribed"))
+
+    def _exported(
+        self, fields: list[str], *, list_ids: Sequence[str] | None = None, status: str | None = None
+    ) -> tuple[list[str], Iterator[dict[str, str]]]:
+        activity = self.export_contacts(fields=fields, list_ids=list_ids, status=status)
+        finished = self.wait_for_activities([activity.activity_id])[activity.activity_id]
+        if finished.state != "completed":
+            raise UnexpectedResponse(
+                f"Constant Contact's contact export ended {finished.state}: {'; '.join(finished.error_messages)}",
+                operation="postContactsExport",
+            )
+        if finished.links.results is None:
+            raise UnexpectedResponse(
+                "Constant Contact's contact export completed without a link to its file.",
+                operation="postContactsExport",
+            )
+        return self.download_contact_export(finished.links.results.href)
+
+    def _contacts_with_status(self, status: str) -> Iterator[str]:
+        """The addresses of `GET /contacts?status=...`, page after page (500 a page, following `_links.next`)."""
+        url = "contacts"
+        params: dict[str, Any] | None = {"status": status, "limit": 500}
+        while url:
+            response = self._request("getContacts", "GET", url, params=params, replay_safe=True)
+            page = orjson.loads(response.content)
+            for contact in page.get("contacts") or []:
+                address = ((contact.get("email_address") or {}).get("address") or "").strip().lower()
+                if address:
+                    yield address
+            url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
+            params = None  # the next link carries them
 
     def _on_list(self, email: str, list_id: str) -> bool:
         response = self._request(
@@ -449,6 +483,17 @@ class ConstantContactClient:
 def _check_list_ids(list_ids: Sequence[str]) -> None:
     if not 1 <= len(list_ids) <= MAX_LIST_IDS:
         raise ValueError(f"Constant Contact takes 1 to {MAX_LIST_IDS} list ids per request, not {len(list_ids)}")
+
+
+def _email_column(columns: list[str]) -> str:
+    column = next((name for name in EMAIL_COLUMNS if name in columns), None)
+    if column is None:
+        raise UnexpectedResponse(
+            f"Constant Contact's contact export has no email address column (its columns: {columns}).",
+            operation="getContactsExport",
+            hint="segport reads the column email_address (or Email Address); report this answer.",
+        )
+    return column
 
 
 def _column_key(name: str) -> str:
