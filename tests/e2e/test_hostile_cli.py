@@ -146,6 +146,11 @@ def cases(made: dict[str, Path], list_id: str) -> list[Case]:
         ("an unknown command", {}, ("no-such-command",)),
         ("an unknown role", {}, ("users", "add", "bob", "--role", "superuser")),
         ("a schedule kind that is not one", {}, ("schedule", "set", "--cron", "0 0 30 2 *")),
+        ("a list name already taken", {}, ("lists", "create", "hostile")),
+        ("an empty list name", {}, ("lists", "create", "  ")),
+        ("a list name too long", {}, ("lists", "create", "x" * 300)),
+        ("an unknown list", {}, ("lists", "show", "Nope")),
+        ("the lists of an unknown connection", {}, ("lists", "--connection", "Nope")),
     ]
     return settings + imports + segments + exports + others
 

@@ -221,13 +221,28 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     assert any("Marketing CC" in text for text in offered)
     assert not any("Private CC" in text for text in offered)  # not shared with contributors: not offered
     page.get_by_label("Export name").fill("Canada weekly")
-    page.get_by_label("Connection").select_option("Marketing CC")
-    page.get_by_label("Constant Contact list ID").fill("04fe9a97-a579-43c5-bb1a-58ed29bf0a6a")
+    page.get_by_label("Connection", exact=True).select_option("Marketing CC")
+    page.wait_for_selector("text=list(s) in this account.")
+    page.get_by_label("Or type a list ID").fill("04fe9a97-a579-43c5-bb1a-58ed29bf0a6a")
     page.get_by_role("button", name="Check").click()
     page.wait_for_selector("text=The connected Constant Contact account has no list")
-    page.get_by_label("Constant Contact list ID").fill(list_id)
+    page.get_by_label("Or type a list ID").fill(list_id)
     page.get_by_role("button", name="Check").click()
     page.wait_for_selector("text=Found the list “Canadian customers”.")
+    # A new list from the form: created in the account and chosen, and nothing typed is lost.
+    page.get_by_label("Or create a list").fill("Ontario VIP")
+    page.get_by_role("button", name="Create list").click()
+    page.wait_for_selector("text=Created the list 'Ontario VIP'; it is chosen below.")
+    created = {item["name"]: item["list_id"] for item in httpx.get(f"{emulator}/_emulator/lists").json()["lists"]}
+    assert page.get_by_label("Choose a list").input_value() == created["Ontario VIP"]
+    assert page.get_by_label("Export name").input_value() == "Canada weekly"
+    # Back to the list wanted, found by searching its name.
+    page.get_by_label("Search the lists").fill("canad")
+    page.wait_for_selector("text=1 list(s) match “canad”.")
+    page.get_by_label("Choose a list").select_option(list_id)
+    page.wait_for_selector("text=Chosen: Canadian customers (0 members).")
+    assert page.get_by_label("Or type a list ID").input_value() == list_id
+    screenshot(page, "13-list-picker")
     page.get_by_label("Email (required)").select_option("email")
     page.get_by_role("button", name="Add attribute").click()
     page.get_by_label("First name").select_option("first")

@@ -75,6 +75,10 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/connections/Private", None, (200, 403, 403)),
     ("DELETE", "/api/connections/Shared", None, (409, 403, 403)),
     ("PATCH", "/api/connections/Shared", {"allow_contributors": True}, (200, 403, 403)),
+    ("GET", "/api/connections/Shared/lists", None, (200, 200, 403)),
+    ("GET", "/api/connections/Private/lists?search=On", None, (200, 403, 403)),
+    ("POST", "/api/connections/Shared/lists", {"name": "list onshared"}, (422, 422, 403)),  # taken (any case)
+    ("POST", "/api/connections/Private/lists", {"name": "list onprivate"}, (422, 403, 403)),
     ("GET", "/api/exports", None, (200, 200, 200)),
     ("GET", "/api/exports/OnPrivate", None, (200, 200, 200)),
     (

@@ -193,7 +193,7 @@ def test_bad_export_settings_are_refused_with_the_fix(
     with pytest.raises(error, match=message) as raised:
         add(ready, **overrides)
     if "list ID" in message or "has no list" in message:
-        assert "#contacts/<list ID>" in raised.value.hint  # type: ignore[attr-defined]
+        assert "segport lists" in raised.value.hint  # type: ignore[attr-defined]
     assert exports.list_exports(ready.store) == []
 
 

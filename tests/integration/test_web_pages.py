@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,9 @@ from segport.web.routes import users as user_pages
 from tests.support.app import App
 from tests.support.routes import listed, uncovered
 from tests.support.server import serving_app
+from tests.support.web import PASSWORD, csrf_token, signed_in
 
 ROLES = ("admin", "contributor", "viewer")
-PASSWORD = "a long enough password"
 
 
 @pytest.fixture
@@ -46,20 +45,6 @@ def site(app: App, tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
         users.add_user(app.store, name=role, role=role, actor="t", password=PASSWORD)
     with serving_app(create_app(app.settings, app.store, app.http)) as base:
         yield base, run_ids
-
-
-@contextmanager
-def signed_in(base: str, name: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=30) as client:
-        answer = client.post("/sign-in", data={"name": name, "password": PASSWORD, "next": "/runs"})
-        assert answer.status_code == 303 and answer.headers["location"] == "/runs", answer.text
-        yield client
-
-
-def csrf_token(client: httpx.Client, path: str = "/exports") -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found, "the page has no form with a CSRF token"
-    return found.group(1)
 
 
 # (path, expected status for admin, contributor, viewer)
@@ -78,6 +63,8 @@ PAGES: list[tuple[str, tuple[int, int, int]]] = [
     ("/exports/schedule", (422, 422, 403)),  # none chosen
     ("/exports/Nobody", (404, 404, 404)),
     ("/exports/check-list?connection=Shared&list_id=x", (400, 400, 400)),
+    ("/exports/lists?connection=Shared", (200, 200, 400)),
+    ("/exports/lists?connection=Private", (200, 400, 400)),
     ("/segments", (200, 200, 200)),
     ("/segments/new", (200, 200, 403)),
     ("/segments/Everyone", (200, 200, 200)),

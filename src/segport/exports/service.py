@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from segport import audit
 from segport.config import Settings
+from segport.connections import lists as account_lists
 from segport.connections.service import client_for, http_session
 from segport.errors import InvalidInput, NotFound, Refused
 from segport.profiles.source import load_source
@@ -28,8 +29,8 @@ MODES = ("add", "mirror")
 CONNECTED = exports.c.connection_id.is_not(None)
 
 LIST_ID_HELP = (
-    "Find the list ID in Constant Contact: open Contacts > Lists, open the list, and copy the last part of the "
-    "page address, https://app.constantcontact.com/pages/contacts/ui#contacts/<list ID>."
+    "Pick the list in the export form, or see the account's lists and their IDs with: segport lists. (In Constant "
+    "Contact the ID is the last part of a list page's address, after ui#contacts/.)"
 )
 
 
@@ -110,6 +111,8 @@ def _check_fields(store: Store, email_field: str, first_name_field: str | None, 
 
 def _check_list(store: Store, settings: Settings, connection_id: int, list_id: str, http: httpx.Client | None) -> str:
     """The list's name; refuses an ID that is not a UUID or not a list of the connected account."""
+    if not list_id:
+        raise InvalidInput("No Constant Contact list was chosen.", hint=LIST_ID_HELP)
     try:
         if str(uuid.UUID(list_id)) != list_id.lower() or len(list_id) != 36:
             raise ValueError
@@ -123,9 +126,17 @@ def _check_list(store: Store, settings: Settings, connection_id: int, list_id: s
         try:
             return client.get_list(list_id).name
         except NotFound:
+            connection = _connection_name(store, connection_id)
+            found = account_lists.account_lists(store, settings, connection=connection, http=session)
             raise InvalidInput(
-                f"The connected Constant Contact account has no list {list_id}.", hint=LIST_ID_HELP
+                f"The connected Constant Contact account has no list {list_id}.",
+                hint=account_lists.lists_hint(found, connection),
             ) from None
+
+
+def _connection_name(store: Store, connection_id: int) -> str:
+    with store.begin() as db:
+        return str(db.execute(select(connections.c.name).where(connections.c.id == connection_id)).scalar_one())
 
 
 def check_list(

@@ -55,7 +55,8 @@ environment.filters["part"] = part
 def render(
     request: Request, template: str, session: Session | None, *, status_code: int = 200, **values: Any
 ) -> HTMLResponse:
-    notices = take_notices(store_of(request), session) if session is not None else []
+    # Notices left by an earlier request (before a redirect), then those of this one.
+    notices = (take_notices(store_of(request), session) if session is not None else []) + values.pop("notices", [])
     page = environment.get_template(template).render(
         request=request,
         session=session,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from segport.api.auth import CurrentUser, StoreDep, can_use, may_use_connection, require
 from segport.api.state import http_of, settings_of
+from segport.connections import lists as account_lists
 from segport.connections import service as connections
 from segport.connections import web_sign_in
 
@@ -133,3 +134,32 @@ def remove_connection(name: str, user: CurrentUser, store: StoreDep) -> None:
     """Remove it and its stored secrets (refused while exports use it)."""
     require(user, "admin")
     connections.remove_connection(store, name=name, actor=user.name)
+
+
+@router.get("/api/connections/{name}/lists", tags=["connections"])
+def account_lists_of(
+    name: str, request: Request, user: CurrentUser, store: StoreDep, search: str = ""
+) -> list[dict[str, Any]]:
+    """The contact lists of the connection's Constant Contact account (their names holding `search`), with
+    their member counts and the exports that send to them."""
+    may_use_connection(store, user, name)
+    found = account_lists.account_lists(
+        store, settings_of(request), connection=name, search=search, http=http_of(request)
+    )
+    return [dataclasses.asdict(item) for item in found]
+
+
+class NewList(BaseModel):
+    name: str = Field(min_length=1, max_length=account_lists.MAX_LIST_NAME)
+
+
+@router.post("/api/connections/{name}/lists", status_code=201, tags=["connections"])
+def create_account_list(
+    name: str, body: NewList, request: Request, user: CurrentUser, store: StoreDep
+) -> dict[str, Any]:
+    """Create a list in the connection's account (refused when the name is taken, in any case)."""
+    may_use_connection(store, user, name)
+    item = account_lists.create_list(
+        store, settings_of(request), connection=name, name=body.name, actor=user.name, http=http_of(request)
+    )
+    return dataclasses.asdict(item)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from segport.api.auth import edit_rights, may_edit, may_manage, usable_connections
-from segport.api.state import http_of
+from segport.api.state import http_of, settings_of
+from segport.connections import lists as account_lists
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
@@ -29,14 +30,41 @@ def export_page(name: str) -> str:
     return f"/exports/{quote(name, safe='')}"
 
 
-def _form_context(store: Any, session: Session) -> dict[str, Any]:
+def _form_context(
+    request: Request, store: Any, session: Session, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the add and edit forms offer; `values` gains the preselections (the only connection, an email field)
+    when nothing is chosen yet."""
     source = describe_if_loaded(store)
+    usable = usable_connections(store, session.user)
+    fields = source.fields if source else []
+    if values is not None:
+        if not values.get("connection") and len(usable) == 1:
+            values["connection"] = usable[0].name
+        if not values.get("email_field"):
+            values["email_field"] = next((field.name for field in fields if "email" in field.name.lower()), None)
+    lists, lists_error = _lists_of(request, store, (values or {}).get("connection") or "")
     return {
-        "connections": usable_connections(store, session.user),
-        "fields": source.fields if source else [],
+        "connections": usable,
+        "fields": fields,
         "segments": list_segments(store),
         "list_help": exports.LIST_ID_HELP,
+        "account_lists": lists,
+        "lists_error": lists_error,
     }
+
+
+def _lists_of(request: Request, store: Any, connection: str) -> tuple[list[account_lists.AccountList], str | None]:
+    """The chosen connection's lists for the picker; when Constant Contact cannot say, why (the ID can be typed)."""
+    if not connection:
+        return [], None
+    try:
+        return (
+            account_lists.account_lists(store, settings_of(request), connection=connection, http=http_of(request)),
+            None,
+        )
+    except SegportError as error:
+        return [], f"The lists of {connection!r} could not be read ({error.message}); type the list ID instead."
 
 
 def _form_again(
@@ -48,7 +76,7 @@ def _form_again(
     editing: exports.ExportView | None,
 ) -> Response:
     """The add or edit form once more, with what was typed and what was wrong."""
-    context = _form_context(store, posted.session)
+    context = _form_context(request, store, posted.session)
     return render(
         request,
         "exports/form.html",
@@ -58,6 +86,37 @@ def _form_again(
         values=values,
         editing=editing,
         **context,
+    )
+
+
+def _form_action(
+    request: Request, posted: Posted, store: Any, values: dict[str, Any], editing: exports.ExportView | None
+) -> Response | None:
+    """The form's buttons that do not save: show the chosen connection's lists, or create a list and choose it.
+    None when the form was sent to be saved."""
+    action = posted.text("action")
+    if action not in ("show_lists", "create_list"):
+        return None
+    if action == "create_list":
+        try:
+            _check_connection(store, posted.session, values["connection"])
+            created = account_lists.create_list(
+                store,
+                settings_of(request),
+                connection=values["connection"],
+                name=values["new_list"],
+                actor=posted.session.user.name,
+                http=http_of(request),
+            )
+        except SegportError as error:
+            return _form_again(request, posted, store, error, values, editing)
+        values["list_id"], values["new_list"] = created.list_id, ""
+        notices = [("success", f"Created the list {created.name!r}; it is chosen below. Save to keep the export.")]
+    else:
+        notices = []
+    context = _form_context(request, store, posted.session, values)
+    return render(
+        request, "exports/form.html", posted.session, values=values, editing=editing, notices=notices, **context
     )
 
 
@@ -71,17 +130,20 @@ def list_page(request: Request, session: PageSession, store: StoreDep, search: s
 
 
 @router.get("/exports/new")
-def new_page(request: Request, session: PageSession, store: StoreDep) -> Response:
+def new_page(request: Request, session: PageSession, store: StoreDep, connection: str = "") -> Response:
     allow(session, "admin", "contributor")
-    values = {"mode": "add", "segments": []}
-    return render(request, "exports/form.html", session, values=values, editing=None, **_form_context(store, session))
+    values: dict[str, Any] = {"mode": "add", "segments": [], "connection": connection}
+    context = _form_context(request, store, session, values)
+    return render(request, "exports/form.html", session, values=values, editing=None, **context)
 
 
 def _values(posted: Post) -> dict[str, Any]:
     return {
         "name": posted.text("name"),
         "connection": posted.text("connection"),
-        "list_id": posted.text("list_id"),
+        # The ID typed, else the list picked (the picker fills the field when scripts run; without them it is sent).
+        "list_id": posted.text("list_id") or posted.text("list_pick"),
+        "new_list": posted.text("new_list"),
         "email_field": posted.text("email_field"),
         "first_name_field": posted.optional("first_name_field"),
         "last_name_field": posted.optional("last_name_field"),
@@ -108,6 +170,9 @@ def _segments_chosen(values: dict[str, Any]) -> None:
 def new_submit(request: Request, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     allow(posted.session, "admin", "contributor")
     values = _values(posted)
+    other = _form_action(request, posted, store, values, editing=None)
+    if other is not None:
+        return other
     try:
         _check_connection(store, posted.session, values["connection"])
         _segments_chosen(values)
@@ -155,6 +220,20 @@ def check_list(
     return JSONResponse({"name": name})
 
 
+@router.get("/exports/lists")
+def lists_json(request: Request, session: PageSession, store: StoreDep, connection: str = "") -> Response:
+    """For the form's list picker when the connection changes: the connection's lists."""
+    try:
+        allow(session, "admin", "contributor")
+        _check_connection(store, session, connection)
+        found = account_lists.account_lists(store, settings_of(request), connection=connection, http=http_of(request))
+    except SegportError as error:
+        return json_error(error.message, error.hint)
+    return JSONResponse(
+        {"lists": [{"list_id": item.list_id, "name": item.name, "members": item.members} for item in found]}
+    )
+
+
 @router.post("/exports/run-all")
 def run_all_submit(posted: Post, store: StoreDep) -> Response:
     allow(posted.session, "admin")
@@ -184,13 +263,17 @@ def detail_page(request: Request, name: str, session: PageSession, store: StoreD
 def edit_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
     view = may_manage(store, session.user, name)
     values = {**view.__dict__}
-    return render(request, "exports/form.html", session, values=values, editing=view, **_form_context(store, session))
+    context = _form_context(request, store, session, values)
+    return render(request, "exports/form.html", session, values=values, editing=view, **context)
 
 
 @router.post("/exports/{name}/edit")
 def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     current = may_manage(store, posted.session.user, name)
     values = _values(posted)
+    other = _form_action(request, posted, store, values, editing=current)
+    if other is not None:
+        return other
     try:
         if values["connection"] != current.connection:
             _check_connection(store, posted.session, values["connection"])

@@ -74,6 +74,7 @@
     checkLimit();
 
     const result = $("#list-check");
+    listPicker(form, result);
     $("[data-check-list]", form).addEventListener("click", async () => {
       const params = new URLSearchParams({ connection: $("#connection").value, list_id: $("#list_id").value.trim() });
       result.className = "check";
@@ -90,6 +91,58 @@
       } catch (error) {
         result.className = "check bad";
         result.textContent = "segport did not answer; try again.";
+      }
+    });
+  }
+
+  // The list picker: choosing a list fills the ID field; the search narrows the choices; another connection
+  // brings its own lists. Without this script the picked list is sent as it is (list_pick).
+  function listPicker(form, result) {
+    for (const node of $$("[data-with-script]", form)) node.hidden = false;
+    for (const node of $$("[data-without-script]", form)) node.hidden = true;
+    const holder = $("[data-list-picker]", form);
+    const pick = $("#list_pick", form);
+    const typed = $("#list_id", form);
+    const search = $("#list_search", form);
+    const say = (text, state = "") => { result.className = `check ${state}`.trim(); result.textContent = text; };
+    const chosen = () => {
+      const option = pick.selectedOptions[0];
+      if (option && option.value) { typed.value = option.value; say(`Chosen: ${option.textContent}.`, "ok"); }
+    };
+    pick.addEventListener("change", chosen);
+    typed.addEventListener("input", () => {
+      const value = typed.value.trim().toLowerCase();
+      const match = Array.from(pick.options).find((option) => option.value && option.value.toLowerCase() === value);
+      pick.value = match ? match.value : "";
+      say(match ? `Chosen: ${match.textContent}.` : "");
+    });
+    search.addEventListener("input", () => {
+      const wanted = search.value.trim().toLowerCase();
+      let shown = 0;
+      for (const option of Array.from(pick.options).slice(1)) {
+        option.hidden = wanted !== "" && !option.textContent.toLowerCase().includes(wanted);
+        if (!option.hidden) shown += 1;
+      }
+      say(wanted ? `${shown} list(s) match “${search.value.trim()}”.` : "");
+    });
+    $("#connection", form).addEventListener("change", async (event) => {
+      const connection = event.target.value;
+      pick.replaceChildren(element("option", { value: "", text: "Choose a list…" }));
+      holder.hidden = true;
+      if (!connection) return;
+      say("Reading the lists of this connection in Constant Contact…");
+      try {
+        const params = new URLSearchParams({ connection });
+        const answer = await (await fetch(`/exports/lists?${params}`, { headers: { Accept: "application/json" } })).json();
+        if (!answer.lists) { say(`${answer.error} ${answer.hint || ""} Type the list ID instead.`, "bad"); return; }
+        for (const item of answer.lists) {
+          const members = item.members === null ? "—" : number(item.members);
+          pick.append(element("option", { value: item.list_id, text: `${item.name} (${members} members)` }));
+        }
+        holder.hidden = answer.lists.length === 0;
+        say(answer.lists.length ? `${answer.lists.length} list(s) in this account.` : "This account has no list yet: create one below.");
+      } catch (error) {
+        say("segport did not answer; type the list ID instead.", "bad");
       }
     });
   }
