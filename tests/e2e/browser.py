@@ -84,3 +84,22 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# WCAG 2.1 A and AA, as axe-core tags them; a serious or critical violation fails the page.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def accessibility_problems(page: Any) -> list[str]:
+    """The page's serious and critical WCAG 2.1 A/AA violations, as axe-core finds them (one line each, with the
+    elements), in the page's state now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]})
+    problems = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in FAILING_IMPACTS:
+            targets = "; ".join(", ".join(node["target"]) for node in violation["nodes"][:5])
+            problems.append(f"{page.url}: {violation['id']} ({violation['impact']}): {violation['help']} — {targets}")
+    return problems
