@@ -248,6 +248,17 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page.get_by_label("Email (required)").select_option("email")
     page.get_by_role("button", name="Add attribute").click()
     page.get_by_label("First name").select_option("first")
+    # More fields: a property and a custom field the account does not have yet, created on saving.
+    page.get_by_label("Profile field, row 1").select_option("country")
+    page.get_by_label("Contact property, row 1").fill("country")
+    page.get_by_label("Profile field, row 2").select_option("orders")
+    page.get_by_label("Contact property, row 2").fill("cf:order_count")
+    page.get_by_role("button", name="More rows").click()
+    assert page.get_by_label("Contact property, row 2").input_value() == "cf:order_count"  # kept
+    assert page.get_by_label("Profile field, row 5").count() == 1
+    page.get_by_label("Create missing custom fields in Constant Contact", exact=False).check()
+    screenshot(page, "13-field-mapping")
+    assert accessibility_problems(page) == []
     page.get_by_label(re.compile("Canadians")).check()
     screenshot(page, "13-export-form")
     page.get_by_role("button", name="Save").click()
@@ -272,6 +283,8 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     ]
     members = httpx.get(f"{emulator}/_emulator/lists/{list_id}/members").json()["members"]
     assert len(members) == 12 and {member["first_name"] for member in members} >= {"Zoë 1", "Zoë 39"}
+    contact = httpx.get(f"{emulator}/_emulator/contacts/p39%40example.org").json()
+    assert contact["properties"] == {"country": "CA", "cf:order_count": "4"}
     screenshot(cora.go("/runs"), "17-runs")
     page = cora.go("/exports")  # several exports at once: Keep or override schedules
     page.get_by_label("Choose Canada weekly").check()

@@ -79,6 +79,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/connections/Private/lists?search=On", None, (200, 403, 403)),
     ("POST", "/api/connections/Shared/lists", {"name": "list onshared"}, (422, 422, 403)),  # taken (any case)
     ("POST", "/api/connections/Private/lists", {"name": "list onprivate"}, (422, 403, 403)),
+    ("GET", "/api/connections/Shared/custom_fields", None, (200, 200, 403)),
+    ("GET", "/api/connections/Private/custom_fields", None, (200, 403, 403)),
+    ("GET", "/api/properties", None, (200, 200, 200)),
     ("GET", "/api/exports", None, (200, 200, 200)),
     ("GET", "/api/exports/OnPrivate", None, (200, 200, 200)),
     (
@@ -94,6 +97,7 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
         (422, 403, 403),
     ),
     ("PATCH", "/api/exports/OnShared", {"mode": "add"}, (200, 200, 403)),
+    ("PATCH", "/api/exports/OnShared", {"fields": [{"source_field": "nope", "target": "job_title"}]}, (422, 422, 403)),
     ("PATCH", "/api/exports/OnPrivate", {"mode": "add"}, (200, 403, 403)),
     ("POST", "/api/exports/OnShared/duplicate", {"new_name": "OnPrivate"}, (409, 409, 403)),
     ("DELETE", "/api/exports/OnShared", None, (409, 409, 403)),

@@ -126,12 +126,30 @@ def test_every_operation_the_client_uses_is_checked(harness: Harness, emulator: 
     client.get_list(target)
     client.account_summary()
     from segport.constant_contact import json_import_batches
+    from segport.constant_contact.batching import JsonImportBatcher
+    from segport.exports.properties import PROPERTIES
 
     [batch] = json_import_batches([(f"c{i}@example.com", None, None) for i in range(5)], [target])
     activity = client.import_contacts_json(batch)
+    client.create_custom_field("tier")
+    assert [field.name for field in client.custom_fields()] == ["tier"]
+    # An import with every property a mapping can fill: the spec's JsonImportContact must take each of them.
+    batcher = JsonImportBatcher([target])
+    every = {
+        name: ("2024-02-29" if item.kind == "date" else 2 if item.kind != "text" else "x")
+        for name, item in PROPERTIES.items()
+    }
+    batcher.add("props@example.com", "P", "Q", {**every, "cf:tier": "gold"})
+    with_properties = client.import_contacts_json(batcher.flush())  # type: ignore[arg-type]
+    client.wait_for_activities([with_properties.activity_id])
+    kept = emulator.contact("props@example.com")
+    assert kept is not None and kept["properties"] == {**every, "cf:tier": "gold"}
     csv_activity = client.import_contacts_csv(b"email\nz@example.com\n", [target])
     client.wait_for_activities([activity.activity_id, csv_activity.activity_id])
-    assert client.emails_on_list(target) == {f"c{i}@example.com" for i in range(5)} | {"z@example.com"}
+    assert client.emails_on_list(target) == {f"c{i}@example.com" for i in range(5)} | {
+        "z@example.com",
+        "props@example.com",
+    }
     client.emails_on_list(target, ["c1@example.com"])
     client.unsubscribed_emails()
     removal = client.remove_members_of_list(target, [target])
@@ -149,6 +167,8 @@ def test_every_operation_the_client_uses_is_checked(harness: Harness, emulator: 
         "getContactsExport",
         "getContacts",
         "postListRemoveContact",
+        "getCustomFields",
+        "postCustomFields",
     } <= contract.seen_operations
     assert emulator.members(target) == []
 

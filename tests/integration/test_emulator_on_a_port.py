@@ -10,6 +10,7 @@ import pytest
 
 from segport.clock import SystemClock
 from segport.constant_contact import json_import_batches
+from segport.constant_contact.batching import JsonImportBatcher
 from segport.emulator import Emulator, EmulatorSettings
 from segport.emulator.persistence import save_state
 from tests.support.contract import Contract, ContractTransport
@@ -72,7 +73,16 @@ def test_the_state_file_keeps_contacts_lists_activities_and_tokens(tmp_path: Pat
     ):
         harness = connect(http, base_url, clock)
         target = harness.client.create_list("Kept").list_id
-        [batch] = json_import_batches([("keep@example.com", "Kay", None)], [target])
+        harness.client.create_custom_field("tier")
+        batcher = JsonImportBatcher([target])
+        batcher.add(
+            "keep@example.com",
+            "Kay",
+            None,
+            {"job_title": "Chef", "cf:tier": "gold", "birthday_month": 2, "birthday_day": 9},
+        )
+        batch = batcher.flush()
+        assert batch is not None
         activity = harness.client.import_contacts_json(batch)
         harness.client.wait_for_activities([activity.activity_id])
     save_state(emulator, state)
@@ -88,4 +98,7 @@ def test_the_state_file_keeps_contacts_lists_activities_and_tokens(tmp_path: Pat
         refresh = again.keeper.tokens.refresh_token
         assert refresh is not None
         assert again.oauth.refresh(refresh).access_token  # and so does the refresh token
-    assert restarted.contact("keep@example.com")["first_name"] == "Kay"  # type: ignore[index]
+    kept = restarted.contact("keep@example.com")
+    assert kept is not None and kept["first_name"] == "Kay"
+    assert kept["properties"] == {"job_title": "Chef", "cf:tier": "gold", "birthday_month": 2, "birthday_day": 9}
+    assert list(restarted.world.custom_fields) == ["tier"]

@@ -135,3 +135,59 @@ def test_the_lists_answer_for_the_scripted_picker(app: App, site: str) -> None:
         private = client.get("/exports/lists", params={"connection": "Private"})
     assert {item["name"] for item in shared.json()["lists"]} >= {"List OnShared", "List OnPrivate"}
     assert private.status_code == 400 and "may not use" in private.json()["error"]
+
+
+def test_more_fields_are_saved_from_the_form_with_a_new_custom_field(app: App, site: str) -> None:
+    mapping = {
+        "map_source_0": "city",
+        "map_target_0": "city",
+        "map_source_1": "vip",
+        "map_target_1": "cf:vip",
+        "map_empty_1": "on",
+        "map_source_2": "",
+        "map_target_2": "",
+        "create_custom_fields": "on",
+    }
+    wanted = app.emulator.create_list("Mapped here")
+    with signed_in(site, "ada") as client:
+        page = client.get("/exports/new").text
+        assert 'id="map_source_1"' in page and '<option value="job_title">' in page  # two blank rows offered
+        token = csrf_token(client, "/exports/new")
+        answer = client.post("/exports/new", data=form(list_pick=wanted, csrf_token=token, **mapping))
+        assert answer.status_code == 303, answer.text
+        edit = client.get("/exports/Picked/edit").text
+    saved = exports.show_export(app.store, name="Picked").fields
+    assert [(item.source_field, item.target, item.send_empty) for item in saved] == [
+        ("city", "city", False),
+        ("vip", "cf:vip", True),
+    ]
+    assert "vip" in app.emulator.world.custom_fields
+    assert 'value="cf:vip"' in edit and 'id="map_empty_1" name="map_empty_1" checked' in edit
+    assert '<option value="cf:vip">' in edit  # the account's custom fields are offered
+
+
+def test_a_half_filled_mapping_row_names_what_it_lacks_and_keeps_the_form(app: App, site: str) -> None:
+    wanted = app.emulator.create_list("Half")
+    with signed_in(site, "ada") as client:
+        token = csrf_token(client, "/exports/new")
+        page = client.post(
+            "/exports/new",
+            data=form(list_pick=wanted, csrf_token=token, map_source_0="city", map_target_0=""),
+        )
+    assert page.status_code == 400
+    assert "A row of More fields has no contact property" in page.text
+    assert '<option value="city" selected>' in page.text
+    assert [view.name for view in exports.list_exports(app.store)] == ["OnPrivate", "OnShared"]
+
+
+def test_a_missing_custom_field_is_refused_unless_creating_is_ticked(app: App, site: str) -> None:
+    wanted = app.emulator.create_list("Missing")
+    with signed_in(site, "ada") as client:
+        token = csrf_token(client, "/exports/new")
+        page = client.post(
+            "/exports/new",
+            data=form(list_pick=wanted, csrf_token=token, map_source_0="vip", map_target_0="cf:vip_level"),
+        )
+    assert page.status_code == 400 and "no custom field &#39;vip_level&#39;" in page.text
+    assert "tick &#39;Create missing custom fields&#39; in the export form" in page.text
+    assert app.emulator.world.custom_fields == {}

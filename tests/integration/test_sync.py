@@ -12,7 +12,7 @@ import pytest
 
 from segport.exports import launch
 from segport.exports import service as exports
-from segport.exports.dry_run import dry_run
+from segport.exports.dry_run import PlannedRow, dry_run
 from segport.profiles.importer import import_profiles
 from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
@@ -243,14 +243,21 @@ def test_a_dry_run_says_what_a_run_would_do_and_sends_nothing(connected: App, tm
     walk.change("k5", status="in")
     walk.change("k1", first="Uno")
     requests = connected.emulator.request_count()
-    report = dry_run(connected.store, connected.settings, name="E", show_rows=True, http=connected.http)
+    rows: list[PlannedRow] = []
+    report = dry_run(connected.store, connected.settings, name="E", on_row=rows.append, http=connected.http)
     assert (report.add, report.update, report.remove, report.unchanged) == (1, 1, 1, 1)
     assert report.skip == {"invalid_email": 1}
-    assert {(row.action, row.profile_key) for row in report.rows} == {
+    assert {(row.action, row.profile_key) for row in rows} == {
         ("add", "k5"),
         ("update", "k1"),
         ("remove", "k2"),
         ("skip", "k4"),
+    }
+    assert {action: [row.profile_key for row in found] for action, found in report.samples.items()} == {
+        "add": ["k5"],
+        "update": ["k1"],
+        "remove": ["k2"],
+        "skip": ["k4"],
     }
     assert "20%" in report.message  # one of three is more than the share allowed
     assert connected.emulator.request_count() - requests == 1  # only the list's size was read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -12,12 +13,48 @@ from rich.table import Table
 from segport.cli.common import console, context, when
 from segport.cli.runs import exit_code, print_run
 from segport.cli.scheduling import Days, Times, Zone, schedule_from
+from segport.connections.custom_fields import custom_fields
 from segport.errors import InvalidInput
-from segport.exports import launch, service
+from segport.exports import launch, mapping, service
 from segport.exports.dry_run import DryRun
+from segport.exports.mapping import FieldMapping
+from segport.exports.properties import MAX_CUSTOM_PER_ACCOUNT, PROPERTIES
 
 app = typer.Typer(help="Exports of segments to Constant Contact lists.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The export's name.")]
+Fields = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Send a profile field as a contact property: PROFILE_FIELD=PROPERTY, e.g. title=job_title or "
+        "tier=cf:loyalty_tier; repeat for more (segport exports properties lists them)."
+    ),
+]
+SendEmpty = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="A mapped PROPERTY whose empty values are sent too, which clears it in Constant Contact (by default "
+        "an empty value is left out and the contact keeps what it has); repeat for more."
+    ),
+]
+CreateCustomFields = Annotated[
+    bool, typer.Option(help="Create the mapped custom fields the Constant Contact account does not have.")
+]
+MODE_MEANING = {"add": "adds and updates, never removes", "mirror": "also removes who left the segments"}
+
+
+def _mappings(specs: list[str] | None, send_empty: list[str] | None) -> list[FieldMapping] | None:
+    if not specs:
+        if send_empty:
+            raise InvalidInput("--send-empty names a property that no --field maps.", hint="Map it with --field.")
+        return None
+    found = [mapping.parse(spec, send_empty or ()) for spec in specs]
+    unmapped = set(send_empty or ()) - {item.target for item in found}
+    if unmapped:
+        raise InvalidInput(
+            f"--send-empty {', '.join(sorted(unmapped))}: no --field maps it.",
+            hint="Pass --send-empty with a PROPERTY that a --field maps.",
+        )
+    return found
 
 
 @app.command()
@@ -25,7 +62,7 @@ def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Option(help="A name for the export.")],
     connection: Annotated[str, typer.Option(help="The Constant Contact connection to use.")],
-    list_id: Annotated[str, typer.Option(help="The Constant Contact list ID (from the list's page address).")],
+    list_id: Annotated[str, typer.Option(help="The Constant Contact list ID (segport lists shows them).")],
     email_field: Annotated[str, typer.Option(help="The profile field that holds the email address.")],
     segment: Annotated[list[str], typer.Option(help="A segment to export; repeat for more.")],
     first_name_field: Annotated[str | None, typer.Option(help="The profile field with the first name.")] = None,
@@ -33,6 +70,9 @@ def add(
     mode: Annotated[
         str, typer.Option(help="add: add and update, never remove; mirror: also remove who left the segments.")
     ] = "add",
+    field: Fields = None,
+    send_empty: SendEmpty = None,
+    create_custom_fields: CreateCustomFields = False,
 ) -> None:
     """Save a new export. Saving does not run it."""
     state = context(ctx)
@@ -48,6 +88,8 @@ def add(
         first_name_field=first_name_field,
         last_name_field=last_name_field,
         mode=mode,
+        fields=_mappings(field, send_empty) or (),
+        create_custom_fields=create_custom_fields,
     )
     console.print(
         f"Saved export {view.name!r} ({view.mode} mode) -> list {view.list_name!r} ({view.list_id}). "
@@ -69,9 +111,17 @@ def edit(
     no_last_name: Annotated[bool, typer.Option("--no-last-name", help="Stop sending last names.")] = False,
     segment: Annotated[list[str] | None, typer.Option(help="Replace the segments; repeat for more.")] = None,
     mode: Annotated[str | None, typer.Option(help="add or mirror.")] = None,
+    field: Annotated[
+        list[str] | None, typer.Option(help="Replace the field mapping: PROFILE_FIELD=PROPERTY; repeat for more.")
+    ] = None,
+    send_empty: SendEmpty = None,
+    no_fields: Annotated[bool, typer.Option("--no-fields", help="Stop sending mapped fields.")] = False,
+    create_custom_fields: CreateCustomFields = False,
 ) -> None:
     """Change an export's settings."""
     state = context(ctx)
+    if no_fields and field:
+        raise InvalidInput("--no-fields and --field contradict each other.", hint="Pass one of them.")
     view = service.edit_export(
         state.store,
         state.settings,
@@ -87,6 +137,8 @@ def edit(
         clear_first_name=no_first_name,
         clear_last_name=no_last_name,
         mode=mode,
+        fields=[] if no_fields else _mappings(field, send_empty),
+        create_custom_fields=create_custom_fields,
     )
     console.print(f"Saved export {view.name!r} ({view.mode} mode).")
 
@@ -128,11 +180,39 @@ def show(ctx: typer.Context, name: Name) -> None:
         ("Email field", view.email_field),
         ("First name field", view.first_name_field or "-"),
         ("Last name field", view.last_name_field or "-"),
+        ("More fields", ", ".join(mapping.describe_all(view.fields)) or "-"),
+        ("Mode", f"{view.mode}: {MODE_MEANING[view.mode]}"),
         ("Segments", ", ".join(view.segments)),
         ("Created", f"{when(view.created_at)} by {view.created_by}"),
         ("Latest run", f"{view.last_status or 'never run'} {when(view.last_run_at)}"),
     ):
         console.print(f"{label}: {value}")
+
+
+@app.command()
+def properties(
+    ctx: typer.Context,
+    connection: Annotated[
+        str | None,
+        typer.Option("--connection", "-c", help="Also list this connection's custom fields (cf:NAME)."),
+    ] = None,
+) -> None:
+    """The contact properties a --field can fill, with their limits, and a connection's custom fields."""
+    table = Table("property", "what", "takes")
+    for name, item in PROPERTIES.items():
+        takes = {"month": "1-12 or a date", "day": "1-31 or a date", "date": "a date (YYYY-MM-DD)"}
+        table.add_row(name, item.label, takes.get(item.kind, f"text, at most {item.max_length} characters"))
+    console.print(table)
+    if connection is None:
+        console.print("Custom fields: cf:NAME (text, at most 255 characters); --connection NAME lists the account's.")
+        return
+    state = context(ctx)
+    found = custom_fields(state.store, state.settings, connection=connection)
+    fields = Table("property", "label", "type", title=f"Custom fields of {connection!r}")
+    for custom in found:
+        fields.add_row(f"cf:{custom.name}", custom.label, custom.type)
+    console.print(fields)
+    console.print(f"{len(found):,} of at most {MAX_CUSTOM_PER_ACCOUNT} custom fields.")
 
 
 @app.command()
@@ -196,7 +276,9 @@ def run(
     name: Name,
     full: Annotated[bool, typer.Option("--full", help="Send every member, not only the new and changed ones.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what a run would do; send nothing.")] = False,
-    show_rows: Annotated[bool, typer.Option("--show-rows", help="With --dry-run: list every row.")] = False,
+    show_rows: Annotated[
+        bool, typer.Option("--show-rows", help="With --dry-run: print every row as it is decided (tab-separated).")
+    ] = False,
     allow_mass_removal: Annotated[
         bool, typer.Option("--allow-mass-removal", help="Mirror mode: allow removing more than the set share.")
     ] = False,
@@ -209,7 +291,12 @@ def run(
     if dry_run:
         from segport.exports.dry_run import dry_run as plan_run
 
-        _print_dry_run(plan_run(state.store, state.settings, name=name, full=full, show_rows=show_rows))
+        if show_rows:
+            _write_line(("action", "profile_key", "email", "reason"))
+        on_row = (lambda row: _write_line((row.action, row.profile_key, row.email, row.reason))) if show_rows else None
+        _print_dry_run(
+            plan_run(state.store, state.settings, name=name, full=full, on_row=on_row), samples=not show_rows
+        )
         return 0
     with Progress(
         TextColumn("{task.description}"),
@@ -232,7 +319,14 @@ def run(
     return exit_code(state.store, run_id)
 
 
-def _print_dry_run(report: DryRun) -> None:
+def _write_line(values: tuple[str, ...]) -> None:
+    """One row of --show-rows, written at once (a rich table would hold every row until the end). Tabs and line
+    breaks inside a value are escaped, so each row stays one line of tab-separated values."""
+    escaped = (value.encode("unicode_escape").decode("ascii") if not value.isprintable() else value for value in values)
+    sys.stdout.write("\t".join(escaped) + "\n")
+
+
+def _print_dry_run(report: DryRun, *, samples: bool = True) -> None:
     kind = "full" if report.full else "incremental"
     console.print(f"Dry run of {report.export!r} ({report.mode} mode, {kind}); nothing was sent.")
     console.print(
@@ -244,10 +338,11 @@ def _print_dry_run(report: DryRun) -> None:
         console.print(f"  skip, {reason.replace('_', ' ')}: {count:,}")
     if report.message:
         console.print(report.message)
-    if report.rows:
-        table = Table("action", "profile key", "email", "reason")
-        for row in report.rows:
-            table.add_row(row.action, row.profile_key, row.email, row.reason)
+    if samples and report.samples:
+        table = Table("action", "profile key", "email", "reason", title="Some rows (--show-rows prints them all)")
+        for rows in report.samples.values():
+            for row in rows[:3]:
+                table.add_row(row.action, escape(row.profile_key), escape(row.email), escape(row.reason))
         console.print(table)
 
 

@@ -40,16 +40,25 @@ class JsonImportBatcher:
         self._max_contacts = min(max_contacts, MAX_IMPORT_CONTACTS)
         # Strictly below the cap: the API drops whatever lies beyond it.
         self._max_bytes = min(max_bytes, MAX_IMPORT_BYTES) - 1
-        self._rows: list[dict[str, str]] = []
+        self._rows: list[dict[str, str | int]] = []
         self._size = self._overhead
 
-    def add(self, email: str, first_name: str | None = None, last_name: str | None = None) -> ImportBatch | None:
-        """Add one contact; return the previous batch if this contact did not fit in it."""
-        row = {"email": email}
+    def add(
+        self,
+        email: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        properties: dict[str, str | int] | None = None,
+    ) -> ImportBatch | None:
+        """Add one contact (with more properties: job_title, cf:NAME...); return the previous batch if this
+        contact did not fit in it."""
+        row: dict[str, str | int] = {"email": email}
         if first_name:
             row["first_name"] = first_name
         if last_name:
             row["last_name"] = last_name
+        if properties:
+            row.update(properties)
         length = len(orjson.dumps(row))
         added = length + (1 if self._rows else 0)  # the comma between items
         finished = None

@@ -25,6 +25,7 @@ from segport.constant_contact.models import (
     AccountSummary,
     Activity,
     ContactList,
+    CustomField,
 )
 from segport.constant_contact.responses import Action, parse_error_body, rule_for
 from segport.constant_contact.retry import OUTAGE, THROTTLED, RetryPolicy
@@ -128,6 +129,34 @@ class ConstantContactClient:
             exc.hint = f"A list named {name!r} already exists; use its list ID or choose another name."
             raise
         return ContactList.model_validate_json(response.content)
+
+    def custom_fields(self) -> list[CustomField]:
+        """Every custom field of the account (at most 100), following `_links.next`."""
+        found: list[CustomField] = []
+        url = "contact_custom_fields"
+        params: dict[str, Any] | None = {"limit": 100}
+        while url:
+            response = self._request("getCustomFields", "GET", url, params=params, replay_safe=True)
+            page = orjson.loads(response.content)
+            found += [CustomField.model_validate(item) for item in page.get("custom_fields") or []]
+            url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
+            params = None
+        return found
+
+    def create_custom_field(self, label: str) -> CustomField:
+        """A text custom field; its `name` (label with underscores for blanks) is what imports use."""
+        try:
+            response = self._request(
+                "postCustomFields",
+                "POST",
+                "contact_custom_fields",
+                json_body={"label": label, "type": "string"},
+                replay_safe=False,
+            )
+        except Conflict as exc:
+            exc.hint = f"The account already has a custom field {label!r}."
+            raise
+        return CustomField.model_validate_json(response.content)
 
     # -- bulk activities ---------------------------------------------------------------------------------
 

@@ -36,6 +36,13 @@ class AccountSummary(_Model):
     time_zone_id: str | None = None
 
 
+class CustomField(_Model):
+    custom_field_id: str
+    label: str
+    name: str  # the label with blanks as underscores: the key `cf:<name>` of an import
+    type: str = "string"
+
+
 class ContactList(_Model):
     list_id: str
     name: str

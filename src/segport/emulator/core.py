@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from segport.clock import Clock, SystemClock
-from segport.emulator import inspection, oauth_server, v3
+from segport.emulator import custom_fields, inspection, oauth_server, v3
 from segport.emulator.authorization import Authorization
 from segport.emulator.faults import ACTIVITY_EFFECTS, Fault, FaultSchedule
 from segport.emulator.messages import Request, Response, api_error, json_response, single_error
@@ -22,6 +22,7 @@ from segport.emulator.settings import EmulatorSettings
 from segport.emulator.world import World
 
 MAX_LOGGED_REQUESTS = 20_000
+ROUTE_MODULES = (v3, custom_fields)  # importing them registers their handlers in v3.ROUTES
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,10 @@ class Emulator:
     def contact(self, email: str) -> dict[str, Any] | None:
         with self._lock:
             found = self.world.contacts.get(email.strip().lower())
-            return found.public(include_lists=True) if found else None
+            if found is None:
+                return None
+            # The properties imports set, as sent (job_title, cf:NAME...): what the tests read back.
+            return {**found.public(include_lists=True), "properties": dict(found.properties or {})}
 
     def unsubscribe(self, email: str) -> bool:
         with self._lock:

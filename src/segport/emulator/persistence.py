@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from segport.emulator.authorization import RefreshGrant
-from segport.emulator.world import ActivityRecord, Contact, ContactListRecord, Outcome
+from segport.emulator.world import ActivityRecord, Contact, ContactListRecord, CustomFieldRecord, Outcome
 
 if TYPE_CHECKING:
     from segport.emulator.core import Emulator
@@ -60,8 +60,13 @@ def save_state(emulator: Emulator, path: Path) -> None:
                     c.created_at.isoformat(),
                     c.updated_at.isoformat(),
                     list(c.lists),
+                    c.properties,
                 ]
                 for c in world.contacts.values()
+            ],
+            "custom_fields": [
+                [f.custom_field_id, f.label, f.name, f.type, f.created_at.isoformat()]
+                for f in world.custom_fields.values()
             ],
             "activities": [
                 {
@@ -125,7 +130,7 @@ def load_state(emulator: Emulator, path: Path) -> None:
         record.members = dict.fromkeys(item["members"])
         world.lists[record.list_id] = record
     for row in state["contacts"]:
-        contact_id, email, first, last, permission, source, opt_out, created, updated, lists = row
+        contact_id, email, first, last, permission, source, opt_out, created, updated, lists = row[:10]
         contact = Contact(email, first, last, datetime.fromisoformat(created))
         contact.contact_id = contact_id
         contact.permission = permission
@@ -133,8 +138,11 @@ def load_state(emulator: Emulator, path: Path) -> None:
         contact.opt_out_date = datetime.fromisoformat(opt_out) if opt_out else None
         contact.updated_at = datetime.fromisoformat(updated)
         contact.lists = tuple(lists)
+        contact.properties = row[10] if len(row) > 10 else None  # states saved before properties: none
         world.contacts[email.lower()] = contact
         world.contacts_by_id[contact_id] = contact
+    for field_id, label, name, kind, created in state.get("custom_fields") or []:
+        world.custom_fields[name] = CustomFieldRecord(field_id, label, name, kind, datetime.fromisoformat(created))
     for item in state["activities"]:
         results = base64.b64decode(item["results"]) if item.get("results") else None
         finished = item["state"] in ("completed", "failed", "cancelled", "timed_out")

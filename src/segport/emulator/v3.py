@@ -17,6 +17,7 @@ import orjson
 
 from segport.emulator import checks
 from segport.emulator.messages import Request, Response, api_error, json_response, single_error
+from segport.emulator.world import ImportRow
 
 if TYPE_CHECKING:
     from segport.emulator.core import Emulator
@@ -26,6 +27,7 @@ MAX_JSON_CONTACTS = 40_000
 MAX_CSV_LINES = 40_000  # including the header line
 SALVAGED_LISTS = re.compile(r'"list_ids"\s*:\s*\[')
 SALVAGED_DATA = re.compile(r'"import_data"\s*:\s*\[')
+NAMED_PROPERTIES = ("email", "first_name", "last_name")  # the rest of an import item: contact_properties.py
 UUID_SHAPE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 Handler = Callable[["Emulator", Request, dict[str, str]], Response]
@@ -260,10 +262,12 @@ def json_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
             "activities.api.bad.request",
             f"The total number of contacts in the JSON payload cannot exceed {MAX_JSON_CONTACTS:,}.",
         )
-    rows = []
+    rows: list[ImportRow] = []
     for number, item in enumerate(items, start=1):
         item = item if isinstance(item, dict) else {}
-        rows.append((number, _text(item.get("email")), _text(item.get("first_name")), _text(item.get("last_name"))))
+        others = {key: value for key, value in item.items() if key not in NAMED_PROPERTIES} or None
+        email, first, last = (_text(item.get(key)) for key in NAMED_PROPERTIES)
+        rows.append((number, email, first, last, others))
     return _queue_import(emulator, rows, targets, None)
 
 
@@ -306,16 +310,18 @@ def file_import(emulator: Emulator, request: Request, _: dict[str, str]) -> Resp
     columns = {name.strip().lower() for name in (reader.fieldnames or [])}
     if "email" not in columns and "sms_number" not in columns:
         return api_error(400, "activities.api.bad.request", "The file needs an email or sms_number column.")
-    rows = []
+    rows: list[ImportRow] = []
     for number, record in enumerate(reader, start=2):
         normal = {(key or "").strip().lower(): value for key, value in record.items()}
-        rows.append((number, normal.get("email"), normal.get("first_name") or None, normal.get("last_name") or None))
+        rows.append(
+            (number, normal.get("email"), normal.get("first_name") or None, normal.get("last_name") or None, None)
+        )
     return _queue_import(emulator, rows, targets, file_name, errors)
 
 
 def _queue_import(
     emulator: Emulator,
-    rows: list[tuple[int, str | None, str | None, str | None]],
+    rows: list[ImportRow],
     targets: list[str],
     file_name: str | None,
     errors: list[str] | None = None,

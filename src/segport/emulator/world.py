@@ -21,6 +21,7 @@ from typing import Any
 
 from segport.clock import Clock
 from segport.constant_contact.addresses import is_valid_address
+from segport.emulator import contact_properties
 
 MAX_IMPORT_EMAIL = 50
 MAX_NAME = 50
@@ -31,6 +32,10 @@ def is_valid_email(email: str) -> bool:
     """Inference: Constant Contact documents no pattern; the emulator refuses what segport's written rule set
     refuses (constant_contact/addresses.py), so the two cannot drift apart."""
     return len(email) <= MAX_IMPORT_EMAIL and is_valid_address(email)
+
+
+# (row number, email, first name, last name, the item's other properties as sent or None)
+ImportRow = tuple[int, str | None, str | None, str | None, dict[str, Any] | None]
 
 
 def iso(moment: datetime) -> str:
@@ -48,6 +53,7 @@ class Contact:
         "opt_out_date",
         "opt_out_source",
         "permission",
+        "properties",
         "updated_at",
     )
 
@@ -63,6 +69,8 @@ class Contact:
         self.updated_at = now
         # Most contacts are on one or two lists: a tuple costs far less than a set per contact.
         self.lists: tuple[str, ...] = ()
+        # Job title, phones, addresses, birthday, anniversary, custom fields (cf:NAME) when an import set them.
+        self.properties: dict[str, str | int] | None = None
 
     def public(self, *, include_lists: bool = False) -> dict[str, object]:
         address: dict[str, object] = {
@@ -90,6 +98,25 @@ class Contact:
         if include_lists:
             body["list_memberships"] = list(self.lists)
         return body
+
+
+@dataclass
+class CustomFieldRecord:
+    custom_field_id: str
+    label: str
+    name: str  # the label with blanks as underscores: imports set it as cf:<name>
+    type: str
+    created_at: datetime
+
+    def public(self) -> dict[str, object]:
+        return {
+            "custom_field_id": self.custom_field_id,
+            "label": self.label,
+            "name": self.name,
+            "type": self.type,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.created_at),
+        }
 
 
 @dataclass
@@ -210,6 +237,7 @@ class World:
         self.contacts_by_id: dict[str, Contact] = {}
         self.lists: dict[str, ContactListRecord] = {}
         self.activities: dict[str, ActivityRecord] = {}
+        self.custom_fields: dict[str, CustomFieldRecord] = {}  # by name
         self._queue_end: datetime | None = None
         # Addresses this account's imports refuse although they look valid (Constant Contact refuses some
         # addresses for reasons a sender cannot check, e.g. a blocked domain): counted as import errors.
@@ -229,22 +257,42 @@ class World:
     def list_named(self, name: str) -> ContactListRecord | None:
         return next((record for record in self.lists.values() if record.name == name), None)
 
+    def create_custom_field(self, label: str, kind: str) -> CustomFieldRecord:
+        record = CustomFieldRecord(str(uuid.uuid4()), label, label.replace(" ", "_"), kind, self.clock.now())
+        self.custom_fields[record.name] = record
+        return record
+
     # -- contacts ------------------------------------------------------------------------------------------
 
-    def upsert(self, email: str, first_name: str | None, last_name: str | None, now: datetime) -> Contact:
+    def upsert(
+        self,
+        email: str,
+        first_name: str | None,
+        last_name: str | None,
+        now: datetime,
+        properties: dict[str, str | int] | None = None,
+    ) -> Contact:
         key = email.lower()
         contact = self.contacts.get(key)
         if contact is None:
             contact = Contact(email, first_name, last_name, now)
             self.contacts[key] = contact
             self.contacts_by_id[contact.contact_id] = contact
-            return contact
-        # "existing contacts are updated only on the properties sent"
-        if first_name is not None:
-            contact.first_name = first_name
-        if last_name is not None:
-            contact.last_name = last_name
-        contact.updated_at = now
+        else:
+            # "existing contacts are updated only on the properties sent"
+            if first_name is not None:
+                contact.first_name = first_name
+            if last_name is not None:
+                contact.last_name = last_name
+            contact.updated_at = now
+        if properties:
+            kept = dict(contact.properties or {})
+            for name, value in properties.items():
+                if value == "":
+                    kept.pop(name, None)  # Inference: an empty value sent clears the property
+                else:
+                    kept[name] = value
+            contact.properties = kept or None
         return contact
 
     def add_to_lists(self, contact: Contact, list_ids: Iterable[str]) -> bool:
@@ -290,41 +338,48 @@ class World:
 
     # -- bulk work -----------------------------------------------------------------------------------------
 
-    def import_rows(self, rows: list[tuple[int, str | None, str | None, str | None]], list_ids: list[str]) -> Outcome:
-        """Apply an import: rows of (row number, email, first name, last name)."""
+    def import_rows(self, rows: list[ImportRow], list_ids: list[str]) -> Outcome:
+        """Apply an import: rows of (row number, email, first name, last name, other properties)."""
         now = self.clock.now()
         errors: list[str] = []
         # As the service counts them: a malformed address (or none) is a correctable error, counted only in
         # correctable_count; a refused address or a membership over the limit is an error (error_count).
-        error_count = 0
-        correctable = 0
-        merged: dict[str, tuple[str, str | None, str | None]] = {}
-        for number, email, first_name, last_name in rows:
+        refused = {"error": 0, "correctable": 0}
+
+        def refuse(number: int, message: str, *, correctable: bool) -> None:
+            refused["correctable" if correctable else "error"] += 1
+            if len(errors) < MAX_ERROR_MESSAGES:
+                errors.append(f"Row {number}: {message}")
+
+        custom_names = set(self.custom_fields)
+        merged: dict[str, tuple[str, str | None, str | None, dict[str, str | int] | None]] = {}
+        for number, email, first_name, last_name, item in rows:
             address = (email or "").strip()
             if not address or not is_valid_email(address) or address.lower() in self.malformed:
-                correctable += 1
-                if len(errors) < MAX_ERROR_MESSAGES:
-                    errors.append(f"Row {number}: invalid email address.")
+                refuse(number, "invalid email address.", correctable=True)
                 continue
             if address.lower() in self.blocked:
-                error_count += 1
-                if len(errors) < MAX_ERROR_MESSAGES:
-                    errors.append(f"Row {number}: the email address was refused.")
+                refuse(number, "the email address was refused.", correctable=False)
                 continue
             if (first_name and len(first_name) > MAX_NAME) or (last_name and len(last_name) > MAX_NAME):
-                error_count += 1
-                if len(errors) < MAX_ERROR_MESSAGES:
-                    errors.append(f"Row {number}: a name is longer than {MAX_NAME} characters.")
+                refuse(number, f"a name is longer than {MAX_NAME} characters.", correctable=False)
+                continue
+            try:
+                properties = contact_properties.read(item, custom_names) if item else None
+            except contact_properties.RowRefused as refusal:
+                refuse(number, str(refusal), correctable=refusal.correctable)
                 continue
             key = address.lower()
             earlier = merged.get(key)
             if earlier is not None:  # duplicates in one import are merged; later values win
                 first_name = first_name if first_name is not None else earlier[1]
                 last_name = last_name if last_name is not None else earlier[2]
-            merged[key] = (address, first_name, last_name)
+                properties = {**(earlier[3] or {}), **(properties or {})} or None
+            merged[key] = (address, first_name, last_name, properties)
+        error_count, correctable = refused["error"], refused["correctable"]
         cannot_add = 0
-        for address, first_name, last_name in merged.values():
-            contact = self.upsert(address, first_name, last_name, now)
+        for address, first_name, last_name, properties in merged.values():
+            contact = self.upsert(address, first_name, last_name, now, properties)
             if contact.permission == "unsubscribed":
                 cannot_add += 1
                 continue
@@ -463,7 +518,8 @@ class World:
     def perform(self, kind: str, payload: dict[str, Any]) -> Outcome:
         """Do what an activity of `kind` was asked to do (its payload is what the request carried)."""
         if kind == "import":
-            rows = [(int(number), email, first, last) for number, email, first, last in payload["rows"]]
+            # Rows saved by an emulator before properties existed have four items.
+            rows = [(int(row[0]), row[1], row[2], row[3], row[4] if len(row) > 4 else None) for row in payload["rows"]]
             return self.import_rows(rows, payload["list_ids"])
         if kind == "remove":
             return self.remove_members(payload["contact_ids"], payload["list_ids"])

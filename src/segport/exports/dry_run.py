@@ -8,6 +8,7 @@ size, which the mass-removal guard needs.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -44,7 +45,11 @@ class DryRun:
     unchanged: int = 0
     skip: Counter[str] = field(default_factory=Counter)
     message: str = ""
-    rows: list[PlannedRow] = field(default_factory=list)
+    # The first few rows of each action (add, update, remove, skip): what the pages and the API show.
+    samples: dict[str, list[PlannedRow]] = field(default_factory=dict)
+
+
+SAMPLES_PER_ACTION = 10
 
 
 def dry_run(
@@ -53,9 +58,11 @@ def dry_run(
     *,
     name: str,
     full: bool = False,
-    show_rows: bool = False,
+    on_row: Callable[[PlannedRow], None] | None = None,
     http: httpx.Client | None = None,
 ) -> DryRun:
+    """What a run would do. `on_row` is handed every row as it is decided (the CLI's --show-rows prints them as
+    they come: a list of 119,000 rows is never held); the report keeps a few of each action as samples."""
     export = show_export(store, name=name)
     connection_of(export)  # a disconnected export would not run: say so rather than plan a run
     report = DryRun(export.name, export.mode, full)
@@ -73,8 +80,11 @@ def dry_run(
         return report
 
     def keep(row: PlannedRow) -> None:
-        if show_rows:
-            report.rows.append(row)
+        sample = report.samples.setdefault(row.action, [])
+        if len(sample) < SAMPLES_PER_ACTION:
+            sample.append(row)
+        if on_row is not None:
+            on_row(row)
 
     streamed = 0
     sending: set[str] = set()

@@ -20,7 +20,7 @@ from sqlalchemy import func, literal, select
 
 from segport.constant_contact import JsonImportBatcher
 from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError
-from segport.exports import acknowledging, decisions, finishing, mirror, sync
+from segport.exports import acknowledging, decisions, finishing, mapping, mirror, sync
 from segport.exports import scope as scope_of
 from segport.exports.context import RunContext
 from segport.exports.decisions import Action, Leaver
@@ -290,6 +290,7 @@ def _stream(
     resume_after = tally.position
     last_position = resume_after
     full = bool(ctx.record.read()["full"])
+    fields = ctx.export.fields
     # Closed even when the loop stops early (a server-side cursor must not be left open).
     with closing(stream_members(ctx.store, plan.source, plan.query, ctx.export)) as members:
         for member in members:
@@ -305,13 +306,18 @@ def _stream(
                 if decision.reason is not None:
                     tally.rows.append(_row(member, decision.reason, decision.detail))
             else:
-                finished = batcher.add(member.email, member.first_name, member.last_name)
+                extra = mapping.convert(fields, member.raw[3]) if fields else None
+                finished = batcher.add(
+                    member.email, member.first_name, member.last_name, extra.properties if extra else None
+                )
                 if finished is not None:  # the batch before this member is complete: its counts exclude this one
                     _hand_over(tally, pipeline, finished, last_position)
                     ctx.control.check()  # a batch boundary: stop here if asked to
                 tally.counts["added" if decision.action is Action.ADD else "updated"] += 1
-                tally.counts["truncated"] += member.truncated
+                # Per member, as the other counters: a name or a mapped value cut to fit, a value left out.
+                tally.counts["truncated"] += member.truncated or bool(extra and extra.cut)
                 tally.counts["cleaned"] += member.cleaned
+                tally.counts["left_out"] += bool(extra and extra.left_out)
                 before = presence.get(member.email)
                 if before is None:
                     before = decisions.on_list_before(member, on_list)

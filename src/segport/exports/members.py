@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Select, Text, and_, cast, exists, func, literal, literal_column, null, or_, select, true
 
+from segport.exports.mapping import raw_extra
 from segport.exports.normalize import DUPLICATE, clean_name, normalize_email
 from segport.exports.service import ExportView
 from segport.profiles.source import ProfileSource
@@ -30,7 +31,8 @@ from segport.store.tables import pending_removals, sync_state
 STREAM_CHUNK = 10_000
 LOOKUP_CHUNK = 2_000
 
-Raw = tuple[str | None, str | None, str | None]  # email, first name, last name as the source holds them
+# Email, first name, last name as the source holds them, and the mapped fields' values (mapping.raw_extra).
+Raw = tuple[str | None, str | None, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -92,7 +94,7 @@ def member_condition(store: Store, source: ProfileSource, rules: list[Group | Co
 def _raw_columns(source: ProfileSource, export: ExportView) -> list[Any]:
     table = source.table
     names = (export.email_field, export.first_name_field, export.last_name_field)
-    return [cast(table.c[name], Text) if name else null() for name in names]
+    return [cast(table.c[name], Text) if name else null() for name in names] + [raw_extra(source, export.fields)]
 
 
 def is_member(store: Store, source: ProfileSource, rules: list[Group | Combination], key: Any) -> Any:
@@ -155,6 +157,7 @@ def member_query(
             synced.c.raw_email,
             synced.c.raw_first_name,
             synced.c.raw_last_name,
+            synced.c.raw_extra,
             synced.c.outcome,
             synced.c.added_by_export,
             twin if changed_only else literal(None),
@@ -173,6 +176,7 @@ def member_query(
                 synced.c.raw_email.is_distinct_from(raw[0]),
                 synced.c.raw_first_name.is_distinct_from(raw[1]),
                 synced.c.raw_last_name.is_distinct_from(raw[2]),
+                synced.c.raw_extra.is_distinct_from(raw[3]),
             )
         )
     return MemberQuery(query, joined=True)
@@ -192,6 +196,7 @@ def held_back_unchanged(
         sync_state.c.raw_email.is_not_distinct_from(raw[0]),
         sync_state.c.raw_first_name.is_not_distinct_from(raw[1]),
         sync_state.c.raw_last_name.is_not_distinct_from(raw[2]),
+        sync_state.c.raw_extra.is_not_distinct_from(raw[3]),
     )
     query = (
         select(sync_state.c.profile_key, sync_state.c.email, sync_state.c.outcome)
@@ -213,7 +218,7 @@ def count_members(store: Store, source: ProfileSource, rules: list[Group | Combi
 def _rows(
     store: Store, source: ProfileSource, plan: MemberQuery, export_id: int
 ) -> Generator[tuple[Any, ...], None, None]:
-    """Rows of (key, raw email, raw first, raw last, synced email, synced raw x3, outcome, added, twin, prior)."""
+    """Rows of (key, raw x4, synced email, synced raw x4, outcome, added, twin, prior): raw as Raw is."""
     with source.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(plan.query)
         with result:  # closes the (server-side) cursor however the reading ends
@@ -243,7 +248,7 @@ def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> It
     for row in chunk:
         hit = found.get(str(row[0]))
         if hit is None:
-            yield (*row, None, None, None, None, None, None, None, None)
+            yield (*row, None, None, None, None, None, None, None, None, None)
         else:
             yield (
                 *row,
@@ -251,6 +256,7 @@ def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> It
                 hit.raw_email,
                 hit.raw_first_name,
                 hit.raw_last_name,
+                hit.raw_extra,
                 hit.outcome,
                 hit.added_by_export,
                 None,
@@ -277,25 +283,25 @@ def _members(rows: Iterator[tuple[Any, ...]]) -> Iterator[Member]:
     non_ascii_seen: dict[str, str] = {}
     for position, row in enumerate(rows, start=1):
         key = str(row[0])
-        raw: Raw = (row[1], row[2], row[3])
+        raw: Raw = (row[1], row[2], row[3], row[4])
         email, problem = normalize_email(row[1])
         first, first_cut, first_cleaned = clean_name(row[2])
         last, last_cut, last_cleaned = clean_name(row[3])
         detail = None
         synced = None
-        if row[4] is not None:
-            synced = Synced(row[4], (row[5], row[6], row[7]), row[8], bool(row[9]))
+        if row[5] is not None:
+            synced = Synced(row[5], (row[6], row[7], row[8], row[9]), row[10], bool(row[11]))
         if problem is None:
             twin = previous_key if email == previous_email else None
             if twin is None and not email.isascii():
                 twin = non_ascii_seen.get(email)
                 non_ascii_seen.setdefault(email, key)
-            twin = twin or row[10]
+            twin = twin or row[12]
             if twin is not None:
                 problem, detail = DUPLICATE, f"same email as profile {twin}"
             else:
                 previous_email, previous_key = email, key
-        prior = None if row[11] is None else bool(row[11])
+        prior = None if row[13] is None else bool(row[13])
         yield Member(
             position,
             key,

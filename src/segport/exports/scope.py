@@ -50,6 +50,9 @@ def fingerprint(store: Store, source: ProfileSource, export: ExportView, rules: 
         export.last_name_field or "",
         definition_digest(checked, resolver(store)),
         repr(sorted((field.name, field.type) for field in source.fields)),
+        # A changed mapping changes what every member sends: the next run compares them all, not only the
+        # profiles that changed.
+        repr([(item.source_field, item.target, item.send_empty) for item in export.fields]),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 

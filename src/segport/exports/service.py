@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from segport import audit
 from segport.config import Settings
 from segport.connections import lists as account_lists
+from segport.connections.custom_fields import ensure_custom_fields
 from segport.connections.service import client_for, http_session
 from segport.errors import InvalidInput, NotFound, Refused
+from segport.exports import mapping
+from segport.exports.mapping import FieldMapping
 from segport.profiles.source import load_source
 from segport.runs import queue
 from segport.store import Store
@@ -54,6 +57,7 @@ class ExportView:
     last_run_at: datetime | None
     # Disconnected: whether the connection it had was shared with contributors (its access rules stay).
     contributors_allowed: bool | None = None
+    fields: list[FieldMapping] = field(default_factory=list)  # more contact properties (exports/mapping.py)
 
 
 def _row(connection: Connection, name: str) -> Any:
@@ -134,6 +138,18 @@ def _check_list(store: Store, settings: Settings, connection_id: int, list_id: s
             ) from None
 
 
+def _check_custom_fields(
+    store: Store,
+    settings: Settings,
+    connection: str,
+    fields: Sequence[FieldMapping],
+    create: bool,
+    http: httpx.Client | None,
+) -> None:
+    names = [item.custom_name for item in fields if item.custom_name]
+    ensure_custom_fields(store, settings, connection=connection, names=names, create=create, http=http)
+
+
 def _connection_name(store: Store, connection_id: int) -> str:
     with store.begin() as db:
         return str(db.execute(select(connections.c.name).where(connections.c.id == connection_id)).scalar_one())
@@ -161,6 +177,8 @@ def add_export(
     first_name_field: str | None = None,
     last_name_field: str | None = None,
     mode: str = "add",
+    fields: Sequence[FieldMapping] = (),
+    create_custom_fields: bool = False,
     http: httpx.Client | None = None,
 ) -> ExportView:
     """Save an export (it does not run it)."""
@@ -171,7 +189,9 @@ def add_export(
         connection_id = _connection_id(db, connection)
         segment_ids = _segment_ids(db, segment_names)
     _check_fields(store, email_field, first_name_field, last_name_field)
+    fields = mapping.check(load_source(store), fields)
     list_name = _check_list(store, settings, connection_id, list_id, http)
+    _check_custom_fields(store, settings, connection, fields, create_custom_fields, http)
     now = datetime.now(UTC)
     try:
         with store.begin() as db:
@@ -191,7 +211,17 @@ def add_export(
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             db.execute(insert(export_segments), [{"export_id": export_id, "segment_id": s} for s in segment_ids])
-            audit.record(db, actor, "export.created", name, list_id=list_id.lower(), segments=segment_names, mode=mode)
+            mapping.save(db, export_id, fields)
+            audit.record(
+                db,
+                actor,
+                "export.created",
+                name,
+                list_id=list_id.lower(),
+                segments=segment_names,
+                mode=mode,
+                fields=mapping.describe_all(fields),
+            )
     except IntegrityError:
         raise Refused(f"An export named {name!r} already exists.", hint="Choose another name.") from None
     return show_export(store, name=name)
@@ -212,9 +242,12 @@ def edit_export(
     clear_first_name: bool = False,
     clear_last_name: bool = False,
     mode: str | None = None,
+    fields: Sequence[FieldMapping] | None = None,
+    create_custom_fields: bool = False,
     actor: str,
     http: httpx.Client | None = None,
 ) -> ExportView:
+    """Change an export; `fields` (when given) replaces its field mapping, an empty one clears it."""
     current = show_export(store, name=name)
     changes: dict[str, Any] = {"mode": _check_mode(mode) if mode else current.mode}
     with store.begin() as db:
@@ -224,6 +257,7 @@ def edit_export(
     first = None if clear_first_name else (first_name_field or current.first_name_field)
     last = None if clear_last_name else (last_name_field or current.last_name_field)
     _check_fields(store, email, first, last)
+    new_fields = mapping.check(load_source(store), fields) if fields is not None else current.fields
     if list_id or connection:
         target = (list_id or current.list_id).strip()
         if connection_id is None:
@@ -233,6 +267,10 @@ def edit_export(
             )
         changes["list_name"] = _check_list(store, settings, connection_id, target, http)
         changes["list_id"] = target.lower()
+    if connection_id is not None and (fields is not None or connection):
+        checked_with = connection or current.connection
+        assert checked_with is not None
+        _check_custom_fields(store, settings, checked_with, new_fields, create_custom_fields, http)
     changes.update(
         name=checked_name(new_name, kind="export") if new_name is not None else name,
         connection_id=connection_id,
@@ -258,7 +296,11 @@ def edit_export(
             if segment_ids is not None:
                 db.execute(delete(export_segments).where(export_segments.c.export_id == current.id))
                 db.execute(insert(export_segments), [{"export_id": current.id, "segment_id": s} for s in segment_ids])
+            if fields is not None:
+                mapping.save(db, current.id, new_fields)
             changed = {key: value for key, value in changes.items() if key != "updated_at"}
+            if fields is not None:
+                changed["fields"] = mapping.describe_all(new_fields)
             audit.record(db, actor, "export.changed", name, **changed, segments=segment_names)
     except IntegrityError:
         raise Refused(f"An export named {new_name!r} already exists.", hint="Choose another name.") from None
@@ -290,6 +332,7 @@ def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> E
             ).inserted_primary_key[0]  # type: ignore[index]
             ids = _segment_ids(db, original.segments)
             db.execute(insert(export_segments), [{"export_id": export_id, "segment_id": s} for s in ids])
+            mapping.save(db, export_id, original.fields)
             audit.record(db, actor, "export.duplicated", new_name, original=name)
     except IntegrityError:
         raise Refused(f"An export named {new_name!r} already exists.", hint="Choose another name.") from None
@@ -391,6 +434,7 @@ def _views(db: Connection, rows: Sequence[Any]) -> list[ExportView]:
         .order_by(segments.c.name)
     ):
         segment_names.setdefault(export_id, []).append(segment_name)
+    mappings = mapping.load_all(db, ids)
     latest = select(func.max(runs.c.id)).where(runs.c.export_id.in_(ids)).group_by(runs.c.export_id)
     last_runs = {
         export_id: (status, created_at)
@@ -404,13 +448,18 @@ def _views(db: Connection, rows: Sequence[Any]) -> list[ExportView]:
             connection_names.get(row["connection_id"]),
             segment_names.get(row["id"], []),
             last_runs.get(row["id"]),
+            mappings.get(row["id"], []),
         )
         for row in rows
     ]
 
 
 def _view(
-    row: Any, connection_name: str | None, segment_names: list[str], last: tuple[str, datetime] | None
+    row: Any,
+    connection_name: str | None,
+    segment_names: list[str],
+    last: tuple[str, datetime] | None,
+    fields: list[FieldMapping],
 ) -> ExportView:
     return ExportView(
         row["id"],
@@ -430,4 +479,5 @@ def _view(
         last[0] if last else None,
         last[1] if last else None,
         row["contributors_allowed"],
+        fields,
     )

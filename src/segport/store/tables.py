@@ -162,6 +162,18 @@ export_segments = Table(
     Column("segment_id", Integer, ForeignKey("segments.id", ondelete="RESTRICT"), primary_key=True),
 )
 
+# More contact properties an export fills, each from a profile field (exports/properties.py names them).
+export_fields = Table(
+    "export_fields",
+    metadata,
+    Column("export_id", Integer, ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True),
+    Column("target", String(64), primary_key=True),  # a property (job_title...) or cf:<custom field name>
+    Column("position", Integer, nullable=False),
+    Column("source_field", String(255), nullable=False),
+    # An empty profile value is sent as "" (which clears the property in Constant Contact) instead of left out.
+    Column("send_empty", Boolean, nullable=False, server_default=false()),
+)
+
 # The counters a run keeps, each a column of `runs`.
 RUN_COUNTERS = (
     "members",
@@ -174,6 +186,7 @@ RUN_COUNTERS = (
     "duplicate",
     "truncated",
     "cleaned",
+    "left_out",
     "unsubscribed",
     "errors",
 )
@@ -197,6 +210,7 @@ runs = Table(
     Column("truncated", BigInteger, nullable=False, default=0),
     # Names that held control characters (a line break, a tab), taken out before sending.
     Column("cleaned", BigInteger, nullable=False, server_default="0"),
+    Column("left_out", BigInteger, nullable=False, server_default="0"),  # mapped values that could not be sent
     Column("unsubscribed", BigInteger, nullable=False, default=0),
     Column("errors", BigInteger, nullable=False, default=0),
     # Resume point: how many streamed members the accepted batches covered.
@@ -308,6 +322,8 @@ sync_state = Table(
     Column("raw_email", Text),
     Column("raw_first_name", Text),
     Column("raw_last_name", Text),
+    # The mapped properties' values as read, one text (see exports/mapping.py); NULL when none has a value.
+    Column("raw_extra", Text),
     Column("contact_id", String(64)),  # when known (from a list export)
     # True when this export put the contact on the list; mirror mode removes only those.
     Column("added_by_export", Boolean, nullable=False),
@@ -370,6 +386,7 @@ run_sent = Table(
     Column("raw_first_name", Text),
     Column("raw_last_name", Text),
     Column("on_list_before", Boolean, nullable=False),
+    Column("raw_extra", Text),
     # The address this export had put on the list for the profile before, when the email changed.
     Column("replaced_email", Text),
     Index("ix_run_sent_run_batch", "run_id", "batch_number"),

@@ -17,6 +17,7 @@ from segport.api.state import http_of, settings_of
 from segport.connections import lists as account_lists
 from segport.connections import service as connections
 from segport.connections import web_sign_in
+from segport.connections.custom_fields import custom_fields
 
 router = APIRouter()
 
@@ -163,3 +164,12 @@ def create_account_list(
         store, settings_of(request), connection=name, name=body.name, actor=user.name, http=http_of(request)
     )
     return dataclasses.asdict(item)
+
+
+@router.get("/api/connections/{name}/custom_fields", tags=["connections"])
+def custom_fields_of(name: str, request: Request, user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    """The custom fields of the connection's Constant Contact account: an export maps a profile field to one as
+    cf:NAME."""
+    may_use_connection(store, user, name)
+    found = custom_fields(store, settings_of(request), connection=name, http=http_of(request))
+    return [{"name": item.name, "label": item.label, "type": item.type, "target": f"cf:{item.name}"} for item in found]

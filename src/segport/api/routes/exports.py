@@ -14,12 +14,26 @@ from segport.api.routes.system import schedule_view
 from segport.api.state import http_of, settings_of
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
+from segport.exports.mapping import FieldMapping
+from segport.exports.properties import PROPERTIES
 from segport.runs import queue
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.service import run_all, schedule_exports, set_export_schedule
 from segport.users.service import User
 
 router = APIRouter()
+
+
+class MappedField(BaseModel):
+    source_field: str = Field(min_length=1, max_length=255, description="The profile field.")
+    target: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The contact property (GET /api/properties lists them) or cf:NAME for a custom field.",
+    )
+    send_empty: bool = Field(
+        default=False, description="Send empty values too, which clears the property in Constant Contact."
+    )
 
 
 class NewExport(BaseModel):
@@ -31,6 +45,8 @@ class NewExport(BaseModel):
     last_name_field: str | None = None
     segments: list[str] = Field(min_length=1)
     mode: str = Field(default="add", pattern="^(add|mirror)$")
+    fields: list[MappedField] = Field(default=[], max_length=100)
+    create_custom_fields: bool = Field(default=False, description="Create mapped custom fields the account lacks.")
 
 
 class ExportChange(BaseModel):
@@ -42,6 +58,8 @@ class ExportChange(BaseModel):
     last_name_field: str | None = None
     segments: list[str] | None = None
     mode: str | None = Field(default=None, pattern="^(add|mirror)$")
+    fields: list[MappedField] | None = Field(default=None, max_length=100, description="Replaces the mapping.")
+    create_custom_fields: bool = False
 
 
 class Duplicate(BaseModel):
@@ -63,6 +81,12 @@ class ExportScheduleBody(BaseModel):
     timezone: str = "UTC"
 
 
+def _mappings(fields: list[MappedField] | None) -> list[FieldMapping] | None:
+    if fields is None:
+        return None
+    return [FieldMapping(item.source_field.strip(), item.target.strip(), item.send_empty) for item in fields]
+
+
 def _export(view: exports.ExportView, user: User, store: Any, editable: bool | None = None) -> dict[str, Any]:
     if editable is None:
         editable = may_edit(store, user, view)
@@ -74,6 +98,21 @@ def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) 
     """Every export; `search` matches the export's name, its connection's name or its connection's type."""
     editable = edit_rights(store, user)
     return [_export(view, user, store, editable(view)) for view in exports.search_exports(store, search)]
+
+
+@router.get("/api/properties", tags=["exports"])
+def contact_properties(user: CurrentUser) -> list[dict[str, Any]]:
+    """The contact properties an export's field mapping can fill, with what each takes; custom fields are
+    cf:NAME (GET /api/connections/{name}/custom_fields lists an account's)."""
+    return [
+        {
+            "target": name,
+            "label": item.label,
+            "kind": item.kind,
+            "max_length": item.max_length if item.kind == "text" else None,
+        }
+        for name, item in PROPERTIES.items()
+    ]
 
 
 @router.get("/api/exports/{name}", tags=["exports"])
@@ -96,6 +135,8 @@ def add_export(body: NewExport, request: Request, user: CurrentUser, store: Stor
         last_name_field=body.last_name_field,
         segment_names=body.segments,
         mode=body.mode,
+        fields=_mappings(body.fields) or (),
+        create_custom_fields=body.create_custom_fields,
         actor=user.name,
         http=http_of(request),
     )
@@ -119,6 +160,8 @@ def edit_export(name: str, body: ExportChange, request: Request, user: CurrentUs
         last_name_field=body.last_name_field,
         segment_names=body.segments,
         mode=body.mode,
+        fields=_mappings(body.fields),
+        create_custom_fields=body.create_custom_fields,
         actor=user.name,
         http=http_of(request),
     )
@@ -177,6 +220,8 @@ def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentU
         "unchanged": report.unchanged,
         "skip": dict(report.skip),
         "message": report.message,
+        # The first rows of each action (add, update, remove, skip), each with its reason where it has one.
+        "samples": {action: [dataclasses.asdict(row) for row in rows] for action, rows in report.samples.items()},
     }
 
 

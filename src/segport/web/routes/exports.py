@@ -11,9 +11,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from segport.api.auth import edit_rights, may_edit, may_manage, usable_connections
 from segport.api.state import http_of, settings_of
 from segport.connections import lists as account_lists
+from segport.connections.custom_fields import custom_fields
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
+from segport.exports.mapping import FieldMapping
+from segport.exports.properties import PROPERTIES
 from segport.profiles.service import describe_if_loaded
 from segport.runs import queue
 from segport.runs.history import list_runs
@@ -24,6 +27,8 @@ from segport.web.pages import json_error, render
 from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep, allow
 
 router = APIRouter(include_in_schema=False)
+BLANK_ROWS = 2  # empty field mapping rows under the mapped ones; "More rows" adds three
+MAX_MAPPING_ROWS = 100
 
 
 def export_page(name: str) -> str:
@@ -43,7 +48,10 @@ def _form_context(
             values["connection"] = usable[0].name
         if not values.get("email_field"):
             values["email_field"] = next((field.name for field in fields if "email" in field.name.lower()), None)
-    lists, lists_error = _lists_of(request, store, (values or {}).get("connection") or "")
+    connection = (values or {}).get("connection") or ""
+    lists, lists_error = _lists_of(request, store, connection)
+    mapped = list((values or {}).get("fields") or [])
+    blank = FieldMapping("", "")
     return {
         "connections": usable,
         "fields": fields,
@@ -51,7 +59,22 @@ def _form_context(
         "list_help": exports.LIST_ID_HELP,
         "account_lists": lists,
         "lists_error": lists_error,
+        "properties": PROPERTIES,
+        "custom_fields": _custom_fields_of(request, store, connection) if not lists_error else [],
+        "mapping_rows": mapped + [blank] * int((values or {}).get("blank_rows") or BLANK_ROWS),
     }
+
+
+def _custom_fields_of(request: Request, store: Any, connection: str) -> list[str]:
+    """The account's custom field names, offered as cf:NAME; none when Constant Contact cannot say (a name can
+    still be typed, and saving checks it)."""
+    if not connection:
+        return []
+    try:
+        found = custom_fields(store, settings_of(request), connection=connection, http=http_of(request))
+    except SegportError:
+        return []
+    return [item.name for item in found]
 
 
 def _lists_of(request: Request, store: Any, connection: str) -> tuple[list[account_lists.AccountList], str | None]:
@@ -76,7 +99,7 @@ def _form_again(
     editing: exports.ExportView | None,
 ) -> Response:
     """The add or edit form once more, with what was typed and what was wrong."""
-    context = _form_context(request, store, posted.session)
+    context = _form_context(request, store, posted.session, values)
     return render(
         request,
         "exports/form.html",
@@ -95,8 +118,10 @@ def _form_action(
     """The form's buttons that do not save: show the chosen connection's lists, or create a list and choose it.
     None when the form was sent to be saved."""
     action = posted.text("action")
-    if action not in ("show_lists", "create_list"):
+    if action not in ("show_lists", "create_list", "more_fields"):
         return None
+    if action == "more_fields":
+        values["blank_rows"] = BLANK_ROWS + 3
     if action == "create_list":
         try:
             _check_connection(store, posted.session, values["connection"])
@@ -149,7 +174,31 @@ def _values(posted: Post) -> dict[str, Any]:
         "last_name_field": posted.optional("last_name_field"),
         "segments": posted.many("segments"),
         "mode": posted.text("mode", "add"),
+        "fields": _mapped_fields(posted),
+        "create_custom_fields": posted.checked("create_custom_fields"),
     }
+
+
+def _mapped_fields(posted: Posted) -> list[FieldMapping]:
+    """The rows of the form's field mapping that name a profile field or a property (a half row is kept, so
+    saving names what it lacks)."""
+    found = []
+    for row in range(MAX_MAPPING_ROWS):
+        source, target = posted.text(f"map_source_{row}"), posted.text(f"map_target_{row}")
+        if f"map_source_{row}" not in posted.form and f"map_target_{row}" not in posted.form:
+            break
+        if source or target:
+            found.append(FieldMapping(source, target, posted.checked(f"map_empty_{row}")))
+    return found
+
+
+def _rows_complete(values: dict[str, Any]) -> None:
+    for item in values["fields"]:
+        if not item.source_field or not item.target:
+            missing = "no profile field" if not item.source_field else "no contact property"
+            raise InvalidInput(
+                f"A row of More fields has {missing}.", hint="Fill both parts of the row, or clear both to drop it."
+            )
 
 
 def _check_connection(store: Any, session: Session, name: str) -> None:
@@ -176,6 +225,7 @@ def new_submit(request: Request, posted: Post, store: StoreDep, settings: Settin
     try:
         _check_connection(store, posted.session, values["connection"])
         _segments_chosen(values)
+        _rows_complete(values)
         view = exports.add_export(
             store,
             settings,
@@ -187,6 +237,8 @@ def new_submit(request: Request, posted: Post, store: StoreDep, settings: Settin
             last_name_field=values["last_name_field"],
             segment_names=values["segments"],
             mode=values["mode"],
+            fields=values["fields"],
+            create_custom_fields=values["create_custom_fields"],
             actor=posted.session.user.name,
             http=http_of(request),
         )
@@ -278,6 +330,7 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, sett
         if values["connection"] != current.connection:
             _check_connection(store, posted.session, values["connection"])
         _segments_chosen(values)
+        _rows_complete(values)
         view = exports.edit_export(
             store,
             settings,
@@ -292,6 +345,8 @@ def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, sett
             clear_last_name=values["last_name_field"] is None,
             segment_names=values["segments"],
             mode=values["mode"],
+            fields=values["fields"],
+            create_custom_fields=values["create_custom_fields"],
             actor=posted.session.user.name,
             http=http_of(request),
         )
