@@ -113,6 +113,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/runs/{OnPrivate}", None, (200, 200, 200)),
     ("GET", "/api/runs/{OnShared}/rows.csv", None, (200, 200, 403)),
     ("GET", "/api/runs/{OnPrivate}/rows.csv", None, (200, 403, 403)),
+    ("GET", "/api/runs/{OnShared}/rows?limit=10", None, (200, 200, 403)),
+    ("GET", "/api/runs/{OnPrivate}/rows", None, (200, 403, 403)),
+    ("GET", "/api/runs/{OnShared}/rows?reason=nothing", None, (422, 422, 403)),
     ("POST", "/api/exports/OnShared/disconnect", None, (409, 403, 403)),  # its run is queued: refused
     ("POST", "/api/exports/Nobody/disconnect", None, (404, 403, 403)),
     ("POST", "/api/runs/{OnShared}/cancel", None, (200, 409, 403)),

@@ -38,10 +38,32 @@ class RunView:
     wait_until: datetime | None = None
 
     @property
+    def waiting_text(self) -> str | None:
+        return waiting_text(self.wait_reason, self.wait_detail, self.wait_until)
+
+    @property
     def duration_seconds(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
         return (as_utc(self.finished_at) - as_utc(self.started_at)).total_seconds()
+
+
+WAITS = {
+    "throttled": "Waiting out throttling by Constant Contact (429 answers or a full activity queue)",
+    "outage": "Waiting for Constant Contact to answer again (no answer, or 5xx answers)",
+    "quota": "Parked until the daily request quota resets; it resumes by itself",
+    "reauthorization": "Parked until an admin signs in to Constant Contact again (Reauthorize on the connection)",
+}
+
+
+def waiting_text(reason: str | None, detail: str | None, until: datetime | None) -> str | None:
+    """What a waiting run waits for, for people: the reason, until when (UTC), and the last answer seen."""
+    if not reason:
+        return None
+    text = WAITS.get(reason, f"Waiting ({reason})")
+    if until is not None:
+        text += f", until {as_utc(until):%Y-%m-%d %H:%M:%S} UTC"
+    return f"{text}. {detail}" if detail else f"{text}."
 
 
 def _runs_with_counts() -> Any:
@@ -153,4 +175,5 @@ def run_progress(store: Store, *, run_id: int) -> dict[str, Any]:
         "wait_reason": row["wait_reason"],
         "wait_detail": row["wait_detail"],
         "wait_until": as_utc(row["wait_until"]).isoformat() if row["wait_until"] else None,
+        "waiting_text": waiting_text(row["wait_reason"], row["wait_detail"], row["wait_until"]),
     }

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from segport.api.auth import CurrentUser, StoreDep, may_manage
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, show_run
+from segport.runs.rows import PER_PAGE, rows_page
 
 router = APIRouter()
 
@@ -54,6 +55,31 @@ def run_rows(run_id: int, user: CurrentUser, store: StoreDep) -> StreamingRespon
     may_manage(store, user, view.export)
     headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-rows.csv"'}
     return StreamingResponse(rows_csv(store, run_id=run_id), media_type="text/csv", headers=headers)
+
+
+@router.get("/api/runs/{run_id}/rows", tags=["runs"])
+def run_rows_page(
+    run_id: int,
+    user: CurrentUser,
+    store: StoreDep,
+    search: str = "",
+    reason: str = "",
+    offset: int = 0,
+    limit: int = PER_PAGE,
+) -> dict[str, Any]:
+    """A page of the rows not sent, not added or removed: `search` looks in profile keys and emails (any case),
+    `reason` keeps one reason; `reasons` counts every reason of the run (emails: admins and contributors)."""
+    view = show_run(store, run_id=run_id, with_details=False)
+    may_manage(store, user, view.export)
+    page = rows_page(store, run_id=run_id, search=search, reason=reason, offset=offset, limit=limit)
+    return {
+        "rows": page.rows,
+        "total": page.total,
+        "reasons": page.reasons,
+        "offset": page.offset,
+        "limit": page.limit,
+        "next_offset": page.next_offset,
+    }
 
 
 @router.post("/api/runs/{run_id}/cancel", tags=["runs"])

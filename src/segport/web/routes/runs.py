@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from segport.api.auth import may_edit
-from segport.errors import UnknownName
+from segport.errors import InvalidInput, UnknownName
 from segport.exports import service as exports
+from segport.exports.normalize import REASONS
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, run_progress, show_run
+from segport.runs.rows import RowsPage, rows_page
 from segport.scheduling.refreshes import list_refreshes
 from segport.users.sessions import add_notice
 from segport.web.pages import render
@@ -46,10 +50,43 @@ def _may_manage(store: StoreDep, session: PageSession, export: str) -> bool:
 
 
 @router.get("/runs/{run_id}")
-def detail_page(request: Request, run_id: int, session: PageSession, store: StoreDep) -> Response:
+def detail_page(
+    request: Request,
+    run_id: int,
+    session: PageSession,
+    store: StoreDep,
+    search: str = "",
+    reason: str = "",
+    offset: int = 0,
+) -> Response:
     run = show_run(store, run_id=run_id)
     manage = _may_manage(store, session, run.export)
-    return render(request, "runs/detail.html", session, run=run, manage=manage)
+    page, problem = None, None
+    if manage and run.rows_not_sent:  # the rows hold email addresses: shown to those who manage the export
+        try:
+            page = rows_page(store, run_id=run_id, search=search, reason=reason, offset=max(0, offset))
+        except InvalidInput as error:
+            problem = error
+            page = rows_page(store, run_id=run_id)
+    return render(
+        request,
+        "runs/detail.html",
+        session,
+        run=run,
+        manage=manage,
+        rows=page,
+        rows_problem=problem,
+        reasons=REASONS,
+        page_link=lambda **changes: _rows_link(run_id, page, **changes),
+    )
+
+
+def _rows_link(run_id: int, page: RowsPage | None, **changes: object) -> str:
+    """The run page showing other rows: the same search and reason unless changed, at another offset."""
+    wanted: dict[str, object] = {"search": page.search, "reason": page.reason} if page else {}
+    wanted.update(changes)
+    query = urlencode({key: value for key, value in wanted.items() if value not in ("", None, 0)})
+    return f"/runs/{run_id}" + (f"?{query}" if query else "") + "#rows"
 
 
 @router.get("/runs/{run_id}/progress")

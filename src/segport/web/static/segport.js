@@ -165,6 +165,9 @@
       status.textContent = progress.status;
       status.className = `status ${progress.status.toLowerCase()}`;
       if (progress.latest_event) field("latest").textContent = progress.latest_event;
+      const waiting = field("waiting");
+      waiting.hidden = !progress.waiting_text;
+      waiting.textContent = progress.waiting_text || "";
       const members = progress.counts.members || 0;
       const bar = field("bar");
       if (progress.status === "Processing" && members > 0) {
@@ -172,7 +175,7 @@
         bar.value = Math.min(members, progress.contacts_in_batches);
       }
       field("detail").textContent = progress.status === "Queued"
-        ? "Waiting for a worker…"
+        ? (progress.waiting_text ? "Queued again; a worker takes it when the wait is over." : "Waiting for a worker…")
         : `Phase: ${progress.phase}. ${number(progress.contacts_in_batches)} contacts in ${progress.batches_sent} batch(es) sent, ` +
           `${progress.batches_finished} finished in Constant Contact.`;
       for (const [name, value] of Object.entries(progress.counts)) {
