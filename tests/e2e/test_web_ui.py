@@ -267,6 +267,11 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
 
     page.get_by_role("button", name="Dry run").click()
     assert page.locator("#dry-run").inner_text().split()[:2] == ["Members", "16"]
+    # Samples of each outcome, not only counts: the first rows it would add, and the ones it would skip, why.
+    assert page.locator("table.samples[data-action=add] tbody tr").count() == 10
+    skipped = page.locator("table.samples[data-action=skip] tbody tr").all_inner_texts()
+    assert len(skipped) == 4 and all("not a valid email address" in row for row in skipped)
+    assert accessibility_problems(page) == []
     screenshot(page, "15-dry-run")
     page.get_by_role("button", name="Run it now").click()
     page.wait_for_url(re.compile(r".*/runs/\d+$"))
@@ -275,6 +280,18 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     # Canadians (odd numbers) with orders >= 1: 16; every 10th + 3 has a broken address (3, 13, 23, 33).
     assert counts == {"members": "16", "sent": "12", "invalid_email": "4"}, counts
     screenshot(page, "16-run-successful")
+    # The rows not sent, in the page: searched, then filtered by reason, with their count.
+    assert page.locator("#rows-table tbody tr").count() == 4
+    page.get_by_label("Profile key or email").fill("c13")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_selector("text=Rows 1 to 1 of 1 holding “c13”.")
+    assert page.locator("#rows-table tbody tr").first.inner_text().split("\t")[:2] == ["c13", "not an address"]
+    page.get_by_role("link", name="Show every row").click()
+    page.get_by_label("Reason").select_option("invalid_email")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_selector("text=Rows 1 to 4 of 4 with the reason invalid email.")
+    assert accessibility_problems(page) == []
+    screenshot(page, "16-run-rows")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download rows not sent (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))

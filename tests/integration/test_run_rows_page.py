@@ -96,7 +96,7 @@ def test_the_run_page_shows_searches_and_pages_the_rows(site: tuple[str, int]) -
         filtered = client.get(f"/runs/{run_id}", params={"reason": "duplicate"}).text
         assert "invalid email" not in filtered.split('id="rows-table"')[1].split("</table>")[0]
         searched = client.get(f"/runs/{run_id}", params={"search": "k0036"}).text
-        assert re.search(r"Rows 1\u20131 of 1\b", searched)
+        assert re.search(r"Rows 1 to 1 of 1\b", searched)
         nothing = client.get(f"/runs/{run_id}", params={"search": "nobody-here"}).text
         assert "No row matches" in nothing and 'id="rows-table"' not in nothing
         wrong = client.get(f"/runs/{run_id}", params={"reason": "sunspots"})
