@@ -6,6 +6,7 @@ Nothing in segport reads the environment at import time; call `load_settings()` 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -122,6 +123,16 @@ class Settings(BaseSettings):
     webhook_allow_internal: bool = False
     webhook_attempts: int = Field(default=4, ge=1)
     webhook_backoff_seconds: float = Field(default=1.0, ge=0)
+    # Email alerts go through this SMTP server (without a host and a sender, email alerts cannot be added).
+    # starttls: plain connection upgraded (port 587); tls: TLS from the start (port 465); none: plain (port 25,
+    # a relay on this machine or its network).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -24,6 +24,7 @@ import pytest
 from segport.emulator.serve import free_port
 from tests.e2e.browser import Fence, accessibility_problems, browser, chromium_or_skip, screenshot
 from tests.e2e.cli import emulator_process, environment
+from tests.support.receivers import hook_server, smtp_inbox
 
 PASSWORDS = {"ada": "ada-password-1", "cora": "cora-password-1", "vic": "vic-password-1"}
 
@@ -43,8 +44,23 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("web")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with emulator_process("--consent-page", "--redirect-uri", f"{base}/oauth/callback") as emulator:
-        env = environment(home / "home", emulator, SEGPORT_API_PUBLIC_URL=base, SEGPORT_WORKER_IDLE_SECONDS="0.2")
+    with (
+        emulator_process("--consent-page", "--redirect-uri", f"{base}/oauth/callback") as emulator,
+        hook_server() as hook,
+        smtp_inbox() as inbox,
+    ):
+        env = environment(
+            home / "home",
+            emulator,
+            SEGPORT_API_PUBLIC_URL=base,
+            SEGPORT_WORKER_IDLE_SECONDS="0.2",
+            # Alerts go to receivers on this machine: an SMTP server and a chat webhook.
+            SEGPORT_SMTP_HOST="127.0.0.1",
+            SEGPORT_SMTP_PORT=str(inbox.port),
+            SEGPORT_SMTP_SECURITY="none",
+            SEGPORT_SMTP_FROM="segport@example.com",
+            SEGPORT_WEBHOOK_ALLOW_INTERNAL="true",
+        )
         for name, role in (("ada", "admin"), ("cora", "contributor"), ("vic", "viewer")):
             added = subprocess.run(
                 [sys.executable, "-m", "segport", "users", "add", name, "--role", role, "--password-stdin"],
@@ -73,7 +89,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 assert server.poll() is None and time.monotonic() < deadline, "segport serve did not start"
                 time.sleep(0.2)
             with browser() as chromium:
-                yield {"base": base, "emulator": emulator, "env": env, "home": home, "browser": chromium}
+                yield {
+                    "base": base,
+                    "emulator": emulator,
+                    "env": env,
+                    "home": home,
+                    "browser": chromium,
+                    "hook": hook,
+                    "inbox": inbox,
+                }
         finally:
             server.terminate()
             server.communicate(timeout=30)
@@ -315,6 +339,33 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page.wait_for_selector("text=Schedules saved for: Canada weekly.")
     assert "daily at 06:30 (America/Toronto)" in page.locator("#exports").inner_text()
 
+    # --- alerts: a chat channel for the export (its contributor), email for the connection (an admin) ----------
+    page = cora.go("/alerts")
+    page.get_by_label("For", exact=True).select_option("export:Canada weekly")
+    page.get_by_label("Chat (Slack format)").check()
+    page.get_by_label("To: email addresses (comma-separated) or the webhook's URL").fill(site["hook"].url)
+    page.get_by_role("button", name="Add alert").click()
+    page.wait_for_selector("text=Alerts for the export Canada weekly go to http://127.0.0.1/…")
+    assert "secret" not in page.locator("#channels").inner_text()  # the webhook's path is its password
+    page.get_by_role("button", name="Send a test to http://127.0.0.1/… (export Canada weekly)").click()
+    page.wait_for_selector("text=The test was sent to http://127.0.0.1/…")
+    assert "A test from segport: alerts for the export Canada weekly" in site["hook"].received[-1]["text"]
+    assert "segport: a test alert (test)" in page.locator("#sent").inner_text()
+    assert accessibility_problems(page) == []
+    page = admin.go("/alerts")
+    page.get_by_label("For", exact=True).select_option("connection:Marketing CC")
+    page.get_by_role("radio", name="Email").check()
+    page.get_by_label("To: email addresses (comma-separated) or the webhook's URL").fill("not an address")
+    page.get_by_role("button", name="Add alert").click()
+    page.wait_for_selector("text='not' is not an email address.")
+    page.get_by_label("To: email addresses (comma-separated) or the webhook's URL").fill("marketing@example.com")
+    page.get_by_role("button", name="Add alert").click()
+    page.get_by_role("button", name="Send a test to marketing@example.com (connection Marketing CC)").click()
+    page.wait_for_selector("text=The test was sent to marketing@example.com.")
+    assert site["inbox"].messages[-1]["To"] == "marketing@example.com"
+    screenshot(page, "21-alerts")
+    assert accessibility_problems(page) == []
+
     # --- the viewer: reads everything, changes nothing ------------------------------------------------------
     vic = Visitor(site, "vic")
     vic.sign_in()
@@ -349,7 +400,7 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
 
 
 PAGES = ("/exports", "/exports/new", "/segments", "/segments/new", "/profiles", "/runs", "/connections",
-         "/schedule", "/users", "/audit")  # fmt: skip
+         "/schedule", "/users", "/audit", "/alerts")  # fmt: skip
 # The first detail page linked from these lists (when the walk above made one): export, segment, run, connection.
 DETAILS = (
     ("/exports", "/exports/"),

@@ -34,6 +34,7 @@ def api(app: App, tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str]
 
 # (method, path, JSON body, expected status for admin, contributor, viewer). Targets are chosen so that an
 # allowed call is refused by the domain (409/404/422) rather than changing what the next rows rely on.
+HOOK = "https://93.184.216.34/hooks/secret"  # a public address, never called here (no test is sent)
 MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/me", None, (200, 200, 200)),
     ("GET", "/api/users", None, (200, 403, 403)),
@@ -119,6 +120,15 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("POST", "/api/exports/OnShared/disconnect", None, (409, 403, 403)),  # its run is queued: refused
     ("POST", "/api/exports/Nobody/disconnect", None, (404, 403, 403)),
     ("POST", "/api/runs/{OnShared}/cancel", None, (200, 409, 403)),
+    ("GET", "/api/alerts", None, (200, 200, 403)),
+    ("GET", "/api/alerts/sent", None, (200, 200, 403)),
+    ("POST", "/api/alerts", {"kind": "chat", "target": HOOK, "export": "OnShared"}, (201, 201, 403)),
+    ("POST", "/api/alerts", {"kind": "chat", "target": HOOK, "export": "OnPrivate"}, (201, 403, 403)),
+    ("POST", "/api/alerts", {"kind": "webhook", "target": HOOK, "connection": "Shared"}, (201, 403, 403)),
+    ("POST", "/api/alerts", {"kind": "email", "target": "a@x.io", "export": "OnShared"}, (422, 422, 403)),  # no SMTP
+    ("POST", "/api/alerts", {"kind": "chat", "target": HOOK}, (422, 422, 422)),  # for nothing
+    ("POST", "/api/alerts/999/test", None, (404, 404, 404)),
+    ("DELETE", "/api/alerts/999", None, (404, 404, 404)),
 ]
 
 

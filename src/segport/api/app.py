@@ -12,13 +12,14 @@ from swagger_ui_bundle import swagger_ui_path
 from segport import __version__
 from segport.api import problems
 from segport.api.guard import RequestGuard
+from segport.api.routes import alerts as alert_routes
 from segport.api.routes import connections as connection_routes
 from segport.api.routes import data, exports, system
 from segport.api.routes import runs as run_routes
 from segport.config import Settings
 from segport.store import Store
 from segport.web import pages
-from segport.web.routes import account, connections, export_schedules, profiles, runs, schedule, segments, users
+from segport.web.routes import account, alerts, connections, export_schedules, profiles, runs, schedule, segments, users
 from segport.web.routes import exports as export_pages
 
 DOCS_ASSETS = "/docs/assets"
@@ -56,7 +57,19 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
     app.include_router(connection_routes.router)
     app.include_router(exports.router)
     app.include_router(run_routes.router)
-    for module in (account, connections, export_schedules, export_pages, segments, profiles, runs, schedule, users):
+    app.include_router(alert_routes.router)
+    for module in (
+        account,
+        alerts,
+        connections,
+        export_schedules,
+        export_pages,
+        segments,
+        profiles,
+        runs,
+        schedule,
+        users,
+    ):
         app.include_router(module.router)
     # Outermost: the caller is known and the body capped before anything reads it.
     app.add_middleware(RequestGuard, settings=settings, store=store)

@@ -91,6 +91,14 @@ def may_manage(store: Store, user: User, name: str) -> ExportView:
     return export
 
 
+def may_set_alerts(store: Store, user: User, connection: str | None, export: str | None) -> None:
+    """Admins set a connection's alerts; an export's are for those who manage the export."""
+    if export is not None:
+        may_manage(store, user, export)
+    else:
+        require(user, "admin")
+
+
 def may_use_connection(store: Store, user: User, connection: str) -> None:
     """Refuse, with the reason, a user who may not use the connection (see can_use)."""
     require(user, "admin", "contributor")

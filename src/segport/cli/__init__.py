@@ -9,7 +9,7 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from segport import __version__
-from segport.cli import connections, exports, failures, lists, profiles, runs, scheduling, segments, users
+from segport.cli import alerts, connections, exports, failures, lists, profiles, runs, scheduling, segments, users
 from segport.cli.common import console, context, errors
 from segport.cli.emulator import emulator
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
@@ -26,6 +26,7 @@ app.add_typer(connections.app, name="connections")
 app.add_typer(lists.app, name="lists")
 app.add_typer(exports.app, name="exports")
 app.add_typer(runs.app, name="runs")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(scheduling.app, name="schedule")
 app.add_typer(users.app, name="users")
 app.command()(users.audit)

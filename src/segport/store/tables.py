@@ -534,3 +534,42 @@ sign_ins = Table(
     Column("account_name", Text),
     Column("account_id", Text),
 )
+
+# Where alerts go besides the run's own events: an email address list, a chat webhook (Slack's incoming
+# webhook format) or a raw JSON webhook, for every export of a connection or for one export.
+ALERT_KINDS = ["email", "chat", "webhook"]
+ALERT_WHEN = ["problems", "every"]  # problems: Failure, Skipped or an alert raised; every: every finished run
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE")),
+    Column("export_id", Integer, ForeignKey("exports.id", ondelete="CASCADE")),
+    # Webhook URLs carry their secret in the path: the target is sealed; `shown` is what pages may show.
+    Column("target_sealed", Text, nullable=False),
+    Column("shown", Text, nullable=False),
+    Column("runs", String(10), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    _one_of("kind", ALERT_KINDS, "kind"),
+    _one_of("runs", ALERT_WHEN, "runs"),
+    CheckConstraint("(connection_id IS NULL) <> (export_id IS NULL)", name="one_scope"),
+)
+
+# Every alert sent or tried (tests included), newest last: what the Alerts page lists.
+alerts_sent = Table(
+    "alerts_sent",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel_id", Integer, ForeignKey("alert_channels.id", ondelete="SET NULL")),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("kind", String(10), nullable=False),
+    Column("shown", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Column("detail", Text),  # why it could not be delivered
+    Column("test", Boolean, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Index("ix_alerts_sent_at", "sent_at"),
+)

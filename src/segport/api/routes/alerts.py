@@ -1,0 +1,77 @@
+"""Alerts: channels (email, chat in Slack's format, JSON webhook) per connection or export, a test send, and
+the alerts sent. A connection's channels are for admins; an export's for those who manage the export."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from segport.alerting import channels
+from segport.alerting.delivery import send_test
+from segport.api.auth import CurrentUser, StoreDep, may_set_alerts, require
+from segport.api.state import http_of, settings_of
+from segport.errors import InvalidInput
+
+router = APIRouter()
+
+
+class NewChannel(BaseModel):
+    kind: str = Field(pattern="^(email|chat|webhook)$", description="email, chat (Slack's format) or webhook (JSON).")
+    target: str = Field(min_length=1, max_length=2000, description="Email addresses (comma-separated) or a URL.")
+    connection: str | None = Field(default=None, description="For every export of this connection (admins).")
+    export: str | None = Field(default=None, description="For this export.")
+    runs: str = Field(default="problems", pattern="^(problems|every)$")
+
+
+def _channel(channel: channels.Channel) -> dict[str, Any]:
+    return dataclasses.asdict(channel)
+
+
+@router.get("/api/alerts", tags=["alerts"])
+def list_channels(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+    """Every alert channel (where it goes is shown without a webhook's secret path)."""
+    require(user, "admin", "contributor")
+    return [_channel(channel) for channel in channels.list_channels(store)]
+
+
+@router.post("/api/alerts", status_code=201, tags=["alerts"])
+def add_channel(body: NewChannel, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    if (body.connection is None) == (body.export is None):
+        raise InvalidInput("An alert is for a connection or for an export.", hint="Send one of connection, export.")
+    may_set_alerts(store, user, body.connection, body.export)
+    channel = channels.add_channel(
+        store,
+        kind=body.kind,
+        target=body.target,
+        actor=user.name,
+        connection=body.connection,
+        export=body.export,
+        runs=body.runs,
+    )
+    return _channel(channel)
+
+
+@router.post("/api/alerts/{channel_id}/test", tags=["alerts"])
+def test_channel(channel_id: int, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+    """Send a test message now: `delivered`, and `problem` when it was not."""
+    channel = channels.show_channel(store, channel_id)
+    may_set_alerts(store, user, channel.connection, channel.export)
+    problem = send_test(store, settings_of(request), channel_id, http_of(request))
+    return {"delivered": problem is None, "problem": problem}
+
+
+@router.delete("/api/alerts/{channel_id}", status_code=204, tags=["alerts"])
+def remove_channel(channel_id: int, user: CurrentUser, store: StoreDep) -> None:
+    channel = channels.show_channel(store, channel_id)
+    may_set_alerts(store, user, channel.connection, channel.export)
+    channels.remove_channel(store, channel_id, actor=user.name)
+
+
+@router.get("/api/alerts/sent", tags=["alerts"])
+def sent(user: CurrentUser, store: StoreDep, limit: int = 50) -> list[dict[str, Any]]:
+    """The alerts sent or tried, newest first, tests included."""
+    require(user, "admin", "contributor")
+    return [dataclasses.asdict(item) for item in channels.list_sent(store, limit=max(1, min(limit, 500)))]
