@@ -7,8 +7,11 @@ run's summary beside the list size the emulator holds.
 
 from __future__ import annotations
 
+import shlex
+import sys
 import tempfile
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 
 from segport.connections import service as connections
@@ -18,17 +21,33 @@ from segport.emulator.serve import serve_in_background, settings_for_emulator
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.profiles.importer import import_profiles
-from segport.runs.history import show_run
+from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments import membership
 from segport.segments import service as segments
 from segport.store import open_store
 
 SAMPLE = Path(__file__).with_name("demo_data") / "profiles.csv"
+SHOWN_ROWS = 5
 
 
 def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, int]:
-    """Run the demo; returns the run's counts and the emulator's list size (for tests)."""
-    home = home or Path(tempfile.mkdtemp(prefix="segport-demo-"))
+    """Run the demo in `home` (kept), or in a temporary directory removed at the end; returns the run's counts
+    and the emulator's list size (for tests)."""
+    if home is not None:
+        home.mkdir(parents=True, exist_ok=True)
+        return _run(say, home, keep=True)
+    with tempfile.TemporaryDirectory(prefix="segport-demo-") as temporary:
+        return _run(say, Path(temporary), keep=False)
+
+
+def command() -> str:
+    """How this segport is started from a shell: the `segport` script beside this Python when there is one
+    (a virtual environment's bin/, which is often not on PATH), else this Python with -m segport."""
+    script = Path(sys.executable).with_name("segport")
+    return shlex.quote(str(script)) if script.exists() else f"{shlex.quote(sys.executable)} -m segport"
+
+
+def _run(say: Callable[[str], None], home: Path, *, keep: bool) -> dict[str, int]:
     emulator = Emulator()
     with serve_in_background(emulator) as base:
         settings = settings_for_emulator(base, home=home, user="demo-admin")
@@ -71,6 +90,8 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
         run_id = launch.run_export(store, settings, name="Demo export", actor=settings.actor)
         view = show_run(store, run_id=run_id)
         listed = len(emulator.members(list_id))
+        not_sent = list(islice(iter_rows_not_sent(store, run_id=run_id), SHOWN_ROWS))
+        store.close()
     counts = dict(view.counts)
     say(f"Run {view.id}: {view.status}. {view.message}")
     say("  " + ", ".join(f"{name.replace('_', ' ')} {value:,}" for name, value in counts.items()))
@@ -80,7 +101,15 @@ def run_demo(say: Callable[[str], None], home: Path | None = None) -> dict[str, 
         f"The emulator's list now holds {listed:,} contacts "
         f"(sent {counts['sent']:,} - not added {counts['unsubscribed'] + counts['errors']:,})."
     )
-    say(f"Rows not sent, with reasons: SEGPORT_HOME={home} segport runs rows {view.id} --csv")
+    if not_sent:
+        say(f"The first of the {view.rows_not_sent:,} rows not sent, with their reasons:")
+        for key, email, reason, _detail in not_sent:
+            say(f"  {key}  {email or '-'}  {reason.replace('_', ' ')}")
+    if keep:
+        say(f"The data is kept in {home}. Look around with: SEGPORT_HOME={shlex.quote(str(home))} {command()} ...")
+        say(f"  e.g. SEGPORT_HOME={shlex.quote(str(home))} {command()} runs rows {view.id} --csv")
+    else:
+        say(f"The demo's data was removed. To keep it and look around: {command()} demo --keep ./segport-demo")
     return {**counts, "listed": listed, "run_id": run_id}
 
 

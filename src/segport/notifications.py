@@ -21,6 +21,7 @@ from segport.runs.history import show_run
 from segport.store import Store
 from segport.store.tables import connections, exports, runs
 from segport.webhook_targets import shown
+from segport.wording import sentence
 
 logger = logging.getLogger(__name__)
 NOTIFIED = ("Failure", "Skipped")
@@ -52,4 +53,4 @@ def notify_if_needed(
                 annotate(store, run_id, f"Webhook {shown(url)} notified.")
             else:
                 logger.warning("Webhook %s failed: %s", shown(url), problem)
-                annotate(store, run_id, f"Webhook {shown(url)} could not be notified: {problem}.", "warning")
+                annotate(store, run_id, sentence(f"Webhook {shown(url)} could not be notified: {problem}"), "warning")

@@ -7,3 +7,14 @@ def count(number: int, singular: str, plural: str | None = None) -> str:
     """`number` with the noun that agrees with it, thousands separated."""
     noun = singular if number == 1 else (plural or singular + "s")
     return f"{number:,} {noun}"
+
+
+def a(word: str) -> str:
+    """The word with its indefinite article: "an integer", "a text", "a date"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def sentence(text: str) -> str:
+    """The text ending with one full stop, however the quoted part ended ("unavailable." + "." is one)."""
+    text = text.rstrip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -18,13 +19,18 @@ from tests.e2e.cli import emulator_process, environment, segport
 
 
 def test_the_demo_prints_a_successful_run_whose_counts_add_up(tmp_path: Path) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "segport", "demo"],
         capture_output=True,
         text=True,
         timeout=300,
-        env=environment(tmp_path, "http://unused"),
+        env={**environment(tmp_path, "http://unused"), "TMPDIR": str(temporary)},
     )
+    assert list(temporary.iterdir()) == []  # nothing left behind
+    assert re.search(r"The demo's data was removed\. To keep it and look around: \S+ demo --keep", done.stdout)
+    assert re.search(r"C\d+ +\S+ +(missing email|invalid email|duplicate)", done.stdout)  # rows not sent, shown
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Successful" in out
@@ -160,3 +166,24 @@ def test_bad_input_gets_a_message_and_a_fix_never_a_traceback(tmp_path: Path) ->
     assert (tmp_path / "canada.csv").read_text(encoding="utf-8") == "id,email,country\n1,a@x.io,CA\n"
     nowhere = segport(env, "segments", "members", "Canada", "--output", str(tmp_path / "no" / "dir.csv"), check=False)
     assert nowhere.returncode == 2 and "Cannot write" in nowhere.stderr and "Traceback" not in nowhere.stderr
+
+
+def test_the_demo_kept_suggests_a_next_command_that_works(tmp_path: Path) -> None:
+    kept = tmp_path / "kept demo"
+    env = environment(tmp_path / "home", "http://unused")
+    done = subprocess.run(
+        [sys.executable, "-m", "segport", "demo", "--keep", str(kept)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    suggested = re.search(r"e\.g\. (SEGPORT_HOME=.*runs rows \d+ --csv)", done.stdout)
+    assert suggested is not None, done.stdout
+    words = shlex.split(suggested.group(1))
+    home = words[0].removeprefix("SEGPORT_HOME=")
+    assert Path(home) == kept and (kept / "segport.db").exists()
+    rows = subprocess.run(words[1:], capture_output=True, text=True, timeout=60, env={**env, "SEGPORT_HOME": home})
+    assert rows.returncode == 0, rows.stderr
+    assert rows.stdout.startswith("profile_key,email,reason,detail") and "invalid_email" in rows.stdout

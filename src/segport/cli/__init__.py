@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -52,11 +54,16 @@ def upgrade(ctx: typer.Context) -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    keep: Annotated[
+        Path | None,
+        typer.Option(help="Keep the demo's data in this directory (else a temporary one is removed at the end)."),
+    ] = None,
+) -> None:
     """The whole job on a fresh data directory against the built-in emulator: no account needed."""
     from segport.demo import run_demo
 
-    run_demo(console.print)
+    run_demo(console.print, keep)
 
 
 def main() -> None:

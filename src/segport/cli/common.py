@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,8 +12,10 @@ from rich.console import Console
 from segport.config import Settings, load_settings
 from segport.store import Store, open_store
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Into a pipe or a file, lines are not wrapped at 80 columns: a command or a path printed for copying stays
+# on one line (tables keep their width).
+console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+errors = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 
 @dataclass

@@ -37,6 +37,7 @@ from segport.errors import (
     TransientError,
     UnexpectedResponse,
 )
+from segport.wording import sentence
 
 # Connecting is quick or broken; a 4 MB upload on a slow link is not.
 logger = logging.getLogger(__name__)
@@ -496,7 +497,7 @@ class ConstantContactClient:
     ) -> ConstantContactError:
         detail = f"{error_key}: {error_message}" if error_key else (error_message or "no error body")
         tried = f" after {attempts} attempts" if attempts > 1 else ""
-        message = f"{operation}: Constant Contact answered {status} ({why}){tried} - {detail}."
+        message = sentence(f"{operation}: Constant Contact answered {status} ({why}){tried} - {detail}")
         if issubclass(error, QuotaExceeded):
             return QuotaExceeded(
                 message,

@@ -35,6 +35,7 @@ from segport.runs.record import LeaseLost, RunRecord, Stop
 from segport.runs.status import Status, Wait
 from segport.store import Store
 from segport.store.tables import connections, exports, runs
+from segport.wording import sentence
 
 
 def run_export(
@@ -184,7 +185,7 @@ class RunWaits:
             self._streak += 1
             first = self._streak == 1
         if first:
-            self._record.event(f"Waiting for Constant Contact: {detail}.", "warning")
+            self._record.event(sentence(f"Waiting for Constant Contact: {detail}"), "warning")
         self._record.waiting(Wait(notice.reason), detail, until)
         self._progress.waiting(detail)
 

@@ -22,6 +22,7 @@ from segport.profiles.reading import CsvRows, ParquetRows, open_rows
 from segport.profiles.source import EMBEDDED_TABLE, Field, build_table, record_source
 from segport.store import Store
 from segport.store.tables import profile_fields, profile_source
+from segport.wording import a
 
 LOADING_TABLE = "profiles_loading"
 INSERT_CHUNK = 5_000
@@ -231,7 +232,7 @@ def _convert(value: str, kind: str, rows: CsvRows | ParquetRows, count: int, nam
         return convert(value, kind)
     except ValueError:  # types were inferred from this same file, so this only happens if it changed meanwhile
         raise InvalidInput(
-            f"{rows.path.name}: row {count}, field {name}: {value!r} is not a {kind}.",
+            f"{rows.path.name}: row {count}, field {name}: {value!r} is not {a(kind)}.",
             hint="The file changed while it was being imported; import it again.",
         ) from None
 

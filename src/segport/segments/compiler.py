@@ -36,6 +36,7 @@ from segport.segments.model import (
     Scalar,
 )
 from segport.segments.parser import Parser, SegmentSyntaxError
+from segport.wording import a
 
 ALLOWED: dict[str, set[str]] = {
     "text": {*COMPARISONS, *LIST_VALUE, *NO_VALUE, "between", "contains", "starts with", "ends with"},
@@ -147,7 +148,7 @@ def _check_condition(condition: Condition, source: ProfileSource, parser: Parser
             condition,
             "field",
             where,
-            f"{field.name} is a {field.type} field: {condition.operator!r} does not apply to it",
+            f"{field.name} is {a(field.type)} field: {condition.operator!r} does not apply to it",
             f"For {field.type} fields use: {', '.join(sorted(ALLOWED[field.type]))}.",
         )
     value = condition.value
@@ -173,7 +174,7 @@ def _check_condition(condition: Condition, source: ProfileSource, parser: Parser
 def _typed(value: Scalar | None, field: Field, parser: Parser | None, condition: Condition, where: str) -> Any:
     kind = field.type
     wrong = _problem(
-        parser, condition, "value", where, f"{value!r} is not a {kind} value for {field.name}", _example(kind)
+        parser, condition, "value", where, f"{value!r} is not {a(kind)} value for {field.name}", _example(kind)
     )
     if value is None:
         raise wrong

@@ -17,6 +17,7 @@ from segport.exports import service as exports
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep, allow
+from segport.wording import sentence
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,7 +96,9 @@ def test(request: Request, channel_id: int, posted: Post, store: StoreDep, setti
     if problem is None:
         add_notice(store, posted.session, "success", f"The test was sent to {channel.shown}.")
     else:
-        add_notice(store, posted.session, "error", f"The test to {channel.shown} was not delivered: {problem}.")
+        add_notice(
+            store, posted.session, "error", sentence(f"The test to {channel.shown} was not delivered: {problem}")
+        )
     return RedirectResponse("/alerts", status_code=303)
 
 
