@@ -14,12 +14,16 @@ class SegportError(Exception):
     """Base class: a problem segport can explain to a person."""
 
     hint: str = ""
+    # The input the problem is about, by its form name ("list_id"), when one is: pages mark that field.
+    field: str | None = None
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if hint is not None:
             self.hint = hint
+        if field is not None:
+            self.field = field
 
     def __str__(self) -> str:
         if not self.hint:

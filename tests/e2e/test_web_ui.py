@@ -230,6 +230,20 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page.get_by_label("Value", exact=True).nth(1).fill("1")
     page.wait_for_selector("text=Estimated size: 16 members now.")
     assert page.get_by_label("The rule as text").input_value() == 'country = "CA" and orders >= 1'
+    # With the keyboard: each change rebuilds the builder, and the focus stays where the person works.
+    focused = "document.activeElement.dataset.key || document.activeElement.tagName"
+    page.get_by_label("Operator", exact=True).first.focus()
+    page.keyboard.press("ArrowDown")  # another operator: the row is rebuilt
+    assert page.evaluate(focused) == "g.0:operator"
+    page.keyboard.press("ArrowUp")
+    page.get_by_role("button", name="Add condition").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(focused) == "g.2:field"  # the new condition's field
+    page.get_by_role("button", name="Remove this condition").nth(2).focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(focused) == "g:add"  # nothing took its place: Add condition
+    page.wait_for_selector("text=Estimated size: 16 members now.")
+    assert page.get_by_label("The rule as text").input_value() == 'country = "CA" and orders >= 1'
     page.get_by_label("Combine conditions with").select_option("or")
     page.wait_for_selector("text=Estimated size: 36 members now.")
     page.get_by_label("Combine conditions with").select_option("and")
@@ -330,9 +344,13 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page = cora.go("/exports")  # several exports at once: Keep or override schedules
     page.get_by_label("Choose Canada weekly").check()
     page.get_by_role("button", name="Schedule the chosen exports…").click()
+    times = page.get_by_label("Times (HH:MM, one or more, comma-separated)")
+    page.wait_for_load_state()
+    assert not times.is_visible()  # a new schedule's fields show once it is chosen
     page.get_by_label("Give them all a new schedule:").check()
     page.get_by_label("Their own schedule, below").check()
-    page.get_by_label("Times (HH:MM, one or more, comma-separated)").fill("06:30")
+    assert times.is_visible() and not page.get_by_label(re.compile("^Cron expression")).is_visible()
+    times.fill("06:30")
     page.get_by_label("Time zone").fill("America/Toronto")
     screenshot(page, "20-schedule-many")
     page.get_by_role("button", name="Save schedules").click()
@@ -364,6 +382,21 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page.wait_for_selector("text=The test was sent to marketing@example.com.")
     assert site["inbox"].messages[-1]["To"] == "marketing@example.com"
     screenshot(page, "21-alerts")
+    assert accessibility_problems(page) == []
+
+    # An error after saving: the page's title says so, the field is marked and described, and has the focus.
+    page = admin.go("/exports/new")
+    page.get_by_label("Export name").fill("Needs a list")
+    page.get_by_label("Connection", exact=True).select_option("Marketing CC")
+    page.get_by_label(re.compile("Canadians")).check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("#form-error")
+    assert page.title().startswith("Error: Add export")
+    marked = page.locator("#list_id")
+    assert marked.get_attribute("aria-invalid") == "true"
+    assert "form-error" in (marked.get_attribute("aria-describedby") or "").split()
+    assert page.evaluate("document.activeElement.id") == "list_id"
+    assert "No Constant Contact list was chosen." in page.locator("#form-error").inner_text()
     assert accessibility_problems(page) == []
 
     # --- the viewer: reads everything, changes nothing ------------------------------------------------------

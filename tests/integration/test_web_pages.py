@@ -404,7 +404,9 @@ def test_a_segment_page_draws_its_member_count_trend_for_the_chosen_range(
         assert "<polyline" in month and "From 11 to 20 members, 2 counts" in month
         assert "<td>11</td>" in month and "<td>20</td>" in month
         week = client.get("/segments/Everyone", params={"range": "7"}).text
-        assert "From 20 to 20 members, 1 count " in week and "<td>11</td>" not in week
+        # One count draws no line (a lone dot in an empty box): it is said in words.
+        assert "One count in this range: 20 members" in week and "<polyline" not in week
+        assert "<td>11</td>" not in week
         assert '<strong aria-current="true">7 days</strong>' in week
 
 

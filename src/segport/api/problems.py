@@ -55,7 +55,8 @@ async def segport_error(_request: Request, exc: SegportError) -> JSONResponse:
         return problem(403, "Not allowed", exc.message, hint=exc.hint)
     for kind, status, title in STATUSES:
         if isinstance(exc, kind):
-            return problem(status, title, exc.message, hint=exc.hint)
+            extra = {"field": exc.field} if exc.field else {}  # the input the problem is about
+            return problem(status, title, exc.message, hint=exc.hint, **extra)
     return problem(502, "Constant Contact refused the request", exc.message, hint=exc.hint)
 
 

@@ -77,7 +77,9 @@ def _connection_id(connection: Connection, name: str) -> int:
 
 def _segment_ids(connection: Connection, names: list[str]) -> list[int]:
     if not names:
-        raise InvalidInput("An export needs at least one segment.", hint="Pass --segment NAME (repeat for more).")
+        raise InvalidInput(
+            "An export needs at least one segment.", hint="Pass --segment NAME (repeat for more).", field="segments"
+        )
     return [
         int(row_named(connection, segments, name, kind="segment", create_hint="See segport segments list.")["id"])
         for name in dict.fromkeys(names)
@@ -104,11 +106,13 @@ def _check_fields(store: Store, email_field: str, first_name_field: str | None, 
             raise InvalidInput(
                 f"The {role} field {value!r} is not a profile field.",
                 hint=f"The profile fields are: {', '.join(names)}.",
+                field=f"{role.replace(' ', '_')}_field",
             )
         if role == "email" and field.type != "text":
             texts = [candidate.name for candidate in source.fields if candidate.type == "text"]
             raise InvalidInput(
                 f"The field {value!r} holds {field.type} values, not email addresses.",
+                field="email_field",
                 hint=f"Choose a text field for the email: {', '.join(texts) or 'the profiles have none'}.",
             )
 
@@ -116,7 +120,7 @@ def _check_fields(store: Store, email_field: str, first_name_field: str | None, 
 def _check_list(store: Store, settings: Settings, connection_id: int, list_id: str, http: httpx.Client | None) -> str:
     """The list's name; refuses an ID that is not a UUID or not a list of the connected account."""
     if not list_id:
-        raise InvalidInput("No Constant Contact list was chosen.", hint=LIST_ID_HELP)
+        raise InvalidInput("No Constant Contact list was chosen.", hint=LIST_ID_HELP, field="list_id")
     try:
         if str(uuid.UUID(list_id)) != list_id.lower() or len(list_id) != 36:
             raise ValueError
@@ -124,6 +128,7 @@ def _check_list(store: Store, settings: Settings, connection_id: int, list_id: s
         raise InvalidInput(
             f"{list_id!r} is not a Constant Contact list ID (a UUID such as 04fe9a97-a579-43c5-bb1a-58ed29bf0a6a).",
             hint=LIST_ID_HELP,
+            field="list_id",
         ) from None
     with http_session(settings, http) as session:
         client = client_for(store, settings, session, connection_id)
@@ -135,6 +140,7 @@ def _check_list(store: Store, settings: Settings, connection_id: int, list_id: s
             raise InvalidInput(
                 f"The connected Constant Contact account has no list {list_id}.",
                 hint=account_lists.lists_hint(found, connection),
+                field="list_id",
             ) from None
 
 

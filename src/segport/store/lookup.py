@@ -28,12 +28,15 @@ def checked_name(name: str, *, kind: str) -> str:
     and on a terminal (no control characters)."""
     name = name.strip()
     if not name:
-        raise InvalidInput(f"A {kind} needs a name.", hint=f"Give the {kind} a name, e.g. 'VIP Ontario'.")
+        raise InvalidInput(f"A {kind} needs a name.", hint=f"Give the {kind} a name, e.g. 'VIP Ontario'.", field="name")
     if len(name) > MAX_NAME:
-        raise InvalidInput(f"A {kind}'s name has at most {MAX_NAME} characters.", hint="Choose a shorter name.")
+        raise InvalidInput(
+            f"A {kind}'s name has at most {MAX_NAME} characters.", hint="Choose a shorter name.", field="name"
+        )
     if "/" in name or any(ord(character) < 32 or 127 <= ord(character) < 160 for character in name):
         raise InvalidInput(
             f"A {kind}'s name cannot hold '/' or control characters (a line break, a tab).",
             hint="Choose a name with letters, digits, spaces and punctuation other than '/'.",
+            field="name",
         )
     return name

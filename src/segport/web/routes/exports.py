@@ -203,16 +203,20 @@ def _rows_complete(values: dict[str, Any]) -> None:
 
 def _check_connection(store: Any, session: Session, name: str) -> None:
     if not name:
-        raise InvalidInput("Choose a connection.", hint="Pick one of the connections you may use.")
+        raise InvalidInput("Choose a connection.", hint="Pick one of the connections you may use.", field="connection")
     if name not in {view.name for view in usable_connections(store, session.user)}:
         raise InvalidInput(
-            f"You may not use the connection {name!r}.", hint="Pick one of the connections listed in the form."
+            f"You may not use the connection {name!r}.",
+            hint="Pick one of the connections listed in the form.",
+            field="connection",
         )
 
 
 def _segments_chosen(values: dict[str, Any]) -> None:
     if not values["segments"]:
-        raise InvalidInput("Choose at least one segment.", hint="Tick the segments whose members go to the list.")
+        raise InvalidInput(
+            "Choose at least one segment.", hint="Tick the segments whose members go to the list.", field="segments"
+        )
 
 
 @router.post("/exports/new")

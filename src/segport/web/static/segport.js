@@ -343,7 +343,10 @@
       return labelled(label, node);
     }
 
-    function conditionRow(condition, parent, index) {
+    // Every control has a key made of its place in the rule ("g.1.0:field"): a change rebuilds the builder,
+    // and the control that had the focus (or the one the change points to) gets it back.
+    function conditionRow(condition, parent, index, parentPath) {
+      const path = `${parentPath}.${index}`;
       const row = element("div", { class: "builder-row", role: "group", "aria-label": "Condition" });
       const type = typeOf(condition.field);
       const fieldSelect = select(fields.map((field) => [field.name, `${field.name} (${field.type})`]), condition.field, (name) => {
@@ -353,6 +356,7 @@
         render(); changed();
       });
       fieldSelect.dataset.role = "field";
+      fieldSelect.dataset.key = `${path}:field`;
       row.append(...labelled("Field", fieldSelect));
       const operators = OPERATORS[type] || OPERATORS.text;
       const operatorSelect = select(operators.map((op) => [op, OPERATOR_LABELS[op] || op]), condition.operator, (op) => {
@@ -363,53 +367,69 @@
         render(); changed();
       });
       operatorSelect.dataset.role = "operator";
+      operatorSelect.dataset.key = `${path}:operator`;
       row.append(...labelled("Operator", operatorSelect));
       const op = condition.operator;
       if (op === "between") {
         const pair = Array.isArray(condition.value) ? condition.value : ["", ""];
         condition.value = pair;
-        row.append(...valueInput(type, pair[0], "From", (v) => { pair[0] = v; changed(); }));
-        row.append(element("span", { text: "and" }));
-        row.append(...valueInput(type, pair[1], "To", (v) => { pair[1] = v; changed(); }));
+        const [fromLabel, from] = valueInput(type, pair[0], "From", (v) => { pair[0] = v; changed(); });
+        const [toLabel, to] = valueInput(type, pair[1], "To", (v) => { pair[1] = v; changed(); });
+        from.dataset.key = `${path}:from`;
+        to.dataset.key = `${path}:to`;
+        row.append(fromLabel, from, element("span", { text: "and" }), toLabel, to);
       } else if (op === "in" || op === "not in") {
         const text = Array.isArray(condition.value) ? condition.value.join(", ") : condition.value ?? "";
         const [label, input] = valueInput("text", text, "Values, comma-separated", (v) => { condition.value = v; changed(); });
         input.placeholder = "one, two, three";
+        input.dataset.key = `${path}:values`;
         row.append(label, input);
       } else if (!op.startsWith("is ")) {
         const [label, input] = valueInput(type, condition.value, "Value", (v) => { condition.value = v; changed(); });
         input.dataset.role = "value";
+        input.dataset.key = `${path}:value`;
         row.append(label, input);
       }
-      row.append(removeButton(parent, index));
+      row.append(removeButton(parent, index, parentPath));
       return row;
     }
 
-    function removeButton(parent, index) {
+    // After a removal the focus goes to what took the removed item's place, else to the group's Add condition.
+    function afterRemoval(parent, index, parentPath) {
+      const next = parent.conditions[index];
+      return next && next.type !== "group" ? `${parentPath}.${index}:field` : `${parentPath}:add`;
+    }
+
+    function removeButton(parent, index, parentPath) {
       const button = element("button", { type: "button", text: "Remove", "aria-label": "Remove this condition" });
       button.addEventListener("click", () => {
         parent.conditions.splice(index, 1);
         if (parent.conditions.length === 0) parent.conditions.push(newCondition());
-        render(); changed();
+        render(afterRemoval(parent, index, parentPath)); changed();
       });
       return button;
     }
 
-    function groupBox(group, parent, index) {
+    function groupBox(group, parent, index, parentPath) {
+      const path = parent ? `${parentPath}.${index}` : "g";
       const box = element("div", { class: "builder-group", role: "group", "aria-label": parent ? "Group of conditions" : "Conditions" });
       const join = select([["and", "All of these (AND)"], ["or", "Any of these (OR)"]], group.join, (value) => { group.join = value; changed(); });
       join.dataset.role = "join";
+      join.dataset.key = `${path}:join`;
       box.append(element("div", { class: "builder-join" }, labelled("Combine conditions with", join)));
       group.conditions.forEach((child, childIndex) => {
-        box.append(child.type === "group" ? groupBox(child, group, childIndex) : conditionRow(child, group, childIndex));
+        box.append(child.type === "group" ? groupBox(child, group, childIndex, path) : conditionRow(child, group, childIndex, path));
       });
       const buttons = element("div", { class: "actions" });
-      const addCondition = element("button", { type: "button", text: "Add condition" });
-      addCondition.addEventListener("click", () => { group.conditions.push(newCondition()); render(); changed(); });
-      const addGroup = element("button", { type: "button", text: "Add group" });
+      const addCondition = element("button", { type: "button", text: "Add condition", "data-key": `${path}:add` });
+      addCondition.addEventListener("click", () => {
+        group.conditions.push(newCondition());
+        render(`${path}.${group.conditions.length - 1}:field`); changed();
+      });
+      const addGroup = element("button", { type: "button", text: "Add group", "data-key": `${path}:addgroup` });
       addGroup.addEventListener("click", () => {
         group.conditions.push({ type: "group", join: group.join === "and" ? "or" : "and", conditions: [newCondition()] });
-        render(); changed();
+        render(`${path}.${group.conditions.length - 1}.0:field`); changed();
       });
       buttons.append(addCondition, addGroup);
       if (parent) {
@@ -417,7 +437,7 @@
         remove.addEventListener("click", () => {
           parent.conditions.splice(index, 1);
           if (parent.conditions.length === 0) parent.conditions.push(newCondition());
-          render(); changed();
+          render(afterRemoval(parent, index, parentPath)); changed();
         });
         buttons.append(remove);
       }
@@ -433,6 +453,7 @@
         (value) => { state.operator = value; changed(); },
       );
       operator.dataset.role = "combine";
+      operator.dataset.key = "combine";
       box.append(...labelled("Combine", operator));
       for (const name of segments) {
         const box_ = element("input", { type: "checkbox", value: name, checked: state.segments.includes(name) });
@@ -446,18 +467,23 @@
       return box;
     }
 
-    function render() {
+    function render(focusKey) {
+      const wanted = focusKey || (holder.contains(document.activeElement) ? document.activeElement.dataset.key : null);
       holder.replaceChildren();
       const mode = element("div", { class: "builder-mode", role: "radiogroup", "aria-label": "Build from" });
       for (const [value, text] of [["group", "Conditions on profile fields"], ["combination", "Combine segments"]]) {
-        const radio = element("input", { type: "radio", name: "builder-mode", value, checked: state.type === value });
+        const radio = element("input", {
+          type: "radio", name: "builder-mode", value, checked: state.type === value, "data-key": `mode:${value}`,
+        });
         radio.addEventListener("change", () => {
           state = value === "group" ? { type: "group", join: "and", conditions: [newCondition()] } : { type: "combination", operator: "union", segments: [] };
           render(); changed();
         });
         mode.append(element("label", { class: "choice" }, [radio, ` ${text}`]));
       }
-      holder.append(mode, state.type === "group" ? groupBox(state, null, 0) : combinationBox());
+      holder.append(mode, state.type === "group" ? groupBox(state, null, 0, "") : combinationBox());
+      const target = wanted ? holder.querySelector(`[data-key="${CSS.escape(wanted)}"]`) : null;
+      if (target) target.focus();
     }
 
     holder.hidden = false;
@@ -467,12 +493,48 @@
     askEstimate();
   }
 
+  // Fields that matter only for some choices (a cron expression only for "Cron expression", a schedule only
+  // for "On its own schedule") are shown with those choices: data-shown-when="name=value|value,name=value".
+  // Without this script every field shows, and the server ignores those that do not apply.
+  function conditionalFields() {
+    const dependents = $$("[data-shown-when]");
+    if (!dependents.length) return;
+    const holds = (form, rule) => rule.split(",").every((part) => {
+      const [name, values] = part.split("=");
+      const field = form && form.elements[name];
+      return !field || values.split("|").includes(field.value);
+    });
+    const update = () => {
+      for (const node of dependents) node.hidden = !holds(node.closest("form"), node.dataset.shownWhen);
+    };
+    document.addEventListener("change", update);
+    update();
+  }
+
+  // A form sent back with an error: the field it is about is marked invalid and described by the message, and
+  // the focus goes there (or to the message), so a keyboard or screen reader user lands on what to fix.
+  function formError() {
+    const notice = $("#form-error");
+    if (!notice) return;
+    const name = notice.dataset.errorField;
+    const fields = name ? $$(`main form [name="${CSS.escape(name)}"]`) : [];
+    for (const field of fields) {
+      field.setAttribute("aria-invalid", "true");
+      const described = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+      if (!described.includes("form-error")) field.setAttribute("aria-describedby", [...described, "form-error"].join(" "));
+    }
+    const visible = fields.find((field) => field.offsetParent !== null);
+    (visible || notice).focus();
+  }
+
   function init() {
     localTimes();
     defaultTimeZones();
     confirmations();
     exportForm();
     uploadProgress();
+    conditionalFields();
+    formError();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
