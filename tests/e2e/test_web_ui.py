@@ -328,6 +328,14 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page.get_by_label("Reason").select_option("invalid_email")
     page.get_by_role("button", name="Show").click()
     page.wait_for_selector("text=Rows 1 to 4 of 4 with the reason invalid email.")
+    page.get_by_role("link", name="Show every row").click()
+    page.goto(page.url.split("?")[0].split("#")[0] + "?per=3")  # pages of 3: the fourth row is on the next page
+    page.wait_for_selector("text=Rows 1 to 3 of 4.")
+    page.get_by_role("link", name="Next 3").click()
+    page.wait_for_selector("text=Rows 4 to 4 of 4.")
+    assert page.locator("#rows-table tbody tr").count() == 1
+    page.get_by_role("link", name="Previous 3").click()
+    page.wait_for_selector("text=Rows 1 to 3 of 4.")
     assert accessibility_problems(page) == []
     screenshot(page, "16-run-rows")
     with page.expect_download() as download_info:

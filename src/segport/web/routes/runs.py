@@ -13,7 +13,7 @@ from segport.exports import service as exports
 from segport.exports.normalize import REASONS
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, run_progress, show_run
-from segport.runs.rows import RowsPage, rows_page
+from segport.runs.rows import PER_PAGE, RowsPage, rows_page
 from segport.scheduling.refreshes import list_refreshes
 from segport.users.sessions import add_notice
 from segport.web.pages import render
@@ -58,13 +58,14 @@ def detail_page(
     search: str = "",
     reason: str = "",
     offset: int = 0,
+    per: int = PER_PAGE,
 ) -> Response:
     run = show_run(store, run_id=run_id)
     manage = _may_manage(store, session, run.export)
     page, problem = None, None
     if manage and run.rows_not_sent:  # the rows hold email addresses: shown to those who manage the export
         try:
-            page = rows_page(store, run_id=run_id, search=search, reason=reason, offset=max(0, offset))
+            page = rows_page(store, run_id=run_id, search=search, reason=reason, offset=max(0, offset), limit=per)
         except InvalidInput as error:
             problem = error
             page = rows_page(store, run_id=run_id)
@@ -84,6 +85,8 @@ def detail_page(
 def _rows_link(run_id: int, page: RowsPage | None, **changes: object) -> str:
     """The run page showing other rows: the same search and reason unless changed, at another offset."""
     wanted: dict[str, object] = {"search": page.search, "reason": page.reason} if page else {}
+    if page is not None and page.limit != PER_PAGE:
+        wanted["per"] = page.limit
     wanted.update(changes)
     query = urlencode({key: value for key, value in wanted.items() if value not in ("", None, 0)})
     return f"/runs/{run_id}" + (f"?{query}" if query else "") + "#rows"
