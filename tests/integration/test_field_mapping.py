@@ -6,11 +6,14 @@ that tries to pose as another property, a custom field deleted in the account af
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from segport import failpoints
 from segport.errors import InvalidInput, Refused
 from segport.exports import launch
 from segport.exports import service as exports
@@ -18,7 +21,9 @@ from segport.exports.mapping import FieldMapping, parse
 from segport.profiles.importer import import_profiles
 from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
+from segport.store.tables import sync_state
 from tests.support.app import App
+from tests.support.exporting import QUICK
 
 COLUMNS = ["key", "email", "first_name", "title", "tier", "born", "since", "company"]
 LONG_TITLE = "T" * 60
@@ -215,3 +220,72 @@ def test_the_cli_spelling_of_a_mapping_is_checked() -> None:
     for wrong in ("title", "=job_title", "title=", ""):
         with pytest.raises(InvalidInput, match="not a field mapping"):
             parse(wrong)
+
+
+@pytest.fixture
+def batched(app: App, tmp_path: Path) -> Mapped:
+    """One member a batch, and failures waited out in milliseconds: each member is its own import."""
+    small = app.reopen(batch_max_contacts=1, **QUICK)
+    small.connect("CC")
+    return Mapped(small, tmp_path)
+
+
+@pytest.mark.parametrize("point", ["sent", "prepared"])
+def test_a_run_that_died_around_an_acceptance_keeps_the_mapped_values_and_sends_nothing_twice_after(
+    batched: Mapped, point: str
+) -> None:
+    batched.save(MAPPING)
+    failpoints.set_action(dying_at(point, occurrence=2))
+    try:
+        with pytest.raises(Died):
+            batched.run()
+    finally:
+        failpoints.set_action(None)
+    batched.run()  # resumes the interrupted run
+    assert batched.properties("one@x.io")["cf:tier"] == "gold"
+    assert batched.properties("two@x.io") == {"job_title": "T" * 50, "cf:tier": "silver"}
+    assert batched.run()["sent"] == 0
+    assert recorded(batched) == RECORDED  # every member's mapped values were recorded, the reconciled one's too
+
+
+def test_an_answer_lost_after_the_import_was_applied_is_settled_with_the_values_it_sent(batched: Mapped) -> None:
+    batched.save(MAPPING)
+    batched.app.emulator.faults.add("imports#2=drop-after")  # applied by Constant Contact, answer never came
+    batched.run()
+    assert batched.properties("two@x.io")["cf:tier"] == "silver"
+    assert batched.run()["sent"] == 0
+    assert recorded(batched) == RECORDED
+    batched.rows["k2"][4] = "bronze"
+    batched.load()
+    assert batched.run()["sent"] == 1
+    assert batched.properties("two@x.io")["cf:tier"] == "bronze"
+
+
+# What the sync state keeps of each member's mapped values (mapping.raw_extra): what a rerun compares with.
+RECORDED = {
+    "k1": "job_title=Buyer\x1fcf:tier=gold\x1fbirthday_month=1990-04-12\x1fbirthday_day=1990-04-12\x1f"
+    "anniversary=2015-06-01\x1f",
+    "k2": f"job_title={LONG_TITLE}\x1fcf:tier=silver\x1fbirthday_month=13\x1fbirthday_day=13\x1f",
+    "k3": "anniversary=not a date\x1f",  # empty cells are no values: they take no part
+}
+
+
+def recorded(mapped: Mapped) -> dict[str, str | None]:
+    with mapped.app.store.read() as db:
+        return dict(db.execute(select(sync_state.c.profile_key, sync_state.c.raw_extra)).all())  # type: ignore[arg-type]
+
+
+class Died(BaseException):
+    """The run's process 'dies' at a failpoint (a BaseException, as a kill leaves no handler running)."""
+
+
+def dying_at(name: str, occurrence: int) -> Callable[[str], None]:
+    seen = {"count": 0}
+
+    def action(point: str) -> None:
+        if point == name:
+            seen["count"] += 1
+            if seen["count"] == occurrence:
+                raise Died(point)
+
+    return action

@@ -77,8 +77,7 @@ def add_channel(
                 hint="Set SEGPORT_SMTP_HOST and SEGPORT_SMTP_FROM (and the port, security and sign-in: see the "
                 "README's Alerts section), or choose a chat or webhook alert.",
             )
-        recipients = check_recipients(target)
-        target, display = ", ".join(recipients), ", ".join(recipients)
+        target = display = ", ".join(check_recipients(target))
     else:
         check_target(target, allow_internal=store.settings.webhook_allow_internal)
         display = shown(target)

@@ -88,17 +88,11 @@ class ConstantContactClient:
 
     def iter_lists(self, *, name: str | None = None, page_size: int = 500) -> Iterator[ContactList]:
         """Every contact list in the account (following `_links.next`), optionally only the one named `name`."""
-        params: dict[str, Any] | None = {"limit": page_size, "include_membership_count": "all"}
-        if name is not None and params is not None:
+        params: dict[str, Any] = {"limit": page_size, "include_membership_count": "all"}
+        if name is not None:
             params["name"] = name
-        url = "contact_lists"
-        while url:
-            response = self._request("getLists", "GET", url, params=params, replay_safe=True)
-            page = orjson.loads(response.content)
-            for item in page.get("lists") or []:
-                yield ContactList.model_validate(item)
-            url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
-            params = None  # the next link carries its own query
+        for item in self._pages("getLists", "contact_lists", params, "lists"):
+            yield ContactList.model_validate(item)
 
     def find_list_by_name(self, name: str) -> ContactList | None:
         for contact_list in self.iter_lists(name=name):
@@ -133,16 +127,8 @@ class ConstantContactClient:
 
     def custom_fields(self) -> list[CustomField]:
         """Every custom field of the account (at most 100), following `_links.next`."""
-        found: list[CustomField] = []
-        url = "contact_custom_fields"
-        params: dict[str, Any] | None = {"limit": 100}
-        while url:
-            response = self._request("getCustomFields", "GET", url, params=params, replay_safe=True)
-            page = orjson.loads(response.content)
-            found += [CustomField.model_validate(item) for item in page.get("custom_fields") or []]
-            url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
-            params = None
-        return found
+        pages = self._pages("getCustomFields", "contact_custom_fields", {"limit": 100}, "custom_fields")
+        return [CustomField.model_validate(item) for item in pages]
 
     def create_custom_field(self, label: str) -> CustomField:
         """A text custom field; its `name` (label with underscores for blanks) is what imports use."""
@@ -217,15 +203,8 @@ class ConstantContactClient:
 
     def iter_activities(self, *, page_size: int = 500) -> Iterator[Activity]:
         """The account's bulk activities of the last 10 days, newest first (following `_links.next`)."""
-        url = "activities"
-        params: dict[str, Any] | None = {"limit": page_size}
-        while url:
-            response = self._request("getActivityStatusCollection", "GET", url, params=params, replay_safe=True)
-            page = orjson.loads(response.content)
-            for item in page.get("activities") or []:
-                yield Activity.model_validate(item)
-            url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
-            params = None
+        for item in self._pages("getActivityStatusCollection", "activities", {"limit": page_size}, "activities"):
+            yield Activity.model_validate(item)
 
     def wait_for_activities(
         self,
@@ -362,17 +341,21 @@ class ConstantContactClient:
 
     def _contacts_with_status(self, status: str) -> Iterator[str]:
         """The addresses of `GET /contacts?status=...`, page after page (500 a page, following `_links.next`)."""
-        url = "contacts"
-        params: dict[str, Any] | None = {"status": status, "limit": 500}
+        for contact in self._pages("getContacts", "contacts", {"status": status, "limit": 500}, "contacts"):
+            address = ((contact.get("email_address") or {}).get("address") or "").strip().lower()
+            if address:
+                yield address
+
+    def _pages(self, operation: str, url: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        """The items under `key` of every page of a collection, following `_links.next` (whose link carries
+        the query, so `params` go with the first request only)."""
+        first: dict[str, Any] | None = params
         while url:
-            response = self._request("getContacts", "GET", url, params=params, replay_safe=True)
+            response = self._request(operation, "GET", url, params=first, replay_safe=True)
             page = orjson.loads(response.content)
-            for contact in page.get("contacts") or []:
-                address = ((contact.get("email_address") or {}).get("address") or "").strip().lower()
-                if address:
-                    yield address
+            yield from page.get(key) or []
             url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
-            params = None  # the next link carries them
+            first = None
 
     def _on_list(self, email: str, list_id: str) -> bool:
         response = self._request(

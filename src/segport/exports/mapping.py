@@ -95,10 +95,6 @@ def describe_all(mappings: Sequence[FieldMapping]) -> list[str]:
     return [f"{item.source_field}={item.target}{' (even empty)' if item.send_empty else ''}" for item in mappings]
 
 
-def load(db: Connection, export_id: int) -> list[FieldMapping]:
-    return load_all(db, [export_id]).get(export_id, [])
-
-
 def load_all(db: Connection, export_ids: Sequence[int]) -> dict[int, list[FieldMapping]]:
     table = export_fields.c
     found: dict[int, list[FieldMapping]] = {}

@@ -72,12 +72,6 @@ class NotSendable(ValueError):
     """A profile value that cannot be sent as the property needs it."""
 
 
-def describe(target: str) -> str:
-    if target.startswith(CUSTOM_PREFIX):
-        return f"custom field {target[len(CUSTOM_PREFIX) :]}"
-    return PROPERTIES[target].label
-
-
 def check_target(target: str) -> str:
     """The target as stored, or ValueError naming what a target can be."""
     if target.startswith(CUSTOM_PREFIX):
