@@ -1,4 +1,8 @@
-"""The `segport` command. Thin: parse options, call a service function, print the outcome."""
+"""The `segport` command. Thin: parse options, call a service function, print the outcome.
+
+Each command group lives in its own module, imported only when one of its commands runs: `segport --help`
+or `segport runs list` does not pay for the exporter, the scheduler and the web app (see `commands.py`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,10 @@ from typing import Annotated
 
 import typer
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
 from segport import __version__
-from segport.cli import alerts, connections, exports, failures, lists, profiles, runs, scheduling, segments, users
+from segport.cli.commands import LazyGroup
 from segport.cli.common import console, context, errors
-from segport.cli.emulator import emulator
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
 
 app = typer.Typer(
@@ -21,23 +23,26 @@ app = typer.Typer(
     help="Keep Constant Contact contact lists in step with customer segments.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
-app.add_typer(profiles.app, name="profiles")
-app.add_typer(segments.app, name="segments")
-app.add_typer(connections.app, name="connections")
-app.add_typer(lists.app, name="lists")
-app.add_typer(exports.app, name="exports")
-app.add_typer(runs.app, name="runs")
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(scheduling.app, name="schedule")
-app.add_typer(users.app, name="users")
-app.command()(users.audit)
-app.command()(emulator)
-app.command()(scheduling.worker)
-app.command()(scheduling.scheduler)
-app.command()(scheduling.serve)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.print(f"segport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print segport's version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Keep Constant Contact contact lists in step with customer segments."""
 
 
 @app.command()
@@ -77,6 +82,8 @@ def main() -> None:
     except typer.Abort:
         errors.print("Aborted. An interrupted export run resumes where it stopped: segport exports run NAME")
         sys.exit(130)
+    except typer.Exit as exc:  # --version, or a command that chose its exit code
+        sys.exit(exc.exit_code)
     except typer.TyperException as exc:  # a usage mistake (typer carries its own click since 0.26)
         show = getattr(exc, "show", None)
         if show is None:
@@ -84,16 +91,23 @@ def main() -> None:
         else:
             show()
         sys.exit(exc.exit_code)
-    except SQLAlchemyError as exc:
-        message, hint = failures.database_trouble(exc)
-        _fail(SegportError(message, hint=hint), 1)
-    except Exception as exc:  # a segport defect: one line here, the traceback in a file
-        report = failures.write_report(exc)
-        _fail(
-            SegportError(f"segport failed unexpectedly ({type(exc).__name__}).", hint=f"The report is in {report}."), 1
-        )
+    except Exception as exc:
+        _unexpected(exc)
     if isinstance(result, int):
         sys.exit(result)
+
+
+def _unexpected(exc: Exception) -> None:
+    """Database trouble in words, or a segport defect: one line here, the traceback in a file."""
+    from segport.cli import failures
+
+    # Only a command that opened the store can fail in the database, and then SQLAlchemy is imported.
+    database = sys.modules.get("sqlalchemy.exc")
+    if database is not None and isinstance(exc, database.SQLAlchemyError):
+        message, hint = failures.database_trouble(exc)
+        _fail(SegportError(message, hint=hint), 1)
+    report = failures.write_report(exc)
+    _fail(SegportError(f"segport failed unexpectedly ({type(exc).__name__}).", hint=f"The report is in {report}."), 1)
 
 
 def _fail(exc: SegportError, code: int) -> None:

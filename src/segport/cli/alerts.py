@@ -10,7 +10,7 @@ from rich.table import Table
 
 from segport.alerting import channels
 from segport.alerting.delivery import send_test
-from segport.cli.common import console, context, when
+from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.errors import InvalidInput
 
 app = typer.Typer(
@@ -20,17 +20,23 @@ ChannelId = Annotated[int, typer.Argument(help="The alert's number (segport aler
 
 
 @app.command("list")
-def list_channels(ctx: typer.Context) -> None:
+def list_channels(ctx: typer.Context, json: Json = False) -> None:
     """Every alert channel: what it is for, where it goes, which runs."""
+    found = channels.list_channels(context(ctx).store)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.Channel.model_validate(channel) for channel in found])
+        return
     table = Table("#", "for", "kind", "to", "runs", "added")
-    for channel in channels.list_channels(context(ctx).store):
+    for channel in found:
         table.add_row(
             str(channel.id),
-            escape(channel.scope),
+            shown(channel.scope),
             channels.KINDS[channel.kind],
-            escape(channel.shown),
+            shown(channel.shown),
             channels.WHEN[channel.runs],
-            f"{when(channel.created_at)} by {escape(channel.created_by)}",
+            f"{when(channel.created_at)} by {shown(channel.created_by)}",
         )
     console.print(table)
 
@@ -65,7 +71,7 @@ def add(
         runs="every" if every_run else "problems",
     )
     console.print(
-        f"Alert {channel.id} added: {channels.KINDS[kind].lower()} to {escape(channel.shown)} for the "
+        f"Alert {channel.id} added: {channels.KINDS[kind].lower()} to {shown(channel.shown)} for the "
         f"{escape(channel.scope)}. Try it with: segport alerts test {channel.id}"
     )
 
@@ -91,11 +97,19 @@ def remove(ctx: typer.Context, channel_id: ChannelId) -> None:
 
 @app.command()
 def sent(
-    ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+    json: Json = False,
 ) -> None:
     """The alerts sent or tried, newest first (tests included)."""
+    found = channels.list_sent(context(ctx).store, limit=limit)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.SentAlert.model_validate(item) for item in found])
+        return
     table = Table("when", "kind", "to", "subject", "run", "outcome")
-    for item in channels.list_sent(context(ctx).store, limit=limit):
+    for item in found:
         outcome = "delivered" if item.delivered else f"[red]not delivered[/red]: {escape(item.detail or '')}"
         table.add_row(
             when(item.sent_at),

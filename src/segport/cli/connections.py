@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from segport.cli.common import console, context, when
+from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.connections import service
 from segport.connections.sign_in import sign_in_with
 from segport.errors import InvalidInput
@@ -57,14 +57,20 @@ def terms() -> None:
 
 
 @app.command("list")
-def list_connections(ctx: typer.Context) -> None:
+def list_connections(ctx: typer.Context, json: Json = False) -> None:
     """Every connection, with its account and who may use it."""
+    found = service.list_connections(context(ctx).store)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.Connection.model_validate(view) for view in found])
+        return
     table = Table("name", "type", "account", "who can use it", "exports")
-    for view in service.list_connections(context(ctx).store):
+    for view in found:
         table.add_row(
-            view.name,
+            shown(view.name),
             "Constant Contact",
-            view.account_name or "-",
+            shown(view.account_name) or "-",
             "admins and contributors" if view.allow_contributors else "admins",
             str(len(view.exports)),
         )
@@ -72,10 +78,19 @@ def list_connections(ctx: typer.Context) -> None:
 
 
 @app.command()
-def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The connection's display name.")]) -> None:
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The connection's display name.")],
+    json: Json = False,
+) -> None:
     """A connection's account, consent, export user and token expiry (never the tokens)."""
     view = service.show_connection(context(ctx).store, name=name)
-    console.print(f"[bold]{view.name}[/bold] (Constant Contact)")
+    if json:
+        from segport import outputs
+
+        print_json(outputs.Connection.model_validate(view))
+        return
+    console.print(f"[bold]{shown(view.name)}[/bold] (Constant Contact)")
     for label, value in (
         ("Account", f"{view.account_name} ({view.account_id})"),
         ("API", view.api_base),
@@ -85,7 +100,7 @@ def show(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The conne
         ("Access token expires", when(view.token_expires_at)),
         ("Exports", ", ".join(view.exports) or "none"),
     ):
-        console.print(f"{label}: {value}")
+        console.print(f"{label}: {shown(value)}")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from segport.cli.common import console, context, when
+from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.cli.runs import exit_code, print_run
 from segport.cli.scheduling import Days, Times, Zone, schedule_from
 from segport.connections.custom_fields import custom_fields
@@ -154,15 +154,21 @@ def duplicate(
 
 
 @app.command("list")
-def list_exports(ctx: typer.Context) -> None:
+def list_exports(ctx: typer.Context, json: Json = False) -> None:
     """Every export with its connection, list, segments and latest run."""
+    found = service.list_exports(context(ctx).store)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.export(view) for view in found])
+        return
     table = Table("name", "connection", "list", "segments", "latest run", "when")
-    for view in service.list_exports(context(ctx).store):
+    for view in found:
         table.add_row(
-            view.name,
-            view.connection or "(disconnected)",
-            view.list_name or view.list_id,
-            ", ".join(view.segments),
+            shown(view.name),
+            shown(view.connection) or "(disconnected)",
+            shown(view.list_name or view.list_id),
+            shown(", ".join(view.segments)),
             view.last_status or "never run",
             when(view.last_run_at),
         )
@@ -170,10 +176,15 @@ def list_exports(ctx: typer.Context) -> None:
 
 
 @app.command()
-def show(ctx: typer.Context, name: Name) -> None:
+def show(ctx: typer.Context, name: Name, json: Json = False) -> None:
     """An export's settings."""
     view = service.show_export(context(ctx).store, name=name)
-    console.print(f"[bold]{view.name}[/bold]")
+    if json:
+        from segport import outputs
+
+        print_json(outputs.export(view))
+        return
+    console.print(f"[bold]{shown(view.name)}[/bold]")
     for label, value in (
         ("Connection", view.connection or "none: disconnected, it does not run until edited with --connection"),
         ("List", f"{view.list_name} ({view.list_id})"),
@@ -186,7 +197,7 @@ def show(ctx: typer.Context, name: Name) -> None:
         ("Created", f"{when(view.created_at)} by {view.created_by}"),
         ("Latest run", f"{view.last_status or 'never run'} {when(view.last_run_at)}"),
     ):
-        console.print(f"{label}: {value}")
+        console.print(f"{label}: {shown(value)}")
 
 
 @app.command()
@@ -282,6 +293,9 @@ def run(
     allow_mass_removal: Annotated[
         bool, typer.Option("--allow-mass-removal", help="Mirror mode: allow removing more than the set share.")
     ] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the run (or the dry run) as JSON at the end; no progress bars.")
+    ] = False,
 ) -> int:
     """Run the export now (or resume its interrupted run), with progress, then print the summary.
 
@@ -291,12 +305,18 @@ def run(
     if dry_run:
         from segport.exports.dry_run import dry_run as plan_run
 
+        if show_rows and json:
+            raise InvalidInput("--show-rows and --json both print to stdout.", hint="Choose one of them.")
         if show_rows:
             _write_line(("action", "profile_key", "email", "reason"))
         on_row = (lambda row: _write_line((row.action, row.profile_key, row.email, row.reason))) if show_rows else None
-        _print_dry_run(
-            plan_run(state.store, state.settings, name=name, full=full, on_row=on_row), samples=not show_rows
-        )
+        report = plan_run(state.store, state.settings, name=name, full=full, on_row=on_row)
+        if json:
+            from segport import outputs
+
+            print_json(outputs.dry_run(report))
+        else:
+            _print_dry_run(report, samples=not show_rows)
         return 0
     with Progress(
         TextColumn("{task.description}"),
@@ -305,6 +325,7 @@ def run(
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=json,
     ) as progress:
         run_id = launch.run_export(
             state.store,
@@ -315,7 +336,7 @@ def run(
             allow_mass_removal=allow_mass_removal,
             progress=_Display(progress),
         )
-    print_run(state.store, run_id)
+    print_run(state.store, run_id, json=json)
     return exit_code(state.store, run_id)
 
 

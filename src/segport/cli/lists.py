@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from segport.cli.common import console, context, number
+from segport.cli.common import Json, console, context, number, print_json, shown
 from segport.connections import lists as account_lists
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ def every_list(
     ctx: typer.Context,
     connection: Connection = None,
     search: Annotated[str, typer.Option(help="Only lists whose name holds this text (any case).")] = "",
+    json: Json = False,
 ) -> None:
     """Every list of the account, with its members and the exports that send to it."""
     if ctx.invoked_subcommand is not None:
@@ -32,11 +33,17 @@ def every_list(
     state = context(ctx)
     name = account_lists.connection_or_only(state.store, connection)
     found = account_lists.account_lists(state.store, state.settings, connection=name, search=search)
-    table = Table("name", "list ID", "members", "exports", title=f"Lists of {name!r}")
+    if json:
+        from segport import outputs
+
+        print_json([outputs.AccountList.model_validate(item) for item in found])
+        return
+    table = Table("name", "list ID", "members", "exports", title=f"Lists of {shown(repr(name))}")
     for item in found:
-        table.add_row(item.name, item.list_id, number(item.members), ", ".join(item.exports) or "-")
+        sending = shown(", ".join(item.exports)) or "-"
+        table.add_row(shown(item.name), shown(item.list_id), number(item.members), sending)
     console.print(table)
-    console.print(f"{len(found):,} list(s)" + (f" whose name holds {search!r}" if search else "") + ".")
+    console.print(f"{len(found):,} list(s)" + (f" whose name holds {shown(repr(search))}" if search else "") + ".")
 
 
 @app.command()
@@ -44,15 +51,21 @@ def show(
     ctx: typer.Context,
     list_ref: Annotated[str, typer.Argument(metavar="LIST", help="The list's ID or exact name.")],
     connection: Connection = None,
+    json: Json = False,
 ) -> None:
     """One list: its ID, members, and the exports that send to it."""
     state = context(ctx)
     name = account_lists.connection_or_only(state.store, connection)
     item = account_lists.find_list(state.store, state.settings, connection=name, list_ref=list_ref)
-    console.print(f"[bold]{item.name}[/bold]")
-    console.print(f"List ID: {item.list_id}")
+    if json:
+        from segport import outputs
+
+        print_json(outputs.AccountList.model_validate(item))
+        return
+    console.print(f"[bold]{shown(item.name)}[/bold]")
+    console.print(f"List ID: {shown(item.list_id)}")
     console.print(f"Members: {number(item.members)}")
-    console.print(f"Exports sending to it: {', '.join(item.exports) or 'none'}")
+    console.print(f"Exports sending to it: {shown(', '.join(item.exports)) or 'none'}")
 
 
 @app.command()

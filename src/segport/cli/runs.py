@@ -6,10 +6,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from segport.cli.common import console, context, number, when
+from segport.cli.common import Json, console, context, number, print_json, shown, when
 from segport.runs.history import list_runs, rows_csv, show_run
 from segport.runs.status import Status
 from segport.store import Store
@@ -29,21 +28,30 @@ STATUS_STYLE = {
 def list_command(
     ctx: typer.Context,
     export: Annotated[str | None, typer.Option(help="Only this export's runs.")] = None,
+    status: Annotated[Status | None, typer.Option(help="Only runs with this status.", case_sensitive=False)] = None,
+    before: Annotated[int | None, typer.Option(help="Only runs older than this run (to page back).", min=1)] = None,
     limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1)] = 50,
+    json: Json = False,
 ) -> None:
     """Runs, newest first, with status and counts."""
+    found = list_runs(context(ctx).store, export=export, status=status, before=before, limit=limit)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.run(view) for view in found])
+        return
     table = Table("run", "export", "status", "started", "members", "sent", "not sent", "message")
-    for view in list_runs(context(ctx).store, export=export, limit=limit):
+    for view in found:
         style = STATUS_STYLE.get(view.status, "")
         table.add_row(
             str(view.id),
-            view.export,
+            shown(view.export),
             f"[{style}]{view.status}[/{style}]",
             when(view.started_at),
             number(view.counts["members"]),
             number(view.counts["sent"]),
             number(view.rows_not_sent),
-            (view.message or "")[:80],
+            shown((view.message or "")[:80]),
         )
     console.print(table)
 
@@ -58,17 +66,22 @@ def exit_code(store: Store, run_id: int) -> int:
     return EXIT_CODES.get(Status(view.status), EXIT_WAITING)
 
 
-def print_run(store: Store, run_id: int) -> None:
+def print_run(store: Store, run_id: int, *, json: bool = False) -> None:
     view = show_run(store, run_id=run_id)
+    if json:
+        from segport import outputs
+
+        print_json(outputs.run_detail(view))
+        return
     style = STATUS_STYLE.get(view.status, "")
     duration = f"{view.duration_seconds:.1f} s" if view.duration_seconds is not None else "-"
     if view.status == Status.QUEUED and view.wait_reason:
-        console.print(f"Run {view.id} of {view.export!r}: [yellow]waiting[/yellow] ({view.wait_reason})")
-        console.print(escape(view.wait_detail or ""))
+        console.print(f"Run {view.id} of {shown(repr(view.export))}: [yellow]waiting[/yellow] ({view.wait_reason})")
+        console.print(shown(view.wait_detail))
         return
-    console.print(f"Run {view.id} of {view.export!r}: [{style}]{view.status}[/{style}] ({duration})")
+    console.print(f"Run {view.id} of {shown(repr(view.export))}: [{style}]{view.status}[/{style}] ({duration})")
     if view.message:
-        console.print(escape(view.message))
+        console.print(shown(view.message))
     c = view.counts
     console.print(
         f"members {c['members']:,} | sent {c['sent']:,} (new {c['added']:,}, changed {c['updated']:,}) | "
@@ -82,17 +95,21 @@ def print_run(store: Store, run_id: int) -> None:
 
 
 @app.command()
-def show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's number.")]) -> None:
+def show(
+    ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's number.")], json: Json = False
+) -> None:
     """One run: status, counts, batches and events."""
     store = context(ctx).store
-    print_run(store, run_id)
+    print_run(store, run_id, json=json)
+    if json:
+        return
     view = show_run(store, run_id=run_id)
     if view.batches:
         table = Table("batch", "activity", "contacts", "state", "added", "errors", "unsubscribed")
         for batch in view.batches:
             table.add_row(
                 str(batch["number"]),
-                batch["activity_id"] or "-",
+                shown(batch["activity_id"] or "-"),
                 number(batch["contacts"]),
                 batch["state"],
                 number(batch["person_count"]),
@@ -101,7 +118,7 @@ def show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run
             )
         console.print(table)
     for item in view.events:
-        console.print(f"{when(item['at'])} {item['level']:7} {item['message']}")
+        console.print(f"{when(item['at'])} {item['level']:7} {shown(item['message'])}")
 
 
 @app.command()
@@ -109,18 +126,25 @@ def rows(
     ctx: typer.Context,
     run_id: Annotated[int, typer.Argument(help="The run's number.")],
     csv: Annotated[bool, typer.Option("--csv", help="Write CSV (profile_key, email, reason, detail).")] = False,
+    json: Json = False,
 ) -> None:
     """The rows a run did not send or Constant Contact did not add, with the reason."""
+    from segport.runs.history import iter_rows_not_sent
+
     store = context(ctx).store
     if csv:
         for chunk in rows_csv(store, run_id=run_id):
             sys.stdout.write(chunk)
         return
-    table = Table("profile key", "email", "reason", "detail")
-    from segport.runs.history import iter_rows_not_sent
+    if json:
+        from segport import outputs
 
+        found = iter_rows_not_sent(store, run_id=run_id)
+        print_json(outputs.Row(profile_key=key, email=mail, reason=why, detail=more) for key, mail, why, more in found)
+        return
+    table = Table("profile key", "email", "reason", "detail")
     for key, email, reason, detail in iter_rows_not_sent(store, run_id=run_id):
-        table.add_row(key, email or "", reason, detail or "")
+        table.add_row(shown(key), shown(email), reason, shown(detail))
     console.print(table)
 
 

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from segport import wording
-from segport.cli.common import console, context, number, when
+from segport.cli.common import Json, console, context, number, print_json, shown, when
 from segport.csv_text import csv_chunks
 from segport.errors import InvalidInput
 from segport.segments import membership, service
@@ -63,32 +63,43 @@ def edit(
 
 
 @app.command("list")
-def list_segments(ctx: typer.Context) -> None:
+def list_segments(ctx: typer.Context, json: Json = False) -> None:
     """Every segment with its state and last member count."""
+    found = service.list_segments(context(ctx).store)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.segment(view) for view in found])
+        return
     table = Table("name", "active", "members", "counted", "rule")
-    for segment in service.list_segments(context(ctx).store):
+    for segment in found:
         table.add_row(
-            segment.name,
+            shown(segment.name),
             "yes" if segment.active else "no",
             number(segment.member_count),
             when(segment.counted_at),
-            segment.rule_text,
+            shown(segment.rule_text),
         )
     console.print(table)
 
 
 @app.command()
-def show(ctx: typer.Context, name: Name) -> None:
+def show(ctx: typer.Context, name: Name, json: Json = False) -> None:
     """A segment's rule, state, member count and the exports that use it."""
     segment = service.show_segment(context(ctx).store, name=name)
-    console.print(f"[bold]{segment.name}[/bold]  ({'active' if segment.active else 'inactive'})")
+    if json:
+        from segport import outputs
+
+        print_json(outputs.segment(segment))
+        return
+    console.print(f"[bold]{shown(segment.name)}[/bold]  ({'active' if segment.active else 'inactive'})")
     if segment.description:
-        console.print(segment.description)
-    console.print(f"Rule: {segment.rule_text}")
+        console.print(shown(segment.description))
+    console.print(f"Rule: {shown(segment.rule_text)}")
     console.print(f"Members: {number(segment.member_count)} (counted {when(segment.counted_at)})")
-    console.print(f"Used by exports: {', '.join(segment.exports) or 'none'}")
+    console.print(f"Used by exports: {shown(', '.join(segment.exports)) or 'none'}")
     if segment.used_by_segments:
-        console.print(f"Combined into: {', '.join(segment.used_by_segments)}")
+        console.print(f"Combined into: {shown(', '.join(segment.used_by_segments))}")
 
 
 @app.command()

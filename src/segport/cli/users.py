@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from segport import audit as audit_trail
-from segport.cli.common import console, context, when
+from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.users import service
 
 app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
@@ -48,11 +48,17 @@ def add(
 
 
 @app.command("list")
-def list_command(ctx: typer.Context) -> None:
+def list_command(ctx: typer.Context, json: Json = False) -> None:
     """Users and their roles."""
+    found = service.list_users(context(ctx).store)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.User.model_validate(user) for user in found])
+        return
     table = Table("user", "role", "added")
-    for user in service.list_users(context(ctx).store):
-        table.add_row(user.name, user.role, when(user.created_at))
+    for user in found:
+        table.add_row(shown(user.name), user.role, when(user.created_at))
     console.print(table)
 
 
@@ -102,12 +108,27 @@ def token(
 
 
 @app.command()
-def tokens(ctx: typer.Context, name: Annotated[str | None, typer.Argument(help="Only this user's.")] = None) -> None:
+def tokens(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only this user's.")] = None,
+    json: Json = False,
+) -> None:
     """API tokens (never their values): who, what for, when made, last used, revoked."""
+    found = service.list_tokens(context(ctx).store, name=name)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.Token.model_validate(item) for item in found])
+        return
     table = Table("id", "user", "label", "created", "last used", "revoked")
-    for item in service.list_tokens(context(ctx).store, name=name):
+    for item in found:
         table.add_row(
-            str(item.id), item.user, item.label, when(item.created_at), when(item.last_used_at), when(item.revoked_at)
+            str(item.id),
+            shown(item.user),
+            shown(item.label),
+            when(item.created_at),
+            when(item.last_used_at),
+            when(item.revoked_at),
         )
     console.print(table)
 
@@ -125,10 +146,17 @@ def audit(
     limit: Annotated[int, typer.Option(help="How many entries, newest first.", min=1)] = 50,
     action: Annotated[str | None, typer.Option(help="Only actions starting so, e.g. export. or run.queued")] = None,
     subject: Annotated[str | None, typer.Option(help="Only entries about this name.")] = None,
+    json: Json = False,
 ) -> None:
     """The audit trail: every change, consent and run request, who made it and when."""
+    found = audit_trail.entries(context(ctx).store, limit=limit, action=action, subject=subject)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.AuditEntry.model_validate(entry) for entry in found])
+        return
     table = Table("when", "who", "what", "subject", "detail")
-    for entry in audit_trail.entries(context(ctx).store, limit=limit, action=action, subject=subject):
+    for entry in found:
         detail = ", ".join(f"{key}={value}" for key, value in (entry.detail or {}).items())
-        table.add_row(when(entry.at), entry.actor, entry.action, entry.subject, detail)
+        table.add_row(when(entry.at), shown(entry.actor), entry.action, shown(entry.subject), shown(detail))
     console.print(table)

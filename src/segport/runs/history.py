@@ -74,11 +74,24 @@ def _runs_with_counts() -> Any:
     )
 
 
-def list_runs(store: Store, *, export: str | None = None, limit: int = 50) -> list[RunView]:
-    """The latest runs, newest first, without batches and events: one query."""
+def list_runs(
+    store: Store,
+    *,
+    export: str | None = None,
+    status: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[RunView]:
+    """The latest runs, newest first, without batches and events: one query. The filters apply before the
+    limit (the 50 latest failures, not the failures among the 50 latest runs); `before` is the cursor: the runs
+    older than that run id, so a caller pages with the last id it received."""
     query = _runs_with_counts().order_by(runs.c.id.desc()).limit(limit)
     if export is not None:
         query = query.where(exports.c.name == export)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    if before is not None:
+        query = query.where(runs.c.id < before)
     with store.read() as db:
         return [_view(row, [], []) for row in db.execute(query).mappings()]
 

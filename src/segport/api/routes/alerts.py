@@ -3,12 +3,12 @@ the alerts sent. A connection's channels are for admins; an export's for those w
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from segport import outputs
 from segport.alerting import channels
 from segport.alerting.delivery import send_test
 from segport.api.auth import CurrentUser, StoreDep, may_set_alerts, require
@@ -26,19 +26,19 @@ class NewChannel(BaseModel):
     runs: str = Field(default="problems", pattern="^(problems|every)$")
 
 
-def _channel(channel: channels.Channel) -> dict[str, Any]:
-    return dataclasses.asdict(channel)
+def _channel(channel: channels.Channel) -> outputs.Channel:
+    return outputs.Channel.model_validate(channel)
 
 
 @router.get("/api/alerts", tags=["alerts"])
-def list_channels(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+def list_channels(user: CurrentUser, store: StoreDep) -> list[outputs.Channel]:
     """Every alert channel (where it goes is shown without a webhook's secret path)."""
     require(user, "admin", "contributor")
     return [_channel(channel) for channel in channels.list_channels(store)]
 
 
 @router.post("/api/alerts", status_code=201, tags=["alerts"])
-def add_channel(body: NewChannel, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def add_channel(body: NewChannel, user: CurrentUser, store: StoreDep) -> outputs.Channel:
     if (body.connection is None) == (body.export is None):
         raise InvalidInput("An alert is for a connection or for an export.", hint="Send one of connection, export.")
     may_set_alerts(store, user, body.connection, body.export)
@@ -71,7 +71,8 @@ def remove_channel(channel_id: int, user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.get("/api/alerts/sent", tags=["alerts"])
-def sent(user: CurrentUser, store: StoreDep, limit: int = 50) -> list[dict[str, Any]]:
+def sent(user: CurrentUser, store: StoreDep, limit: int = 50) -> list[outputs.SentAlert]:
     """The alerts sent or tried, newest first, tests included."""
     require(user, "admin", "contributor")
-    return [dataclasses.asdict(item) for item in channels.list_sent(store, limit=max(1, min(limit, 500)))]
+    found = channels.list_sent(store, limit=max(1, min(limit, 500)))
+    return [outputs.SentAlert.model_validate(item) for item in found]

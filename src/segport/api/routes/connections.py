@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from segport import outputs
 from segport.api.auth import CurrentUser, StoreDep, can_use, may_use_connection, require
 from segport.api.state import http_of, settings_of
 from segport.connections import lists as account_lists
@@ -22,15 +23,16 @@ from segport.connections.custom_fields import custom_fields
 router = APIRouter()
 
 
-@router.get("/api/connections", tags=["connections"])
-def list_connections(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+# Unset fields are left out: a connection the caller may not use shows only its name, kind and usable.
+@router.get("/api/connections", tags=["connections"], response_model_exclude_unset=True)
+def list_connections(user: CurrentUser, store: StoreDep) -> list[outputs.ListedConnection]:
     """Every connection; the details only of those the caller may use (others: name and type)."""
     found = []
     for view in connections.list_connections(store):
         if can_use(user, view):
-            found.append({**dataclasses.asdict(view), "usable": True})
+            found.append(outputs.ListedConnection.model_validate({**dataclasses.asdict(view), "usable": True}))
         else:
-            found.append({"name": view.name, "kind": view.kind, "usable": False})
+            found.append(outputs.ListedConnection(name=view.name, kind=view.kind, usable=False))
     return found
 
 
@@ -110,9 +112,9 @@ def oauth_callback(
 
 
 @router.get("/api/connections/{name}", tags=["connections"])
-def show_connection(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def show_connection(name: str, user: CurrentUser, store: StoreDep) -> outputs.Connection:
     may_use_connection(store, user, name)
-    return dataclasses.asdict(connections.show_connection(store, name=name))
+    return outputs.Connection.model_validate(connections.show_connection(store, name=name))
 
 
 class ConnectionChange(BaseModel):

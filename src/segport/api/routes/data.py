@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from segport import outputs
 from segport.api.auth import AdminUser, CurrentUser, StoreDep, require
 from segport.csv_text import attachment, csv_chunks
 from segport.errors import InvalidInput
@@ -70,33 +71,22 @@ class NewSegment(BaseModel):
     active: bool = True
 
 
-def _segment(view: SegmentView) -> dict[str, Any]:
-    return {
-        "name": view.name,
-        "rule": view.rule_text,
-        "definition": view.stored_rule.model_dump(mode="json") if view.stored_rule is not None else None,
-        "problem": view.problem,
-        "active": view.active,
-        "member_count": view.member_count,
-        "counted_at": view.counted_at,
-        "description": view.description,
-        "exports": view.exports,
-        "used_by_segments": view.used_by_segments,
-    }
+def _segment(view: SegmentView) -> outputs.Segment:
+    return outputs.segment(view)
 
 
 @router.get("/api/segments", tags=["segments"])
-def list_segments(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+def list_segments(user: CurrentUser, store: StoreDep) -> list[outputs.Segment]:
     return [_segment(view) for view in segments.list_segments(store)]
 
 
 @router.get("/api/segments/{name}", tags=["segments"])
-def show_segment(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def show_segment(name: str, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     return _segment(segments.show_segment(store, name=name))
 
 
 @router.post("/api/segments", status_code=201, tags=["segments"])
-def create_segment(body: NewSegment, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def create_segment(body: NewSegment, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     require(user, "admin", "contributor")
     view = segments.create_segment(
         store, name=body.name, rule_text=body.rule, description=body.description, active=body.active, actor=user.name
@@ -115,7 +105,7 @@ class SegmentCopy(BaseModel):
 
 
 @router.patch("/api/segments/{name}", tags=["segments"])
-def edit_segment(name: str, body: SegmentChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def edit_segment(name: str, body: SegmentChange, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     """Rename it, or change the rule and/or the description."""
     require(user, "admin", "contributor")
     view = segments.edit_segment(
@@ -125,7 +115,7 @@ def edit_segment(name: str, body: SegmentChange, user: CurrentUser, store: Store
 
 
 @router.post("/api/segments/{name}/duplicate", status_code=201, tags=["segments"])
-def duplicate_segment(name: str, body: SegmentCopy, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def duplicate_segment(name: str, body: SegmentCopy, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     """A new segment with the same rule and description."""
     require(user, "admin", "contributor")
     return _segment(segments.duplicate_segment(store, name=name, new_name=body.new_name, actor=user.name))
@@ -150,13 +140,13 @@ def delete_segment(name: str, user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.post("/api/segments/{name}/activate", tags=["segments"])
-def activate(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def activate(name: str, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     require(user, "admin", "contributor")
     return _segment(segments.set_active(store, name=name, active=True, actor=user.name))
 
 
 @router.post("/api/segments/{name}/deactivate", tags=["segments"])
-def deactivate(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def deactivate(name: str, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     require(user, "admin", "contributor")
     return _segment(segments.set_active(store, name=name, active=False, actor=user.name))
 

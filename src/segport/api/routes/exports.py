@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from segport import outputs
 from segport.api.auth import CurrentUser, StoreDep, edit_rights, may_edit, may_manage, may_use_connection, require
 from segport.api.routes.system import schedule_view
 from segport.api.state import http_of, settings_of
@@ -87,14 +88,15 @@ def _mappings(fields: list[MappedField] | None) -> list[FieldMapping] | None:
     return [FieldMapping(item.source_field.strip(), item.target.strip(), item.send_empty) for item in fields]
 
 
-def _export(view: exports.ExportView, user: User, store: Any, editable: bool | None = None) -> dict[str, Any]:
+def _export(view: exports.ExportView, user: User, store: Any, editable: bool | None = None) -> outputs.ExportForUser:
     if editable is None:
         editable = may_edit(store, user, view)
-    return {**dataclasses.asdict(view), "your_permissions": "edit" if editable else "view"}
+    shape = outputs.export(view).model_dump()
+    return outputs.ExportForUser.model_validate({**shape, "your_permissions": "edit" if editable else "view"})
 
 
 @router.get("/api/exports", tags=["exports"])
-def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) -> list[dict[str, Any]]:
+def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) -> list[outputs.ExportForUser]:
     """Every export; `search` matches the export's name, its connection's name or its connection's type."""
     editable = edit_rights(store, user)
     return [_export(view, user, store, editable(view)) for view in exports.search_exports(store, search)]
@@ -116,12 +118,12 @@ def contact_properties(user: CurrentUser) -> list[dict[str, Any]]:
 
 
 @router.get("/api/exports/{name}", tags=["exports"])
-def show_export(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def show_export(name: str, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
     return _export(exports.show_export(store, name=name), user, store)
 
 
 @router.post("/api/exports", status_code=201, tags=["exports"])
-def add_export(body: NewExport, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def add_export(body: NewExport, request: Request, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
     """Save an export (it does not run); the list ID is checked in Constant Contact."""
     may_use_connection(store, user, body.connection)
     view = exports.add_export(
@@ -144,7 +146,9 @@ def add_export(body: NewExport, request: Request, user: CurrentUser, store: Stor
 
 
 @router.patch("/api/exports/{name}", tags=["exports"])
-def edit_export(name: str, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def edit_export(
+    name: str, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep
+) -> outputs.ExportForUser:
     may_manage(store, user, name)
     if body.connection is not None:
         may_use_connection(store, user, body.connection)
@@ -169,13 +173,13 @@ def edit_export(name: str, body: ExportChange, request: Request, user: CurrentUs
 
 
 @router.post("/api/exports/{name}/duplicate", status_code=201, tags=["exports"])
-def duplicate_export(name: str, body: Duplicate, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def duplicate_export(name: str, body: Duplicate, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
     may_manage(store, user, name)
     return _export(exports.duplicate_export(store, name=name, new_name=body.new_name, actor=user.name), user, store)
 
 
 @router.post("/api/exports/{name}/disconnect", tags=["exports"])
-def disconnect_export(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def disconnect_export(name: str, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
     """Take the export off its connection (admins), so the connection can be removed. The export is kept and
     does not run until an edit gives it a connection again."""
     require(user, "admin")

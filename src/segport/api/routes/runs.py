@@ -2,50 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
+from segport import outputs
 from segport.api.auth import CurrentUser, StoreDep, may_manage
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, show_run
 from segport.runs.rows import PER_PAGE, rows_page
+from segport.runs.status import Status
 
 router = APIRouter()
 
 
-def _run(view: Any) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "export": view.export,
-        "status": view.status,
-        "trigger": view.trigger,
-        "triggered_by": view.triggered_by,
-        "created_at": view.created_at,
-        "started_at": view.started_at,
-        "finished_at": view.finished_at,
-        "duration_seconds": view.duration_seconds,
-        "message": view.message,
-        "counts": view.counts,
-        "rows_not_sent": view.rows_not_sent,
-    }
-
-
 @router.get("/api/runs", tags=["runs"])
 def runs(
-    user: CurrentUser, store: StoreDep, export: str | None = None, status: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
-    """Runs, newest first; filter by export and status."""
-    found = list_runs(store, export=export, limit=max(1, min(limit, 500)))
-    return [_run(view) for view in found if status is None or view.status == status]
+    user: CurrentUser,
+    store: StoreDep,
+    response: Response,
+    export: str | None = None,
+    status: Status | None = None,
+    before: Annotated[int | None, Query(ge=1, description="The cursor: runs older than this run id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[outputs.Run]:
+    """Runs, newest first; filter by export and status (before the limit). A full page carries a `Link`
+    header whose rel="next" URL asks for the page after it (`before` the last run's id)."""
+    found = list_runs(store, export=export, status=status, before=before, limit=limit)
+    if len(found) == limit:
+        following = {"before": found[-1].id, "limit": limit, "export": export, "status": status}
+        query = urlencode({key: value for key, value in following.items() if value is not None})
+        response.headers["Link"] = f'</api/runs?{query}>; rel="next"'
+    return [outputs.run(view) for view in found]
 
 
 @router.get("/api/runs/{run_id}", tags=["runs"])
-def run_detail(run_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def run_detail(run_id: int, user: CurrentUser, store: StoreDep) -> outputs.RunDetail:
     """One run with its batches and events."""
-    view = show_run(store, run_id=run_id)
-    return {**_run(view), "batches": view.batches, "events": view.events}
+    return outputs.run_detail(show_run(store, run_id=run_id))
 
 
 @router.get("/api/runs/{run_id}/rows.csv", tags=["runs"])

@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from segport import audit
+from segport import audit, outputs
 from segport.api.auth import CurrentUser, StoreDep, require
 from segport.api.problems import NotSignedIn
 from segport.api.state import settings_of
@@ -127,19 +127,9 @@ def issue_token(name: str, body: NewToken, user: CurrentUser, store: StoreDep) -
 
 
 @router.get("/api/tokens", tags=["users"])
-def list_tokens(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+def list_tokens(user: CurrentUser, store: StoreDep) -> list[outputs.Token]:
     require(user, "admin")
-    return [
-        {
-            "id": item.id,
-            "user": item.user,
-            "label": item.label,
-            "created_at": item.created_at,
-            "last_used_at": item.last_used_at,
-            "revoked_at": item.revoked_at,
-        }
-        for item in users.list_tokens(store)
-    ]
+    return [outputs.Token.model_validate(item) for item in users.list_tokens(store)]
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, tags=["users"])
@@ -208,7 +198,8 @@ def refreshes(user: CurrentUser, store: StoreDep, limit: Annotated[int, Query(ge
 @router.get("/api/audit", tags=["audit"])
 def audit_trail(
     user: CurrentUser, store: StoreDep, limit: int = 100, action: str | None = None, subject: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[outputs.AuditEntry]:
     require(user, "admin")
     limit = max(1, min(limit, 1000))
-    return [entry.__dict__ for entry in audit.entries(store, limit=limit, action=action, subject=subject)]
+    found = audit.entries(store, limit=limit, action=action, subject=subject)
+    return [outputs.AuditEntry.model_validate(entry) for entry in found]

@@ -1,0 +1,78 @@
+"""The runs history through the API and the CLI's service: filters before the limit, and a cursor that pages
+through every run exactly once, newest first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, select
+
+from segport.api.app import create_app
+from segport.runs.history import list_runs
+from segport.store.tables import runs
+from segport.users import service as users
+from tests.support.app import App
+from tests.support.exporting import ExportWorld
+from tests.support.server import serving_app
+
+
+def many_runs(app: App, tmp_path: Path) -> list[int]:
+    """One real run, then 129 recorded ones: the 9 oldest failed, the 120 newer succeeded."""
+    app.connect("CC")
+    first = ExportWorld(app, tmp_path, count=20, threshold=100).run()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with app.store.begin() as db:
+        export_id = db.execute(select(runs.c.export_id).where(runs.c.id == first.id)).scalar_one()
+        for number in range(129):
+            db.execute(
+                insert(runs).values(
+                    export_id=export_id,
+                    status="Failure" if number < 9 else "Successful",
+                    trigger="schedule",
+                    triggered_by="scheduler",
+                    created_at=start + timedelta(minutes=number),
+                    message="refused" if number < 9 else None,
+                )
+            )
+        return list(db.execute(select(runs.c.id).order_by(runs.c.id.desc())).scalars())
+
+
+def test_a_status_filter_finds_old_runs_beyond_the_latest_page(app: App, tmp_path: Path) -> None:
+    every = many_runs(app, tmp_path)
+    failures = list_runs(app.store, status="Failure", limit=50)
+    assert len(failures) == 9 and all(view.status == "Failure" for view in failures)
+    assert [view.id for view in failures] == sorted((view.id for view in failures), reverse=True)
+    assert [view.id for view in list_runs(app.store, before=every[10], limit=3)] == every[11:14]
+
+
+def test_the_api_pages_by_cursor_through_every_run_once(app: App, tmp_path: Path) -> None:
+    every = many_runs(app, tmp_path)
+    token = users.issue_token(
+        app.store, name=users.add_user(app.store, name="ada", role="viewer", actor="t").name, label="t", actor="t"
+    )[1]
+    with (
+        serving_app(create_app(app.settings, app.store, app.http)) as base,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api,
+    ):
+        seen: list[int] = []
+        url: str | None = "/api/runs?limit=40"
+        pages = 0
+        while url is not None:
+            answer = api.get(url)
+            assert answer.status_code == 200, answer.text
+            seen += [run["id"] for run in answer.json()]
+            url = answer.links.get("next", {}).get("url")
+            pages += 1
+        assert seen == every and pages == 4  # 130 runs: 40 + 40 + 40 + 10, the last page has no next link
+
+        failed = api.get("/api/runs", params={"status": "Failure", "limit": 5})
+        assert [run["status"] for run in failed.json()] == ["Failure"] * 5
+        rest = api.get(failed.links["next"]["url"]).json()  # the cursor keeps the filter
+        assert [run["status"] for run in rest] == ["Failure"] * 4
+        assert api.get("/api/runs", params={"status": "Lost"}).status_code == 422
+        assert api.get("/api/runs", params={"limit": 501}).status_code == 422
+        assert api.get("/api/runs", params={"before": 0}).status_code == 422
+        newest = api.get("/api/runs", params={"limit": 1}).json()[0]
+        assert newest["created_at"].endswith("Z") and set(newest["counts"]) >= {"members", "sent", "errors"}
