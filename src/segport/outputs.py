@@ -182,6 +182,9 @@ class User(Output):
     name: str
     role: str
     created_at: Time
+    has_password: bool | None = Field(
+        default=None, description="Whether the user can sign in to the web UI (tokens work either way)."
+    )
 
 
 class Token(Output):

@@ -150,3 +150,26 @@ def test_names_saved_before_they_were_checked_print_escaped(tmp_path: Path) -> N
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
     assert "Bad\\x1b]0;owned\\x07[bold]" in done.stdout  # escaped, and rich's markup taken literally
     assert json_of(env, "segments", "list")[0]["name"] == "Bad\x1b]0;owned\x07[bold]"  # JSON keeps it exact
+
+
+def test_an_older_segport_on_a_newer_database_says_so_and_changes_nothing(tmp_path: Path) -> None:
+    env = environment(tmp_path / "home", "http://unused")
+    segport(env, "users", "add", "ada", "--admin", "--no-token")
+    database = tmp_path / "home" / "segport.db"
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099'")  # as a future segport would leave it
+    done = segport(env, "runs", "list", check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "upgraded by a newer segport" in done.stderr and "revision 0099" in done.stderr
+    assert "pip install -U segport" in done.stderr and len(done.stderr.splitlines()) <= 6
+    with sqlite3.connect(database) as db:  # nothing was changed: the users and the revision are as they were
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("0099",)
+        assert db.execute("SELECT name FROM users").fetchall() == [("ada",)]
+
+
+def test_users_without_a_password_are_told_how_to_get_one(tmp_path: Path) -> None:
+    env = environment(tmp_path / "home", "http://unused")
+    segport(env, "users", "add", "old", "--role", "viewer", "--no-token")  # as users from before passwords
+    listed = segport(env, "users", "list").stdout
+    assert "no password: segport users password old" in listed
+    assert json_of(env, "users", "list")[0]["has_password"] is False

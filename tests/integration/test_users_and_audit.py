@@ -83,3 +83,19 @@ def test_changes_consents_and_runs_are_in_the_audit_trail(app: App, tmp_path: ob
         "segment.deactivated",
         "segment.created",
     ]
+
+
+def test_serve_says_at_start_which_users_cannot_sign_in_to_the_web_ui(
+    app: App, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from segport.cli.scheduling import _first_admin
+
+    users.add_user(app.store, name="old", role="viewer", actor="t")  # as users made before passwords existed
+    users.add_user(app.store, name="new", role="admin", actor="t", password="a long enough passphrase 1")
+    _first_admin(app.store)
+    said = capsys.readouterr().out
+    assert "1 user(s) cannot sign in to the web UI" in said and "old" in said and "new" not in said
+    assert "segport users password NAME" in said
+    users.set_password(app.store, name="old", password="another long passphrase 2", actor="t")
+    _first_admin(app.store)
+    assert capsys.readouterr().out == ""

@@ -207,7 +207,17 @@ def _first_admin(store: Store) -> None:
 
     from segport.users import service as users
 
-    if users.list_users(store):
+    found = users.list_users(store)
+    if found:
+        # Users from before passwords existed can use their tokens but not the web UI; nothing else tells them.
+        locked_out = [user.name for user in found if not user.has_password]
+        if locked_out:
+            console.print(
+                f"{len(locked_out)} user(s) cannot sign in to the web UI until an admin sets a password: "
+                f"{', '.join(locked_out[:10])}{' ...' if len(locked_out) > 10 else ''}. "
+                "Set one with: segport users password NAME",
+                soft_wrap=True,
+            )
         return
     password = secrets.token_urlsafe(12)
     users.add_user(store, name="admin", role="admin", actor="segport serve", password=password)

@@ -56,9 +56,10 @@ def list_command(ctx: typer.Context, json: Json = False) -> None:
 
         print_json([outputs.User.model_validate(user) for user in found])
         return
-    table = Table("user", "role", "added")
+    table = Table("user", "role", "added", "web UI")
     for user in found:
-        table.add_row(shown(user.name), user.role, when(user.created_at))
+        web = "password set" if user.has_password else f"no password: segport users password {shown(user.name)}"
+        table.add_row(shown(user.name), user.role, when(user.created_at), web)
     console.print(table)
 
 

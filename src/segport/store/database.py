@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 
+from segport import __version__
 from segport.config import Settings
 from segport.errors import ConfigurationError
 from segport.store.secrets import SecretBox, load_secret_box
@@ -80,10 +81,24 @@ def current_revision(engine: Engine) -> str | None:
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def known_revisions() -> set[str]:
+    """The schema revisions this segport can migrate from: one file each, named after its revision."""
+    return {path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py")}
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every migration not yet applied."""
-    if current_revision(engine) == SCHEMA_REVISION:
+    found = current_revision(engine)
+    if found == SCHEMA_REVISION:
         return
+    if found is not None and found not in known_revisions():
+        # Alembic's own answer is a long traceback ending "Can't locate revision": say what happened instead.
+        raise ConfigurationError(
+            f"This database was upgraded by a newer segport (its schema is revision {found}; this segport "
+            f"{__version__} knows revisions up to {SCHEMA_REVISION}). Nothing was changed.",
+            hint="Run the newer segport that upgraded it (pip install -U segport), or restore the backup taken "
+            "before that upgrade. Every segport process sharing this database must be the same version.",
+        )
     from alembic import command
 
     _migrate(engine, lambda config: command.upgrade(config, "head"))

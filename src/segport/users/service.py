@@ -33,6 +33,9 @@ class User:
     name: str
     role: str
     created_at: datetime
+    # Users made before passwords existed (or with --no-password... via the API) can use tokens but cannot sign
+    # in to the web UI until an admin sets one: listed so, and `segport serve` says so at start.
+    has_password: bool | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -91,7 +94,9 @@ def show_user(store: Store, *, name: str) -> User:
 def list_users(store: Store) -> list[User]:
     with store.read() as db:
         rows = db.execute(select(users).order_by(users.c.name)).mappings().all()
-    return [User(row["id"], row["name"], row["role"], row["created_at"]) for row in rows]
+    return [
+        User(row["id"], row["name"], row["role"], row["created_at"], row["password_hash"] is not None) for row in rows
+    ]
 
 
 def remove_user(store: Store, *, name: str, actor: str) -> None:
