@@ -1,15 +1,23 @@
 """Settings: one typed object, built once by the CLI or the app factory and passed down.
 
 Nothing in segport reads the environment at import time; call `load_settings()` where the program starts.
+Each setting comes from, first to last: an explicit override, the environment (SEGPORT_NAME), the settings
+file (TOML, named by SEGPORT_CONFIG or `segport --config FILE`; keys are the names without the prefix), the
+default.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+import tomllib
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from segport.errors import ConfigurationError
 
@@ -17,10 +25,37 @@ CONSTANT_CONTACT_API_BASE = "https://api.cc.email/v3"
 CONSTANT_CONTACT_AUTH_BASE = "https://authz.constantcontact.com/oauth2/default/v1"
 
 
+CONFIG_VARIABLE = "SEGPORT_CONFIG"
+# The settings file's values while load_settings builds a Settings (a context variable: threads and tests
+# that load settings at once each see their own).
+_FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("segport_settings_file", default={})  # noqa: B039
+
+
+class _SettingsFile(PydanticBaseSettingsSource):
+    """The settings file, below the environment: a key set in both takes the environment's value."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _FILE_VALUES.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get())
+
+
 class Settings(BaseSettings):
     """Every setting segport reads, with the environment variable that sets it (SEGPORT_ prefix)."""
 
     model_config = SettingsConfigDict(env_prefix="SEGPORT_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _SettingsFile(settings_cls))
 
     home: Path = Field(default_factory=lambda: Path.home() / ".segport")
     # Unset: a SQLite file in `home`. Or any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db.
@@ -87,6 +122,9 @@ class Settings(BaseSettings):
     # CSV files segport writes (rows not sent, segment members) put an apostrophe before text a spreadsheet would
     # run as a formula (=, +, -, @, tab, carriage return: OWASP's CSV injection rule); true writes values as-is.
     csv_raw: bool = False
+    # Logs of serve, worker and scheduler: "text" lines for people, or "json": one object a line (time, level,
+    # logger, message, and run_id while a worker works a run) for a log collector.
+    log_format: Literal["text", "json"] = "text"
     # /metrics answers a Bearer token: this one (for Prometheus), or any user's API token; or anyone when public.
     metrics_token: SecretStr | None = None
     metrics_public: bool = False
@@ -158,23 +196,67 @@ class Settings(BaseSettings):
         return self.user or getpass.getuser()
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, with explicit overrides winning; a wrong value is named with its fix."""
+def load_settings(*, config_file: Path | None = None, **overrides: object) -> Settings:
+    """Read settings from the environment and the settings file (`config_file`, else SEGPORT_CONFIG), with
+    explicit overrides winning; a wrong value or file is named with its fix."""
+    path = config_file or (Path(os.environ[CONFIG_VARIABLE]) if os.environ.get(CONFIG_VARIABLE) else None)
+    from_file = read_settings_file(path) if path is not None else {}
+    token = _FILE_VALUES.set(from_file)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as invalid:
-        raise settings_problem(invalid) from None
+        raise settings_problem(invalid, path, from_file) from None
+    finally:
+        _FILE_VALUES.reset(token)
 
 
-def settings_problem(invalid: ValidationError) -> ConfigurationError:
-    """One line per wrong setting: the variable, the value given, what it must be."""
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The file's settings, every key a known setting; a missing file, bad TOML or a misspelt key is refused."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"The settings file {path} does not exist.",
+            hint=f"Create it, or point {CONFIG_VARIABLE} (or --config) at the right file.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"The settings file {path} cannot be read ({type(exc).__name__}).",
+            hint="Check its permissions, and that it is UTF-8 text.",
+        ) from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"The settings file {path} is not valid TOML: {exc}.",
+            hint='Each line is name = value, e.g. database_url = "postgresql://segport@db/segport".',
+        ) from None
+    known = set(Settings.model_fields)
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key.lower().removeprefix("segport_"), sorted(known), n=1)
+            raise ConfigurationError(
+                f"The settings file {path} sets {key!r}, which is not a setting.",
+                hint=(f"Did you mean {close[0]!r}? " if close else "")
+                + "Keys are the settings' names without SEGPORT_, in lower case (docs/production.md lists them).",
+            )
+    return values
+
+
+def settings_problem(
+    invalid: ValidationError, path: Path | None = None, from_file: dict[str, Any] | None = None
+) -> ConfigurationError:
+    """One line per wrong setting: where it was set (the variable or the file's key), the value given, what it
+    must be."""
     lines = []
     for error in invalid.errors(include_url=False):
-        name = "SEGPORT_" + "_".join(str(part) for part in error["loc"]).upper()
+        key = "_".join(str(part) for part in error["loc"])
+        environment = "SEGPORT_" + key.upper()
+        name = f"{key} in {path}" if from_file and key in from_file and environment not in os.environ else environment
         given = error.get("input")
         shown = repr(given)[:60] if isinstance(given, str | int | float) else "(missing)"
         lines.append(f"{name}={shown}: {error['msg'].rstrip('.')}.")
     return ConfigurationError(
         "Some settings are not valid:\n  " + "\n  ".join(lines),
-        hint="Fix them, or unset them for the defaults; the README's Settings table lists every setting.",
+        hint="Fix them, or unset them for the defaults; docs/production.md lists every setting.",
     )

@@ -125,3 +125,40 @@ def test_migrating_down_and_up_keeps_every_run_and_sync_row(app: App, tmp_path: 
     assert column["nullable"]
     with app.store.read() as db:
         assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_REVISION
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_several_processes_starting_at_once_on_an_empty_database_migrate_it_once(tmp_path: Path, dialect: str) -> None:
+    # Several workers and schedulers started together on a new database: each opens the store and migrates;
+    # they must take turns (the first does the work, the others find it done), never fail on a table another
+    # is creating.
+    from tests.support.app import postgresql_url, reset_postgresql
+
+    url = None
+    if dialect == "postgresql":
+        url = postgresql_url()
+        if url is None:
+            pytest.skip("PostgreSQL store tests need SEGPORT_TEST_DATABASE_URL (bash .ci/run sets it)")
+        reset_postgresql(url)
+    settings = Settings(home=tmp_path, database_url=url)
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def open_together() -> None:
+        start.wait()
+        try:
+            open_store(settings).close()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_together, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "the starts hung on each other's locks"
+    assert failures == []
+    store = open_store(settings)
+    with store.engine.connect() as db:
+        assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_REVISION
+    store.close()

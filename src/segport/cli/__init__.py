@@ -15,7 +15,7 @@ from rich.text import Text
 
 from segport import __version__
 from segport.cli.commands import LazyGroup
-from segport.cli.common import console, context, errors
+from segport.cli.common import Context, console, context, errors
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
 
 app = typer.Typer(
@@ -37,12 +37,22 @@ def _print_version(asked: bool) -> None:
 
 @app.callback()
 def options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", help="Print segport's version and exit.", callback=_print_version, is_eager=True),
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A settings file (TOML); the environment's SEGPORT_* variables still win. Else SEGPORT_CONFIG.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Keep Constant Contact contact lists in step with customer segments."""
+    ctx.obj = Context(config_file=config)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,6 +23,7 @@ errors = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty()
 
 @dataclass
 class Context:
+    config_file: Path | None = None  # segport --config FILE; else SEGPORT_CONFIG names it, if anything does
     _settings: Settings | None = None
     _store: Store | None = None
 
@@ -30,7 +32,7 @@ class Context:
         if self._settings is None:
             from segport.config import load_settings
 
-            self._settings = load_settings()
+            self._settings = load_settings(config_file=self.config_file)
         return self._settings
 
     @property

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,6 +16,9 @@ from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
 from segport.store import Store
+
+if TYPE_CHECKING:
+    from segport.config import Settings
 
 app = typer.Typer(help="The system refresh schedule.", no_args_is_help=True)
 
@@ -120,9 +122,10 @@ def _stop_on_signals(stop: threading.Event | None = None) -> threading.Event:
     return stop
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin: noise
+def _logging(settings: Settings) -> None:
+    from segport.logs import configure
+
+    configure(settings)
 
 
 def worker(ctx: typer.Context) -> None:
@@ -130,7 +133,7 @@ def worker(ctx: typer.Context) -> None:
     from segport.scheduling.worker import run_worker
 
     state = context(ctx)
-    _logging()
+    _logging(state.settings)
     run_worker(state.store, state.settings, _stop_on_signals())
 
 
@@ -139,7 +142,7 @@ def scheduler(ctx: typer.Context) -> None:
     from segport.scheduling.scheduler import run_scheduler
 
     state = context(ctx)
-    _logging()
+    _logging(state.settings)
     run_scheduler(state.store, state.settings, _stop_on_signals())
 
 
@@ -156,7 +159,7 @@ def serve(
     from segport.scheduling.worker import run_worker
 
     state = context(ctx)
-    _logging()
+    _logging(state.settings)
     if api:
         _first_admin(state.store)
     stop = threading.Event()
@@ -177,6 +180,7 @@ def serve(
 
             from segport.api.access_log import log_config
             from segport.api.app import create_app
+            from segport.logs import uvicorn_config
 
             console.print(
                 f"segport serve: {parts}; web UI and API on http://{host}:{port} (OpenAPI: /docs). Ctrl-C stops."
@@ -187,7 +191,7 @@ def serve(
                 host=host,
                 port=port,
                 log_level="info",
-                log_config=log_config(),
+                log_config=uvicorn_config(state.settings, log_config()),
             )
         else:
             _stop_on_signals(stop)

@@ -18,6 +18,7 @@ from segport.config import Settings
 from segport.errors import SegportError
 from segport.exports.launch import execute_run
 from segport.exports.service import CONNECTED
+from segport.logs import working_on
 from segport.runs import queue
 from segport.segments.membership import count_segment
 from segport.segments.service import list_segments
@@ -39,8 +40,9 @@ def work_once(
     claimed = queue.claim(store, owner, settings.lease_seconds)
     if claimed is None:
         return False
-    logger.info("Working run %s (attempt %s).", claimed.run_id, claimed.attempts)
-    execute_run(store, settings, claimed, owner, actor="worker", shutdown=shutdown, http=http)
+    with working_on(claimed.run_id):
+        logger.info("Working run %s (attempt %s).", claimed.run_id, claimed.attempts)
+        execute_run(store, settings, claimed, owner, actor="worker", shutdown=shutdown, http=http)
     return True
 
 

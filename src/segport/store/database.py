@@ -22,6 +22,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A test checks it against Alembic's head, so commands can skip loading Alembic
 # (a fifth of a second) when the database is already up to date.
 SCHEMA_REVISION = "0012"
+MIGRATION_LOCK = 0x5E6_0001  # PostgreSQL advisory lock key held while migrating ("seg", 1)
 IMMEDIATE = "segport_immediate"  # execution option: begin SQLite transactions with BEGIN IMMEDIATE
 
 
@@ -124,6 +125,11 @@ def _migrate(engine: Engine, step: Callable[[Any], None]) -> None:
             _pragma(connection, "foreign_keys=OFF")
         try:
             with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    # Processes starting together on a new database take turns: the first migrates, the next
+                    # finds the work done (Alembic reads the revision after this lock). Without it they raced
+                    # to create the same tables and hung on each other's locks.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 step(alembic_config(connection))
                 if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
                     raise ConfigurationError(
