@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 from segport import __version__
 from segport.api import problems
@@ -23,6 +25,9 @@ from segport.web.routes import account, alerts, connections, export_schedules, p
 from segport.web.routes import exports as export_pages
 
 DOCS_ASSETS = "/docs/assets"
+# Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI writes; the 4.x of swagger-ui-bundle could not), from the
+# fastapi-offline package's copy: no CDN.
+SWAGGER_UI = Path(str(files("fastapi_offline") / "static"))
 
 
 def create_app(settings: Settings, store: Store, http: httpx.Client | None = None) -> FastAPI:
@@ -40,7 +45,7 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
     app.state.http = http
     problems.install(app)
     pages.install(app)
-    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
