@@ -16,7 +16,6 @@ from segport.exports.service import ExportView, show_export
 from segport.store import Store
 from segport.users.service import User, authenticate
 
-
 # Declares the scheme in the OpenAPI document (the Authorize button of /docs); the header is read below, so a
 # missing or malformed one gets segport's own problem details rather than FastAPI's.
 bearer = HTTPBearer(
