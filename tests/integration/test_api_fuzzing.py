@@ -1,4 +1,5 @@
-"""Property-based requests over segport's own OpenAPI document (Schemathesis): no input makes a 5xx.
+"""Property-based requests over segport's own OpenAPI document (Schemathesis): no input makes a 5xx, and
+every answer matches what its route declares (its status's schema and content type).
 
 Every operation gets generated path parameters, queries and bodies, sent as an admin to a live API over a
 store with a connection, profiles, a segment and an export, so that most requests reach the domain code.
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from segport.api.app import create_app
 from segport.segments.service import create_segment
@@ -19,8 +23,10 @@ from segport.users import service as users
 from tests.support.app import App
 from tests.support.server import serving_app
 
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
-def test_no_generated_request_makes_a_server_error(app: App, tmp_path: Path) -> None:
+
+def test_no_generated_request_makes_a_server_error_or_an_undeclared_answer(app: App, tmp_path: Path) -> None:
     if app.settings.database_url is not None:
         pytest.skip("fuzzed once, on SQLite: the routes and their code are the same on PostgreSQL")
     app.connect("CC", allow_contributors=True)
@@ -40,11 +46,36 @@ def test_no_generated_request_makes_a_server_error(app: App, tmp_path: Path) -> 
 
             @given(case=operation.as_strategy())
             @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-            def no_server_error(case: Any) -> None:
+            def as_declared(case: Any) -> None:
                 response = case.call(headers=headers, timeout=30)
-                if response.status_code >= 500:
-                    failures.append(f"{case.method} {case.formatted_path}: {response.status_code} {response.text}")
+                try:
+                    case.validate_response(response, checks=CHECKS)
+                except (AssertionError, FailureGroup) as failed:  # one failure, or several grouped
+                    found = f"{case.method} {case.formatted_path}: {response.status_code} {str(failed)[:600]}"
+                    failures.append(found)
 
-            no_server_error()
+            as_declared()
     assert operations >= 40  # every route of the document was exercised
     assert not failures, "\n".join(failures[:20])
+
+
+def test_every_route_declares_what_it_answers(app: App) -> None:
+    # A JSON answer is a named model (a $ref, or an array of them), never a free-form object; other answers name
+    # their media type (CSV, the metrics' text, the sign-in's HTML page) or have no body (204).
+    document = create_app(app.settings, app.store, app.http).openapi()
+    free = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for status, answer in operation["responses"].items():
+                if not status.startswith("2") or status == "204":
+                    continue
+                content = answer.get("content", {})
+                schema = content.get("application/json", {}).get("schema")
+                if schema is None:
+                    if not set(content) & {"text/csv", "text/plain", "text/html"}:
+                        free.append(f"{method.upper()} {path} {status}: no content declared")
+                    continue
+                if "$ref" not in schema and "$ref" not in schema.get("items", {}):
+                    free.append(f"{method.upper()} {path} {status}: {schema.get('title', schema)}")
+    assert free == [], "\n".join(free)
+    assert document["components"]["securitySchemes"]["API token"]["scheme"] == "bearer"

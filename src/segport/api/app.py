@@ -78,4 +78,5 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
         app.include_router(module.router)
     # Outermost: the caller is known and the body capped before anything reads it.
     app.add_middleware(RequestGuard, settings=settings, store=store)
+    problems.describe(app)
     return app

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from segport.errors import (
@@ -42,6 +44,25 @@ class NotSignedIn(SegportError):
     """No valid API token."""
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="The input, as a dotted path (a body field, a query or path parameter).")
+    problem: str
+
+
+class Problem(BaseModel):
+    """Problem details (RFC 9457), as every refusal of the API is written."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str = Field(description="What kind of problem: Not found, Invalid input, Refused, Not allowed...")
+    status: int
+    detail: str = Field(description="What is wrong, in words.")
+    hint: str | None = Field(default=None, description="How to fix it.")
+    field: str | None = Field(default=None, description="The input the problem is about, where one is.")
+    fields: list[FieldProblem] | None = Field(default=None, description="Invalid input: each field's problem.")
+
+
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -71,6 +92,36 @@ async def invalid_request(_request: Request, exc: RequestValidationError) -> JSO
 
 async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+
+def describe(app: FastAPI) -> None:
+    """The OpenAPI document says what a refusal looks like: every /api operation answers 4XX and 5XX with
+    problem details (application/problem+json), in place of FastAPI's own 422 shape, which segport never
+    sends."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        made = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = made.setdefault("components", {}).setdefault("schemas", {})
+        described = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(described.pop("$defs", {}))
+        schemas["Problem"] = described
+        refusal = {"content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        page = {"content": {"text/html": {"schema": {"type": "string"}}}}  # the sign-in's return is a page
+        for path, operations in made["paths"].items():
+            body = page if path == "/oauth/callback" else refusal
+            for operation in operations.values():
+                answers = operation["responses"]
+                answers.pop("422", None)
+                answers["4XX"] = {"description": "Refused: problem details say why and how to fix it.", **body}
+                answers["5XX"] = {"description": "segport or Constant Contact could not do it.", **body}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        app.openapi_schema = made
+        return made
+
+    app.openapi = document  # type: ignore[method-assign]
 
 
 def install(app: FastAPI) -> None:

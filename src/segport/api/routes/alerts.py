@@ -3,14 +3,13 @@ the alerts sent. A connection's channels are for admins; an export's for those w
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from segport import outputs
 from segport.alerting import channels
 from segport.alerting.delivery import send_test
+from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep, may_set_alerts, require
 from segport.api.state import http_of, settings_of
 from segport.errors import InvalidInput
@@ -55,12 +54,12 @@ def add_channel(body: NewChannel, user: CurrentUser, store: StoreDep) -> outputs
 
 
 @router.post("/api/alerts/{channel_id}/test", tags=["alerts"])
-def test_channel(channel_id: int, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def test_channel(channel_id: int, request: Request, user: CurrentUser, store: StoreDep) -> answers.TestSent:
     """Send a test message now: `delivered`, and `problem` when it was not."""
     channel = channels.show_channel(store, channel_id)
     may_set_alerts(store, user, channel.connection, channel.export)
     problem = send_test(store, settings_of(request), channel_id, http_of(request))
-    return {"delivered": problem is None, "problem": problem}
+    return answers.TestSent(delivered=problem is None, problem=problem)
 
 
 @router.delete("/api/alerts/{channel_id}", status_code=204, tags=["alerts"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -13,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from segport import outputs
+from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep, can_use, may_use_connection, require
 from segport.api.state import http_of, settings_of
 from segport.connections import lists as account_lists
@@ -43,13 +43,13 @@ class NewConnection(BaseModel):
 
 
 @router.get("/api/connections/terms", tags=["connections"])
-def terms(user: CurrentUser) -> dict[str, str]:
+def terms(user: CurrentUser) -> answers.Terms:
     """The data privacy and compliance text a connection's creator agrees to."""
-    return {"text": connections.PRIVACY_TEXT}
+    return answers.Terms(text=connections.PRIVACY_TEXT)
 
 
 @router.post("/api/connections", status_code=202, tags=["connections"])
-def add_connection(body: NewConnection, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def add_connection(body: NewConnection, request: Request, user: CurrentUser, store: StoreDep) -> answers.SignInStarted:
     """Start adding a connection: open `authorize_url` in a browser; Constant Contact comes back to
     /oauth/callback, which saves the connection."""
     require(user, "admin")
@@ -62,15 +62,15 @@ def add_connection(body: NewConnection, request: Request, user: CurrentUser, sto
         allow_contributors=body.allow_contributors,
         agreed=body.agreed,
     )
-    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
+    return answers.SignInStarted(authorize_url=started.authorize_url, expires_at=started.expires_at)
 
 
 @router.post("/api/connections/{name}/reauthorize", status_code=202, tags=["connections"])
-def reauthorize(name: str, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def reauthorize(name: str, request: Request, user: CurrentUser, store: StoreDep) -> answers.SignInStarted:
     """Sign in to Constant Contact again for this connection (open `authorize_url` in a browser)."""
     require(user, "admin")
     started = web_sign_in.start(store, settings_of(request), user=user.name, name=name, purpose="reauthorize")
-    return {"authorize_url": started.authorize_url, "expires_at": started.expires_at}
+    return answers.SignInStarted(authorize_url=started.authorize_url, expires_at=started.expires_at)
 
 
 @router.get("/oauth/callback", tags=["connections"], response_class=HTMLResponse, response_model=None)
@@ -123,13 +123,13 @@ class ConnectionChange(BaseModel):
 
 
 @router.patch("/api/connections/{name}", tags=["connections"])
-def edit_connection(name: str, body: ConnectionChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def edit_connection(name: str, body: ConnectionChange, user: CurrentUser, store: StoreDep) -> outputs.Connection:
     """Rename the connection and/or change who may use it."""
     require(user, "admin")
     view = connections.edit_connection(
         store, name=name, new_name=body.new_name, allow_contributors=body.allow_contributors, actor=user.name
     )
-    return dataclasses.asdict(view)
+    return outputs.Connection.model_validate(view)
 
 
 @router.delete("/api/connections/{name}", status_code=204, tags=["connections"])
@@ -142,14 +142,14 @@ def remove_connection(name: str, user: CurrentUser, store: StoreDep) -> None:
 @router.get("/api/connections/{name}/lists", tags=["connections"])
 def account_lists_of(
     name: str, request: Request, user: CurrentUser, store: StoreDep, search: str = ""
-) -> list[dict[str, Any]]:
+) -> list[outputs.AccountList]:
     """The contact lists of the connection's Constant Contact account (their names holding `search`), with
     their member counts and the exports that send to them."""
     may_use_connection(store, user, name)
     found = account_lists.account_lists(
         store, settings_of(request), connection=name, search=search, http=http_of(request)
     )
-    return [dataclasses.asdict(item) for item in found]
+    return [outputs.AccountList.model_validate(item) for item in found]
 
 
 class NewList(BaseModel):
@@ -159,19 +159,22 @@ class NewList(BaseModel):
 @router.post("/api/connections/{name}/lists", status_code=201, tags=["connections"])
 def create_account_list(
     name: str, body: NewList, request: Request, user: CurrentUser, store: StoreDep
-) -> dict[str, Any]:
+) -> outputs.AccountList:
     """Create a list in the connection's account (refused when the name is taken, in any case)."""
     may_use_connection(store, user, name)
     item = account_lists.create_list(
         store, settings_of(request), connection=name, name=body.name, actor=user.name, http=http_of(request)
     )
-    return dataclasses.asdict(item)
+    return outputs.AccountList.model_validate(item)
 
 
 @router.get("/api/connections/{name}/custom_fields", tags=["connections"])
-def custom_fields_of(name: str, request: Request, user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+def custom_fields_of(name: str, request: Request, user: CurrentUser, store: StoreDep) -> list[answers.CustomField]:
     """The custom fields of the connection's Constant Contact account: an export maps a profile field to one as
     cf:NAME."""
     may_use_connection(store, user, name)
     found = custom_fields(store, settings_of(request), connection=name, http=http_of(request))
-    return [{"name": item.name, "label": item.label, "type": item.type, "target": f"cf:{item.name}"} for item in found]
+    return [
+        answers.CustomField(name=item.name, label=item.label, type=item.type, target=f"cf:{item.name}")
+        for item in found
+    ]

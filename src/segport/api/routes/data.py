@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from segport import outputs
+from segport.api import answers
 from segport.api.auth import AdminUser, CurrentUser, StoreDep, require
 from segport.csv_text import attachment, csv_chunks
 from segport.errors import InvalidInput
@@ -27,17 +28,17 @@ UPLOAD_SUFFIXES = (".csv", ".parquet")
 
 
 @router.get("/api/profiles", tags=["profiles"])
-def profiles(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def profiles(user: CurrentUser, store: StoreDep) -> answers.ProfileSource:
     """The profile source: its fields with their types, the key, and how many rows."""
     source = describe(store)
-    return {
-        "description": source.description,
-        "key": source.key,
-        "fields": [{"name": f.name, "type": f.type, "column": f.source_name} for f in source.fields],
-        "rows": source.row_count,
-        "loaded_at": source.loaded_at,
-        "loaded_by": source.loaded_by,
-    }
+    return answers.ProfileSource(
+        description=source.description,
+        key=source.key,
+        fields=[answers.ProfileField(name=f.name, type=f.type, column=f.source_name) for f in source.fields],
+        rows=source.row_count,
+        loaded_at=source.loaded_at,
+        loaded_by=source.loaded_by,
+    )
 
 
 @router.post("/api/profiles", tags=["profiles"])
@@ -49,7 +50,7 @@ async def upload_profiles(
     allow_shrink: Annotated[
         bool, Form(description="Allow a file that holds far fewer profiles than are loaded now, or none.")
     ] = False,
-) -> dict[str, Any]:
+) -> answers.ImportedProfiles:
     """Replace the embedded profiles with the uploaded file (atomically: a bad file changes nothing)."""
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
@@ -61,7 +62,7 @@ async def upload_profiles(
         imported = await run_in_threadpool(
             lambda: import_profiles(store, path, key=key, actor=user.name, allow_shrink=allow_shrink)
         )
-    return {"rows": imported.rows, "key": imported.key, "fields": [f.name for f in imported.fields]}
+    return answers.ImportedProfiles(rows=imported.rows, key=imported.key, fields=[f.name for f in imported.fields])
 
 
 class NewSegment(BaseModel):
@@ -121,7 +122,9 @@ def duplicate_segment(name: str, body: SegmentCopy, user: CurrentUser, store: St
     return _segment(segments.duplicate_segment(store, name=name, new_name=body.new_name, actor=user.name))
 
 
-@router.get("/api/segments/{name}/members.csv", tags=["segments"])
+@router.get(
+    "/api/segments/{name}/members.csv", tags=["segments"], response_class=StreamingResponse, responses=answers.CSV
+)
 def members_csv(name: str, user: CurrentUser, store: StoreDep) -> StreamingResponse:
     """Every member with every profile field, ordered by key (profile data: admins and contributors only)."""
     require(user, "admin", "contributor")
@@ -152,9 +155,9 @@ def deactivate(name: str, user: CurrentUser, store: StoreDep) -> outputs.Segment
 
 
 @router.get("/api/segments/{name}/count", tags=["segments"])
-def count(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def count(name: str, user: CurrentUser, store: StoreDep) -> answers.SegmentCount:
     """Members now (the count is recorded on the segment)."""
-    return {"name": name, "members": membership.count_segment(store, name=name)}
+    return answers.SegmentCount(name=name, members=membership.count_segment(store, name=name))
 
 
 @router.get("/api/segments/{name}/history", tags=["segments"])
@@ -163,21 +166,21 @@ def history(
     user: CurrentUser,
     store: StoreDep,
     days: Annotated[int | None, Query(ge=1, le=400, description="Only the last so many days (else all kept).")] = None,
-) -> list[dict[str, Any]]:
+) -> list[answers.CountAt]:
     """Every recorded count of the segment (each refresh and each count now), oldest first."""
     since = None if days is None else datetime.now(UTC) - timedelta(days=days)
     return [
-        {"counted_at": moment.isoformat(), "members": members}
+        answers.CountAt(counted_at=moment, members=members)
         for moment, members in membership.count_history(store, name=name, since=since)
     ]
 
 
 @router.get("/api/segments/{name}/preview", tags=["segments"])
-def preview(name: str, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def preview(name: str, user: CurrentUser, store: StoreDep) -> answers.Preview:
     """The first 100 members (profile data: admins and contributors only)."""
     require(user, "admin", "contributor")
     columns, rows = membership.preview_segment(store, name=name)
-    return {"columns": columns, "rows": [[_plain(value) for value in row] for row in rows]}
+    return answers.Preview(columns=list(columns), rows=[[_plain(value) for value in row] for row in rows])
 
 
 def _plain(value: Any) -> Any:

@@ -3,13 +3,13 @@ connections shared with contributors."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from segport import outputs
+from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep, edit_rights, may_edit, may_manage, may_use_connection, require
 from segport.api.routes.system import schedule_view
 from segport.api.state import http_of, settings_of
@@ -103,16 +103,13 @@ def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) 
 
 
 @router.get("/api/properties", tags=["exports"])
-def contact_properties(user: CurrentUser) -> list[dict[str, Any]]:
+def contact_properties(user: CurrentUser) -> list[answers.Property]:
     """The contact properties an export's field mapping can fill, with what each takes; custom fields are
     cf:NAME (GET /api/connections/{name}/custom_fields lists an account's)."""
     return [
-        {
-            "target": name,
-            "label": item.label,
-            "kind": item.kind,
-            "max_length": item.max_length if item.kind == "text" else None,
-        }
+        answers.Property(
+            target=name, label=item.label, kind=item.kind, max_length=item.max_length if item.kind == "text" else None
+        )
         for name, item in PROPERTIES.items()
     ]
 
@@ -194,7 +191,7 @@ def remove_export(name: str, user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.post("/api/exports/{name}/run", status_code=202, tags=["exports"])
-def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) -> answers.RunQueued:
     """Queue a run (or join the one queued or processing); a worker (`segport serve`) works it."""
     view = may_manage(store, user, name)
     run_id, joined = queue.enqueue(
@@ -205,32 +202,19 @@ def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) 
         full=body.full,
         allow_mass_removal=body.allow_mass_removal,
     )
-    return {"run_id": run_id, "joined": joined}
+    return answers.RunQueued(run_id=run_id, joined=joined)
 
 
 @router.post("/api/exports/{name}/dry-run", tags=["exports"])
-def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentUser, store: StoreDep) -> outputs.DryRun:
     """What a run would add, update, remove and skip (with reasons); nothing is sent."""
     may_manage(store, user, name)
     report = dry_run(store, settings_of(request), name=name, full=body.full, http=http_of(request))
-    return {
-        "export": report.export,
-        "mode": report.mode,
-        "full": report.full,
-        "members": report.members,
-        "add": report.add,
-        "update": report.update,
-        "remove": report.remove,
-        "unchanged": report.unchanged,
-        "skip": dict(report.skip),
-        "message": report.message,
-        # The first rows of each action (add, update, remove, skip), each with its reason where it has one.
-        "samples": {action: [dataclasses.asdict(row) for row in rows] for action, rows in report.samples.items()},
-    }
+    return outputs.dry_run(report)
 
 
 @router.put("/api/exports/{name}/schedule", tags=["exports"])
-def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, store: StoreDep) -> answers.ExportSchedule:
     may_manage(store, user, name)
     schedule = None
     if body.mode == "own":
@@ -255,7 +239,7 @@ class ManySchedulesBody(BaseModel):
 
 
 @router.put("/api/exports/schedule", tags=["exports"])
-def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -> list[answers.ExportSchedule]:
     """Several exports at once (the original's Keep or override schedules): `enable` keeps each one's own
     schedule and turns it on or off; `mode` (with the schedule for `own`) gives them all the same one."""
     for name in body.exports:
@@ -272,9 +256,8 @@ def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -
 
 
 @router.post("/api/exports/run-all", status_code=202, tags=["exports"])
-def run_all_exports(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+def run_all_exports(user: CurrentUser, store: StoreDep) -> list[answers.ExportRunQueued]:
     """Queue every export with an active schedule (admins)."""
     require(user, "admin")
-    return [
-        {"export": name, "run_id": run_id, "joined": joined} for name, run_id, joined in run_all(store, actor=user.name)
-    ]
+    queued = run_all(store, actor=user.name)
+    return [answers.ExportRunQueued(export=name, run_id=run_id, joined=joined) for name, run_id, joined in queued]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from segport import outputs
+from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep, may_manage
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, show_run
@@ -44,7 +45,7 @@ def run_detail(run_id: int, user: CurrentUser, store: StoreDep) -> outputs.RunDe
     return outputs.run_detail(show_run(store, run_id=run_id))
 
 
-@router.get("/api/runs/{run_id}/rows.csv", tags=["runs"])
+@router.get("/api/runs/{run_id}/rows.csv", tags=["runs"], response_class=StreamingResponse, responses=answers.CSV)
 def run_rows(run_id: int, user: CurrentUser, store: StoreDep) -> StreamingResponse:
     """The rows not sent, not added or removed, with the reason (emails: admins and contributors only)."""
     view = show_run(store, run_id=run_id, with_details=False)
@@ -62,24 +63,24 @@ def run_rows_page(
     reason: str = "",
     offset: int = 0,
     limit: int = PER_PAGE,
-) -> dict[str, Any]:
+) -> answers.RowsPage:
     """A page of the rows not sent, not added or removed: `search` looks in profile keys and emails (any case),
     `reason` keeps one reason; `reasons` counts every reason of the run (emails: admins and contributors)."""
     view = show_run(store, run_id=run_id, with_details=False)
     may_manage(store, user, view.export)
     page = rows_page(store, run_id=run_id, search=search, reason=reason, offset=offset, limit=limit)
-    return {
-        "rows": page.rows,
-        "total": page.total,
-        "reasons": page.reasons,
-        "offset": page.offset,
-        "limit": page.limit,
-        "next_offset": page.next_offset,
-    }
+    return answers.RowsPage(
+        rows=[outputs.Row.model_validate(row) for row in page.rows],
+        total=page.total,
+        reasons=page.reasons,
+        offset=page.offset,
+        limit=page.limit,
+        next_offset=page.next_offset,
+    )
 
 
 @router.post("/api/runs/{run_id}/cancel", tags=["runs"])
-def cancel_run(run_id: int, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def cancel_run(run_id: int, user: CurrentUser, store: StoreDep) -> answers.Canceled:
     view = show_run(store, run_id=run_id, with_details=False)
     may_manage(store, user, view.export)
-    return {"run_id": run_id, "outcome": queue.cancel(store, run_id=run_id, actor=user.name)}
+    return answers.Canceled(run_id=run_id, outcome=queue.cancel(store, run_id=run_id, actor=user.name))

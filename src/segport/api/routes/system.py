@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -12,13 +11,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from segport import audit, outputs
+from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep, require
 from segport.api.problems import NotSignedIn
 from segport.api.state import settings_of
 from segport.metrics import exposition
-from segport.scheduling.calendar import make_schedule
+from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import ExportSchedule, export_schedules, set_system_schedule, show_system_schedule
+from segport.store import Store
 from segport.users import service as users
 from segport.users.passwords import same_text
 from segport.users.service import authenticate
@@ -27,21 +28,25 @@ router = APIRouter()
 
 
 @router.get("/healthz", tags=["system"])
-def healthz() -> dict[str, str]:
+def healthz() -> answers.Status:
     """The process answers."""
-    return {"status": "ok"}
+    return answers.Status(status="ok")
 
 
-@router.get("/readyz", tags=["system"])
-def readyz(store: StoreDep, response: Response) -> dict[str, str]:
+@router.get(
+    "/readyz",
+    tags=["system"],
+    responses={503: {"model": answers.Status, "description": "The database cannot be reached."}},
+)
+def readyz(store: StoreDep, response: Response) -> answers.Status:
     """The database answers."""
     try:
         with store.read() as db:
             db.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database means not ready
         response.status_code = 503
-        return {"status": "database unreachable"}
-    return {"status": "ready"}
+        return answers.Status(status="database unreachable")
+    return answers.Status(status="ready")
 
 
 @router.get("/metrics", tags=["system"], response_class=PlainTextResponse)
@@ -69,8 +74,8 @@ def metrics(request: Request, store: StoreDep) -> PlainTextResponse:
 
 
 @router.get("/api/me", tags=["users"])
-def me(user: CurrentUser) -> dict[str, str]:
-    return {"name": user.name, "role": user.role}
+def me(user: CurrentUser) -> answers.Me:
+    return answers.Me(name=user.name, role=user.role)
 
 
 class NewUser(BaseModel):
@@ -84,16 +89,20 @@ class NewToken(BaseModel):
 
 
 @router.get("/api/users", tags=["users"])
-def list_users(user: CurrentUser, store: StoreDep) -> list[dict[str, Any]]:
+def list_users(user: CurrentUser, store: StoreDep) -> list[outputs.User]:
     require(user, "admin")
-    return [{"name": item.name, "role": item.role, "created_at": item.created_at} for item in users.list_users(store)]
+    return [outputs.User.model_validate(item) for item in users.list_users(store)]
 
 
 @router.post("/api/users", status_code=201, tags=["users"])
-def add_user(body: NewUser, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def add_user(body: NewUser, user: CurrentUser, store: StoreDep) -> outputs.User:
     require(user, "admin")
-    added = users.add_user(store, name=body.name, role=body.role, actor=user.name, password=body.password)
-    return {"name": added.name, "role": added.role, "created_at": added.created_at}
+    users.add_user(store, name=body.name, role=body.role, actor=user.name, password=body.password)
+    return _user(store, body.name)
+
+
+def _user(store: Store, name: str) -> outputs.User:
+    return next(outputs.User.model_validate(item) for item in users.list_users(store) if item.name == name.strip())
 
 
 class UserChange(BaseModel):
@@ -102,14 +111,14 @@ class UserChange(BaseModel):
 
 
 @router.patch("/api/users/{name}", tags=["users"])
-def change_user(name: str, body: UserChange, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def change_user(name: str, body: UserChange, user: CurrentUser, store: StoreDep) -> outputs.User:
     """Change a user's role (the last admin stays one) and/or set their web UI password."""
     require(user, "admin")
     if body.password is not None:
         users.set_password(store, name=name, password=body.password, actor=user.name)
     changed = users.set_role(store, name=name, role=body.role, actor=user.name) if body.role else None
     changed = changed or users.show_user(store, name=name)
-    return {"name": changed.name, "role": changed.role, "created_at": changed.created_at}
+    return _user(store, changed.name)
 
 
 @router.delete("/api/users/{name}", status_code=204, tags=["users"])
@@ -119,11 +128,11 @@ def remove_user(name: str, user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.post("/api/users/{name}/tokens", status_code=201, tags=["users"])
-def issue_token(name: str, body: NewToken, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def issue_token(name: str, body: NewToken, user: CurrentUser, store: StoreDep) -> answers.IssuedToken:
     """A new API token; the response is the only time it is shown."""
     require(user, "admin")
     issued, plain = users.issue_token(store, name=name, label=body.label, actor=user.name)
-    return {"id": issued.id, "user": issued.user, "label": issued.label, "token": plain}
+    return answers.IssuedToken(id=issued.id, user=issued.user, label=issued.label, token=plain)
 
 
 @router.get("/api/tokens", tags=["users"])
@@ -146,32 +155,24 @@ class ScheduleBody(BaseModel):
     timezone: str = "UTC"
 
 
-def schedule_view(item: ExportSchedule) -> dict[str, Any]:
+def schedule_view(item: ExportSchedule) -> answers.ExportSchedule:
     """An export's schedule as the API shows it (also after PUT /api/exports/{name}/schedule)."""
-    return {
-        "export": item.export,
-        "mode": item.mode,
-        "schedule": item.schedule.model_dump(mode="json") if item.schedule else None,
-        "next_at": item.next_at,
-    }
+    return answers.ExportSchedule(export=item.export, mode=item.mode, schedule=item.schedule, next_at=item.next_at)
 
 
 @router.get("/api/schedule", tags=["schedule"])
-def show_schedule(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def show_schedule(user: CurrentUser, store: StoreDep) -> answers.Schedules:
     """The system refresh and every export's schedule with its next run (UTC)."""
     system = show_system_schedule(store)
-    return {
-        "system": system.model_dump(mode="json") if system else None,
-        "exports": [schedule_view(item) for item in export_schedules(store)],
-    }
+    return answers.Schedules(system=system, exports=[schedule_view(item) for item in export_schedules(store)])
 
 
 @router.put("/api/schedule", tags=["schedule"])
-def set_schedule(body: ScheduleBody, user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def set_schedule(body: ScheduleBody, user: CurrentUser, store: StoreDep) -> Schedule:
     require(user, "admin")
     schedule = make_schedule(kind=body.kind, times=body.times, days=body.days, cron=body.cron, timezone=body.timezone)
     set_system_schedule(store, schedule, actor=user.name)
-    return schedule.model_dump(mode="json")
+    return schedule
 
 
 @router.delete("/api/schedule", status_code=204, tags=["schedule"])
@@ -181,18 +182,20 @@ def schedule_off(user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.post("/api/schedule/refresh", status_code=202, tags=["schedule"])
-def refresh(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+def refresh(user: CurrentUser, store: StoreDep) -> answers.RefreshQueued:
     """Queue a system refresh now (admins): a worker evaluates the segments, then queues the exports that
     follow the refresh. Joins the refresh already queued or in progress."""
     require(user, "admin")
     refresh_id, joined = refresh_now(store, actor=user.name)
-    return {"refresh_id": refresh_id, "joined": joined}
+    return answers.RefreshQueued(refresh_id=refresh_id, joined=joined)
 
 
 @router.get("/api/schedule/refreshes", tags=["schedule"])
-def refreshes(user: CurrentUser, store: StoreDep, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[Any]:
+def refreshes(
+    user: CurrentUser, store: StoreDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> list[answers.Refresh]:
     """The latest system refreshes, newest first: status, when, how long, and what each did."""
-    return [dataclasses.asdict(view) for view in list_refreshes(store, limit=limit)]
+    return [answers.Refresh.model_validate(view) for view in list_refreshes(store, limit=limit)]
 
 
 @router.get("/api/audit", tags=["audit"])
