@@ -97,6 +97,10 @@ def test_a_refused_json_command_prints_nothing_on_stdout_and_exits_2(tmp_path: P
         done = segport(env, *args, "--json", check=False)
         assert (done.returncode, done.stdout) == (2, ""), args
         assert "Traceback" not in done.stderr and done.stderr.strip()
+    # The error speaks to everyone; the CLI adds its own way to the fix.
+    shown = segport(env, "runs", "show", "7", check=False).stderr
+    assert "Check the number in the list of runs." in shown
+    assert "On the command line: segport runs list shows them." in shown
     done = segport(env, "exports", "run", "E", "--dry-run", "--show-rows", "--json", check=False)
     assert done.returncode == 2 and "Choose one of them" in done.stderr
 

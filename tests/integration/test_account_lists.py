@@ -149,7 +149,7 @@ def test_the_connection_is_the_only_one_or_must_be_named(app: App) -> None:
     app.connect("Second")
     with pytest.raises(InvalidInput, match="2 connections") as several:
         account_lists.connection_or_only(app.store, None)
-    assert "--connection" in (several.value.hint or "")
+    assert several.value.field == "connection" and "Choose one of them" in (several.value.hint or "")
     assert account_lists.connection_or_only(app.store, "Second") == "Second"
 
 

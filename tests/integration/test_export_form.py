@@ -189,5 +189,7 @@ def test_a_missing_custom_field_is_refused_unless_creating_is_ticked(app: App, s
             data=form(list_pick=wanted, csrf_token=token, map_source_0="vip", map_target_0="cf:vip_level"),
         )
     assert page.status_code == 400 and "no custom field &#39;vip_level&#39;" in page.text
-    assert "tick &#39;Create missing custom fields&#39; in the export form" in page.text
+    # The fix in the form's own words (the CLI says --create-custom-fields, the API create_custom_fields).
+    assert "Tick &#39;Create missing custom fields in Constant Contact&#39; under More fields" in page.text
+    assert 'data-error-field="create_custom_fields"' in page.text and "--create" not in page.text
     assert app.emulator.world.custom_fields == {}

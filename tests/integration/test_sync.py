@@ -13,6 +13,7 @@ import pytest
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.dry_run import PlannedRow, dry_run
+from segport.exports.mirror import needs_mass_removal_approval
 from segport.profiles.importer import import_profiles
 from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
@@ -210,7 +211,7 @@ def test_a_mass_removal_stops_before_removing_anything_unless_allowed(connected:
     counts = walk.run(allow_mass_removal=False)
     assert walk.last.status == "Failure"
     assert "would remove 3 of the list's 10 contacts (30 %), more than the 20% allowed" in (walk.last.message or "")
-    assert "--allow-mass-removal" in (walk.last.message or "")
+    assert needs_mass_removal_approval(walk.last.message)
     assert counts["removed"] == 0 and len(walk.listed()) == 10
     counts = walk.run(allow_mass_removal=True)
     assert walk.last.status == "Successful" and counts["removed"] == 3

@@ -99,9 +99,12 @@ def test_a_store_from_the_first_schema_upgrades_with_every_row_and_value_kept(tm
         reset_postgresql(found)
         url = found
     engine = create_store_engine(url, 30)
-    _migrate(engine, lambda config: command.upgrade(config, FIRST))
-    first_tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
-    seeded = seed(engine)
+    try:
+        _migrate(engine, lambda config: command.upgrade(config, FIRST))
+        first_tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
+        seeded = seed(engine)
+    finally:
+        engine.dispose()  # an engine left to the garbage collector warns in whichever test runs then
     assert set(seeded) == first_tables and len(first_tables) == 11  # every table of the first schema has rows
 
     settings = Settings(home=tmp_path, database_url=None if dialect == "sqlite" else url)

@@ -451,3 +451,33 @@ def test_the_matrix_covers_every_page_and_form() -> None:
     public = {("GET", "/"), ("GET", "/sign-in"), ("POST", "/sign-in"), ("POST", "/sign-out")}
     missing = uncovered(declared - public, rows)
     assert not missing, listed(missing)
+
+
+def test_a_mirror_run_may_be_allowed_a_mass_removal_in_the_browser(app: App, site: tuple[str, dict[str, int]]) -> None:
+    from sqlalchemy import select
+
+    from segport.exports import service as export_service
+    from segport.exports.mirror import MASS_REMOVAL_FIX
+    from segport.store.tables import runs
+
+    base, _ = site
+    export_service.edit_export(app.store, app.settings, name="OnShared", mode="mirror", actor="t", http=app.http)
+    with signed_in(base, "contributor") as contributor:
+        page = contributor.get("/exports/OnShared").text
+        assert 'name="allow_mass_removal"' in page  # mirror exports offer it beside Run
+        token = csrf_token(contributor)
+        ran = contributor.post("/exports/OnShared/run", data={"csrf_token": token, "allow_mass_removal": "on"})
+        assert ran.status_code == 303
+        run_id = int(ran.headers["location"].rsplit("/", 1)[1])
+        with app.store.read() as db:
+            assert db.execute(select(runs.c.allow_mass_removal).where(runs.c.id == run_id)).scalar_one() is True
+        with app.store.begin() as db:  # as a run that refused a mass removal ends
+            db.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(status="Failure", message=f"This mirror run would remove 9 of 10. {MASS_REMOVAL_FIX}.")
+            )
+        shown = contributor.get(f"/runs/{run_id}").text
+        assert "Tick &#39;Allow a mass removal&#39; beside Run" in shown and "--allow-mass-removal" not in shown
+    with signed_in(base, "admin") as admin:
+        assert 'name="allow_mass_removal"' not in admin.get("/exports/OnPrivate").text  # an add export: no such box

@@ -86,11 +86,17 @@ def add_channel(
         if connection is not None:
             connection_id = db.execute(select(connections.c.id).where(connections.c.name == connection)).scalar()
             if connection_id is None:
-                raise UnknownName(f"There is no connection {connection!r}.", hint="See segport connections list.")
+                raise UnknownName(
+                    f"There is no connection {connection!r}.",
+                    hint="Check the name in the list of connections.",
+                    field="connection",
+                )
         else:
             export_id = db.execute(select(exports.c.id).where(exports.c.name == export)).scalar()
             if export_id is None:
-                raise UnknownName(f"There is no export {export!r}.", hint="See segport exports list.")
+                raise UnknownName(
+                    f"There is no export {export!r}.", hint="Check the name in the list of exports.", field="export"
+                )
         channel_id = db.execute(
             insert(alert_channels).values(
                 kind=kind,
@@ -141,7 +147,9 @@ def show_channel(store: Store, channel_id: int) -> Channel:
     with store.read() as db:
         row = db.execute(_select().where(alert_channels.c.id == channel_id)).first()
     if row is None:
-        raise UnknownName(f"There is no alert {channel_id}.", hint="See segport alerts list.")
+        raise UnknownName(
+            f"There is no alert {channel_id}.", hint="Check the number in the list of alerts.", field="alert"
+        )
     return _channel(row)
 
 

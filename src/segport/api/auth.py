@@ -34,7 +34,9 @@ def current_user(
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise NotSignedIn("This needs an API token.", hint="Send Authorization: Bearer <token> (segport users token).")
+        raise NotSignedIn(
+            "This needs an API token.", hint="Send Authorization: Bearer <token>; an admin issues API tokens."
+        )
     user = authenticate(store_of(request), token.strip())
     if user is None:
         raise NotSignedIn("The API token is unknown or revoked.", hint="Ask an admin for a new one.")

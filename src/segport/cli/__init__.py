@@ -121,7 +121,12 @@ def _unexpected(exc: Exception) -> None:
 
 
 def _fail(exc: SegportError, code: int) -> None:
+    from segport.cli.fixes import on_the_command_line
+
     errors.print(Text(exc.message, style="red"))
     if exc.hint:
         errors.print(Text(exc.hint))
+    fix = on_the_command_line(exc.field)
+    if fix:
+        errors.print(Text(fix))
     sys.exit(code)

@@ -82,6 +82,10 @@ def print_run(store: Store, run_id: int, *, json: bool = False) -> None:
     console.print(f"Run {view.id} of {shown(repr(view.export))}: [{style}]{view.status}[/{style}] ({duration})")
     if view.message:
         console.print(shown(view.message))
+        from segport.exports.mirror import needs_mass_removal_approval
+
+        if view.status == Status.FAILURE and needs_mass_removal_approval(view.message):
+            console.print(f"On the command line: segport exports run {shown(repr(view.export))} --allow-mass-removal.")
     c = view.counts
     console.print(
         f"members {c['members']:,} | sent {c['sent']:,} (new {c['added']:,}, changed {c['updated']:,}) | "

@@ -53,8 +53,8 @@ def ensure_custom_fields(
             raise InvalidInput(
                 f"The Constant Contact account of {connection!r} has no custom field "
                 f"{', '.join(repr(name) for name in missing)}.",
-                hint="Create it in Constant Contact, or let segport create it: --create-custom-fields on the command "
-                "line, tick 'Create missing custom fields' in the export form, or create_custom_fields in the API.",
+                hint="Create it in Constant Contact, or let segport create the missing custom fields.",
+                field="create_custom_fields",
             )
         if len(existing) + len(missing) > MAX_CUSTOM_PER_ACCOUNT:
             raise Refused(

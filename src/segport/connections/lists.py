@@ -153,9 +153,12 @@ def connection_or_only(store: Store, name: str | None) -> str:
         return names[0]
     if not names:
         raise InvalidInput(
-            "There is no connection yet.", hint="Add one with: segport connections add constant-contact --name NAME"
+            "There is no connection yet.",
+            hint="An admin adds one (signing in to Constant Contact).",
+            field="connection",
         )
     raise InvalidInput(
         f"There are {len(names)} connections: {', '.join(repr(item) for item in names)}.",
-        hint="Choose one with --connection NAME.",
+        hint="Choose one of them.",
+        field="connection",
     )

@@ -139,7 +139,7 @@ def _row(connection: Connection, name: str) -> Any:
         connections,
         name,
         kind="connection",
-        create_hint="Add one with: segport connections add constant-contact --name NAME --i-agree",
+        create_hint="There are no connections yet: an admin adds one (signing in to Constant Contact).",
     )
 
 
@@ -167,7 +167,8 @@ def _check_new(store: Store, name: str, agreed: bool) -> str:
     if not agreed:
         raise InvalidInput(
             "The data privacy and compliance terms were not accepted.",
-            hint="Read them (segport connections terms) and pass --i-agree to accept them.",
+            hint="Read the terms and accept them.",
+            field="agreed",
         )
     with store.begin() as connection:
         if connection.execute(select(connections.c.id).where(connections.c.name == name)).first():
@@ -355,8 +356,8 @@ def remove_connection(store: Store, *, name: str, actor: str) -> None:
     if view.exports:
         raise Refused(
             f"The connection {name!r} is used by the exports: {', '.join(view.exports)}.",
-            hint="Disconnect them first (segport exports disconnect NAME...: they are kept but do not run until "
-            "they get another connection), or remove them (segport exports remove NAME).",
+            hint="Disconnect those exports first (they are kept, but do not run until they get another "
+            "connection), or remove them.",
         )
     with store.begin() as connection:
         connection.execute(delete(connections).where(connections.c.id == view.id))

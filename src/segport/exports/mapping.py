@@ -41,8 +41,8 @@ def parse(spec: str, send_empty: Iterable[str] = ()) -> FieldMapping:
     if not separator or not source.strip() or not target.strip():
         raise InvalidInput(
             f"{spec!r} is not a field mapping.",
-            hint="Write PROFILE_FIELD=PROPERTY, e.g. --field title=job_title or --field tier=cf:loyalty_tier "
-            "(segport exports properties lists them).",
+            hint="Write PROFILE_FIELD=PROPERTY, e.g. title=job_title, or tier=cf:loyalty_tier for a custom field.",
+            field="fields",
         )
     target = target.strip()
     return FieldMapping(source.strip(), target, target in set(send_empty))
@@ -57,7 +57,8 @@ def check(source: ProfileSource, mappings: Sequence[FieldMapping]) -> list[Field
         if mapping.target in OWN_SETTINGS:
             raise InvalidInput(
                 f"{mapping.target!r} is set by the export's email and name fields, not by a mapping.",
-                hint="Use --email-field, --first-name-field and --last-name-field for those.",
+                hint="The export's email, first name and last name fields set those.",
+                field="fields",
             )
         try:
             properties.check_target(mapping.target)

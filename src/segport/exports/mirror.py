@@ -108,6 +108,15 @@ def still_used(
     return used
 
 
+MASS_REMOVAL_FIX = "If that is intended, run it again allowing a mass removal"
+
+
+def needs_mass_removal_approval(message: str | None) -> bool:
+    """Whether a run ended refusing a mass removal (its recorded message says so), so each face can say how
+    to allow one its own way."""
+    return bool(message) and MASS_REMOVAL_FIX in str(message)
+
+
 def check_share(removing: int, list_size: int, share: float, allowed: bool, export_name: str) -> None:
     """Refuse a removal of more than `share` of the list unless allowed."""
     if allowed or removing == 0 or removing <= share * list_size:
@@ -116,8 +125,8 @@ def check_share(removing: int, list_size: int, share: float, allowed: bool, expo
     raise MassRemoval(
         f"This mirror run would remove {removing:,} of the list's {list_size:,} contacts ({percent:.0f} %), more "
         f"than the {share:.0%} allowed; nothing was removed.",
-        hint=f"If that is intended, run it with: segport exports run {export_name!r} --allow-mass-removal "
-        "(or raise SEGPORT_MIRROR_MAX_REMOVAL_SHARE).",
+        hint=f"{MASS_REMOVAL_FIX} (or raise SEGPORT_MIRROR_MAX_REMOVAL_SHARE).",
+        field="allow_mass_removal",
     )
 
 

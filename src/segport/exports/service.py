@@ -60,8 +60,11 @@ class ExportView:
     fields: list[FieldMapping] = field(default_factory=list)  # more contact properties (exports/mapping.py)
 
 
+NO_SEGMENTS = "There are no segments yet: create one."
+
+
 def _row(connection: Connection, name: str) -> Any:
-    return row_named(connection, exports, name, kind="export", create_hint="Add one with: segport exports add.")
+    return row_named(connection, exports, name, kind="export", create_hint="There are no exports yet: add one.")
 
 
 def _connection_id(connection: Connection, name: str) -> int:
@@ -70,7 +73,7 @@ def _connection_id(connection: Connection, name: str) -> int:
         connections,
         name,
         kind="connection",
-        create_hint="Add one with: segport connections add constant-contact --name NAME --i-agree",
+        create_hint="There are no connections yet: an admin adds one (signing in to Constant Contact).",
     )
     return int(row["id"])
 
@@ -78,10 +81,10 @@ def _connection_id(connection: Connection, name: str) -> int:
 def _segment_ids(connection: Connection, names: list[str]) -> list[int]:
     if not names:
         raise InvalidInput(
-            "An export needs at least one segment.", hint="Pass --segment NAME (repeat for more).", field="segments"
+            "An export needs at least one segment.", hint="Choose one or more segments.", field="segments"
         )
     return [
-        int(row_named(connection, segments, name, kind="segment", create_hint="See segport segments list.")["id"])
+        int(row_named(connection, segments, name, kind="segment", create_hint=NO_SEGMENTS)["id"])
         for name in dict.fromkeys(names)
     ]
 
@@ -269,7 +272,8 @@ def edit_export(
         if connection_id is None:
             raise InvalidInput(
                 f"The export {name!r} has no connection to check the list ID with.",
-                hint="Choose a connection too (--connection NAME).",
+                hint="Choose a connection too.",
+                field="connection",
             )
         changes["list_name"] = _check_list(store, settings, connection_id, target, http)
         changes["list_id"] = target.lower()

@@ -97,9 +97,9 @@ def _check_shrink(connection: Connection, count: int, file_name: str, share: flo
     raise InvalidInput(
         f"{file_name} holds {count:,} profiles; importing it would replace the {before:,} loaded now and lose "
         f"{what}. Nothing was changed.",
-        hint="If that is intended, import it again with --allow-shrink (in the API: allow_shrink=true; on the "
-        f"Profiles page: tick 'The new file may hold far fewer profiles'). The limit is "
+        hint="If that is intended, import it again allowing far fewer profiles. The limit is "
         f"SEGPORT_PROFILES_MAX_SHRINK_SHARE ({share:.0%}).",
+        field="allow_shrink",
     )
 
 
@@ -163,7 +163,7 @@ def _key_field(fields: list[Field], key: str, file_name: str) -> Field:
         if key in (field.source_name, field.name):
             return field
     names = ", ".join(field.source_name for field in fields)
-    raise InvalidInput(f"{file_name} has no column {key!r}.", hint=f"Pass --key with one of: {names}.")
+    raise InvalidInput(f"{file_name} has no column {key!r}.", hint=f"Choose the key among: {names}.", field="key")
 
 
 def _load(
@@ -222,7 +222,8 @@ def _load(
     if duplicate is not None:
         raise InvalidInput(
             f"{rows.path.name}: the key {duplicate[0]!r} appears {duplicate[1]} times in column {key.source_name!r}.",
-            hint="Profiles are one row per customer: make the key unique, or choose another --key.",
+            hint="Profiles are one row per customer: make the key unique, or choose another key column.",
+            field="key",
         )
     return count
 

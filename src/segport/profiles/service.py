@@ -83,7 +83,8 @@ def connect_external(store: Store, *, url: str, table: str, key: str, actor: str
     if not columns:
         raise InvalidInput(
             f"There is no table or view {table!r} at {engine_safe_url(url)}.",
-            hint="Pass --table as [schema.]name of a table or view the user can read.",
+            hint="Name a table or view the database user can read, as [schema.]name.",
+            field="table",
         )
     fields = []
     taken: set[str] = set()
@@ -100,7 +101,8 @@ def connect_external(store: Store, *, url: str, table: str, key: str, actor: str
     if key_field is None:
         raise InvalidInput(
             f"{table} has no column {key!r}.",
-            hint=f"Pass --key with one of: {', '.join(f.source_name for f in fields)}.",
+            hint=f"Choose the key among: {', '.join(f.source_name for f in fields)}.",
+            field="key",
         )
     with store.begin() as db:
         changes.record_untracked(db)

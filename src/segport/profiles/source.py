@@ -87,8 +87,8 @@ def load_source(store: Store) -> ProfileSource:
     if source is None:
         raise InvalidInput(
             "No customer profiles are loaded yet.",
-            hint="Load them with: segport profiles import FILE --key COLUMN (or profiles connect for an "
-            "external table).",
+            hint="Load them first: import a CSV or Parquet file, or connect an external table.",
+            field="profiles",
         )
     fields = [Field(row["name"], row["type"], row["source_name"]) for row in rows]
     if source["kind"] == "embedded":

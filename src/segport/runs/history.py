@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from segport.clock import as_utc
 from segport.csv_text import csv_chunks
 from segport.errors import UnknownName
-from segport.runs.status import UNFINISHED
+from segport.runs.status import NO_SUCH_RUN, UNFINISHED
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, exports, run_batches, run_events, run_rows, runs
 
@@ -100,7 +100,7 @@ def show_run(store: Store, *, run_id: int, with_details: bool = True) -> RunView
     with store.read() as db:
         row = db.execute(_runs_with_counts().where(runs.c.id == run_id)).mappings().first()
         if row is None:
-            raise UnknownName(f"There is no run {run_id}.", hint="See segport runs list.")
+            raise UnknownName(f"There is no run {run_id}.", hint=NO_SUCH_RUN, field="run")
         if not with_details:
             return _view(row, [], [])
         batches = db.execute(
@@ -160,7 +160,7 @@ def run_progress(store: Store, *, run_id: int) -> dict[str, Any]:
     with store.read() as db:
         row = db.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
-            raise UnknownName(f"There is no run {run_id}.", hint="See segport runs list.")
+            raise UnknownName(f"There is no run {run_id}.", hint=NO_SUCH_RUN, field="run")
         batches = db.execute(
             select(
                 func.count(),

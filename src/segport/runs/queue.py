@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from segport import audit
 from segport.errors import Refused, UnknownName
 from segport.runs.events import append_event
-from segport.runs.status import UNFINISHED, Phase, Status, Wait
+from segport.runs.status import NO_SUCH_RUN, UNFINISHED, Phase, Status, Wait
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, exports, runs
 
@@ -42,7 +42,8 @@ def _now() -> datetime:
 def not_connected(name: str) -> Refused:
     return Refused(
         f"The export {name!r} has no connection: an admin disconnected it, so it does not run.",
-        hint=f"Edit it and choose a connection (segport exports edit {name!r} --connection NAME).",
+        hint="Edit it and choose a connection.",
+        field="connection",
     )
 
 
@@ -243,7 +244,7 @@ def cancel(store: Store, *, run_id: int, actor: str) -> str:
     with store.begin() as db:
         row = db.execute(select(runs.c.status).where(runs.c.id == run_id)).first()
         if row is None:
-            raise UnknownName(f"There is no run {run_id}.", hint="segport runs list shows the runs.")
+            raise UnknownName(f"There is no run {run_id}.", hint=NO_SUCH_RUN, field="run")
         if row.status == Status.QUEUED:
             db.execute(
                 update(runs)
@@ -267,7 +268,7 @@ def cancel(store: Store, *, run_id: int, actor: str) -> str:
             return "requested"
     raise Refused(
         f"Run {run_id} already ended ({row.status}); there is nothing to cancel.",
-        hint=f"segport runs show {run_id} shows how it ended.",
+        hint="Its events say how it ended.",
     )
 
 

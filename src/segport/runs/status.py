@@ -63,3 +63,7 @@ class BatchState(enum.StrEnum):
 
 def values(kind: type[enum.StrEnum]) -> list[str]:
     return [member.value for member in kind]
+
+
+# The hint of every "There is no run N": each face says where its list of runs is.
+NO_SUCH_RUN = "Check the number in the list of runs."

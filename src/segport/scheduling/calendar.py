@@ -85,12 +85,16 @@ def make_schedule(
         raise InvalidInput(f"{kind!r} is not a kind of schedule.", hint="Use daily, weekly or cron.")
     checked_times = sorted({_check_time(value) for value in times or []})
     if not checked_times:
-        raise InvalidInput("A daily or weekly schedule needs at least one time.", hint="Add --time HH:MM, e.g. 06:30.")
+        raise InvalidInput(
+            "A daily or weekly schedule needs at least one time.", hint="Add a time, e.g. 06:30.", field="times"
+        )
     checked_days: list[str] = []
     if kind == "weekly":
         checked_days = sorted({_check_day(value) for value in days or []}, key=DAYS.index)
         if not checked_days:
-            raise InvalidInput("A weekly schedule needs at least one day.", hint="Add --day mon (mon ... sun).")
+            raise InvalidInput(
+                "A weekly schedule needs at least one day.", hint="Add a day (mon ... sun).", field="days"
+            )
     return Schedule(kind=kind, times=tuple(checked_times), days=tuple(checked_days), timezone=timezone)
 
 

@@ -83,7 +83,8 @@ def schedule_exports(
         if (mode == "own") != (schedule is not None):
             raise InvalidInput(
                 "An export's own schedule needs its times (and only it does).",
-                hint="Pass --daily/--weekly with --time (and --day), or --cron, together with nothing else.",
+                hint="Give a daily or weekly schedule with its times (and days), or a cron expression.",
+                field="schedule",
             )
     if not names:
         raise InvalidInput("No export was chosen.", hint="Choose the exports to schedule.")

@@ -49,7 +49,8 @@ class SegmentView:
 def _unreadable(name: str, problem: str | None) -> InvalidInput:
     return InvalidInput(
         f"The rule of segment {name!r} cannot be read ({problem}).",
-        hint=f"Give it a new rule: segport segments edit {name!r} --rule '...', or delete it.",
+        hint="Give it a new rule, or delete it.",
+        field="rule",
     )
 
 
@@ -62,9 +63,7 @@ def _rule_of(row: Any) -> tuple[Group | Combination | None, str | None]:
 
 
 def _get(connection: Connection, name: str) -> Any:
-    return row_named(
-        connection, segments, name, kind="segment", create_hint="Create one with: segport segments create."
-    )
+    return row_named(connection, segments, name, kind="segment", create_hint="There are no segments yet: create one.")
 
 
 def create_segment(
@@ -189,7 +188,7 @@ def _check_active_cap(connection: Connection) -> None:
     if active >= MAX_ACTIVE_SEGMENTS:
         raise Refused(
             f"There are already {MAX_ACTIVE_SEGMENTS} active segments, the most allowed.",
-            hint="Deactivate a segment first: segport segments deactivate NAME.",
+            hint="Deactivate a segment first.",
         )
 
 
@@ -285,7 +284,7 @@ def delete_segment(store: Store, *, name: str, actor: str) -> None:
     if segment.exports:
         raise Refused(
             f"The segment {name!r} is used by the exports: {', '.join(segment.exports)}.",
-            hint="Remove it from those exports (segport exports edit) or remove the exports first.",
+            hint="Remove it from those exports, or remove the exports first.",
         )
     if segment.used_by_segments:
         raise Refused(

@@ -19,6 +19,7 @@ def row_named(connection: Connection, table: Table, name: str, *, kind: str, cre
         raise UnknownName(
             f"There is no {kind} named {name!r}.",
             hint=f"{kind.capitalize()}s: {', '.join(known)}." if known else create_hint,
+            field=kind,
         )
     return row
 

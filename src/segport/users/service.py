@@ -65,7 +65,7 @@ def add_user(store: Store, *, name: str, role: str, actor: str, password: str | 
     """A new user; with a password they can also sign in to the web UI."""
     name = name.strip()
     if not name:
-        raise InvalidInput("A user needs a name.", hint="Pass a name, e.g. segport users add alice --role viewer.")
+        raise InvalidInput("A user needs a name.", hint="Give the user a name, e.g. alice.", field="name")
     _check_role(role)
     if password is not None:
         check_strength(password)
@@ -87,7 +87,7 @@ def show_user(store: Store, *, name: str) -> User:
     with store.read() as db:
         row = db.execute(select(users).where(users.c.name == name)).mappings().first()
     if row is None:
-        raise UnknownName(f"There is no user {name!r}.", hint="segport users list shows them.")
+        raise UnknownName(f"There is no user {name!r}.", hint="Check the name in the list of users.", field="user")
     return User(row["id"], row["name"], row["role"], row["created_at"])
 
 
@@ -190,7 +190,9 @@ def revoke_token(store: Store, *, token_id: int, actor: str) -> None:
             .where(api_tokens.c.id == token_id)
         ).first()
         if row is None:
-            raise UnknownName(f"There is no token {token_id}.", hint="segport users tokens lists them.")
+            raise UnknownName(
+                f"There is no token {token_id}.", hint="Check the number in the list of tokens.", field="token"
+            )
         if row.revoked_at is None:
             db.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=datetime.now(UTC)))
             audit.record(db, actor, "token.revoked", row.name, token_id=token_id)

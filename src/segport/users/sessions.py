@@ -68,7 +68,7 @@ def _check_not_locked(store: Store, settings: Settings, name: str, now: datetime
         until = as_utc(failures[-settings.sign_in_attempts]) + window
         raise Refused(
             f"Too many wrong passwords for {name!r}: signing in as {name!r} is paused until {until:%H:%M} UTC.",
-            hint="Wait until then, or ask an admin to set a new password (segport users password NAME).",
+            hint="Wait until then, or ask an admin to set a new password.",
         )
 
 

@@ -20,13 +20,17 @@ from segport.api.problems import NotAllowed, NotSignedIn
 from segport.api.state import store_of
 from segport.clock import as_utc
 from segport.errors import SegportError
+from segport.exports.mirror import needs_mass_removal_approval
 from segport.users.sessions import Session, take_notices
+from segport.web.fixes import in_the_browser
 from segport.web.session import FormExpired, SignInRequired, browser_session, sign_in_link
 
 HERE = Path(__file__).parent
 environment = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), trim_blocks=True
 )
+environment.globals["in_the_browser"] = in_the_browser
+environment.globals["needs_mass_removal_approval"] = needs_mass_removal_approval
 
 
 def when(moment: datetime | None) -> Markup:

@@ -68,7 +68,7 @@ def metrics(request: Request, store: StoreDep) -> PlainTextResponse:
         if not allowed:
             raise NotSignedIn(
                 "The metrics need a token.",
-                hint="Send Authorization: Bearer with SEGPORT_METRICS_TOKEN or an API token (segport users token).",
+                hint="Send Authorization: Bearer with SEGPORT_METRICS_TOKEN or an API token.",
             )
     return PlainTextResponse(exposition(store), media_type=CONTENT_TYPE_LATEST)
 

@@ -373,7 +373,12 @@ def duplicate_submit(name: str, posted: Post, store: StoreDep) -> Response:
 def run_submit(name: str, posted: Post, store: StoreDep) -> Response:
     view = may_manage(store, posted.session.user, name)
     run_id, joined = queue.enqueue(
-        store, view.id, trigger="manual", actor=posted.session.user.name, full=posted.checked("full")
+        store,
+        view.id,
+        trigger="manual",
+        actor=posted.session.user.name,
+        full=posted.checked("full"),
+        allow_mass_removal=posted.checked("allow_mass_removal"),
     )
     if joined:
         add_notice(
