@@ -127,3 +127,7 @@ class UnknownName(SegportError):
 
 class Refused(SegportError):
     """The action would break something that exists (e.g. removing a connection that exports use)."""
+
+
+class NotAllowed(SegportError):
+    """The user's role, or how a connection is shared, does not allow this."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from segport.api.app import create_app
+from segport.server.app import create_app
 from segport.users import service as users
 from tests.e2e.browser import Fence, browser, chromium_or_skip, screenshot
 from tests.support.app import App

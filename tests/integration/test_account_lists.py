@@ -7,11 +7,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from segport.api.app import create_app
 from segport.connections import lists as account_lists
 from segport.errors import BadRequest, InvalidInput, TransientError, UnknownName
 from segport.exports import service as exports
 from segport.segments.service import create_segment
+from segport.server.app import create_app
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.server import serving_app

@@ -17,8 +17,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from segport.api.app import create_app
 from segport.segments.service import create_segment
+from segport.server.app import create_app
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.server import serving_app

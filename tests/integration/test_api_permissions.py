@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from segport.api.app import create_app
+from segport.server.app import create_app
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.routes import listed, uncovered

@@ -26,7 +26,6 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from segport.api.access_log import RedactQueries
-from segport.api.app import create_app
 from segport.connections import service as connections
 from segport.errors import InvalidInput
 from segport.exports import service as exports
@@ -37,6 +36,7 @@ from segport.runs.history import rows_csv
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.scheduler import tick_once
 from segport.segments.service import create_segment
+from segport.server.app import create_app
 from segport.store.tables import audit
 from segport.store.tables import exports as exports_table
 from segport.users import service as users

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from segport.api.app import create_app
 from segport.connections.lists import account_lists
 from segport.exports import service as exports
+from segport.server.app import create_app
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.server import serving_app

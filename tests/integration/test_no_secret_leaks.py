@@ -15,8 +15,8 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from segport.api.app import create_app
 from segport.emulator import DEFAULT_CLIENT_SECRET
+from segport.server.app import create_app
 from segport.store.tables import connections
 from segport.users import service as users
 from tests.support.app import App

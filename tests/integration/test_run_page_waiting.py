@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segport.api.app import create_app
 from segport.runs.history import run_progress
+from segport.server.app import create_app
 from segport.users import service as users
 from tests.integration.test_run_failures import expire_parked
 from tests.support.app import App

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from segport.api.app import create_app
 from segport.errors import InvalidInput
 from segport.runs.history import iter_rows_not_sent
 from segport.runs.rows import rows_page
+from segport.server.app import create_app
 from segport.users import service as users
 from tests.support.app import App
 from tests.support.exporting import ExportWorld

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select
 
-from segport.api.app import create_app
 from segport.runs.history import list_runs
+from segport.server.app import create_app
 from segport.store.tables import runs
 from segport.users import service as users
 from tests.support.app import App

@@ -16,12 +16,12 @@ import httpx
 import pytest
 from sqlalchemy import func, insert, select, update
 
-from segport.api.app import create_app
 from segport.connections import service as connections
 from segport.runs import queue
 from segport.scheduling.service import export_schedules
 from segport.segments.membership import count_segment
 from segport.segments.service import show_segment
+from segport.server.app import create_app
 from segport.store.tables import segment_counts, sign_ins, web_sessions
 from segport.users import service as users
 from segport.web.routes import account, profiles, runs, schedule

@@ -179,8 +179,8 @@ def serve(
             import uvicorn
 
             from segport.api.access_log import log_config
-            from segport.api.app import create_app
             from segport.logs import uvicorn_config
+            from segport.server.app import create_app
 
             console.print(
                 f"segport serve: {parts}; web UI and API on http://{host}:{port} (OpenAPI: /docs). Ctrl-C stops."

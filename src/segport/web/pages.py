@@ -15,12 +15,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
-from segport.api import problems
-from segport.api.problems import NotAllowed, NotSignedIn
-from segport.api.state import store_of
 from segport.clock import as_utc
-from segport.errors import SegportError
+from segport.errors import NotAllowed, SegportError
 from segport.exports.mirror import needs_mass_removal_approval
+from segport.server import problems
+from segport.server.problems import NotSignedIn
+from segport.server.state import store_of
 from segport.users.sessions import Session, take_notices
 from segport.web.fixes import in_the_browser
 from segport.web.session import FormExpired, SignInRequired, browser_session, sign_in_link

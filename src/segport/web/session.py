@@ -9,10 +9,10 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from segport.api.auth import require
-from segport.api.state import SettingsDep as SettingsDep
-from segport.api.state import StoreDep as StoreDep
-from segport.api.state import settings_of, store_of
+from segport.permissions import require
+from segport.server.state import SettingsDep as SettingsDep
+from segport.server.state import StoreDep as StoreDep
+from segport.server.state import settings_of, store_of
 from segport.users.passwords import same_text
 from segport.users.sessions import Session, find_session
 

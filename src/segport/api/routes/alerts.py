@@ -10,9 +10,10 @@ from segport import outputs
 from segport.alerting import channels
 from segport.alerting.delivery import send_test
 from segport.api import answers
-from segport.api.auth import CurrentUser, StoreDep, may_set_alerts, require
-from segport.api.state import http_of, settings_of
+from segport.api.auth import CurrentUser, StoreDep
 from segport.errors import InvalidInput
+from segport.permissions import may_set_alerts, require
+from segport.server.state import http_of, settings_of
 
 router = APIRouter()
 

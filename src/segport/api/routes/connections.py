@@ -1,24 +1,22 @@
-"""Connections (admins; contributors see the ones not shared with them by name and type only), and the
-OAuth callback the browser comes back to from Constant Contact's sign-in page."""
+"""Connections (admins; contributors see the ones not shared with them by name and type only). The browser
+comes back from Constant Contact's sign-in page to /oauth/callback, a page of the web UI (web/routes/oauth.py)."""
 
 from __future__ import annotations
 
 import dataclasses
-import html
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from segport import outputs
 from segport.api import answers
-from segport.api.auth import CurrentUser, StoreDep, can_use, may_use_connection, require
-from segport.api.state import http_of, settings_of
+from segport.api.auth import CurrentUser, StoreDep
 from segport.connections import lists as account_lists
 from segport.connections import service as connections
 from segport.connections import web_sign_in
 from segport.connections.custom_fields import custom_fields
+from segport.permissions import can_use, may_use_connection, require
+from segport.server.state import http_of, settings_of
 
 router = APIRouter()
 
@@ -71,44 +69,6 @@ def reauthorize(name: str, request: Request, user: CurrentUser, store: StoreDep)
     require(user, "admin")
     started = web_sign_in.start(store, settings_of(request), user=user.name, name=name, purpose="reauthorize")
     return answers.SignInStarted(authorize_url=started.authorize_url, expires_at=started.expires_at)
-
-
-@router.get("/oauth/callback", tags=["connections"], response_class=HTMLResponse, response_model=None)
-def oauth_callback(
-    request: Request,
-    store: StoreDep,
-    state: str = "",
-    code: str | None = None,
-    error: str | None = None,
-    error_description: str | None = None,
-) -> HTMLResponse | RedirectResponse:
-    """Where Constant Contact sends the browser back; the state proves which sign-in it belongs to."""
-    from segport.web.session import browser_session  # the web UI's sign-ins come back in their session
-
-    session = browser_session(request)
-    finished = web_sign_in.finish(
-        store,
-        settings_of(request),
-        state=state,
-        code=code,
-        error=error,
-        error_description=error_description,
-        http=http_of(request),
-        session_digest=session.digest if session else None,
-    )
-    if finished.pending is not None:
-        return RedirectResponse(f"/connections/new/review?pending={finished.pending}", status_code=303)
-    if session is not None:
-        return RedirectResponse(f"/connections/{quote(finished.name)}?reauthorized=1", status_code=303)
-    view = finished.connection
-    assert view is not None
-    account = html.escape(view.account_name or "your Constant Contact account")
-    page = (
-        f"<!doctype html><html lang=en><meta charset=utf-8><title>Connected</title>"
-        f"<p>The connection <strong>{html.escape(view.name)}</strong> is signed in to {account}. "
-        f"You can close this window.</p></html>"
-    )
-    return HTMLResponse(page)
 
 
 @router.get("/api/connections/{name}", tags=["connections"])

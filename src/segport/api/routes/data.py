@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field
 
 from segport import outputs
 from segport.api import answers
-from segport.api.auth import AdminUser, CurrentUser, StoreDep, require
+from segport.api.auth import AdminUser, CurrentUser, StoreDep
 from segport.csv_text import attachment, csv_chunks
 from segport.errors import InvalidInput
+from segport.permissions import require
 from segport.profiles.service import describe, import_profiles
 from segport.segments import membership
 from segport.segments import service as segments

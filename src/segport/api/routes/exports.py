@@ -10,16 +10,17 @@ from pydantic import BaseModel, Field
 
 from segport import outputs
 from segport.api import answers
-from segport.api.auth import CurrentUser, StoreDep, edit_rights, may_edit, may_manage, may_use_connection, require
+from segport.api.auth import CurrentUser, StoreDep
 from segport.api.routes.system import schedule_view
-from segport.api.state import http_of, settings_of
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
 from segport.exports.mapping import FieldMapping
 from segport.exports.properties import PROPERTIES
+from segport.permissions import edit_rights, may_edit, may_manage, may_use_connection, require
 from segport.runs import queue
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.service import run_all, schedule_exports, set_export_schedule
+from segport.server.state import http_of, settings_of
 from segport.users.service import User
 
 router = APIRouter()

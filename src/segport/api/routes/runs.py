@@ -10,7 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from segport import outputs
 from segport.api import answers
-from segport.api.auth import CurrentUser, StoreDep, may_manage
+from segport.api.auth import CurrentUser, StoreDep
+from segport.permissions import may_manage
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, show_run
 from segport.runs.rows import PER_PAGE, rows_page

@@ -12,13 +12,14 @@ from sqlalchemy import text
 
 from segport import audit, outputs
 from segport.api import answers
-from segport.api.auth import CurrentUser, StoreDep, require
-from segport.api.problems import NotSignedIn
-from segport.api.state import settings_of
+from segport.api.auth import CurrentUser, StoreDep
 from segport.metrics import exposition
+from segport.permissions import require
 from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import ExportSchedule, export_schedules, set_system_schedule, show_system_schedule
+from segport.server.problems import NotSignedIn
+from segport.server.state import settings_of
 from segport.store import Store
 from segport.users import service as users
 from segport.users.passwords import same_text

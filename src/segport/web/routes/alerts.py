@@ -10,10 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from segport.alerting import channels
 from segport.alerting.delivery import send_test
-from segport.api.auth import edit_rights, may_set_alerts, usable_connections
-from segport.api.state import http_of
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
+from segport.permissions import edit_rights, may_set_alerts, usable_connections
+from segport.server.state import http_of
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep, allow

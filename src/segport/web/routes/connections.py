@@ -7,11 +7,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from segport.api.auth import can_use
 from segport.connections import service as connections
 from segport.connections import web_sign_in
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
+from segport.permissions import can_use
 from segport.users.sessions import add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, SettingsDep, StoreDep, allow

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from segport.api.auth import may_manage
 from segport.errors import InvalidInput, SegportError
+from segport.permissions import may_manage
 from segport.scheduling.calendar import DAYS, Schedule, make_schedule
 from segport.scheduling.service import export_schedules, schedule_exports, schedules_of, set_export_schedule
 from segport.users.sessions import add_notice

@@ -8,8 +8,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from segport.api.auth import edit_rights, may_edit, may_manage, usable_connections
-from segport.api.state import http_of, settings_of
 from segport.connections import lists as account_lists
 from segport.connections.custom_fields import custom_fields
 from segport.errors import InvalidInput, SegportError
@@ -17,11 +15,13 @@ from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
 from segport.exports.mapping import FieldMapping
 from segport.exports.properties import PROPERTIES
+from segport.permissions import edit_rights, may_edit, may_manage, usable_connections
 from segport.profiles.service import describe_if_loaded
 from segport.runs import queue
 from segport.runs.history import list_runs
 from segport.scheduling.service import export_schedules, run_all
 from segport.segments.service import list_segments
+from segport.server.state import http_of, settings_of
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import json_error, render
 from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep, allow

@@ -7,10 +7,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from segport.api.auth import may_edit
 from segport.errors import InvalidInput, UnknownName
 from segport.exports import service as exports
 from segport.exports.normalize import REASONS
+from segport.permissions import may_edit
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, run_progress, show_run
 from segport.runs.rows import PER_PAGE, RowsPage, rows_page

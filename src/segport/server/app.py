@@ -1,4 +1,5 @@
-"""The FastAPI application: the REST API, its OpenAPI page, and the web UI, as `segport serve` mounts them."""
+"""The FastAPI application: the REST API, its OpenAPI page, and the web UI, as `segport serve` mounts them.
+The one place that knows both faces."""
 
 from __future__ import annotations
 
@@ -12,16 +13,27 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from segport import __version__
-from segport.api import problems
 from segport.api.guard import RequestGuard
 from segport.api.routes import alerts as alert_routes
 from segport.api.routes import connections as connection_routes
 from segport.api.routes import data, exports, system
 from segport.api.routes import runs as run_routes
 from segport.config import Settings
+from segport.server import problems
 from segport.store import Store
 from segport.web import pages
-from segport.web.routes import account, alerts, connections, export_schedules, profiles, runs, schedule, segments, users
+from segport.web.routes import (
+    account,
+    alerts,
+    connections,
+    export_schedules,
+    oauth,
+    profiles,
+    runs,
+    schedule,
+    segments,
+    users,
+)
 from segport.web.routes import exports as export_pages
 
 DOCS_ASSETS = "/docs/assets"
@@ -64,6 +76,7 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
     app.include_router(run_routes.router)
     app.include_router(alert_routes.router)
     for module in (
+        oauth,
         account,
         alerts,
         connections,

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from segport.errors import (
     ConfigurationError,
     InvalidInput,
+    NotAllowed,
     QuotaExceeded,
     ReauthorizationRequired,
     Refused,
@@ -34,10 +35,6 @@ STATUSES: list[tuple[type[SegportError], int, str]] = [
     (TransientError, 503, "Constant Contact is not answering"),
     (ConfigurationError, 500, "segport is not configured for this"),
 ]
-
-
-class NotAllowed(SegportError):
-    """The user's role does not allow this."""
 
 
 class NotSignedIn(SegportError):
