@@ -76,3 +76,28 @@ def test_the_api_pages_by_cursor_through_every_run_once(app: App, tmp_path: Path
         assert api.get("/api/runs", params={"before": 0}).status_code == 422
         newest = api.get("/api/runs", params={"limit": 1}).json()[0]
         assert newest["created_at"].endswith("Z") and set(newest["counts"]) >= {"members", "sent", "errors"}
+
+
+def test_the_runs_page_filters_before_it_pages_and_pages_back_through_every_run(app: App, tmp_path: Path) -> None:
+    import re
+
+    from tests.support.web import PASSWORD, signed_in
+
+    every = many_runs(app, tmp_path)
+    users.add_user(app.store, name="vic", role="viewer", actor="t", password=PASSWORD)
+    with serving_app(create_app(app.settings, app.store, app.http)) as base, signed_in(base, "vic", PASSWORD) as web:
+        seen: list[int] = []
+        url: str | None = "/runs"
+        while url is not None:
+            page = web.get(url).text
+            seen += [int(found) for found in re.findall(r'<td><a href="/runs/(\d+)">', page)]
+            older = re.search(r'<a href="(/runs\?[^"]+)" rel="next">Older runs</a>', page)
+            url = older.group(1).replace("&amp;", "&") if older else None
+        assert seen == every  # 130 runs, 50 a page: each once, newest first
+        failures = web.get("/runs", params={"status": "Failure"}).text
+        assert len(re.findall(r'<td><a href="/runs/(\d+)">', failures)) == 9  # all nine, though older than 50
+        assert "Older runs" not in failures
+        assert web.get("/runs", params={"status": "Lost", "before": "x"}).status_code == 200  # ignored, not a 500
+        title = re.search(r"<title>(.*?)</title>", page, re.S)
+        assert title is not None and "<" not in title.group(1)  # the refreshes were once inside the title
+        assert 'id="refreshes"' in page.split("<main", 1)[1]

@@ -23,11 +23,22 @@ router = APIRouter(include_in_schema=False)
 STATUSES = ("Queued", "Processing", "Successful", "Skipped", "Failure", "Canceled")
 
 
+RUNS_PER_PAGE = 50
+
+
 @router.get("/runs")
-def list_page(request: Request, session: PageSession, store: StoreDep, export: str = "", status: str = "") -> Response:
-    runs = list_runs(store, export=export or None, limit=200)
-    if status:
-        runs = [run for run in runs if run.status == status]
+def list_page(
+    request: Request, session: PageSession, store: StoreDep, export: str = "", status: str = "", before: str = ""
+) -> Response:
+    # Filtered in SQL before the page is cut, newest first, paged by the last run's id (a run that arrives
+    # meanwhile neither repeats nor hides one); a status or cursor the page did not offer is ignored.
+    chosen = status if status in STATUSES else ""
+    cursor = int(before) if before.isdigit() and 0 < int(before) < 2**31 else None
+    runs = list_runs(store, export=export or None, status=chosen or None, before=cursor, limit=RUNS_PER_PAGE)
+    older = ""
+    if len(runs) == RUNS_PER_PAGE:
+        kept = {"export": export, "status": chosen, "before": str(runs[-1].id)}
+        older = urlencode({key: value for key, value in kept.items() if value})
     names = [view.name for view in exports.list_exports(store)]
     return render(
         request,
@@ -37,7 +48,8 @@ def list_page(request: Request, session: PageSession, store: StoreDep, export: s
         statuses=STATUSES,
         names=names,
         export=export,
-        status=status,
+        status=chosen,
+        older=older,
         refreshes=list_refreshes(store, limit=10),
     )
 
