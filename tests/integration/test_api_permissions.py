@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from segport.connections import service as connections
+from segport.exports import service as exports
+from segport.segments import service as segments
 from segport.server.app import create_app
 from segport.users import service as users
 from tests.support.app import App
@@ -21,6 +24,12 @@ ROLES = ("admin", "contributor", "viewer")
 @pytest.fixture
 def api(app: App, tmp_path: Path) -> Iterator[tuple[httpx.Client, dict[str, str], dict[str, int]]]:
     run_ids = app.exports_on_shared_and_private(tmp_path)
+    # The rows below also reach the exports, the connections and the segment by their ids.
+    for name in ("OnShared", "OnPrivate"):
+        run_ids[f"export_{name}"] = exports.show_export(app.store, name=name).id
+    for name in ("Shared", "Private"):
+        run_ids[f"connection_{name}"] = connections.show_connection(app.store, name=name).id
+    run_ids["segment_Everyone"] = segments.show_segment(app.store, name="Everyone").id
     tokens = {}
     for role in ROLES:
         users.add_user(app.store, name=role, role=role, actor="t")
@@ -85,6 +94,18 @@ MATRIX: list[tuple[str, str, Any, tuple[int, int, int]]] = [
     ("GET", "/api/properties", None, (200, 200, 200)),
     ("GET", "/api/exports", None, (200, 200, 200)),
     ("GET", "/api/exports/OnPrivate", None, (200, 200, 200)),
+    ("GET", "/api/exports/id/{export_OnPrivate}", None, (200, 200, 200)),
+    ("GET", "/api/exports/id/999999", None, (404, 404, 404)),
+    ("PATCH", "/api/exports/id/{export_OnShared}", {"mode": "add"}, (200, 200, 403)),
+    ("PATCH", "/api/exports/id/{export_OnPrivate}", {"mode": "add"}, (200, 403, 403)),
+    ("DELETE", "/api/exports/id/{export_OnShared}", None, (409, 409, 403)),  # its run is queued
+    ("GET", "/api/connections/id/{connection_Shared}", None, (200, 200, 403)),
+    ("GET", "/api/connections/id/{connection_Private}", None, (200, 403, 403)),
+    ("PATCH", "/api/connections/id/{connection_Shared}", {"allow_contributors": True}, (200, 403, 403)),
+    ("DELETE", "/api/connections/id/{connection_Shared}", None, (409, 403, 403)),
+    ("GET", "/api/segments/id/{segment_Everyone}", None, (200, 200, 200)),
+    ("PATCH", "/api/segments/id/{segment_Everyone}", {"description": "all of them"}, (200, 200, 403)),
+    ("DELETE", "/api/segments/id/{segment_Everyone}", None, (409, 409, 403)),
     (
         "POST",
         "/api/exports",
@@ -203,3 +224,25 @@ def test_the_matrix_covers_every_api_route(app: App) -> None:
     assert len(declared) >= 40
     missing = uncovered(declared, [(method, path) for method, path, _, _ in MATRIX])
     assert not missing, listed(missing)
+
+
+def test_a_name_no_route_can_carry_is_reachable_and_renamed_by_its_id(
+    app: App, api: tuple[httpx.Client, dict[str, str], dict[str, int]]
+) -> None:
+    # A store from before names were checked may hold an export named "a/b": /api/exports/a%2Fb cannot reach
+    # it (the path is decoded before routing), its id can, and a rename by id makes it reachable by name.
+    from sqlalchemy import update
+
+    from segport.store.tables import exports as export_rows
+
+    client, tokens, ids = api
+    with app.store.begin() as db:
+        db.execute(update(export_rows).where(export_rows.c.id == ids["export_OnShared"]).values(name="a/b"))
+    assert call(client, "GET", "/api/exports/a%2Fb", None, tokens["admin"]).status_code == 404
+    found = call(client, "GET", f"/api/exports/id/{ids['export_OnShared']}", None, tokens["admin"])
+    assert found.status_code == 200 and found.json()["name"] == "a/b"
+    renamed = call(client, "PATCH", f"/api/exports/id/{ids['export_OnShared']}", {"new_name": "a-b"}, tokens["admin"])
+    assert renamed.status_code == 200, renamed.text
+    assert call(client, "GET", "/api/exports/a-b", None, tokens["admin"]).json()["id"] == ids["export_OnShared"]
+    missing = call(client, "GET", "/api/exports/id/424242", None, tokens["admin"])
+    assert missing.status_code == 404 and missing.json()["field"] == "export"

@@ -9,12 +9,12 @@ Route = tuple[str, str]  # (method, path template such as /api/exports/{name}/ru
 
 
 def uncovered(declared: set[Route], rows: Iterable[Route]) -> list[Route]:
-    """The declared routes no row reaches. A row is a method and a concrete path (query and {OnShared} /
-    {OnPrivate} run-id placeholders allowed); a literal segment wins over a parameter, as in the router
+    """The declared routes no row reaches. A row is a method and a concrete path (query and id placeholders
+    such as {OnShared} or {export_OnShared} allowed); a literal segment wins over a parameter, as in the router
     (/connections/terms before /connections/{name})."""
     covered = set()
     for method, row_path in rows:
-        path = row_path.split("?")[0].format(OnShared=1, OnPrivate=2)
+        path = re.sub(r"\{[A-Za-z_]+\}", "1", row_path.split("?")[0])  # any id placeholder: a number
         matching = [
             template
             for verb, template in declared

@@ -32,7 +32,7 @@ from segport.errors import ConfigurationError, InvalidInput, ReauthorizationRequ
 from segport.metrics import count_answer
 from segport.runs import queue
 from segport.store import Store, locks
-from segport.store.lookup import checked_name, row_named
+from segport.store.lookup import checked_name, name_of, row_named
 from segport.store.tables import connections, exports
 from segport.webhook_targets import check_target
 
@@ -486,3 +486,9 @@ def client_for(
         shared=StoredTokens(store, row["id"]),
         retry=retry,
     )
+
+
+def connection_name(store: Store, *, connection_id: int) -> str:
+    """The name of the connection with this id (its routes take either)."""
+    with store.read() as db:
+        return name_of(db, connections, connection_id, kind="connection")

@@ -23,7 +23,7 @@ from segport.exports.mapping import FieldMapping
 from segport.profiles.source import load_source
 from segport.runs import queue
 from segport.store import Store
-from segport.store.lookup import checked_name, row_named
+from segport.store.lookup import checked_name, name_of, row_named
 from segport.store.tables import connections, export_segments, exports, runs, segments, sync_skipped, sync_state
 
 MODES = ("add", "mirror")
@@ -491,3 +491,9 @@ def _view(
         row["contributors_allowed"],
         fields,
     )
+
+
+def export_name(store: Store, *, export_id: int) -> str:
+    """The name of the export with this id (its routes take either)."""
+    with store.read() as db:
+        return name_of(db, exports, export_id, kind="export")

@@ -17,7 +17,7 @@ from segport.segments.compiler import check_rule, definition_digest
 from segport.segments.model import Combination, Definition, Group
 from segport.segments.parser import parse_rule
 from segport.store import Store
-from segport.store.lookup import checked_name, row_named
+from segport.store.lookup import checked_name, name_of, row_named
 from segport.store.tables import export_segments, exports, segment_dependencies, segments
 
 MAX_ACTIVE_SEGMENTS = 100
@@ -294,3 +294,9 @@ def delete_segment(store: Store, *, name: str, actor: str) -> None:
     with store.begin() as connection:
         connection.execute(delete(segments).where(segments.c.id == segment.id))
         audit.record(connection, actor, "segment.deleted", name)
+
+
+def segment_name(store: Store, *, segment_id: int) -> str:
+    """The name of the segment with this id (its routes take either)."""
+    with store.read() as db:
+        return name_of(db, segments, segment_id, kind="segment")

@@ -24,6 +24,15 @@ def row_named(connection: Connection, table: Table, name: str, *, kind: str, cre
     return row
 
 
+def name_of(connection: Connection, table: Table, row_id: int, *, kind: str) -> str:
+    """The name of the row with this id: ids never change, so scripts can hold them, and a name that a
+    route cannot carry (one with "/", saved before names were checked) is still reachable by its id."""
+    found = connection.execute(select(table.c.name).where(table.c.id == row_id)).scalar()
+    if found is None:
+        raise UnknownName(f"There is no {kind} with the id {row_id}.", hint=f"Check the {kind}'s id.", field=kind)
+    return str(found)
+
+
 def checked_name(name: str, *, kind: str) -> str:
     """A name for a segment, connection or export: trimmed, not empty, and usable in a web address (no "/")
     and on a terminal (no control characters)."""

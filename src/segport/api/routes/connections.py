@@ -82,6 +82,24 @@ class ConnectionChange(BaseModel):
     allow_contributors: bool | None = None
 
 
+@router.get("/api/connections/id/{connection_id}", tags=["connections"])
+def show_connection_by_id(connection_id: int, user: CurrentUser, store: StoreDep) -> outputs.Connection:
+    """The connection with this id (ids never change)."""
+    return show_connection(connections.connection_name(store, connection_id=connection_id), user, store)
+
+
+@router.patch("/api/connections/id/{connection_id}", tags=["connections"])
+def edit_connection_by_id(
+    connection_id: int, body: ConnectionChange, user: CurrentUser, store: StoreDep
+) -> outputs.Connection:
+    return edit_connection(connections.connection_name(store, connection_id=connection_id), body, user, store)
+
+
+@router.delete("/api/connections/id/{connection_id}", status_code=204, tags=["connections"])
+def remove_connection_by_id(connection_id: int, user: CurrentUser, store: StoreDep) -> None:
+    remove_connection(connections.connection_name(store, connection_id=connection_id), user, store)
+
+
 @router.patch("/api/connections/{name}", tags=["connections"])
 def edit_connection(name: str, body: ConnectionChange, user: CurrentUser, store: StoreDep) -> outputs.Connection:
     """Rename the connection and/or change who may use it."""

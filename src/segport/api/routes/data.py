@@ -106,6 +106,22 @@ class SegmentCopy(BaseModel):
     new_name: str = Field(min_length=1, max_length=255)
 
 
+@router.get("/api/segments/id/{segment_id}", tags=["segments"])
+def show_segment_by_id(segment_id: int, user: CurrentUser, store: StoreDep) -> outputs.Segment:
+    """The segment with this id (ids never change)."""
+    return show_segment(segments.segment_name(store, segment_id=segment_id), user, store)
+
+
+@router.patch("/api/segments/id/{segment_id}", tags=["segments"])
+def edit_segment_by_id(segment_id: int, body: SegmentChange, user: CurrentUser, store: StoreDep) -> outputs.Segment:
+    return edit_segment(segments.segment_name(store, segment_id=segment_id), body, user, store)
+
+
+@router.delete("/api/segments/id/{segment_id}", status_code=204, tags=["segments"])
+def delete_segment_by_id(segment_id: int, user: CurrentUser, store: StoreDep) -> None:
+    delete_segment(segments.segment_name(store, segment_id=segment_id), user, store)
+
+
 @router.patch("/api/segments/{name}", tags=["segments"])
 def edit_segment(name: str, body: SegmentChange, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     """Rename it, or change the rule and/or the description."""

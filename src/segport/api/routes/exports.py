@@ -143,6 +143,26 @@ def add_export(body: NewExport, request: Request, user: CurrentUser, store: Stor
     return _export(view, user, store)
 
 
+@router.get("/api/exports/id/{export_id}", tags=["exports"])
+def show_export_by_id(export_id: int, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
+    """The export with this id (ids never change; every export answer carries its id)."""
+    return show_export(exports.export_name(store, export_id=export_id), user, store)
+
+
+@router.patch("/api/exports/id/{export_id}", tags=["exports"])
+def edit_export_by_id(
+    export_id: int, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep
+) -> outputs.ExportForUser:
+    """Change the export with this id, as PATCH /api/exports/{name} (a rename reaches a name a route cannot
+    carry)."""
+    return edit_export(exports.export_name(store, export_id=export_id), body, request, user, store)
+
+
+@router.delete("/api/exports/id/{export_id}", status_code=204, tags=["exports"])
+def remove_export_by_id(export_id: int, user: CurrentUser, store: StoreDep) -> None:
+    remove_export(exports.export_name(store, export_id=export_id), user, store)
+
+
 @router.patch("/api/exports/{name}", tags=["exports"])
 def edit_export(
     name: str, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep
