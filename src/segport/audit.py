@@ -39,9 +39,19 @@ def record(db: Connection, actor: str, action: str, subject: str, **detail: obje
     )
 
 
-def entries(store: Store, *, limit: int = 100, action: str | None = None, subject: str | None = None) -> list[Entry]:
-    """The newest entries first, optionally only one action (prefix, e.g. "export.") or one subject."""
+def entries(
+    store: Store,
+    *,
+    limit: int = 100,
+    action: str | None = None,
+    subject: str | None = None,
+    before: int | None = None,
+) -> list[Entry]:
+    """The newest entries first, optionally only one action (prefix, e.g. "export.") or one subject, and only
+    those older than the entry `before` (the cursor: the last id a page showed)."""
     query = select(audit).order_by(audit.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(audit.c.id < before)
     if action:
         query = query.where(audit.c.action.startswith(action))
     if subject:

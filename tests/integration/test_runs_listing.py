@@ -101,3 +101,57 @@ def test_the_runs_page_filters_before_it_pages_and_pages_back_through_every_run(
         title = re.search(r"<title>(.*?)</title>", page, re.S)
         assert title is not None and "<" not in title.group(1)  # the refreshes were once inside the title
         assert 'id="refreshes"' in page.split("<main", 1)[1]
+
+
+def follow(api: httpx.Client, url: str) -> tuple[list[int], int]:
+    """Every id the pages hold, following the Link headers, and how many pages there were."""
+    seen: list[int] = []
+    pages = 0
+    next_url: str | None = url
+    while next_url is not None:
+        answer = api.get(next_url)
+        assert answer.status_code == 200, answer.text
+        seen += [item["id"] for item in answer.json()]
+        next_url = answer.links.get("next", {}).get("url")
+        pages += 1
+    return seen, pages
+
+
+def test_the_audit_trail_and_the_alerts_sent_page_by_cursor(app: App) -> None:
+    from segport import audit
+    from segport.alerting import channels
+    from segport.store.tables import alerts_sent
+
+    admin = users.add_user(app.store, name="ada", role="admin", actor="t")
+    for number in range(23):
+        users.add_user(app.store, name=f"user{number}", role="viewer", actor="ada")
+    with app.store.begin() as db:
+        for number in range(7):
+            db.execute(
+                insert(alerts_sent).values(
+                    channel_id=None,
+                    run_id=None,
+                    kind="chat",
+                    shown="hooks.example.com",
+                    subject=f"alert {number}",
+                    delivered=True,
+                    detail=None,
+                    test=True,
+                    sent_at=datetime(2026, 12, 1, tzinfo=UTC) + timedelta(minutes=number),
+                )
+            )
+    token = users.issue_token(app.store, name=admin.name, label="t", actor="t")[1]
+    every_entry = [entry.id for entry in audit.entries(app.store, limit=1000)]
+    every_alert = [item.id for item in channels.list_sent(app.store, limit=1000)]
+    with (
+        serving_app(create_app(app.settings, app.store, app.http)) as base,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api,
+    ):
+        seen, pages = follow(api, "/api/audit?limit=10")
+        assert seen == every_entry and len(every_entry) >= 24 and pages == len(every_entry) // 10 + 1
+        created, pages = follow(api, "/api/audit?limit=5&action=user.created")  # the filter is kept across pages
+        assert len(created) == 24 and pages == 5
+        assert created == [entry.id for entry in audit.entries(app.store, limit=1000, action="user.created")]
+        assert follow(api, "/api/alerts/sent?limit=3") == (every_alert, 3)  # 3 + 3 + 1
+        assert api.get("/api/audit", params={"limit": 0}).status_code == 422
+        assert api.get("/api/alerts/sent", params={"before": -1}).status_code == 422

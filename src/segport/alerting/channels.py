@@ -191,10 +191,13 @@ class SentAlert:
     sent_at: datetime
 
 
-def list_sent(store: Store, *, limit: int = 50) -> list[SentAlert]:
-    """The latest alerts sent or tried, newest first."""
+def list_sent(store: Store, *, limit: int = 50, before: int | None = None) -> list[SentAlert]:
+    """The latest alerts sent or tried, newest first (older than the alert `before`, the cursor, if given)."""
+    query = select(alerts_sent).order_by(alerts_sent.c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(alerts_sent.c.id < before)
     with store.read() as db:
-        rows = db.execute(select(alerts_sent).order_by(alerts_sent.c.id.desc()).limit(limit)).mappings()
+        rows = db.execute(query).mappings()
         return [
             SentAlert(
                 row["id"],

@@ -99,10 +99,11 @@ def remove(ctx: typer.Context, channel_id: ChannelId) -> None:
 def sent(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+    before: Annotated[int | None, typer.Option(help="Only alerts older than this id (to page back).", min=1)] = None,
     json: Json = False,
 ) -> None:
     """The alerts sent or tried, newest first (tests included)."""
-    found = channels.list_sent(context(ctx).store, limit=limit)
+    found = channels.list_sent(context(ctx).store, limit=limit, before=before)
     if json:
         from segport import outputs
 

@@ -147,10 +147,11 @@ def audit(
     limit: Annotated[int, typer.Option(help="How many entries, newest first.", min=1)] = 50,
     action: Annotated[str | None, typer.Option(help="Only actions starting so, e.g. export. or run.queued")] = None,
     subject: Annotated[str | None, typer.Option(help="Only entries about this name.")] = None,
+    before: Annotated[int | None, typer.Option(help="Only entries older than this id (to page back).", min=1)] = None,
     json: Json = False,
 ) -> None:
     """The audit trail: every change, consent and run request, who made it and when."""
-    found = audit_trail.entries(context(ctx).store, limit=limit, action=action, subject=subject)
+    found = audit_trail.entries(context(ctx).store, limit=limit, action=action, subject=subject, before=before)
     if json:
         from segport import outputs
 

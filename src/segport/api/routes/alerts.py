@@ -3,7 +3,9 @@ the alerts sent. A connection's channels are for admins; an export's for those w
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from segport import outputs
@@ -11,6 +13,7 @@ from segport.alerting import channels
 from segport.alerting.delivery import send_test
 from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep
+from segport.api.paging import last_of_full_page, link_next
 from segport.errors import InvalidInput
 from segport.permissions import may_set_alerts, require
 from segport.server.state import http_of, settings_of
@@ -71,8 +74,15 @@ def remove_channel(channel_id: int, user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.get("/api/alerts/sent", tags=["alerts"])
-def sent(user: CurrentUser, store: StoreDep, limit: int = 50) -> list[outputs.SentAlert]:
-    """The alerts sent or tried, newest first, tests included."""
+def sent(
+    user: CurrentUser,
+    store: StoreDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[int | None, Query(ge=1, description="The cursor: alerts older than this id.")] = None,
+) -> list[outputs.SentAlert]:
+    """The alerts sent or tried, newest first, tests included; a full page links to the next (`Link`)."""
     require(user, "admin", "contributor")
-    found = channels.list_sent(store, limit=max(1, min(limit, 500)))
+    found = channels.list_sent(store, limit=limit, before=before)
+    link_next(response, "/api/alerts/sent", last_of_full_page([item.id for item in found], limit), limit)
     return [outputs.SentAlert.model_validate(item) for item in found]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
@@ -11,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from segport import outputs
 from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep
+from segport.api.paging import last_of_full_page, link_next
 from segport.permissions import may_manage
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, show_run
@@ -33,10 +33,8 @@ def runs(
     """Runs, newest first; filter by export and status (before the limit). A full page carries a `Link`
     header whose rel="next" URL asks for the page after it (`before` the last run's id)."""
     found = list_runs(store, export=export, status=status, before=before, limit=limit)
-    if len(found) == limit:
-        following = {"before": found[-1].id, "limit": limit, "export": export, "status": status}
-        query = urlencode({key: value for key, value in following.items() if value is not None})
-        response.headers["Link"] = f'</api/runs?{query}>; rel="next"'
+    last = last_of_full_page([view.id for view in found], limit)
+    link_next(response, "/api/runs", last, limit, export=export, status=status)
     return [outputs.run(view) for view in found]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from segport import audit, outputs
 from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep
+from segport.api.paging import last_of_full_page, link_next
 from segport.metrics import exposition
 from segport.permissions import require
 from segport.scheduling.calendar import Schedule, make_schedule
@@ -201,9 +202,17 @@ def refreshes(
 
 @router.get("/api/audit", tags=["audit"])
 def audit_trail(
-    user: CurrentUser, store: StoreDep, limit: int = 100, action: str | None = None, subject: str | None = None
+    user: CurrentUser,
+    store: StoreDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    action: str | None = None,
+    subject: str | None = None,
+    before: Annotated[int | None, Query(ge=1, description="The cursor: entries older than this id.")] = None,
 ) -> list[outputs.AuditEntry]:
+    """The audit trail, newest first; a full page links to the next (the `Link` header, rel="next")."""
     require(user, "admin")
-    limit = max(1, min(limit, 1000))
-    found = audit.entries(store, limit=limit, action=action, subject=subject)
+    found = audit.entries(store, limit=limit, action=action, subject=subject, before=before)
+    last = last_of_full_page([entry.id for entry in found], limit)
+    link_next(response, "/api/audit", last, limit, action=action, subject=subject)
     return [outputs.AuditEntry.model_validate(entry) for entry in found]
