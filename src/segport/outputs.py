@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from segport.scheduling.calendar import Schedule
+
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -271,3 +273,100 @@ class ListedConnection(Output):
     api_base: str | None = None
     token_expires_at: Time | None = None
     exports: list[str] | None = None
+
+
+class ExportSchedule(Output):
+    export: str
+    mode: str = Field(description="refresh (follows the system refresh), own, or off.")
+    schedule: Schedule | None
+    next_at: Time | None = Field(description="The next run this schedule queues (UTC).")
+
+
+class Schedules(Output):
+    system: Schedule | None = Field(description="The system refresh; None: off.")
+    exports: list[ExportSchedule]
+
+
+class Refresh(Output):
+    id: int
+    trigger: str
+    status: str
+    created_at: Time
+    started_at: Time | None
+    finished_at: Time | None
+    message: str | None
+    duration_seconds: float | None
+
+
+class ProfileField(Output):
+    name: str
+    type: str
+    column: str = Field(description="The column's name in the loaded file or table.")
+
+
+class ProfileSource(Output):
+    description: str | None
+    key: str | None
+    fields: list[ProfileField]
+    rows: int | None
+    loaded_at: Time | None
+    loaded_by: str | None
+
+
+class SegmentCount(Output):
+    name: str
+    members: int
+
+
+class CountAt(Output):
+    counted_at: Time
+    members: int
+
+
+class Property(Output):
+    target: str
+    label: str
+    kind: str
+    max_length: int | None
+
+
+class RunQueued(Output):
+    run_id: int
+    joined: bool = Field(description="True: a run was already queued or working; this is that one.")
+
+
+class ExportRunQueued(RunQueued):
+    export: str
+
+
+def profile_source(described: Any) -> ProfileSource:
+    return ProfileSource(
+        description=described.description,
+        key=described.key,
+        fields=[ProfileField(name=f.name, type=f.type, column=f.source_name) for f in described.fields],
+        rows=described.row_count,
+        loaded_at=described.loaded_at,
+        loaded_by=described.loaded_by,
+    )
+
+
+def export_schedule(item: Any) -> ExportSchedule:
+    return ExportSchedule(export=item.export, mode=item.mode, schedule=item.schedule, next_at=item.next_at)
+
+
+def contact_properties(custom_fields: Any = ()) -> list[Property]:
+    """The contact properties an export's field mapping can fill, then the account's custom fields (cf:NAME)."""
+    from segport.exports.properties import PROPERTIES
+
+    found = [
+        Property(target=key, label=item.label, kind=item.kind, max_length=_text_limit(item))
+        for key, item in PROPERTIES.items()
+    ]
+    return found + [
+        Property(target=f"cf:{custom.name}", label=custom.label, kind=custom.type, max_length=255)
+        for custom in custom_fields
+    ]
+
+
+def _text_limit(item: Any) -> int | None:
+    return int(item.max_length) if item.kind == "text" else None

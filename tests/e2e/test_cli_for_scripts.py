@@ -83,6 +83,21 @@ def test_every_list_show_and_run_command_prints_json_in_the_documented_shape(tmp
             for item in found:
                 conforms(item, model)
         assert json_of(env, "alerts", "list") == []
+        source = json_of(env, "profiles", "show")
+        conforms(source, outputs.ProfileSource)
+        assert source["rows"] == 120 and any(field["name"] == "email" for field in source["fields"])
+        schedules = json_of(env, "schedule", "show")
+        conforms(schedules, outputs.Schedules)
+        assert schedules["system"] is None and [item["export"] for item in schedules["exports"]] == ["E"]
+        assert json_of(env, "schedule", "refreshes") == []
+        assert json_of(env, "exports", "run-all") == []  # no export has an active schedule
+        properties = json_of(env, "exports", "properties")
+        for item in properties:
+            conforms(item, outputs.Property)
+        assert {"job_title", "birthday_month"} <= {item["target"] for item in properties}
+        assert json_of(env, "segments", "count", "Everyone") == {"name": "Everyone", "members": 120}
+        counts = json_of(env, "segments", "history", "Everyone")
+        assert counts and all(item["members"] == 120 for item in counts)
         exported = json_of(env, "exports", "show", "E")
         conforms(exported, outputs.Export)
         assert exported["list_id"] == list_id and exported["segments"] == ["Everyone"]

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import Field
 
 from segport.outputs import Output, Row, Time
-from segport.scheduling.calendar import Schedule
 
 
 class Status(Output):
@@ -29,63 +28,15 @@ class IssuedToken(Output):
     token: str = Field(description="The token itself: shown in this answer only, never again.")
 
 
-class ExportSchedule(Output):
-    export: str
-    mode: str = Field(description="refresh (follows the system refresh), own, or off.")
-    schedule: Schedule | None
-    next_at: Time | None = Field(description="The next run this schedule queues (UTC).")
-
-
-class Schedules(Output):
-    system: Schedule | None = Field(description="The system refresh; None: off.")
-    exports: list[ExportSchedule]
-
-
 class RefreshQueued(Output):
     refresh_id: int
     joined: bool = Field(description="True: a refresh was already queued or working; this is that one.")
-
-
-class Refresh(Output):
-    id: int
-    trigger: str
-    status: str
-    created_at: Time
-    started_at: Time | None
-    finished_at: Time | None
-    message: str | None
-    duration_seconds: float | None
-
-
-class ProfileField(Output):
-    name: str
-    type: str
-    column: str = Field(description="The column's name in the loaded file or table.")
-
-
-class ProfileSource(Output):
-    description: str | None
-    key: str | None
-    fields: list[ProfileField]
-    rows: int | None
-    loaded_at: Time | None
-    loaded_by: str | None
 
 
 class ImportedProfiles(Output):
     rows: int
     key: str
     fields: list[str]
-
-
-class SegmentCount(Output):
-    name: str
-    members: int
-
-
-class CountAt(Output):
-    counted_at: Time
-    members: int
 
 
 class Preview(Output):
@@ -107,22 +58,6 @@ class CustomField(Output):
     label: str
     type: str
     target: str = Field(description="What an export's field mapping names it: cf:NAME.")
-
-
-class Property(Output):
-    target: str
-    label: str
-    kind: str
-    max_length: int | None
-
-
-class RunQueued(Output):
-    run_id: int
-    joined: bool = Field(description="True: a run was already queued or working; this is that one.")
-
-
-class ExportRunQueued(RunQueued):
-    export: str
 
 
 class RowsPage(Output):

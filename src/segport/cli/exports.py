@@ -207,8 +207,17 @@ def properties(
         str | None,
         typer.Option("--connection", "-c", help="Also list this connection's custom fields (cf:NAME)."),
     ] = None,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: the properties, then the connection's custom fields.")
+    ] = False,
 ) -> None:
     """The contact properties a --field can fill, with their limits, and a connection's custom fields."""
+    if json:
+        from segport import outputs
+
+        found = custom_fields(context(ctx).store, context(ctx).settings, connection=connection) if connection else []
+        print_json(outputs.contact_properties(found))
+        return
     table = Table("property", "what", "takes")
     for name, item in PROPERTIES.items():
         takes = {"month": "1-12 or a date", "day": "1-31 or a date", "date": "a date (YYYY-MM-DD)"}
@@ -412,12 +421,17 @@ def schedule(
 
 
 @app.command("run-all")
-def run_all_command(ctx: typer.Context) -> None:
+def run_all_command(ctx: typer.Context, json: Json = False) -> None:
     """Queue every export that has an active schedule; `segport serve` or a worker runs them."""
     from segport.scheduling.service import run_all
 
     state = context(ctx)
     queued = run_all(state.store, actor=state.actor)
+    if json:
+        from segport import outputs
+
+        print_json(outputs.ExportRunQueued(export=name, run_id=run, joined=joined) for name, run, joined in queued)
+        return
     if not queued:
         console.print("No export has an active schedule (its own, or the system refresh): nothing was queued.")
     for export_name, run_id, joined in queued:

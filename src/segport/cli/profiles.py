@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from segport.cli.common import console, context, number, when
+from segport.cli.common import Json, console, context, number, print_json, when
 from segport.errors import InvalidInput
 from segport.profiles import service
 
@@ -66,9 +66,14 @@ def connect(
 
 
 @app.command()
-def show(ctx: typer.Context) -> None:
+def show(ctx: typer.Context, json: Json = False) -> None:
     """The profile source: its fields and types, and how many profiles it holds."""
     described = service.describe(context(ctx).store)
+    if json:
+        from segport import outputs
+
+        print_json(outputs.profile_source(described))
+        return
     console.print(f"Source: {described.description}")
     console.print(
         f"Profiles: {number(described.row_count)}   key field: {described.key}   "

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segport.cli.common import console, context, when
+from segport.cli.common import Json, console, context, print_json, when
 from segport.errors import InvalidInput
 from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
@@ -38,10 +38,16 @@ def schedule_from(
 
 
 @app.command()
-def show(ctx: typer.Context) -> None:
+def show(ctx: typer.Context, json: Json = False) -> None:
     """The system refresh schedule and when each export runs next (in UTC and in the schedule's zone)."""
     store = context(ctx).store
     system = show_system_schedule(store)
+    if json:
+        from segport import outputs
+
+        items = [outputs.export_schedule(item) for item in export_schedules(store)]
+        print_json(outputs.Schedules(system=system, exports=items))
+        return
     console.print(f"System refresh: {system.describe() if system else 'off'}")
     table = Table("export", "runs", "schedule", "next run (UTC)", "next run (local)")
     for item in export_schedules(store):
@@ -100,11 +106,19 @@ def refresh_command(ctx: typer.Context) -> None:
 
 @app.command()
 def refreshes(
-    ctx: typer.Context, limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    json: Json = False,
 ) -> None:
     """The latest system refreshes: when, how they were started, status, and what each did."""
+    found = list_refreshes(context(ctx).store, limit=limit)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.Refresh.model_validate(view) for view in found])
+        return
     table = Table("refresh", "trigger", "queued", "status", "took", "message")
-    for view in list_refreshes(context(ctx).store, limit=limit):
+    for view in found:
         took = f"{view.duration_seconds:.1f} s" if view.duration_seconds is not None else ""
         table.add_row(str(view.id), view.trigger, when(view.created_at), view.status, took, view.message or "")
     console.print(table)

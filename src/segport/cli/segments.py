@@ -103,9 +103,15 @@ def show(ctx: typer.Context, name: Name, json: Json = False) -> None:
 
 
 @app.command()
-def count(ctx: typer.Context, name: Name) -> None:
+def count(ctx: typer.Context, name: Name, json: Json = False) -> None:
     """Count the segment's members now (the database does the counting)."""
-    console.print(f"{membership.count_segment(context(ctx).store, name=name):,}")
+    members = membership.count_segment(context(ctx).store, name=name)
+    if json:
+        from segport import outputs
+
+        print_json(outputs.SegmentCount(name=name, members=members))
+        return
+    console.print(f"{members:,}")
 
 
 @app.command()
@@ -157,12 +163,19 @@ def history(
     ctx: typer.Context,
     name: Name,
     days: Annotated[int | None, typer.Option(min=1, help="Only the last so many days (else all kept).")] = None,
+    json: Json = False,
 ) -> None:
     """Every recorded count of the segment, oldest first: how its membership moved."""
     since = None if days is None else datetime.now(UTC) - timedelta(days=days)
+    counts = membership.count_history(context(ctx).store, name=name, since=since)
+    if json:
+        from segport import outputs
+
+        print_json([outputs.CountAt(counted_at=moment, members=members) for moment, members in counts])
+        return
     table = Table("counted", "members", "change")
     previous: int | None = None
-    for moment, members in membership.count_history(context(ctx).store, name=name, since=since):
+    for moment, members in counts:
         change = "" if previous is None else f"{members - previous:+,}"
         table.add_row(when(moment), f"{members:,}", change)
         previous = members

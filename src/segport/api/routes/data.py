@@ -29,17 +29,9 @@ UPLOAD_SUFFIXES = (".csv", ".parquet")
 
 
 @router.get("/api/profiles", tags=["profiles"])
-def profiles(user: CurrentUser, store: StoreDep) -> answers.ProfileSource:
+def profiles(user: CurrentUser, store: StoreDep) -> outputs.ProfileSource:
     """The profile source: its fields with their types, the key, and how many rows."""
-    source = describe(store)
-    return answers.ProfileSource(
-        description=source.description,
-        key=source.key,
-        fields=[answers.ProfileField(name=f.name, type=f.type, column=f.source_name) for f in source.fields],
-        rows=source.row_count,
-        loaded_at=source.loaded_at,
-        loaded_by=source.loaded_by,
-    )
+    return outputs.profile_source(describe(store))
 
 
 @router.post("/api/profiles", tags=["profiles"])
@@ -172,9 +164,9 @@ def deactivate(name: str, user: CurrentUser, store: StoreDep) -> outputs.Segment
 
 
 @router.get("/api/segments/{name}/count", tags=["segments"])
-def count(name: str, user: CurrentUser, store: StoreDep) -> answers.SegmentCount:
+def count(name: str, user: CurrentUser, store: StoreDep) -> outputs.SegmentCount:
     """Members now (the count is recorded on the segment)."""
-    return answers.SegmentCount(name=name, members=membership.count_segment(store, name=name))
+    return outputs.SegmentCount(name=name, members=membership.count_segment(store, name=name))
 
 
 @router.get("/api/segments/{name}/history", tags=["segments"])
@@ -183,11 +175,11 @@ def history(
     user: CurrentUser,
     store: StoreDep,
     days: Annotated[int | None, Query(ge=1, le=400, description="Only the last so many days (else all kept).")] = None,
-) -> list[answers.CountAt]:
+) -> list[outputs.CountAt]:
     """Every recorded count of the segment (each refresh and each count now), oldest first."""
     since = None if days is None else datetime.now(UTC) - timedelta(days=days)
     return [
-        answers.CountAt(counted_at=moment, members=members)
+        outputs.CountAt(counted_at=moment, members=members)
         for moment, members in membership.count_history(store, name=name, since=since)
     ]
 

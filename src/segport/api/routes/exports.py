@@ -9,13 +9,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from segport import outputs
-from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep
 from segport.api.routes.system import schedule_view
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
 from segport.exports.mapping import FieldMapping
-from segport.exports.properties import PROPERTIES
 from segport.permissions import edit_rights, may_edit, may_manage, may_use_connection, require
 from segport.runs import queue
 from segport.scheduling.calendar import make_schedule
@@ -104,15 +102,10 @@ def list_exports(user: CurrentUser, store: StoreDep, search: str | None = None) 
 
 
 @router.get("/api/properties", tags=["exports"])
-def contact_properties(user: CurrentUser) -> list[answers.Property]:
+def contact_properties(user: CurrentUser) -> list[outputs.Property]:
     """The contact properties an export's field mapping can fill, with what each takes; custom fields are
     cf:NAME (GET /api/connections/{name}/custom_fields lists an account's)."""
-    return [
-        answers.Property(
-            target=name, label=item.label, kind=item.kind, max_length=item.max_length if item.kind == "text" else None
-        )
-        for name, item in PROPERTIES.items()
-    ]
+    return outputs.contact_properties()
 
 
 @router.get("/api/exports/{name}", tags=["exports"])
@@ -212,7 +205,7 @@ def remove_export(name: str, user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.post("/api/exports/{name}/run", status_code=202, tags=["exports"])
-def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) -> answers.RunQueued:
+def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) -> outputs.RunQueued:
     """Queue a run (or join the one queued or processing); a worker (`segport serve`) works it."""
     view = may_manage(store, user, name)
     run_id, joined = queue.enqueue(
@@ -223,7 +216,7 @@ def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) 
         full=body.full,
         allow_mass_removal=body.allow_mass_removal,
     )
-    return answers.RunQueued(run_id=run_id, joined=joined)
+    return outputs.RunQueued(run_id=run_id, joined=joined)
 
 
 @router.post("/api/exports/{name}/dry-run", tags=["exports"])
@@ -235,7 +228,7 @@ def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentU
 
 
 @router.put("/api/exports/{name}/schedule", tags=["exports"])
-def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, store: StoreDep) -> answers.ExportSchedule:
+def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, store: StoreDep) -> outputs.ExportSchedule:
     may_manage(store, user, name)
     schedule = None
     if body.mode == "own":
@@ -260,7 +253,7 @@ class ManySchedulesBody(BaseModel):
 
 
 @router.put("/api/exports/schedule", tags=["exports"])
-def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -> list[answers.ExportSchedule]:
+def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -> list[outputs.ExportSchedule]:
     """Several exports at once (the original's Keep or override schedules): `enable` keeps each one's own
     schedule and turns it on or off; `mode` (with the schedule for `own`) gives them all the same one."""
     for name in body.exports:
@@ -277,8 +270,8 @@ def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -
 
 
 @router.post("/api/exports/run-all", status_code=202, tags=["exports"])
-def run_all_exports(user: CurrentUser, store: StoreDep) -> list[answers.ExportRunQueued]:
+def run_all_exports(user: CurrentUser, store: StoreDep) -> list[outputs.ExportRunQueued]:
     """Queue every export with an active schedule (admins)."""
     require(user, "admin")
     queued = run_all(store, actor=user.name)
-    return [answers.ExportRunQueued(export=name, run_id=run_id, joined=joined) for name, run_id, joined in queued]
+    return [outputs.ExportRunQueued(export=name, run_id=run_id, joined=joined) for name, run_id, joined in queued]

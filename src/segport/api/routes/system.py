@@ -157,16 +157,16 @@ class ScheduleBody(BaseModel):
     timezone: str = "UTC"
 
 
-def schedule_view(item: ExportSchedule) -> answers.ExportSchedule:
+def schedule_view(item: ExportSchedule) -> outputs.ExportSchedule:
     """An export's schedule as the API shows it (also after PUT /api/exports/{name}/schedule)."""
-    return answers.ExportSchedule(export=item.export, mode=item.mode, schedule=item.schedule, next_at=item.next_at)
+    return outputs.export_schedule(item)
 
 
 @router.get("/api/schedule", tags=["schedule"])
-def show_schedule(user: CurrentUser, store: StoreDep) -> answers.Schedules:
+def show_schedule(user: CurrentUser, store: StoreDep) -> outputs.Schedules:
     """The system refresh and every export's schedule with its next run (UTC)."""
     system = show_system_schedule(store)
-    return answers.Schedules(system=system, exports=[schedule_view(item) for item in export_schedules(store)])
+    return outputs.Schedules(system=system, exports=[schedule_view(item) for item in export_schedules(store)])
 
 
 @router.put("/api/schedule", tags=["schedule"])
@@ -195,9 +195,9 @@ def refresh(user: CurrentUser, store: StoreDep) -> answers.RefreshQueued:
 @router.get("/api/schedule/refreshes", tags=["schedule"])
 def refreshes(
     user: CurrentUser, store: StoreDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
-) -> list[answers.Refresh]:
+) -> list[outputs.Refresh]:
     """The latest system refreshes, newest first: status, when, how long, and what each did."""
-    return [answers.Refresh.model_validate(view) for view in list_refreshes(store, limit=limit)]
+    return [outputs.Refresh.model_validate(view) for view in list_refreshes(store, limit=limit)]
 
 
 @router.get("/api/audit", tags=["audit"])
