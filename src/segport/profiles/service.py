@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, inspect, select
-from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from segport import audit
 from segport.errors import InvalidInput
 from segport.profiles import changes
+from segport.profiles.columns import NoSuchTable, source_columns
 from segport.profiles.fields import field_name
 from segport.profiles.importer import ImportedProfiles, import_profiles
 from segport.profiles.source import Field, load_source, record_source
@@ -50,28 +51,13 @@ def describe(store: Store) -> SourceDescription:
     return SourceDescription(source.description, source.key, source.fields, count, row["loaded_at"], row["loaded_by"])
 
 
-def _kind(sql_type: object) -> str:
-    from sqlalchemy import types
-
-    for kind, classes in (
-        ("boolean", (types.Boolean,)),
-        ("integer", (types.Integer,)),
-        ("number", (types.Numeric, types.Float)),
-        ("datetime", (types.DateTime,)),
-        ("date", (types.Date,)),
-    ):
-        if isinstance(sql_type, classes):
-            return kind
-    return "text"
-
-
 def connect_external(store: Store, *, url: str, table: str, key: str, actor: str) -> SourceDescription:
     """Point segport at a table or view in another database; segments then run there (pushdown)."""
     schema, _, name = table.rpartition(".")
     engine = create_store_engine(url)
     try:
-        columns = inspect(engine).get_columns(name, schema=schema or None)
-    except NoSuchTableError:
+        columns = source_columns(engine, name, schema or None)
+    except NoSuchTable:
         columns = []
     except SQLAlchemyError as exc:
         raise InvalidInput(
@@ -88,8 +74,8 @@ def connect_external(store: Store, *, url: str, table: str, key: str, actor: str
         )
     fields = []
     taken: set[str] = set()
-    for column in columns:
-        field = Field(field_name(column["name"]), _kind(column["type"]), column["name"])
+    for column, kind in columns:
+        field = Field(field_name(column), kind, column)
         if field.name in taken:
             raise InvalidInput(
                 f"Two columns of {table} both become the field {field.name!r}.",
