@@ -193,9 +193,25 @@ def _check_active_cap(connection: Connection) -> None:
 
 
 def list_segments(store: Store) -> list[SegmentView]:
+    """Every segment, by name: three queries whatever their number (the exports using each, and the
+    combinations naming each, are read for all at once)."""
     with store.read() as connection:
-        names = connection.execute(select(segments.c.name).order_by(segments.c.name)).scalars().all()
-    return [show_segment(store, name=name) for name in names]
+        rows = connection.execute(select(segments).order_by(segments.c.name)).mappings().all()
+        used_in: dict[int, list[str]] = {}
+        for segment_id, export in connection.execute(
+            select(export_segments.c.segment_id, exports.c.name)
+            .join(exports, export_segments.c.export_id == exports.c.id)
+            .order_by(exports.c.name)
+        ):
+            used_in.setdefault(segment_id, []).append(export)
+        dependants: dict[int, list[str]] = {}
+        for depends_on, name in connection.execute(
+            select(segment_dependencies.c.depends_on_id, segments.c.name)
+            .join(segments, segment_dependencies.c.segment_id == segments.c.id)
+            .order_by(segments.c.name)
+        ):
+            dependants.setdefault(depends_on, []).append(name)
+    return [_view(row, used_in.get(row["id"], []), dependants.get(row["id"], [])) for row in rows]
 
 
 def show_segment(store: Store, *, name: str) -> SegmentView:
@@ -221,6 +237,10 @@ def show_segment(store: Store, *, name: str) -> SegmentView:
             .scalars()
             .all()
         )
+    return _view(row, list(used_in), list(dependants))
+
+
+def _view(row: Any, used_in: list[str], dependants: list[str]) -> SegmentView:
     rule, problem = _rule_of(row)
     return SegmentView(
         row["id"],
@@ -231,8 +251,8 @@ def show_segment(store: Store, *, name: str) -> SegmentView:
         row["member_count"],
         row["counted_at"],
         row["description"],
-        list(used_in),
-        list(dependants),
+        used_in,
+        dependants,
         problem,
     )
 
