@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from segport import audit
-from segport.errors import InvalidInput, Refused
+from segport.errors import InvalidInput, Refused, UnknownName
 from segport.profiles.source import load_source
 from segport.segments.compiler import check_rule, definition_digest
 from segport.segments.model import Combination, Definition, Group
@@ -262,7 +262,14 @@ def resolver(store: Store) -> Any:
 
     def resolve(name: str) -> tuple[Group | Combination, bool]:
         with store.read() as connection:
-            row = _get(connection, name)
+            try:
+                row = _get(connection, name)
+            except UnknownName as unknown:  # a rule naming a segment that does not exist: the rule is wrong
+                raise InvalidInput(
+                    f"The rule combines the segment {name!r}, which does not exist.",
+                    hint=unknown.hint,
+                    field="rule",
+                ) from None
         rule, problem = _rule_of(row)
         if rule is None:
             raise _unreadable(name, problem)
