@@ -85,8 +85,10 @@ def test_segments_combine_by_union_intersect_and_except(loaded: App) -> None:
     assert membership.count_segment(loaded.store, name="e") == 3
     with pytest.raises(Refused, match="combined into: e, i"):
         service.delete_segment(loaded.store, name="VIP", actor="t")
-    with pytest.raises(UnknownName, match="no segment named 'Nope'"):
+    # The rule is wrong (422 in the API), not the address (404): the refusal names the segment and the rule field.
+    with pytest.raises(InvalidInput, match="combines the segment 'Nope', which does not exist") as refused:
         service.create_segment(loaded.store, name="x", rule_text='"Canada" union "Nope"', actor="t")
+    assert refused.value.field == "rule" and "Segments: " in (refused.value.hint or "")
 
 
 @pytest.mark.parametrize(
