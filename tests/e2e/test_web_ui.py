@@ -401,6 +401,8 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     page.wait_for_selector("#form-error")
     assert page.title().startswith("Error: Add export")
     marked = page.locator("#list_id")
+    # The page's deferred script marks the field: wait for it (on a busy machine it runs after the error shows).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'list_id'", timeout=10_000)
     assert marked.get_attribute("aria-invalid") == "true"
     assert "form-error" in (marked.get_attribute("aria-describedby") or "").split()
     assert page.evaluate("document.activeElement.id") == "list_id"
