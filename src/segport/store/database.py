@@ -43,7 +43,7 @@ def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
             # (a failed profile import must leave nothing behind).
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(cursor, busy_timeout)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
@@ -64,6 +64,28 @@ def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def _write_ahead_log(cursor: Any, busy_timeout: float) -> None:
+    """Put the file in WAL mode (it stays so: later connections find it done). On a new file several
+    connections opening at once (processes starting together, a server's first requests) race to switch it,
+    and SQLite answers the losers "database is locked" at once, without its busy handler: they try again
+    until the busy timeout, by when the winner has switched it."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.01
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 def alembic_config(connection: Connection) -> Any:
@@ -237,7 +259,9 @@ def prepare_home(home: Path) -> None:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         home.chmod(0o700)
         for path in home.glob("segport.db*"):
-            path.chmod(0o600)
+            # A journal another process is done with may vanish between the listing and here: nothing to do.
+            with contextlib.suppress(FileNotFoundError):
+                path.chmod(0o600)
     except OSError as exc:
         raise ConfigurationError(
             f"The data folder {home} cannot be used ({exc.strerror}).",
