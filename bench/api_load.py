@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import insert
 
 from common import connected_store, emulator_process
-from segport.emulator.serve import free_port
+from segport.emulator.serve import free_port, wait_until_healthy
 from segport.exports import service as exports
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
@@ -99,17 +99,6 @@ def load(url: str, clients: int, per_client: int, headers: dict[str, str], cooki
     return timings
 
 
-def healthy(served: str, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{served}/healthz", timeout=1).status_code == 200:
-                return True
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return False
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -133,7 +122,7 @@ def main() -> None:
         )  # fmt: skip
         served = f"http://127.0.0.1:{port}"
         try:
-            if not healthy(served):
+            if not wait_until_healthy(served, 30, path="/healthz"):
                 raise SystemExit("segport serve did not start")
             signed = httpx.post(f"{served}/sign-in", data={"name": "bench", "password": PASSWORD, "next": "/runs"})
             cookies = dict(signed.cookies)

@@ -61,3 +61,16 @@ def emulator_process(*options: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:  # a request held open by a `timeout` fault keeps it waiting
             process.kill()
             process.communicate(timeout=10)
+
+
+def prepared(env: dict[str, str], base: str, folder: Path, *, count: int, list_name: str) -> str:
+    """What most CLI journeys start from, made with the CLI: `count` generated profiles, the segment
+    "Everyone", the connection "CC" (signed in through the emulator) and a new list in its account (its id)."""
+    import httpx
+
+    profiles = folder / "profiles.csv"
+    segport(env, "profiles", "generate", str(profiles), "--count", str(count))
+    segport(env, "profiles", "import", str(profiles), "--key", "Customer ID")
+    segport(env, "segments", "create", "Everyone", "customer_id is not empty")
+    segport(env, "connections", "add", "constant-contact", "--name", "CC", "--i-agree", "--no-browser")
+    return str(httpx.post(f"{base}/_emulator/lists", json={"name": list_name}).json()["list_id"])

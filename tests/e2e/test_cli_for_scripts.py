@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema_rs
 import pytest
 from pydantic import BaseModel
 
 from segport import __version__, outputs
-from tests.e2e.cli import emulator_process, environment, segport
+from tests.e2e.cli import emulator_process, environment, prepared, segport
 
 
 def conforms(value: Any, model: type[BaseModel]) -> None:
@@ -31,12 +30,7 @@ def json_of(env: dict[str, str], *args: str) -> Any:
 def test_every_list_show_and_run_command_prints_json_in_the_documented_shape(tmp_path: Path) -> None:
     with emulator_process() as base:
         env = environment(tmp_path / "home", base)
-        profiles = tmp_path / "profiles.csv"
-        segport(env, "profiles", "generate", str(profiles), "--count", "120")
-        segport(env, "profiles", "import", str(profiles), "--key", "Customer ID")
-        segport(env, "segments", "create", "Everyone", "customer_id is not empty")
-        segport(env, "connections", "add", "constant-contact", "--name", "CC", "--i-agree", "--no-browser")
-        list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Scripted"}).json()["list_id"]
+        list_id = prepared(env, base, tmp_path, count=120, list_name="Scripted")
         segport(
             env,
             *("exports", "add", "--name", "E", "--connection", "CC", "--list-id", list_id),

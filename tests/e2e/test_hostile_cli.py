@@ -9,10 +9,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.cli import emulator_process, environment, segport
+from tests.e2e.cli import emulator_process, environment, prepared, segport
 
 Case = tuple[str, dict[str, str], tuple[str, ...]]  # what, extra environment, arguments
 
@@ -159,13 +158,8 @@ def test_hostile_inputs_get_one_clear_message_and_a_non_zero_exit_never_a_traceb
     made = files(tmp_path)
     with emulator_process() as base:
         env = environment(tmp_path / "home", base)
-        profiles = tmp_path / "people.csv"
-        segport(env, "profiles", "generate", str(profiles), "--count", "50")
-        segport(env, "profiles", "import", str(profiles), "--key", "Customer ID")
-        segport(env, "segments", "create", "Everyone", "customer_id is not empty")
+        list_id = prepared(env, base, tmp_path, count=50, list_name="Hostile")
         segport(env, "segments", "create", "Everyone2", "customer_id is not empty")
-        segport(env, "connections", "add", "constant-contact", "--name", "CC", "--i-agree", "--no-browser")
-        list_id = str(httpx.post(f"{base}/_emulator/lists", json={"name": "Hostile"}).json()["list_id"])
         segport(env, *("exports", "add", "--name", "E", "--connection", "CC", "--list-id", list_id), "--email-field",
                 "email", "--segment", "Everyone")  # fmt: skip
         every = cases(made, list_id)

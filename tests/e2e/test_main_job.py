@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from segport.exports.normalize import normalize_email
-from tests.e2e.cli import emulator_process, environment, segport
+from tests.e2e.cli import emulator_process, environment, prepared, segport
 
 
 def test_the_demo_prints_a_successful_run_whose_counts_add_up(tmp_path: Path) -> None:
@@ -56,12 +56,8 @@ def test_an_export_killed_mid_send_resumes_and_delivers_every_member_once(tmp_pa
     # at the kill every batch Constant Contact acknowledged is checkpointed, and one is in flight.
     with emulator_process("--fault", "imports#6=timeout") as base:
         env = environment(tmp_path / "home", base, SEGPORT_BATCH_MAX_CONTACTS="40")
-        profiles = tmp_path / "profiles.csv"
-        segport(env, "profiles", "generate", str(profiles), "--count", "1500")
-        segport(env, "profiles", "import", str(profiles), "--key", "Customer ID")
-        segport(env, "segments", "create", "Everyone", "customer_id is not empty")
-        segport(env, "connections", "add", "constant-contact", "--name", "CC", "--i-agree", "--no-browser")
-        list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Killed"}).json()["list_id"]
+        list_id = prepared(env, base, tmp_path, count=1500, list_name="Killed")
+        profiles = tmp_path / "profiles.csv"  # what prepared() generated
         segport(
             env,
             "exports",

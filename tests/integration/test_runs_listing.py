@@ -39,6 +39,20 @@ def many_runs(app: App, tmp_path: Path) -> list[int]:
         return list(db.execute(select(runs.c.id).order_by(runs.c.id.desc())).scalars())
 
 
+def follow(api: httpx.Client, url: str) -> tuple[list[int], int]:
+    """Every id the pages hold, following the Link headers, and how many pages there were."""
+    seen: list[int] = []
+    pages = 0
+    next_url: str | None = url
+    while next_url is not None:
+        answer = api.get(next_url)
+        assert answer.status_code == 200, answer.text
+        seen += [item["id"] for item in answer.json()]
+        next_url = answer.links.get("next", {}).get("url")
+        pages += 1
+    return seen, pages
+
+
 def test_a_status_filter_finds_old_runs_beyond_the_latest_page(app: App, tmp_path: Path) -> None:
     every = many_runs(app, tmp_path)
     failures = list_runs(app.store, status="Failure", limit=50)
@@ -56,15 +70,7 @@ def test_the_api_pages_by_cursor_through_every_run_once(app: App, tmp_path: Path
         serving_app(create_app(app.settings, app.store, app.http)) as base,
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api,
     ):
-        seen: list[int] = []
-        url: str | None = "/api/runs?limit=40"
-        pages = 0
-        while url is not None:
-            answer = api.get(url)
-            assert answer.status_code == 200, answer.text
-            seen += [run["id"] for run in answer.json()]
-            url = answer.links.get("next", {}).get("url")
-            pages += 1
+        seen, pages = follow(api, "/api/runs?limit=40")
         assert seen == every and pages == 4  # 130 runs: 40 + 40 + 40 + 10, the last page has no next link
 
         failed = api.get("/api/runs", params={"status": "Failure", "limit": 5})
@@ -101,20 +107,6 @@ def test_the_runs_page_filters_before_it_pages_and_pages_back_through_every_run(
         title = re.search(r"<title>(.*?)</title>", page, re.S)
         assert title is not None and "<" not in title.group(1)  # the refreshes were once inside the title
         assert 'id="refreshes"' in page.split("<main", 1)[1]
-
-
-def follow(api: httpx.Client, url: str) -> tuple[list[int], int]:
-    """Every id the pages hold, following the Link headers, and how many pages there were."""
-    seen: list[int] = []
-    pages = 0
-    next_url: str | None = url
-    while next_url is not None:
-        answer = api.get(next_url)
-        assert answer.status_code == 200, answer.text
-        seen += [item["id"] for item in answer.json()]
-        next_url = answer.links.get("next", {}).get("url")
-        pages += 1
-    return seen, pages
 
 
 def test_the_audit_trail_and_the_alerts_sent_page_by_cursor(app: App) -> None:

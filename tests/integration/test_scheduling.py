@@ -330,31 +330,11 @@ def test_a_successful_run_that_looks_wrong_raises_alerts_on_the_run_and_the_webh
 
 
 def test_a_workers_json_log_lines_name_the_run_they_are_about(scheduled: App) -> None:
-    import json
-    import logging
+    from tests.support.logs import json_lines
 
-    from segport.logs import JsonLines, RunId
-
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    handler = Collect()
-    handler.addFilter(RunId())
-    handler.setFormatter(JsonLines())
-    logger = logging.getLogger("segport")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with json_lines("segport") as parsed:
         export = exports.show_export(scheduled.store, name="B")
         run_id, _ = queue.enqueue(scheduled.store, export.id, trigger="manual", actor="t")
         assert work_once(scheduled.store, scheduled.settings, "here:0:log", threading.Event(), scheduled.http)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-    parsed = [json.loads(line) for line in lines]
     working = [item for item in parsed if item["message"].startswith(f"Working run {run_id} ")]
     assert working and working[0]["run_id"] == run_id and working[0]["logger"] == "segport.scheduling.worker"

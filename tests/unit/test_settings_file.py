@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from pathlib import Path
@@ -11,7 +10,8 @@ import pytest
 
 from segport.config import CONFIG_VARIABLE, Settings, load_settings
 from segport.errors import ConfigurationError
-from segport.logs import JsonLines, RunId, configure, working_on
+from segport.logs import JsonLines, configure, working_on
+from tests.support.logs import json_lines
 
 
 @pytest.fixture(autouse=True)
@@ -70,20 +70,8 @@ def test_a_missing_or_unreadable_file_is_named(tmp_path: Path) -> None:
 
 
 def test_json_logs_carry_the_run_each_thread_works_on() -> None:
-    lines: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            lines.append(self.format(record))
-
-    handler = Collect()
-    handler.addFilter(RunId())
-    handler.setFormatter(JsonLines())
     logger = logging.getLogger("segport.test.logs")
-    logger.addHandler(handler)
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    try:
+    with json_lines("segport.test.logs") as parsed:
 
         def work(run_id: int) -> None:
             with working_on(run_id):
@@ -99,9 +87,6 @@ def test_json_logs_carry_the_run_each_thread_works_on() -> None:
             raise ValueError("boom")
         except ValueError:
             logger.exception("failed")
-    finally:
-        logger.removeHandler(handler)
-    parsed = [json.loads(line) for line in lines]
     by_message = {item["message"]: item for item in parsed}
     assert by_message["working 11"]["run_id"] == 11 and by_message["working 12"]["run_id"] == 12
     assert "run_id" not in by_message["between runs"]

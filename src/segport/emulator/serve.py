@@ -121,14 +121,14 @@ def serve_app_in_background(
         thread.join(timeout=10)
 
 
-def wait_until_healthy(base_url: str, seconds: float = 30.0) -> bool:
-    """Poll the emulator's health endpoint until it answers (True) or `seconds` pass (False)."""
+def wait_until_healthy(base_url: str, seconds: float = 30.0, path: str = "/_emulator/health") -> bool:
+    """Poll a health endpoint (the emulator's, unless told) until it answers (True) or `seconds` pass (False)."""
     import httpx
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base_url}/_emulator/health", timeout=1).status_code == 200:
+            if httpx.get(f"{base_url}{path}", timeout=1).status_code == 200:
                 return True
         except httpx.TransportError:
             pass
