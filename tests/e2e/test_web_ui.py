@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from segport.emulator.serve import free_port
 from tests.e2e.browser import Fence, accessibility_problems, browser, chromium_or_skip, screenshot
@@ -205,10 +206,10 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     assert "The refresh runs daily at 06:00, 18:30 (America/Toronto)." in page.get_by_role("status").first.inner_text()
     next_refresh = page.locator("main time").first
     # The page's script turns UTC times into the viewer's; under load it may not have run yet: wait for it.
+    # (Playwright's expect polls with its own script; wait_for_function would evaluate a string, which the
+    # page's Content-Security-Policy refuses whenever the first check is not already true.)
     local = re.compile(r"(6:00|06:00|6:30|06:30) (AM|PM) EST")
-    page.wait_for_function(
-        "pattern => new RegExp(pattern).test(document.querySelector('main time').innerText)", arg=local.pattern
-    )
+    expect(next_refresh).to_have_text(local)
     assert local.search(next_refresh.inner_text()), next_refresh.inner_text()
     assert next_refresh.get_attribute("title").endswith("UTC")  # the UTC moment stays at hand
     screenshot(page, "09-schedule")
@@ -402,7 +403,7 @@ def test_admin_contributor_and_viewer_do_their_work_in_the_browser(site: dict[st
     assert page.title().startswith("Error: Add export")
     marked = page.locator("#list_id")
     # The page's deferred script marks the field: wait for it (on a busy machine it runs after the error shows).
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'list_id'", timeout=10_000)
+    expect(marked).to_be_focused(timeout=10_000)
     assert marked.get_attribute("aria-invalid") == "true"
     assert "form-error" in (marked.get_attribute("aria-describedby") or "").split()
     assert page.evaluate("document.activeElement.id") == "list_id"
