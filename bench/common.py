@@ -65,19 +65,40 @@ def run_export_process(settings: Settings, name: str, *options: str) -> TimedRun
     # The setup's own requests (sign-in, list checks) came from this process with its own rate budget; let them
     # leave the emulator's one-second window so the measured run does not pay for them with a 429.
     time.sleep(1.1)
+    environment = {"SEGPORT_HOME": str(settings.home), "SEGPORT_USER": "bench"}
+    if settings.database_url:
+        environment["SEGPORT_DATABASE_URL"] = settings.database_url
+    return run_segport_process(environment, "exports", "run", name, *options)
+
+
+def run_segport_process(environment: dict[str, str], *arguments: str) -> TimedRun:
+    """`segport ARGUMENTS` as its own process with these SEGPORT_ settings only, timed; exits if it fails."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("SEGPORT_")}
-    env.update(SEGPORT_HOME=str(settings.home), SEGPORT_USER="bench")
+    env.update(environment)
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "segport", "exports", "run", name, *options], env=env, stdout=subprocess.PIPE, text=True
-    )
+    command = [sys.executable, "-m", "segport", *arguments]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     output = process.stdout.read() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     wall_s = time.perf_counter() - started
     print(output, flush=True)
     if status != 0:
-        raise SystemExit(f"the export run failed with status {status}")
+        raise SystemExit(f"segport {' '.join(arguments[:2])} failed with status {status}")
     return TimedRun(wall_s, usage.ru_maxrss / 1024, output)
+
+
+@contextmanager
+def scratch_postgresql(admin_url: str, *, enabled: bool = True) -> Iterator[str | None]:
+    """A new PostgreSQL database on the server of `admin_url` for one benchmark, dropped after; None if not enabled."""
+    if not enabled:
+        yield None
+        return
+    name = f"segport_bench_{os.getpid()}"
+    subprocess.run(["psql", "-q", admin_url, "-c", f"CREATE DATABASE {name}"], check=True)
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        subprocess.run(["psql", "-q", admin_url, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True)
 
 
 def requests_since(base: str, after: int) -> list[dict[str, Any]]:

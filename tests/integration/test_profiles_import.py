@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
 import pyarrow as arrow
 import pyarrow.parquet as parquet
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import insert, inspect, select, text
 
 from segport.errors import InvalidInput
+from segport.profiles.fields import convert
 from segport.profiles.importer import import_profiles
+from segport.profiles.loading import stored_datetime
 from segport.profiles.service import describe
-from segport.profiles.source import load_source
+from segport.profiles.source import build_table, load_source
 from segport.store.tables import connections
 from tests.support.app import App
 
@@ -118,3 +121,51 @@ def test_secrets_are_not_stored_in_plain_text(app: App) -> None:
     # three letters now and then (it did once in CI).
     for secret in (app.settings.cc_client_secret.get_secret_value(), tokens["access_token"], tokens["refresh_token"]):
         assert secret not in dump
+
+
+def test_the_bulk_load_stores_exactly_what_sqlalchemy_would_and_moments_in_utc(app: App, tmp_path: Path) -> None:
+    """The import writes through the driver (COPY, executemany); every value must be stored as SQLAlchemy's
+    own INSERT stores it (SQLite keeps dates and times as text in SQLAlchemy's format), every moment in UTC."""
+    content = (
+        "id,name,count,spend,flag,day,moment\n"
+        '1,"Zoë, ""the"" first",-12,1.5e3,yes,2024-02-29,2024-02-29 10:00\n'
+        "2,,123456789012345678,.5,FALSE,1999-12-31,2024-02-29T10:00:00.123456Z\n"
+        "3,plain,,,,,2024-02-29T10:00:00+02:00\n"
+        "4,ok,0,0,no,2000-01-01,\n"
+    )
+    result = import_profiles(app.store, write(tmp_path / "p.csv", content), key="id", actor="tester")
+    assert [field.type for field in result.fields] == [
+        "text", "text", "integer", "number", "boolean", "date", "datetime"
+    ]  # fmt: skip
+    reference = build_table("reference", result.fields)
+    lines = [line.split(",") for line in content.splitlines()[1:]]
+    lines[0] = ["1", 'Zoë, "the" first', *lines[0][3:]]
+    with app.store.begin() as connection:
+        reference.create(connection)
+        values = []
+        for line in lines:
+            row = {}
+            for field, value in zip(result.fields, line, strict=True):
+                converted = convert(value, field.type)
+                row[field.name] = stored_datetime(converted) if field.type == "datetime" and converted else converted
+            values.append(row)
+        connection.execute(insert(reference), values)
+    with app.store.engine.connect() as connection:
+        stored = connection.execute(text("SELECT * FROM profiles ORDER BY id")).all()
+        expected = connection.execute(text("SELECT * FROM reference ORDER BY id")).all()
+        connection.rollback()
+    assert stored == expected
+    assert [row[-1] for row in rows(app)] == [
+        datetime(2024, 2, 29, 10, 0),
+        datetime(2024, 2, 29, 10, 0, 0, 123456),
+        datetime(2024, 2, 29, 8, 0),  # +02:00 taken to UTC, the same on every store
+        None,
+    ]
+
+
+def test_parquet_moments_with_a_time_zone_are_kept_in_utc(app: App, tmp_path: Path) -> None:
+    moments = [datetime(2024, 2, 29, 10, 0, tzinfo=timezone(timedelta(hours=2))), None]
+    table = arrow.table({"id": ["a", "b"], "moment": arrow.array(moments, arrow.timestamp("us", tz="+02:00"))})
+    parquet.write_table(table, tmp_path / "p.parquet")
+    import_profiles(app.store, tmp_path / "p.parquet", key="id", actor="t")
+    assert rows(app) == [("a", datetime(2024, 2, 29, 8, 0)), ("b", None)]

@@ -1,6 +1,8 @@
 from datetime import date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from segport.profiles.fields import TypeGuess, convert, field_name
 
@@ -50,3 +52,19 @@ def test_values_are_converted_to_their_type_and_empty_is_none() -> None:
     assert convert("2024-02-29 10:00", "datetime") == datetime(2024, 2, 29, 10, 0)
     assert convert("", "integer") is None
     assert convert(" keep spaces ", "text") == " keep spaces "
+
+
+_VALUES = ["", "1", "01", "-7", "2.5", "1e3", "yes", "No", "2024-02-29", "2024-02-30", "2024-02-29 10:00", "x", " 3 "]
+
+
+@given(st.lists(st.sampled_from(_VALUES), max_size=40), st.integers(min_value=1, max_value=4))
+def test_remembering_values_never_changes_the_type_guessed(values: list[str], remembered: int) -> None:
+    """The guess skips values it has seen fit; its type must be the one a guess checking every value gives."""
+    quick, thorough = TypeGuess(), TypeGuess()
+    quick.REMEMBERED = remembered  # a tiny memory too: once full, the rest is checked value by value
+    thorough.REMEMBERED = 0
+    for value in values:
+        quick.observe(value)
+        thorough.observe(value)
+    assert quick.type == thorough.type
+    assert quick.decided == (thorough.seen and not thorough.candidates)

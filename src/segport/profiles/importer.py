@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import Connection, Table, func, select, text
 
 from segport import audit
 from segport.errors import InvalidInput
 from segport.profiles import changes
-from segport.profiles.fields import TypeGuess, convert, field_name
+from segport.profiles.fields import TypeGuess, convert, field_name, parser
+from segport.profiles.loading import bind_processors, row_writer, stored_datetime
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
 from segport.profiles.source import EMBEDDED_TABLE, Field, build_table, record_source
 from segport.store import Store
@@ -105,11 +106,15 @@ def _check_shrink(connection: Connection, count: int, file_name: str, share: flo
 
 def _csv_fields(rows: CsvRows, report: Progress) -> list[Field]:
     guesses: list[TypeGuess] = []
+    open_columns: list[tuple[int, TypeGuess]] = []  # the columns whose type a value can still change
     for number, row in enumerate(rows):
         if not guesses:
             guesses = [TypeGuess() for _ in rows.header]
-        for guess, value in zip(guesses, row, strict=True):
-            guess.observe(value)
+            open_columns = list(enumerate(guesses))
+        for index, guess in open_columns:
+            guess.observe(row[index])
+        if number % 1_000 == 0:
+            open_columns = [(index, guess) for index, guess in open_columns if not guess.decided]
         if number % 50_000 == 0:
             report("reading types", rows.bytes_read, rows.size)
     if not rows.header:
@@ -177,44 +182,41 @@ def _load(
     connection.execute(text(f'DROP TABLE IF EXISTS "{LOADING_TABLE}"'))
     table = build_table(LOADING_TABLE, fields)
     table.create(connection)
-    names = [field.name for field in fields]
-    kinds = [field.type for field in fields]
     key_index = fields.index(key)
     parquet = isinstance(rows, ParquetRows)
-    chunk: list[dict[str, Any]] = []
+    # Per column, once: what turns a file's value into the value stored (None: kept as it is).
+    processors = bind_processors(connection, table)
+    moments = [field.type == "datetime" for field in fields]
+    cells = [
+        _cell(None if parquet else parser(field.type), moment, process)
+        for field, moment, process in zip(fields, moments, processors, strict=True)
+    ]
+    chunk: list[list[Any]] = []
     count = 0
-    for row in rows:
-        count += 1
-        if count > max_rows:
-            raise InvalidInput(
-                f"{rows.path.name} holds more than {max_rows:,} rows, the most segport imports "
-                "(SEGPORT_PROFILES_MAX_ROWS).",
-                hint="Raise the setting if the file is right, or import fewer rows.",
-            )
-        key_value = row[key_index]
-        if key_value is None or str(key_value).strip() == "":
-            raise InvalidInput(
-                f"{rows.path.name}: row {count} has no value in the key column {key.source_name!r}.",
-                hint="Every profile needs a key; fill it in or drop the row.",
-            )
-        if parquet:
-            values = [str(value) if index == key_index else value for index, value in enumerate(row)]
-            if any(isinstance(value, str) and "\x00" in value for value in values):
+    with row_writer(connection, table) as write:
+        for row in rows:
+            count += 1
+            if count > max_rows:
                 raise InvalidInput(
-                    f"{rows.path.name}: row {count} holds a NUL character (0x00), which no database keeps in text.",
-                    hint="Remove the NUL characters from the file, then import it.",
+                    f"{rows.path.name} holds more than {max_rows:,} rows, the most segport imports "
+                    "(SEGPORT_PROFILES_MAX_ROWS).",
+                    hint="Raise the setting if the file is right, or import fewer rows.",
                 )
-        else:
-            values = [
-                _convert(value, kind, rows, count, name) for value, kind, name in zip(row, kinds, names, strict=True)
-            ]
-        chunk.append(dict(zip(names, values, strict=True)))
-        if len(chunk) >= INSERT_CHUNK:
-            connection.execute(insert(table), chunk)
-            chunk = []
-            report("loading rows", rows.bytes_read, rows.size)
-    if chunk:
-        connection.execute(insert(table), chunk)
+            key_value = row[key_index]
+            if key_value is None or str(key_value).strip() == "":
+                raise InvalidInput(
+                    f"{rows.path.name}: row {count} has no value in the key column {key.source_name!r}.",
+                    hint="Every profile needs a key; fill it in or drop the row.",
+                )
+            if parquet:
+                chunk.append(_parquet_values(row, key_index, cells, rows.path.name, count))
+            else:
+                chunk.append(_csv_values(row, cells, fields, rows.path.name, count))
+            if len(chunk) >= INSERT_CHUNK:
+                write(chunk)
+                chunk = []
+                report("loading rows", rows.bytes_read, rows.size)
+        write(chunk)
     report("loading rows", rows.size, rows.size)
     duplicate = connection.execute(
         select(table.c[key.name], func.count()).group_by(table.c[key.name]).having(func.count() > 1).limit(1)
@@ -228,14 +230,48 @@ def _load(
     return count
 
 
-def _convert(value: str, kind: str, rows: CsvRows | ParquetRows, count: int, name: str) -> Any:
-    try:
-        return convert(value, kind)
-    except ValueError:  # types were inferred from this same file, so this only happens if it changed meanwhile
+def _cell(parse: Any, moment: bool, process: Any) -> Callable[[Any], Any] | None:
+    """One function for a column's non-empty values: parse the text, a moment to UTC, the store's own format."""
+    steps = [step for step in (parse, stored_datetime if moment else None, process) if step is not None]
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def cell(value: Any) -> Any:
+        for step in steps:
+            value = step(value)
+        return value
+
+    return cell
+
+
+def _parquet_values(row: list[Any], key_index: int, cells: list[Any], file_name: str, count: int) -> list[Any]:
+    values = [str(value) if index == key_index else value for index, value in enumerate(row)]
+    if any(isinstance(value, str) and "\x00" in value for value in values):
         raise InvalidInput(
-            f"{rows.path.name}: row {count}, field {name}: {value!r} is not {a(kind)}.",
-            hint="The file changed while it was being imported; import it again.",
-        ) from None
+            f"{file_name}: row {count} holds a NUL character (0x00), which no database keeps in text.",
+            hint="Remove the NUL characters from the file, then import it.",
+        )
+    return [value if value is None or cell is None else cell(value) for value, cell in zip(values, cells, strict=True)]
+
+
+def _csv_values(row: list[str], cells: list[Any], fields: list[Field], file_name: str, count: int) -> list[Any]:
+    try:
+        return [
+            None if value == "" else value if cell is None else cell(value)
+            for value, cell in zip(row, cells, strict=True)
+        ]
+    except ValueError:  # types were inferred from this same file, so this only happens if it changed meanwhile
+        for value, field in zip(row, fields, strict=True):
+            try:
+                convert(value, field.type)
+            except ValueError:
+                raise InvalidInput(
+                    f"{file_name}: row {count}, field {field.name}: {value!r} is not {a(field.type)}.",
+                    hint="The file changed while it was being imported; import it again.",
+                ) from None
+        raise
 
 
 def _swap(connection: Connection, fields: list[Field], key: str, file_name: str, count: int, actor: str) -> None:
