@@ -169,3 +169,16 @@ def test_parquet_moments_with_a_time_zone_are_kept_in_utc(app: App, tmp_path: Pa
     parquet.write_table(table, tmp_path / "p.parquet")
     import_profiles(app.store, tmp_path / "p.parquet", key="id", actor="t")
     assert rows(app) == [("a", datetime(2024, 2, 29, 8, 0)), ("b", None)]
+
+
+@pytest.mark.parametrize(("bad", "message"), [(b"caf\xe9", "the bytes are not UTF-8"), (b"a\x00b", "NUL character")])
+def test_a_bad_byte_deep_in_a_large_file_is_named_by_its_line(
+    app: App, tmp_path: Path, bad: bytes, message: str
+) -> None:
+    """The file is read in large blocks; the refusal still names the line the bad byte is on."""
+    lines = [b"id,name"] + [b"%d,name %d" % (number, number) for number in range(1, 90_000)]
+    lines[84_321] = b"84321," + bad
+    path = write(tmp_path / "p.csv", b"\n".join(lines) + b"\n")
+    assert path.stat().st_size > 1 << 20  # beyond the first block
+    with pytest.raises(InvalidInput, match=f"line 84322: .*{message}"):
+        import_profiles(app.store, path, key="id", actor="t")
