@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -38,8 +39,8 @@ def emulator_process() -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def connected_store(base: str, home: Path) -> tuple[Settings, Store]:
-    settings = settings_for_emulator(base, home=home, user="bench")
+def connected_store(base: str, home: Path, database_url: str | None = None) -> tuple[Settings, Store]:
+    settings = settings_for_emulator(base, home=home, user="bench", database_url=database_url)
     store = open_store(settings)
     connections.add_connection(
         store,
@@ -87,13 +88,16 @@ def run_segport_process(environment: dict[str, str], *arguments: str) -> TimedRu
     return TimedRun(wall_s, usage.ru_maxrss / 1024, output)
 
 
+_SCRATCH_NUMBERS = itertools.count(1)
+
+
 @contextmanager
 def scratch_postgresql(admin_url: str, *, enabled: bool = True) -> Iterator[str | None]:
     """A new PostgreSQL database on the server of `admin_url` for one benchmark, dropped after; None if not enabled."""
     if not enabled:
         yield None
         return
-    name = f"segport_bench_{os.getpid()}"
+    name = f"segport_bench_{os.getpid()}_{next(_SCRATCH_NUMBERS)}"
     subprocess.run(["psql", "-q", admin_url, "-c", f"CREATE DATABASE {name}"], check=True)
     try:
         yield admin_url.rsplit("/", 1)[0] + "/" + name

@@ -1,54 +1,118 @@
 """A full export of 1,000,000 generated profiles to the emulator running as a separate process.
 
-Run: python bench/export_1m.py [--profiles N]
-Steps: generate N profiles with the seeded generator, import them, connect, define a segment matching all of
-them, then time `segport exports run` (a separate process, so its peak RSS is its own). In the same run, the
-sqlite3 shell writes the same rows (email, first name, last name) of the same query to a CSV file: the floor.
-The LAST line printed is one JSON object: wall_s, floor_s, peak_rss_mb, import_requests, members and more.
+Run: python bench/export_1m.py [--profiles N] [--store sqlite|postgresql] [--source embedded|external]
+Steps: generate N profiles with the seeded generator, load them (imported into the store, or copied into a table
+of another PostgreSQL database that segport connects to: --source external), connect, define a segment
+matching all of them, then time `segport exports run` (a separate process, so its peak RSS is its own). In the
+same run the database's own shell writes the same rows (email, first name, last name) of the same query to a
+CSV file: the floor (`sqlite3`, or `psql \\copy` where the profiles are in PostgreSQL). PostgreSQL databases
+are created for the run on the server of --admin-url and dropped after.
+The LAST line printed is one JSON object: value_s (the run), floor_s, ratio, peak_rss_mb, import_requests,
+the lease's longest wait for a write and longest gap between renewals, and more.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import resource
 import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import orjson
+from sqlalchemy import func, select
 
-from common import connected_store, emulator_process, last_request_number, requests_since, run_export_process
+from common import (
+    connected_store,
+    emulator_process,
+    last_request_number,
+    requests_since,
+    run_export_process,
+    scratch_postgresql,
+)
 from segport.exports import service as exports
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
+from segport.profiles.service import connect_external
 from segport.segments.service import create_segment
+from segport.store import Store
+from segport.store.tables import run_events, runs
 
 FLOOR_QUERY = (
-    "SELECT email, first_name, last_name FROM profiles WHERE customer_id IS NOT NULL AND customer_id != '' "
+    "SELECT email, first_name, last_name FROM {table} WHERE customer_id IS NOT NULL AND customer_id != '' "
     "ORDER BY lower(trim(email)), customer_id"
 )
+# The generated file's columns, typed as a warehouse would hold them.
+EXTERNAL_COLUMNS = (
+    "customer_id text, email text, first_name text, last_name text, country text, province text, city text, "
+    "lifetime_value double precision, orders bigint, last_order_date date, vip boolean, signed_up_at timestamp"
+)
+LEASE = re.compile(r"the longest wait for one was ([0-9.]+) s, the longest time between two ([0-9.]+) s")
+
+
+def load_external(csv_path: Path, url: str) -> None:
+    """The profiles as a table of another PostgreSQL database (psql \\copy: the loading is not measured)."""
+    subprocess.run(["psql", "-q", url, "-c", f"CREATE TABLE profiles_external ({EXTERNAL_COLUMNS})"], check=True)
+    copy = f"\\copy profiles_external FROM '{csv_path}' WITH (FORMAT csv, HEADER true)"
+    subprocess.run(["psql", "-q", url, "-c", copy, "-c", "ANALYZE profiles_external"], check=True)
+
+
+def floor_seconds(database: str, target: Path, *, sqlite_file: Path | None, table: str) -> float:
+    """The database's own shell writing the same query's rows to CSV."""
+    query = FLOOR_QUERY.format(table=table)
+    started = time.perf_counter()
+    if sqlite_file is not None:
+        subprocess.run(["sqlite3", str(sqlite_file), ".mode csv", f".once {target}", query], check=True)
+    else:
+        subprocess.run(["psql", "-q", database, "-c", f"\\copy ({query}) TO '{target}' WITH (FORMAT csv)"], check=True)
+    return time.perf_counter() - started
+
+
+def lease_figures(store: Store) -> tuple[float, float]:
+    """What the run recorded of its lease: the longest wait for a (renewing) write, the longest gap between two."""
+    with store.read() as db:
+        last = select(func.max(runs.c.id)).scalar_subquery()
+        for message in db.execute(select(run_events.c.message).where(run_events.c.run_id == last)).scalars():
+            found = LEASE.search(message)
+            if found:
+                return float(found.group(1)), float(found.group(2))
+    raise SystemExit("the run recorded no lease figures")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--source", choices=["embedded", "external"], default="embedded")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
-    if shutil.which("sqlite3") is None:
-        raise SystemExit("the floor needs the sqlite3 shell (Debian package sqlite3)")
+    on_sqlite = args.store == "sqlite" and args.source == "embedded"
+    shell = "sqlite3" if on_sqlite else "psql"
+    if shutil.which(shell) is None:
+        raise SystemExit(f"the floor needs the {shell} shell")
     work = Path(tempfile.mkdtemp(prefix="segport-bench-"))
-    with emulator_process() as base:
-        settings, store = connected_store(base, work / "home")
+    with ExitStack() as stack:
+        store_url = stack.enter_context(scratch_postgresql(args.admin_url, enabled=args.store == "postgresql"))
+        external_url = stack.enter_context(scratch_postgresql(args.admin_url, enabled=args.source == "external"))
+        base = stack.enter_context(emulator_process())
+        settings, store = connected_store(base, work / "home", database_url=store_url)
         started = time.perf_counter()
         write_profiles(work / "profiles.csv", args.profiles, seed=11)
         generate_s = time.perf_counter() - started
         started = time.perf_counter()
-        import_profiles(store, work / "profiles.csv", key="Customer ID", actor="bench")
+        if external_url:
+            load_external(work / "profiles.csv", external_url)
+            connect_external(store, url=external_url, table="profiles_external", key="customer_id", actor="bench")
+        else:
+            import_profiles(store, work / "profiles.csv", key="Customer ID", actor="bench")
         import_s = time.perf_counter() - started
         import_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"generated {args.profiles:,} profiles in {generate_s:.1f} s, imported in {import_s:.1f} s", flush=True)
+        print(f"generated {args.profiles:,} profiles in {generate_s:.1f} s, loaded in {import_s:.1f} s", flush=True)
         list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Benchmark"}).json()["list_id"]
         create_segment(store, name="Everyone", rule_text="customer_id is not empty", actor="bench")
         exports.add_export(
@@ -63,25 +127,31 @@ def main() -> None:
             segment_names=["Everyone"],
             actor="bench",
         )
-        store.close()
         before = last_request_number(base)
         run = run_export_process(settings, "Bench")
-        started = time.perf_counter()
-        subprocess.run(
-            ["sqlite3", str(settings.home / "segport.db"), ".mode csv", f".once {work / 'floor.csv'}", FLOOR_QUERY],
-            check=True,
+        floor_s = floor_seconds(
+            external_url or store_url or "",
+            work / "floor.csv",
+            sqlite_file=settings.home / "segport.db" if on_sqlite else None,
+            table="profiles_external" if external_url else "profiles",
         )
-        floor_s = time.perf_counter() - started
         requests = requests_since(base, before)
         members = len(httpx.get(f"{base}/_emulator/lists/{list_id}/members").json()["members"])
+        lease_wait_s, lease_gap_s = lease_figures(store)
+        store.close()
     by_endpoint: dict[str, int] = {}
     for entry in requests:
         by_endpoint[entry["operation"]] = by_endpoint.get(entry["operation"], 0) + 1
     floor_rows = sum(1 for _ in (work / "floor.csv").open(encoding="utf-8"))
     result = {
+        "store": args.store,
+        "source": args.source,
         "profiles": args.profiles,
-        "wall_s": round(run.wall_s, 2),
+        "value_s": round(run.wall_s, 2),
         "floor_s": round(floor_s, 2),
+        "ratio": round(run.wall_s / floor_s, 1),
+        "floor": "sqlite3 .once (CSV)" if on_sqlite else "psql \\copy (CSV)",
+        "wall_s": round(run.wall_s, 2),
         "wall_over_floor": round(run.wall_s / floor_s, 1),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
         "import_requests": by_endpoint.get("bulkImportContactsJSON", 0),
@@ -90,6 +160,8 @@ def main() -> None:
         "members": args.profiles,
         "list_members": members,
         "floor_rows": floor_rows,
+        "lease_longest_wait_s": lease_wait_s,
+        "lease_longest_gap_s": lease_gap_s,
         "import_s": round(import_s, 1),
         "generate_and_import_peak_rss_mb": round(import_rss_mb, 1),
     }

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
+from segport.clock import as_utc
 from segport.exports import service as exports
 from segport.runs import queue
 from segport.runs.lease import RunControl
 from segport.runs.record import RunRecord
 from segport.store.database import IMMEDIATE
+from segport.store.tables import runs
 from tests.support.app import App
 from tests.support.exporting import ExportWorld
 
@@ -61,3 +64,52 @@ def _hold_the_write_lock(app: App, seconds: float) -> None:
 
     threading.Thread(target=hold, daemon=True).start()
     assert taken.wait(10)
+
+
+def test_the_check_before_sending_reads_without_waiting_and_renews_only_a_lease_running_out(
+    app: App, tmp_path: Path
+) -> None:
+    app.connect("CC")
+    ExportWorld(app, tmp_path, count=5)
+    run_id, _ = queue.enqueue(app.store, exports.show_export(app.store, name="E").id, trigger="manual", actor="t")
+    claimed = queue.claim(app.store, "here:1:a", 60, run_id=run_id)
+    assert claimed is not None
+    record = RunRecord(app.store, run_id, claimed.generation, 60)
+    if app.store.dialect == "sqlite":
+        # The run's next batch holds the write lock while it is prepared: the check must not queue behind it.
+        release = threading.Event()
+        taken = threading.Event()
+
+        def prepare_a_batch() -> None:
+            with app.store.engine.connect() as connection:
+                connection.execution_options(**{IMMEDIATE: True})
+                with connection.begin():
+                    connection.execute(text("SELECT 1"))
+                    taken.set()
+                    release.wait(30)
+
+        holder = threading.Thread(target=prepare_a_batch, daemon=True)
+        holder.start()
+        assert taken.wait(10)
+        answers: list[bool] = []
+        checking = threading.Thread(target=lambda: answers.append(record.ensure_held()), daemon=True)
+        checking.start()
+        checking.join(10)
+        held_meanwhile = not checking.is_alive()
+        release.set()
+        holder.join(10)
+        assert held_meanwhile and answers == [True]  # answered while the lock was still taken
+    # Less than half the lease left: renewed by a fenced write.
+    with app.store.begin() as db:
+        db.execute(
+            update(runs).where(runs.c.id == run_id).values(lease_expires_at=datetime.now(UTC) + timedelta(seconds=5))
+        )
+    assert record.ensure_held()
+    with app.store.read() as db:
+        expires = db.execute(select(runs.c.lease_expires_at).where(runs.c.id == run_id)).scalar_one()
+    assert as_utc(expires) > datetime.now(UTC) + timedelta(seconds=50)
+    # Expired and claimed by another worker (this one was paused past its lease): lost, and it stays lost.
+    with app.store.begin() as db:
+        db.execute(update(runs).where(runs.c.id == run_id).values(lease_expires_at=datetime.now(UTC) - timedelta(1)))
+    assert queue.claim(app.store, "other:2:b", 60, run_id=run_id) is not None
+    assert not record.ensure_held() and record.lost

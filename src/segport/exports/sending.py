@@ -129,9 +129,10 @@ class Pipeline:
         activity = None
         if item.batch is not None and item.number is not None:
             failpoints.point("sending")
-            # Checked in the database just before the batch leaves: a worker that was paused past its lease (and
-            # whose run another worker now holds) must not send it too.
-            if ctx.control.lost or not ctx.record.renew():
+            # Checked just before the batch leaves: a worker that was paused past its lease (and whose run another
+            # worker now holds) must not send it too. The preparing stage's fenced write has usually just renewed
+            # the lease; then no second write has to wait behind the next batch's preparation.
+            if ctx.control.lost or not ctx.record.ensure_held():
                 raise LeaseLost()
             try:
                 activity = ctx.client.import_contacts_json(item.batch)

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from segport.clock import as_utc
 from segport.runs.events import append_event
 from segport.runs.status import BatchState, Phase, Status, Wait
 from segport.store import Store
@@ -120,6 +121,28 @@ class RunRecord:
         except LeaseLost:
             return False
         return True
+
+    def ensure_held(self) -> bool:
+        """Whether the run is still this worker's for at least half the lease; False when it was lost.
+
+        A read first: on SQLite it does not wait for the write lock that the run's next batch may be holding
+        while it is prepared. Only a lease with less than half of it left is renewed by a fenced write. Read
+        from the database, not from this process's clock: a process paused (or a machine suspended) past its
+        lease must find out, whatever its own clock says.
+        """
+        if self.lost:
+            return False
+        with self.store.read() as db:
+            row = db.execute(
+                select(runs.c.lease_generation, runs.c.status, runs.c.lease_expires_at).where(runs.c.id == self.run_id)
+            ).first()
+        if row is None or row.lease_generation != self.generation or row.status != Status.PROCESSING:
+            self.lost = True
+            return False
+        left = as_utc(row.lease_expires_at) - _now() if row.lease_expires_at is not None else timedelta(0)
+        if left >= timedelta(seconds=self.lease_seconds / 2):
+            return True
+        return self.renew()
 
     def quiet_for(self) -> float:
         """Seconds since the lease was last renewed (by a write of the run or by the heartbeat)."""
@@ -279,6 +302,14 @@ class RunRecord:
                     wait_detail=None,
                     wait_until=None,
                 )
+            )
+            with self._lock:
+                wait, gap = self.longest_wait, self.longest_gap
+            append_event(
+                db,
+                self.run_id,
+                f"The lease ({self.lease_seconds:.0f} s) was renewed by every write: the longest wait for one was "
+                f"{wait:.2f} s, the longest time between two {gap:.1f} s.",
             )
             append_event(db, self.run_id, f"{status}: {message}", level)
 
