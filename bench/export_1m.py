@@ -1,12 +1,13 @@
 """A full export of 1,000,000 generated profiles to the emulator running as a separate process.
 
-Run: python bench/export_1m.py [--profiles N] [--store sqlite|postgresql] [--source embedded|external]
-Steps: generate N profiles with the seeded generator, load them (imported into the store, or copied into a table
-of another PostgreSQL database that segport connects to: --source external), connect, define a segment
-matching all of them, then time `segport exports run` (a separate process, so its peak RSS is its own). In the
-same run the database's own shell writes the same rows (email, first name, last name) of the same query to a
-CSV file: the floor (`sqlite3`, or `psql \\copy` where the profiles are in PostgreSQL). PostgreSQL databases
-are created for the run on the server of --admin-url and dropped after.
+Run: python bench/export_1m.py [--profiles N] [--store sqlite|postgresql] [--source embedded|external|duckdb]
+Steps: generate N profiles with the seeded generator, load them (imported into the store, or copied into a
+table that segport connects to: of another PostgreSQL database with --source external, of a DuckDB file with
+--source duckdb), connect, define a segment matching all of them, then time `segport exports run` (a separate
+process, so its peak RSS is its own). In the same run the database's own shell writes the same rows (email,
+first name, last name) of the same query to a CSV file: the floor (`sqlite3`; `psql \\copy` where the profiles
+are in PostgreSQL; DuckDB's own COPY). PostgreSQL databases are created for the run on the server of
+--admin-url and dropped after.
 The LAST line printed is one JSON object: value_s (the run), floor_s, ratio, peak_rss_mb, import_requests,
 the lease's longest wait for a write and longest gap between renewals, and more.
 """
@@ -22,6 +23,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -29,6 +31,7 @@ from sqlalchemy import func, select
 
 from common import (
     connected_store,
+    emulator_cpu_seconds,
     emulator_process,
     last_request_number,
     requests_since,
@@ -52,6 +55,7 @@ EXTERNAL_COLUMNS = (
     "customer_id text, email text, first_name text, last_name text, country text, province text, city text, "
     "lifetime_value double precision, orders bigint, last_order_date date, vip boolean, signed_up_at timestamp"
 )
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LEASE = re.compile(r"the longest wait for one was ([0-9.]+) s, the longest time between two ([0-9.]+) s")
 
 
@@ -84,35 +88,66 @@ def lease_figures(store: Store) -> tuple[float, float]:
     raise SystemExit("the run recorded no lease figures")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profiles", type=int, default=1_000_000)
-    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--source", choices=["embedded", "external"], default="embedded")
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    args = parser.parse_args()
-    on_sqlite = args.store == "sqlite" and args.source == "embedded"
-    shell = "sqlite3" if on_sqlite else "psql"
-    if shutil.which(shell) is None:
+def load_duckdb(csv_path: Path, path: Path) -> str:
+    """The profiles as a table of a DuckDB file (read in place from the CSV; the loading is not measured)."""
+    import duckdb
+
+    with duckdb.connect(str(path)) as database:
+        columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in _columns()) + "}"
+        reading = f"read_csv('{csv_path}', header=true, columns={columns})"
+        database.execute(f"CREATE TABLE profiles_external AS SELECT * FROM {reading}")  # noqa: S608 - our own names
+    return f"duckdb:///{path}"
+
+
+def _columns() -> list[tuple[str, str]]:
+    return [tuple(column.split(" ", 1)) for column in EXTERNAL_COLUMNS.split(", ")]  # type: ignore[misc]
+
+
+def duckdb_floor(path: Path, target: Path, table: str) -> float:
+    import duckdb
+
+    started = time.perf_counter()
+    with duckdb.connect(str(path), read_only=True) as database:
+        database.execute(f"COPY ({FLOOR_QUERY.format(table=table)}) TO '{target}' (FORMAT csv)")
+    return time.perf_counter() - started
+
+
+def measure(
+    profiles: int,
+    *,
+    store_kind: str = "sqlite",
+    source: str = "embedded",
+    admin_url: str = ADMIN_URL,
+    csv_path: Path | None = None,
+) -> dict[str, Any]:
+    """One full export of `profiles` generated profiles, beside its floor; the figures as a dict."""
+    on_sqlite = store_kind == "sqlite" and source == "embedded"
+    shell = "sqlite3" if on_sqlite else "python (duckdb)" if source == "duckdb" else "psql"
+    if shell != "python (duckdb)" and shutil.which(shell) is None:
         raise SystemExit(f"the floor needs the {shell} shell")
     work = Path(tempfile.mkdtemp(prefix="segport-bench-"))
     with ExitStack() as stack:
-        store_url = stack.enter_context(scratch_postgresql(args.admin_url, enabled=args.store == "postgresql"))
-        external_url = stack.enter_context(scratch_postgresql(args.admin_url, enabled=args.source == "external"))
+        store_url = stack.enter_context(scratch_postgresql(admin_url, enabled=store_kind == "postgresql"))
+        external_url = stack.enter_context(scratch_postgresql(admin_url, enabled=source == "external"))
         base = stack.enter_context(emulator_process())
-        settings, store = connected_store(base, work / "home", database_url=store_url)
+        settings, store = connected_store(base, work / "home", database_url=store_url, export_limit=max(profiles, 1))
         started = time.perf_counter()
-        write_profiles(work / "profiles.csv", args.profiles, seed=11)
+        if csv_path is None:
+            csv_path = work / "profiles.csv"
+            write_profiles(csv_path, profiles, seed=11)
         generate_s = time.perf_counter() - started
         started = time.perf_counter()
-        if external_url:
-            load_external(work / "profiles.csv", external_url)
+        if source == "duckdb":
+            url = load_duckdb(csv_path, work / "warehouse.duckdb")
+            connect_external(store, url=url, table="profiles_external", key="customer_id", actor="bench")
+        elif external_url:
+            load_external(csv_path, external_url)
             connect_external(store, url=external_url, table="profiles_external", key="customer_id", actor="bench")
         else:
-            import_profiles(store, work / "profiles.csv", key="Customer ID", actor="bench")
+            import_profiles(store, csv_path, key="Customer ID", actor="bench")
         import_s = time.perf_counter() - started
         import_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"generated {args.profiles:,} profiles in {generate_s:.1f} s, loaded in {import_s:.1f} s", flush=True)
+        print(f"generated {profiles:,} profiles in {generate_s:.1f} s, loaded in {import_s:.1f} s", flush=True)
         list_id = httpx.post(f"{base}/_emulator/lists", json={"name": "Benchmark"}).json()["list_id"]
         create_segment(store, name="Everyone", rule_text="customer_id is not empty", actor="bench")
         exports.add_export(
@@ -128,44 +163,63 @@ def main() -> None:
             actor="bench",
         )
         before = last_request_number(base)
+        emulator_before = emulator_cpu_seconds(base)
         run = run_export_process(settings, "Bench")
-        floor_s = floor_seconds(
-            external_url or store_url or "",
-            work / "floor.csv",
-            sqlite_file=settings.home / "segport.db" if on_sqlite else None,
-            table="profiles_external" if external_url else "profiles",
-        )
+        emulator_s = emulator_cpu_seconds(base) - emulator_before
+        table = "profiles" if source == "embedded" else "profiles_external"
+        if source == "duckdb":
+            floor_s = duckdb_floor(work / "warehouse.duckdb", work / "floor.csv", table)
+        else:
+            floor_s = floor_seconds(
+                external_url or store_url or "",
+                work / "floor.csv",
+                sqlite_file=settings.home / "segport.db" if on_sqlite else None,
+                table=table,
+            )
         requests = requests_since(base, before)
-        members = len(httpx.get(f"{base}/_emulator/lists/{list_id}/members").json()["members"])
+        members = httpx.get(f"{base}/_emulator/lists").json()
+        list_members = next(item["members"] for item in members["lists"] if item["list_id"] == list_id)
         lease_wait_s, lease_gap_s = lease_figures(store)
         store.close()
     by_endpoint: dict[str, int] = {}
     for entry in requests:
         by_endpoint[entry["operation"]] = by_endpoint.get(entry["operation"], 0) + 1
-    floor_rows = sum(1 for _ in (work / "floor.csv").open(encoding="utf-8"))
-    result = {
-        "store": args.store,
-        "source": args.source,
-        "profiles": args.profiles,
+    with (work / "floor.csv").open(encoding="utf-8") as floor_file:
+        floor_rows = sum(1 for _ in floor_file)
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "store": store_kind,
+        "source": source,
+        "profiles": profiles,
         "value_s": round(run.wall_s, 2),
         "floor_s": round(floor_s, 2),
         "ratio": round(run.wall_s / floor_s, 1),
-        "floor": "sqlite3 .once (CSV)" if on_sqlite else "psql \\copy (CSV)",
+        "floor": {"sqlite3": "sqlite3 .once (CSV)", "psql": "psql \\copy (CSV)"}.get(shell, "DuckDB COPY (CSV)"),
         "wall_s": round(run.wall_s, 2),
         "wall_over_floor": round(run.wall_s / floor_s, 1),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "emulator_cpu_s": round(emulator_s, 1),
         "import_requests": by_endpoint.get("bulkImportContactsJSON", 0),
         "requests_by_endpoint": by_endpoint,
         "responses_429": sum(1 for entry in requests if entry["status"] == 429),
-        "members": args.profiles,
-        "list_members": members,
+        "members": profiles,
+        "list_members": list_members,
         "floor_rows": floor_rows,
         "lease_longest_wait_s": lease_wait_s,
         "lease_longest_gap_s": lease_gap_s,
         "import_s": round(import_s, 1),
         "generate_and_import_peak_rss_mb": round(import_rss_mb, 1),
     }
-    shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profiles", type=int, default=1_000_000)
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--source", choices=["embedded", "external", "duckdb"], default="embedded")
+    parser.add_argument("--admin-url", default=ADMIN_URL)
+    args = parser.parse_args()
+    result = measure(args.profiles, store_kind=args.store, source=args.source, admin_url=args.admin_url)
     print(orjson.dumps(result).decode())
 
 

@@ -3,7 +3,8 @@
 Run: python bench/incremental_1m.py [--profiles N]
 Half of the changed profiles leave the segment (their city becomes "Nowhere"), half change their first name.
 The rerun must send only the changes and take the leavers off the list. The LAST line printed is one JSON
-object: full_wall_s, rerun_wall_s, rerun_write_requests (POST and DELETE requests of the rerun) and more.
+object: value_s (the rerun), floor_s (the full run), ratio, rerun_write_requests (POST and DELETE requests of
+the rerun) and more.
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ def main() -> None:
     expected = expected_emails(work / "changed.csv")
     result = {
         "profiles": args.profiles,
+        # The measure here is the rerun against the full run it follows (goal: 5 % or less), not a database floor.
+        "value_s": round(rerun.wall_s, 2),
+        "floor_s": round(full.wall_s, 2),
+        "ratio": round(rerun.wall_s / full.wall_s, 3),
         "full_wall_s": round(full.wall_s, 2),
         "rerun_wall_s": round(rerun.wall_s, 2),
         "rerun_share_of_full": round(rerun.wall_s / full.wall_s, 3),

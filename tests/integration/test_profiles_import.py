@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import insert, inspect, select, text
 
 from segport.errors import InvalidInput
-from segport.profiles.fields import convert
+from segport.profiles.fields import convert, stored_datetime
 from segport.profiles.importer import import_profiles
-from segport.profiles.loading import stored_datetime
 from segport.profiles.service import describe
 from segport.profiles.source import build_table, load_source
 from segport.store.tables import connections

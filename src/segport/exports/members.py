@@ -222,16 +222,16 @@ def _rows(
     with source.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(plan.query)
         with result:  # closes the (server-side) cursor however the reading ends
+            # A chunk of rows per fetch, not a row: SQLAlchemy's per-row fetch cost more than SQLite's own work.
             if plan.joined:
-                yield from result
+                for partition in result.partitions():
+                    yield from partition
                 return
-            chunk: list[tuple[Any, ...]] = []
-            for row in result:
-                chunk.append(tuple(row))
-                if len(chunk) >= LOOKUP_CHUNK:
-                    yield from _with_sync(store, export_id, chunk)
-                    chunk = []
-            yield from _with_sync(store, export_id, chunk)
+            for partition in result.partitions():
+                for start in range(0, len(partition), LOOKUP_CHUNK):
+                    yield from _with_sync(
+                        store, export_id, [tuple(row) for row in partition[start : start + LOOKUP_CHUNK]]
+                    )
 
 
 def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:

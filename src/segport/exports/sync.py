@@ -15,11 +15,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, and_, delete, exists, literal, select, true, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    exists,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from segport.exports.normalize import SKIPPED
 from segport.store import Store
+from segport.store.bulk import row_writer
 from segport.store.tables import UNCERTAIN_BATCH, pending_removals, run_rows, run_sent, sync_skipped, sync_state
 
 CHUNK = 500
@@ -44,18 +59,21 @@ SENT_COLUMNS = (
 )
 
 
+# run_sent's columns in the order of the tuples. Their values need no bind processor: text, integers and
+# Python booleans, which both drivers store as SQLAlchemy would.
+_SENT = Table("run_sent", MetaData(), *(Column(name, run_sent.c[name].type) for name in SENT_COLUMNS))
+
+
 def record_sent(db: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """The members of a batch about to be sent: tuples in SENT_COLUMNS order.
 
-    A million of these are written by a full run, so they go through the driver's executemany directly: through
-    SQLAlchemy's per-row dict handling they cost about a third of the run.
+    A million of these are written by a full run, so they go through the driver (COPY on PostgreSQL,
+    executemany on SQLite): through SQLAlchemy's per-row dict handling they cost about a third of the run.
     """
     if not rows:
         return
-    mark = "?" if db.dialect.paramstyle == "qmark" else "%s"
-    # Fixed column names and placeholders only; the values travel as parameters.
-    statement = f"INSERT INTO run_sent ({', '.join(SENT_COLUMNS)}) VALUES ({', '.join(mark for _ in SENT_COLUMNS)})"  # noqa: S608
-    db.exec_driver_sql(statement, list(rows))
+    with row_writer(db, _SENT) as write:
+        write(rows)
 
 
 def forget_batches(db: Connection, run_id: int, numbers: Sequence[int]) -> None:

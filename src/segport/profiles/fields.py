@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 FIELD_TYPES = ("text", "integer", "number", "boolean", "date", "datetime")
@@ -85,6 +85,13 @@ def _parses(parse: Any, value: str) -> bool:
 
 def _parse_datetime(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
+
+
+def stored_datetime(value: datetime) -> datetime:
+    """A moment as the profiles keep it: UTC without an offset (the same on every store, whatever its time zone)."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def convert(value: str, kind: str) -> Any:

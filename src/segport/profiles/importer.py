@@ -17,11 +17,11 @@ from sqlalchemy import Connection, Table, func, select, text
 from segport import audit
 from segport.errors import InvalidInput
 from segport.profiles import changes
-from segport.profiles.fields import TypeGuess, convert, field_name, parser
-from segport.profiles.loading import bind_processors, row_writer, stored_datetime
+from segport.profiles.fields import TypeGuess, convert, field_name, parser, stored_datetime
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
 from segport.profiles.source import EMBEDDED_TABLE, Field, build_table, record_source
 from segport.store import Store
+from segport.store.bulk import bind_processors, row_writer
 from segport.store.tables import profile_fields, profile_source
 from segport.wording import a
 

@@ -1,28 +1,21 @@
-"""Writing an import's rows into the loading table the fastest way each store has, inside the import's transaction.
+"""Writing many rows into one table the fastest way each store has, inside the caller's transaction.
 
-PostgreSQL gets one COPY for the whole file; SQLite one prepared INSERT run over each chunk by the driver.
-Both skip SQLAlchemy's per-row parameter handling (a dict per row, parameters built per statement), which cost
-more than the database itself. Values are still stored exactly as SQLAlchemy stores them: the importer applies
-each column type's own bind processor (SQLite's date and time formats, booleans as 0/1) as it builds a row.
+PostgreSQL gets one COPY; SQLite one prepared INSERT run over each chunk by the driver. Both skip SQLAlchemy's
+per-row parameter handling (a dict per row, parameters built per statement), which costs more than the
+database itself for a profile import or a run's million sent members. Values must still be stored exactly as
+SQLAlchemy stores them: callers apply each column type's own bind processor (`bind_processors`: SQLite's date
+and time formats, booleans as 0/1) as they build a row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 
 Write = Callable[[Sequence[Sequence[Any]]], None]
-
-
-def stored_datetime(value: datetime) -> datetime:
-    """A moment as the profiles keep it: UTC without an offset (the same on every store, whatever its time zone)."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def bind_processors(connection: Connection, table: Table) -> list[Callable[[Any], Any] | None]:
