@@ -56,7 +56,10 @@ EXTERNAL_COLUMNS = (
     "lifetime_value double precision, orders bigint, last_order_date date, vip boolean, signed_up_at timestamp"
 )
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-LEASE = re.compile(r"the longest wait for one was ([0-9.]+) s, the longest time between two ([0-9.]+) s")
+LEASE = re.compile(
+    r"the longest wait for one was ([0-9.]+) s, the longest time between two ([0-9.]+) s\. Renewed on its own "
+    r"([0-9,]+) times?, the longest renewal waiting ([0-9.]+) s"
+)
 
 
 def load_external(csv_path: Path, url: str) -> None:
@@ -77,14 +80,20 @@ def floor_seconds(database: str, target: Path, *, sqlite_file: Path | None, tabl
     return time.perf_counter() - started
 
 
-def lease_figures(store: Store) -> tuple[float, float]:
-    """What the run recorded of its lease: the longest wait for a (renewing) write, the longest gap between two."""
+def lease_figures(store: Store) -> dict[str, float]:
+    """What the run recorded of its lease: the longest wait for a (renewing) write, the longest gap between two,
+    the renewals that wrote nothing else (a quiet run's heartbeat) and the longest wait of one of those."""
     with store.read() as db:
         last = select(func.max(runs.c.id)).scalar_subquery()
         for message in db.execute(select(run_events.c.message).where(run_events.c.run_id == last)).scalars():
             found = LEASE.search(message)
             if found:
-                return float(found.group(1)), float(found.group(2))
+                return {
+                    "lease_longest_write_wait_s": float(found.group(1)),
+                    "lease_longest_gap_s": float(found.group(2)),
+                    "lease_renewals": int(found.group(3).replace(",", "")),
+                    "lease_longest_renewal_wait_s": float(found.group(4)),
+                }
     raise SystemExit("the run recorded no lease figures")
 
 
@@ -179,7 +188,7 @@ def measure(
         requests = requests_since(base, before)
         members = httpx.get(f"{base}/_emulator/lists").json()
         list_members = next(item["members"] for item in members["lists"] if item["list_id"] == list_id)
-        lease_wait_s, lease_gap_s = lease_figures(store)
+        lease = lease_figures(store)
         store.close()
     by_endpoint: dict[str, int] = {}
     for entry in requests:
@@ -205,8 +214,7 @@ def measure(
         "members": profiles,
         "list_members": list_members,
         "floor_rows": floor_rows,
-        "lease_longest_wait_s": lease_wait_s,
-        "lease_longest_gap_s": lease_gap_s,
+        **lease,
         "import_s": round(import_s, 1),
         "generate_and_import_peak_rss_mb": round(import_rss_mb, 1),
     }

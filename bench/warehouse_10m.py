@@ -24,7 +24,7 @@ from segport.profiles.generator import write_profiles
 
 KEPT = (
     "value_s", "floor_s", "ratio", "peak_rss_mb", "import_requests", "list_members", "floor_rows",
-    "lease_longest_wait_s", "responses_429",
+    "lease_longest_renewal_wait_s", "responses_429",
 )  # fmt: skip
 
 

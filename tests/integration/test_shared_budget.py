@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -50,7 +51,7 @@ def test_the_days_quota_is_shared_and_resets_with_the_day(app: App) -> None:
     with pytest.raises(QuotaExceeded) as refused:
         two.acquire("getList")
     assert refused.value.resets_at is not None and refused.value.resets_at > datetime.now(UTC)
-    with app.store.begin() as db:  # yesterday's count does not hold today
+    with app.store.budgets() as db:  # yesterday's count does not hold today
         db.execute(update(api_budgets).where(api_budgets.c.key == "key").values(day="2000-01-01"))
     two.acquire()
     assert one.used_today() == 1
@@ -81,7 +82,36 @@ def test_a_process_that_wakes_long_after_its_slot_takes_a_new_one(app: App, monk
         budget.acquire()
     budget.acquire()  # it waits, but wakes 5 s late: its old slot says nothing about the second it sends in
     assert len(clock.sleeps) == 1  # waited once; the new slot was free at once
-    with app.store.read() as db:
+    with app.store.budgets() as db:
         recent = db.execute(select(api_budgets.c.recent).where(api_budgets.c.key == "key")).scalar_one()
     assert max(orjson.loads(recent)) == pytest.approx(clock.now, abs=0.01)  # it reserved the moment it sends
     assert budget.used_today() == 5  # and counted once
+
+
+def test_a_reservation_does_not_wait_for_a_run_writing_a_batch(app: App) -> None:
+    """On SQLite the budgets have a file (and a write lock) of their own: a request's slot is reserved while
+    a run holds the store's write lock to record a batch of members."""
+    if app.store.dialect != "sqlite":
+        pytest.skip("PostgreSQL locks the key's row only; the store's writes never held reservations up there")
+    release, taken = threading.Event(), threading.Event()
+
+    def write_a_batch() -> None:
+        with app.store.begin() as db:  # the store's write lock, as a run's preparing stage takes it
+            db.execute(select(1))
+            taken.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=write_a_batch, daemon=True)
+    writer.start()
+    assert taken.wait(10)
+    budget = SharedBudget(app.store, "key", per_second=4, per_day=100)
+    drawing = threading.Thread(target=lambda: [budget.acquire("op") for _ in range(3)], daemon=True)
+    drawing.start()
+    drawing.join(10)
+    done_meanwhile = not drawing.is_alive()
+    release.set()
+    writer.join(10)
+    assert done_meanwhile
+    assert budget.used_today() == 3
+    budgets_file = Path(str(app.store.engine.url.database)).with_name("segport-budgets.db")
+    assert budgets_file.exists() and budgets_file.stat().st_mode & 0o077 == 0  # beside the store, owner-only

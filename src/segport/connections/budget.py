@@ -2,7 +2,8 @@
 
 Constant Contact's limits (4 requests/s, 10,000/day) belong to the API key, so every worker that uses the
 key must draw on one budget. Each request reserves a start time in one short transaction on the key's row
-(locked FOR UPDATE on PostgreSQL; on SQLite the write lock serialises it): the row keeps the start times of
+(locked FOR UPDATE on PostgreSQL; on SQLite the write lock of the budgets' own file serialises it, so a
+reservation never waits for a run's writes: Store.budgets): the row keeps the start times of
 the latest `per_second` requests and the day's count. The request then waits until its start time, outside
 the transaction. Times are the hosts' clocks: workers on several machines need them in sync (NTP). The window
 is widened by `margin` (100 ms): a request that leaves later than its slot (a busy CPU, a slow commit) must
@@ -41,7 +42,7 @@ class SharedBudget:
 
     def _reserve(self, operation: str, *, count: bool) -> float:
         """Reserve the next free start time, wait until it, and return it."""
-        with self._store.begin() as db:
+        with self._store.budgets() as db:
             insert_into = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
             db.execute(  # the row exists from here on; on SQLite this also takes the write lock
                 insert_into(api_budgets)
@@ -75,6 +76,6 @@ class SharedBudget:
         return start
 
     def used_today(self) -> int:
-        with self._store.begin() as db:
+        with self._store.budgets() as db:
             row = db.execute(select(api_budgets.c.day, api_budgets.c.used).where(api_budgets.c.key == self.key)).first()
         return int(row.used) if row is not None and row.day == datetime.now(UTC).date().isoformat() else 0

@@ -32,6 +32,7 @@ from segport.runs.events import append_event
 from segport.runs.status import BatchState, Phase, Status, Wait
 from segport.store import Store
 from segport.store.tables import RUN_COUNTERS, run_batches, run_rows, runs
+from segport.wording import count
 
 
 class Stop(Exception):
@@ -82,6 +83,10 @@ class RunRecord:
         # database: the lease must never come near expiring while the run is alive (bench/export_1m.py).
         self.longest_gap = 0.0
         self.longest_wait = 0.0
+        # Renewals that wrote nothing else (the heartbeat of a quiet run, a check before sending that found
+        # less than half the lease left), and the longest any of them waited for the database.
+        self.renewals = 0
+        self.longest_renewal_wait = 0.0
         self.lost = False  # a fenced write found the run held by another generation
 
     # -- fencing -------------------------------------------------------------------------------------------
@@ -115,11 +120,15 @@ class RunRecord:
 
     def renew(self) -> bool:
         """Extend the lease now; False when the run is no longer this worker's."""
+        asked = time.monotonic()
         try:
             with self.transaction():
                 pass
         except LeaseLost:
             return False
+        with self._lock:
+            self.renewals += 1
+            self.longest_renewal_wait = max(self.longest_renewal_wait, time.monotonic() - asked)
         return True
 
     def ensure_held(self) -> bool:
@@ -305,11 +314,13 @@ class RunRecord:
             )
             with self._lock:
                 wait, gap = self.longest_wait, self.longest_gap
+                renewals, renewal_wait = self.renewals, self.longest_renewal_wait
             append_event(
                 db,
                 self.run_id,
                 f"The lease ({self.lease_seconds:.0f} s) was renewed by every write: the longest wait for one was "
-                f"{wait:.2f} s, the longest time between two {gap:.1f} s.",
+                f"{wait:.2f} s, the longest time between two {gap:.1f} s. Renewed on its own "
+                f"{count(renewals, 'time', 'times')}, the longest renewal waiting {renewal_wait:.2f} s.",
             )
             append_event(db, self.run_id, f"{status}: {message}", level)
 

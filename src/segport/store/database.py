@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.schema import CreateTable
 
 from segport import __version__
 from segport.config import Settings
 from segport.errors import ConfigurationError
 from segport.store.secrets import SecretBox, load_secret_box
+from segport.store.tables import api_budgets
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A test checks it against Alembic's head, so commands can skip loading Alembic
@@ -176,6 +178,8 @@ class Store:
     settings: Settings
     _external: dict[str, Engine] = field(default_factory=dict, repr=False)
     _nesting: threading.local = field(default_factory=threading.local, repr=False)
+    _budgets: Engine | None = field(default=None, repr=False)
+    _budgets_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def external_engine(self, url: str) -> Engine:
         """One pooled engine per external profile database, kept for as long as the store."""
@@ -187,7 +191,47 @@ class Store:
         for engine in self._external.values():
             engine.dispose()
         self._external.clear()
+        if self._budgets is not None and self._budgets is not self.engine:
+            self._budgets.dispose()
+        self._budgets = None
         self.engine.dispose()
+
+    @contextmanager
+    def budgets(self) -> Iterator[Connection]:
+        """A write transaction where the API request budgets are kept (tables.api_budgets).
+
+        On PostgreSQL that is the store (the key's row lock serialises only the requests of that key). A SQLite
+        store keeps them in a second file beside it, `<name>-budgets.db`, with a write lock of its own: every
+        request reserves its slot in a write, which must not queue behind a run writing a batch of 40,000
+        members (that cost the sending thread 11 s of a million-member export). Every process that opens the
+        store finds the same file.
+        """
+        engine = self._budget_engine()
+        if engine is self.engine:
+            with self.begin() as connection:
+                yield connection
+            return
+        with engine.connect() as connection:
+            connection.execution_options(**{IMMEDIATE: True})
+            with connection.begin():
+                yield connection
+
+    def _budget_engine(self) -> Engine:
+        with self._budgets_lock:
+            if self._budgets is None:
+                database = self.engine.url.database if self.dialect == "sqlite" else None
+                if not database or database == ":memory:":
+                    self._budgets = self.engine
+                else:
+                    path = Path(database)
+                    engine = create_store_engine(
+                        f"sqlite:///{path.with_name(f'{path.stem}-budgets.db')}",
+                        self.settings.database_busy_timeout_seconds,
+                    )
+                    with engine.begin() as connection:  # several processes may get here at once
+                        connection.execute(CreateTable(api_budgets, if_not_exists=True))
+                    self._budgets = engine
+            return self._budgets
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -258,7 +302,7 @@ def prepare_home(home: Path) -> None:
     try:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         home.chmod(0o700)
-        for path in home.glob("segport.db*"):
+        for path in [*home.glob("segport.db*"), *home.glob("segport-budgets.db*")]:
             # A journal another process is done with may vanish between the listing and here: nothing to do.
             with contextlib.suppress(FileNotFoundError):
                 path.chmod(0o600)
