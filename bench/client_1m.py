@@ -29,6 +29,7 @@ from segport.constant_contact import (
 )
 from segport.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from segport.emulator.serve import free_port, wait_until_healthy
+from segport.emulator.settings import DEFAULT_REDIRECT_URIS
 from segport.profiles.generator import FIRST, LAST
 
 
@@ -61,7 +62,7 @@ def main() -> None:
                 http,
                 auth_base=f"{base}/oauth2/default/v1",
                 client_id=DEFAULT_CLIENT_ID,
-                redirect_uri="http://127.0.0.1:8788/cb",
+                redirect_uri=DEFAULT_REDIRECT_URIS[0],  # registered with the emulator by default
                 announce=print,
                 open_browser=False,
             )

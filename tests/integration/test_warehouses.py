@@ -6,15 +6,18 @@ one."""
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 
 from segport.exports import launch
 from segport.exports.normalize import normalize_email
 from segport.profiles.generator import write_profiles
 from segport.profiles.service import connect_external
+from segport.profiles.source import load_source
 from segport.runs.history import RunView, show_run
 from segport.segments import membership
 from segport.segments.service import create_segment
@@ -101,3 +104,29 @@ def test_the_main_job_runs_on_profiles_in_a_warehouse(app: App, warehouse: Wareh
     assert again.status == "Successful", again.message
     assert again.counts["sent"] == 1 and again.counts["unchanged"] == first.counts["sent"] - 1
     assert "moved.buyer@example.net" in app.emulator.members(export.list_id)
+
+
+READ_ELSEWHERE = """
+import sys
+from sqlalchemy import text
+from segport.store.database import create_store_engine
+with create_store_engine(sys.argv[1]).connect() as db:
+    print(db.execute(text("SELECT count(*) FROM " + sys.argv[2])).scalar_one())
+"""
+
+
+def test_a_duckdb_file_is_read_only_so_every_segport_process_can_open_it(app: App, warehouse: Warehouse) -> None:
+    """DuckDB lets one process open a file for writing, or many read-only: the web UI and the workers each
+    read the warehouse, so segport must never take the writing lock."""
+    url, table, _ = warehouse
+    if not url.startswith("duckdb"):
+        pytest.skip("a PostgreSQL warehouse serves every process; only DuckDB locks its file per process")
+    connect_external(app.store, url=url, table=table, key="Customer ID", actor="t")
+    source = load_source(app.store)
+    with source.engine.connect() as held:  # this process reads the warehouse (a run, a segment's count)
+        assert held.execute(select(func.count()).select_from(source.table)).scalar_one() == COUNT
+        other = subprocess.run(  # another segport process opening it meanwhile
+            [sys.executable, "-c", READ_ELSEWHERE, url, table], capture_output=True, text=True, timeout=120
+        )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.strip() == str(COUNT)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateTable
 
 from segport import __version__
@@ -29,7 +30,8 @@ IMMEDIATE = "segport_immediate"  # execution option: begin SQLite transactions w
 
 
 def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
-    """An engine for the store; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """An engine for the store or a profile source: SQLite gets WAL, foreign keys and a busy timeout on every
+    connection, DuckDB is opened read-only."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
 
@@ -65,6 +67,11 @@ def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("duckdb"):
+        # A DuckDB file is only ever a profile source segport reads, and DuckDB lets one process open it for
+        # writing or many read-only. Read-only, every segport process (the web UI, each worker) can read it at
+        # once; not pooled, it is closed between reads, so whatever loads the warehouse can write meanwhile.
+        return create_engine(url, connect_args={"read_only": True}, poolclass=NullPool)
     return create_engine(url, pool_pre_ping=True)
 
 
