@@ -119,13 +119,14 @@ def duckdb_floor(path: Path, target: Path, table: str) -> float:
     script = (
         "import sys, time, duckdb\n"
         "database = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "database.execute('SET enable_progress_bar = false')\n"
         "started = time.perf_counter()\n"
         "database.execute(sys.argv[2])\n"
         "print(time.perf_counter() - started)\n"
     )
     copy = f"COPY ({FLOOR_QUERY.format(table=table)}) TO '{target}' (FORMAT csv)"
     done = subprocess.run([sys.executable, "-c", script, str(path), copy], check=True, capture_output=True, text=True)
-    return float(done.stdout.strip())
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def measure(
