@@ -130,8 +130,8 @@ class Pipeline:
         if item.batch is not None and item.number is not None:
             failpoints.point("sending")
             # Checked just before the batch leaves: a worker that was paused past its lease (and whose run another
-            # worker now holds) must not send it too. The preparing stage's fenced write has usually just renewed
-            # the lease; then no second write has to wait behind the next batch's preparation.
+            # worker now holds) must not send it too. The check reads the lease (the preparing stage's fenced write
+            # has usually just renewed it), so it does not queue behind the next batch's preparation.
             if ctx.control.lost or not ctx.record.ensure_held():
                 raise LeaseLost()
             try:
