@@ -125,6 +125,9 @@ def test_a_duckdb_file_is_read_only_so_every_segport_process_can_open_it(app: Ap
     source = load_source(app.store)
     with source.engine.connect() as held:  # this process reads the warehouse (a run, a segment's count)
         assert held.execute(select(func.count()).select_from(source.table)).scalar_one() == COUNT
+        # and with a memory limit of its own, so a large sort spills to disk rather than growing the process
+        limit = held.execute(text("SELECT current_setting('memory_limit')")).scalar_one()
+        assert limit == "244.1 MiB"  # 256 MB, as DuckDB shows it
         other = subprocess.run(  # another segport process opening it meanwhile
             [sys.executable, "-c", READ_ELSEWHERE, url, table], capture_output=True, text=True, timeout=120
         )

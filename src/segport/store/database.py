@@ -26,6 +26,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # (a fifth of a second) when the database is already up to date.
 SCHEMA_REVISION = "0012"
 MIGRATION_LOCK = 0x5E6_0001  # PostgreSQL advisory lock key held while migrating ("seg", 1)
+DUCKDB_MEMORY_LIMIT = "256MB"  # per segport process reading a DuckDB warehouse (bench/warehouse_10m.py)
 IMMEDIATE = "segport_immediate"  # execution option: begin SQLite transactions with BEGIN IMMEDIATE
 
 
@@ -71,7 +72,10 @@ def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
         # A DuckDB file is only ever a profile source segport reads, and DuckDB lets one process open it for
         # writing or many read-only. Read-only, every segport process (the web UI, each worker) can read it at
         # once; not pooled, it is closed between reads, so whatever loads the warehouse can write meanwhile.
-        return create_engine(url, connect_args={"read_only": True}, poolclass=NullPool)
+        # DuckDB's memory limit (80 % of RAM by default) would let it keep a run's whole sorted member stream
+        # in memory (2.3 GB for 10 million profiles); limited, it spills the sort to disk beside the file.
+        config = {"memory_limit": DUCKDB_MEMORY_LIMIT}
+        return create_engine(url, connect_args={"read_only": True, "config": config}, poolclass=NullPool)
     return create_engine(url, pool_pre_ping=True)
 
 
