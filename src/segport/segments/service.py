@@ -197,21 +197,27 @@ def list_segments(store: Store) -> list[SegmentView]:
     combinations naming each, are read for all at once)."""
     with store.read() as connection:
         rows = connection.execute(select(segments).order_by(segments.c.name)).mappings().all()
-        used_in: dict[int, list[str]] = {}
-        for segment_id, export in connection.execute(
+        used_in = _names_by_segment(
+            connection,
             select(export_segments.c.segment_id, exports.c.name)
             .join(exports, export_segments.c.export_id == exports.c.id)
-            .order_by(exports.c.name)
-        ):
-            used_in.setdefault(segment_id, []).append(export)
-        dependants: dict[int, list[str]] = {}
-        for depends_on, name in connection.execute(
+            .order_by(exports.c.name),
+        )
+        dependants = _names_by_segment(
+            connection,
             select(segment_dependencies.c.depends_on_id, segments.c.name)
             .join(segments, segment_dependencies.c.segment_id == segments.c.id)
-            .order_by(segments.c.name)
-        ):
-            dependants.setdefault(depends_on, []).append(name)
+            .order_by(segments.c.name),
+        )
     return [_view(row, used_in.get(row["id"], []), dependants.get(row["id"], [])) for row in rows]
+
+
+def _names_by_segment(connection: Connection, query: Any) -> dict[int, list[str]]:
+    """(segment id, name) rows grouped by segment, in the query's order."""
+    grouped: dict[int, list[str]] = {}
+    for segment_id, name in connection.execute(query):
+        grouped.setdefault(segment_id, []).append(name)
+    return grouped
 
 
 def show_segment(store: Store, *, name: str) -> SegmentView:

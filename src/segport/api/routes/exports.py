@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 
 from segport import outputs
 from segport.api.auth import CurrentUser, StoreDep
-from segport.api.routes.system import schedule_view
 from segport.exports import service as exports
 from segport.exports.dry_run import dry_run
 from segport.exports.mapping import FieldMapping
@@ -236,7 +235,7 @@ def schedule_export(name: str, body: ExportScheduleBody, user: CurrentUser, stor
             kind=body.kind or "", times=body.times, days=body.days, cron=body.cron, timezone=body.timezone
         )
     item = set_export_schedule(store, name=name, mode=body.mode, actor=user.name, schedule=schedule)
-    return schedule_view(item)
+    return outputs.export_schedule(item)
 
 
 class ManySchedulesBody(BaseModel):
@@ -266,7 +265,7 @@ def schedule_many(body: ManySchedulesBody, user: CurrentUser, store: StoreDep) -
     items = schedule_exports(
         store, names=body.exports, mode=body.mode, schedule=schedule, enable=body.enable, actor=user.name
     )
-    return [schedule_view(item) for item in items]
+    return [outputs.export_schedule(item) for item in items]
 
 
 @router.post("/api/exports/run-all", status_code=202, tags=["exports"])

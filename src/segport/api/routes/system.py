@@ -18,7 +18,7 @@ from segport.metrics import exposition
 from segport.permissions import require
 from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
-from segport.scheduling.service import ExportSchedule, export_schedules, set_system_schedule, show_system_schedule
+from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
 from segport.server.problems import NotSignedIn
 from segport.server.state import settings_of
 from segport.store import Store
@@ -157,16 +157,11 @@ class ScheduleBody(BaseModel):
     timezone: str = "UTC"
 
 
-def schedule_view(item: ExportSchedule) -> outputs.ExportSchedule:
-    """An export's schedule as the API shows it (also after PUT /api/exports/{name}/schedule)."""
-    return outputs.export_schedule(item)
-
-
 @router.get("/api/schedule", tags=["schedule"])
 def show_schedule(user: CurrentUser, store: StoreDep) -> outputs.Schedules:
     """The system refresh and every export's schedule with its next run (UTC)."""
     system = show_system_schedule(store)
-    return outputs.Schedules(system=system, exports=[schedule_view(item) for item in export_schedules(store)])
+    return outputs.Schedules(system=system, exports=[outputs.export_schedule(item) for item in export_schedules(store)])
 
 
 @router.put("/api/schedule", tags=["schedule"])
