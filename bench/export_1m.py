@@ -61,6 +61,8 @@ LEASE = re.compile(
     r"the longest wait for one was ([0-9.]+) s, the longest time between two ([0-9.]+) s\. Renewed on its own "
     r"([0-9,]+) times?, the longest renewal waiting ([0-9.]+) s"
 )
+SENDING = re.compile(r"sent [\d,]+ batch(?:es)?(?: \(([\d,]+) acknowledged [^)]*\))? in ([\d.]+) s\.")
+ACKNOWLEDGING = re.compile(r"Activities finished and acknowledged in ([\d.]+) s\.")
 
 
 def load_external(csv_path: Path, url: str) -> None:
@@ -81,21 +83,28 @@ def floor_seconds(database: str, target: Path, *, sqlite_file: Path | None, tabl
     return time.perf_counter() - started
 
 
-def lease_figures(store: Store) -> dict[str, float]:
-    """What the run recorded of its lease: the longest wait for a (renewing) write, the longest gap between two,
-    the renewals that wrote nothing else (a quiet run's heartbeat) and the longest wait of one of those."""
+def run_figures(store: Store) -> dict[str, float]:
+    """What the run recorded of its phases and its lease: the time spent reading and sending, the batches
+    acknowledged while sending and the time the acknowledgement took after it; the longest wait for a
+    (renewing) write, the longest gap between two, the renewals that wrote nothing else (a quiet run's
+    heartbeat) and the longest wait of one of those."""
+    figures: dict[str, float] = {}
     with store.read() as db:
         last = select(func.max(runs.c.id)).scalar_subquery()
         for message in db.execute(select(run_events.c.message).where(run_events.c.run_id == last)).scalars():
-            found = LEASE.search(message)
-            if found:
-                return {
-                    "lease_longest_write_wait_s": float(found.group(1)),
-                    "lease_longest_gap_s": float(found.group(2)),
-                    "lease_renewals": int(found.group(3).replace(",", "")),
-                    "lease_longest_renewal_wait_s": float(found.group(4)),
-                }
-    raise SystemExit("the run recorded no lease figures")
+            if found := LEASE.search(message):
+                figures["lease_longest_write_wait_s"] = float(found.group(1))
+                figures["lease_longest_gap_s"] = float(found.group(2))
+                figures["lease_renewals"] = int(found.group(3).replace(",", ""))
+                figures["lease_longest_renewal_wait_s"] = float(found.group(4))
+            elif found := SENDING.search(message):
+                figures["settled_while_sending"] = int((found.group(1) or "0").replace(",", ""))
+                figures["sending_s"] = float(found.group(2))
+            elif found := ACKNOWLEDGING.search(message):
+                figures["acknowledging_s"] = float(found.group(1))
+    if "lease_longest_write_wait_s" not in figures:
+        raise SystemExit("the run recorded no lease figures")
+    return figures
 
 
 def load_duckdb(csv_path: Path, path: Path) -> str:
@@ -196,7 +205,7 @@ def measure(
         requests = requests_since(base, before)
         members = httpx.get(f"{base}/_emulator/lists").json()
         list_members = next(item["members"] for item in members["lists"] if item["list_id"] == list_id)
-        lease = lease_figures(store)
+        lease = run_figures(store)
         store.close()
     by_endpoint: dict[str, int] = {}
     for entry in requests:
