@@ -61,7 +61,7 @@ LEASE = re.compile(
     r"the longest wait for one was ([0-9.]+) s, the longest time between two ([0-9.]+) s\. Renewed on its own "
     r"([0-9,]+) times?, the longest renewal waiting ([0-9.]+) s"
 )
-SENDING = re.compile(r"sent [\d,]+ batch(?:es)?(?: \(([\d,]+) acknowledged [^)]*\))? in ([\d.]+) s\.")
+SENDING = re.compile(r"sent [\d,]+ batch(?:es)? in ([\d.]+) s\.")
 ACKNOWLEDGING = re.compile(r"Activities finished and acknowledged in ([\d.]+) s\.")
 
 
@@ -84,10 +84,9 @@ def floor_seconds(database: str, target: Path, *, sqlite_file: Path | None, tabl
 
 
 def run_figures(store: Store) -> dict[str, float]:
-    """What the run recorded of its phases and its lease: the time spent reading and sending, the batches
-    acknowledged while sending and the time the acknowledgement took after it; the longest wait for a
-    (renewing) write, the longest gap between two, the renewals that wrote nothing else (a quiet run's
-    heartbeat) and the longest wait of one of those."""
+    """What the run recorded of its phases and its lease: the time spent reading and sending, and the time the
+    acknowledgement took after it; the longest wait for a (renewing) write, the longest gap between two, the
+    renewals that wrote nothing else (a quiet run's heartbeat) and the longest wait of one of those."""
     figures: dict[str, float] = {}
     with store.read() as db:
         last = select(func.max(runs.c.id)).scalar_subquery()
@@ -98,8 +97,7 @@ def run_figures(store: Store) -> dict[str, float]:
                 figures["lease_renewals"] = int(found.group(3).replace(",", ""))
                 figures["lease_longest_renewal_wait_s"] = float(found.group(4))
             elif found := SENDING.search(message):
-                figures["settled_while_sending"] = int((found.group(1) or "0").replace(",", ""))
-                figures["sending_s"] = float(found.group(2))
+                figures["sending_s"] = float(found.group(1))
             elif found := ACKNOWLEDGING.search(message):
                 figures["acknowledging_s"] = float(found.group(1))
     if "lease_longest_write_wait_s" not in figures:

@@ -1,9 +1,7 @@
 """Acknowledging what Constant Contact did with a run's batches, batch by batch, whatever ended the run.
 
 For each accepted batch: wait for its activity, then in one fenced transaction move its members into the sync
-state and drop its staging rows (a failed activity's members are named not added instead). A batch that
-completed cleanly is settled so while the run still sends (`settle_finished`, called after each checkpoint);
-the others, and those still running when sending ends, are settled after it (`acknowledge`). Constant Contact's
+state and drop its staging rows (a failed activity's members are named not added instead). Constant Contact's
 status gives counts only, so when a batch reports errors or contacts it could not add, and when batches were
 sent without their acceptance being recorded (uncertain), ONE export of the list's addresses says who is on it:
 
@@ -21,7 +19,6 @@ mirror run still knows which contacts it put on the list.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -88,31 +85,6 @@ def acknowledge(ctx: RunContext, run_id: int, opted_out: set[str] | None = None)
                 db=db,
             )
     return len(pending) - len(unknown), contacts
-
-
-def settle_finished(ctx: RunContext, waiting: deque[tuple[int, str, int]]) -> int:
-    """While the run sends: settle its oldest accepted batches (number, activity, contacts) that Constant Contact
-    has finished cleanly, each in its own fenced transaction as `acknowledge` would, so the sync state grows
-    batch by batch while the next ones are read and sent, instead of all of it after the last. Returns how many
-    it settled; stops at the first batch still running.
-
-    A batch that completed with problems (refused rows, contacts not added) or ended otherwise is left to
-    `acknowledge` after sending: only it reads the list and the account's unsubscribed contacts that naming
-    those rows needs. A look-up that fails raises, and the caller stops asking (`acknowledge` settles the rest).
-    """
-    settled = 0
-    while waiting:
-        number, activity_id, contacts = waiting[0]
-        activity = ctx.client.get_activity(activity_id)
-        if not activity.finished:
-            return settled
-        waiting.popleft()
-        status = activity.status
-        if activity.state == "completed" and not status.problems and not status.cannot_add_to_list_count:
-            row = {"number": number, "activity_id": activity_id, "contacts": contacts}
-            _settle_batch(ctx, ctx.run_id, row, activity, set(), None)
-            settled += 1
-    return settled
 
 
 def finish_polling(ctx: RunContext, plan: Plan, opted_out: set[str] | None, *, complete: bool) -> None:

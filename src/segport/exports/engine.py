@@ -248,9 +248,8 @@ def _send(ctx: RunContext, plan: Plan) -> None:
         raise
     ctx.progress.advanced(streamed, pipeline.accepted)
     which = "changed profiles" if plan.scope.tracked else "members"
-    settled = f" ({pipeline.settled:,} acknowledged as Constant Contact finished them)" if pipeline.settled else ""
     ctx.record.event(
-        f"Read {streamed:,} {which} and sent {count(tally.handed, 'batch', 'batches')}{settled} "
+        f"Read {streamed:,} {which} and sent {count(tally.handed, 'batch', 'batches')} "
         f"in {time.perf_counter() - started:.1f} s."
     )
 

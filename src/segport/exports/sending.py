@@ -6,9 +6,7 @@ Each batch goes through two stages, strictly in order:
    recorded `prepared`, in one fenced transaction, BEFORE it is sent. A process that dies after sending
    therefore always leaves a record of what may have reached Constant Contact.
 2. send: the import is posted, and the checkpoint (activity, counters, rows not sent, resume position) is
-   written in one fenced transaction. Then the sending thread settles the accepted batches Constant Contact
-   has finished cleanly (acknowledging.settle_finished), while the reading thread builds the next batch: their
-   members move into the sync state during the run rather than all after its last batch.
+   written in one fenced transaction.
 
 The reading thread hands each finished batch over with the counts and the rows not sent as they stood at its
 end, so a checkpoint always describes a prefix of the member stream. At most one batch waits before each
@@ -19,7 +17,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +24,7 @@ from typing import Any
 from segport import failpoints
 from segport.constant_contact.batching import ImportBatch
 from segport.errors import ConstantContactError
-from segport.exports import acknowledging, sync
+from segport.exports import sync
 from segport.exports.context import RunContext
 from segport.runs.record import LeaseLost
 
@@ -91,10 +88,6 @@ class Pipeline:
         self.accepted = accepted_before  # the highest batch number accepted and checkpointed
         # The batch whose sending failed, and whether an attempt may still have been applied.
         self.failed: tuple[int, bool] | None = None
-        # Accepted batches not settled yet (number, activity, contacts), oldest first; None once a look-up
-        # failed: the rest wait for the acknowledgement after sending, which has its own retries and waits.
-        self._unsettled: deque[tuple[int, str, int]] | None = deque()
-        self.settled = 0  # batches settled while sending
         self._sender = _Stage(f"run-{ctx.run_id}-sender", self._send)
         self._preparer = _Stage(f"run-{ctx.run_id}-preparer", self._prepare)
 
@@ -157,14 +150,3 @@ class Pipeline:
         if item.number is not None:
             self.accepted = item.number
             failpoints.point("checkpointed")
-        if activity is not None and item.batch is not None and item.number is not None:
-            self._settle_finished((item.number, activity.activity_id, item.batch.count))
-
-    def _settle_finished(self, accepted: tuple[int, str, int]) -> None:
-        if self._unsettled is None:
-            return
-        self._unsettled.append(accepted)
-        try:
-            self.settled += acknowledging.settle_finished(self._ctx, self._unsettled)
-        except ConstantContactError:
-            self._unsettled = None  # the batches are still accepted and recorded: settled after sending
