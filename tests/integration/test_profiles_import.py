@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import insert, inspect, select, text
 
 from segport.errors import InvalidInput
+from segport.profiles import importer
 from segport.profiles.fields import convert, stored_datetime
 from segport.profiles.importer import import_profiles
 from segport.profiles.service import describe
@@ -181,3 +182,58 @@ def test_a_bad_byte_deep_in_a_large_file_is_named_by_its_line(
     assert path.stat().st_size > 1 << 20  # beyond the first block
     with pytest.raises(InvalidInput, match=f"line 84322: .*{message}"):
         import_profiles(app.store, path, key="id", actor="t")
+
+
+@pytest.fixture
+def small_sample(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Types guessed from the first 3 rows, so a short file has rows beyond the sample."""
+    monkeypatch.setattr(importer, "SAMPLE_ROWS", 3)
+    return 3
+
+
+def test_a_value_beyond_the_sample_that_changes_a_type_makes_the_import_read_every_row(
+    app: App, tmp_path: Path, small_sample: int
+) -> None:
+    """Each column's first rows suggest a type that a later value contradicts: the fields end as a guess over
+    every value would make them, and every value is stored as that type."""
+    lines = ["id,score,joined,code,note,flag"]
+    lines += [f"{number},{number},,{number},x{number},yes" for number in range(1, 8)]
+    lines.append("8,2.5,2024-02-29,A1,plain,no")  # score: a decimal; joined: a first (date) value; code: text
+    result = import_profiles(app.store, write(tmp_path / "p.csv", "\n".join(lines) + "\n"), key="id", actor="t")
+    assert [(field.name, field.type) for field in result.fields] == [
+        ("id", "text"), ("score", "number"), ("joined", "date"), ("code", "text"), ("note", "text"),
+        ("flag", "boolean"),
+    ]  # fmt: skip
+    stored = {row[0]: row[1:] for row in rows(app)}
+    assert len(stored) == 8
+    assert stored["1"][:3] == (1.0, None, "1") and isinstance(stored["1"][0], float)
+    assert str(stored["8"][1]) == "2024-02-29" and stored["8"][2:] == ("A1", "plain", False)
+
+
+def test_values_beyond_the_sample_that_fit_their_types_are_loaded_in_one_pass(
+    app: App, tmp_path: Path, small_sample: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passes = []
+    guess_types = importer._csv_fields
+
+    def counted(*arguments: object, **options: object) -> object:
+        passes.append(options.get("sample"))
+        return guess_types(*arguments, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importer, "_csv_fields", counted)
+    lines = ["id,score,day"] + [f"{number},{number * 3},2024-01-{number:02d}" for number in range(1, 20)]
+    result = import_profiles(app.store, write(tmp_path / "p.csv", "\n".join(lines) + "\n"), key="id", actor="t")
+    assert passes == [small_sample]  # the whole file was never read for types
+    assert [field.type for field in result.fields] == ["text", "integer", "date"]
+    assert sorted(row[1] for row in rows(app)) == [number * 3 for number in range(1, 20)]
+
+
+def test_a_file_broken_after_a_changed_type_is_refused_and_the_previous_profiles_stay(
+    app: App, tmp_path: Path, small_sample: int
+) -> None:
+    import_profiles(app.store, write(tmp_path / "good.csv", "id,email\n7,kept@x.io\n"), key="id", actor="t")
+    lines = ["id,score"] + [f"{number},{number}" for number in range(1, 6)] + ["6,1.5", '7,"8', "9,9"]
+    with pytest.raises(InvalidInput, match="line 9: malformed CSV"):
+        import_profiles(app.store, write(tmp_path / "bad.csv", "\n".join(lines) + "\n"), key="id", actor="t")
+    assert rows(app) == [("7", "kept@x.io")]
+    assert "profiles_loading" not in inspect(app.store.engine).get_table_names()

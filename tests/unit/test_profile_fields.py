@@ -68,3 +68,22 @@ def test_remembering_values_never_changes_the_type_guessed(values: list[str], re
         thorough.observe(value)
     assert quick.type == thorough.type
     assert quick.decided == (thorough.seen and not thorough.candidates)
+
+
+@given(st.lists(st.sampled_from(_VALUES), max_size=40), st.integers(min_value=0, max_value=40))
+def test_a_guess_from_the_first_values_checks_the_rest_as_a_guess_over_every_value_would(
+    values: list[str], cut: int
+) -> None:
+    """The importer guesses from the first rows and checks the others: when every later value passes, the type
+    is the one a guess over every value gives; for a column that had values, a value that fails changes it."""
+    sample, full = TypeGuess(), TypeGuess()
+    for value in values[:cut]:
+        sample.observe(value)
+    for value in values:
+        full.observe(value)
+    check = sample.checker()
+    kept = all(check(value) for value in values[cut:] if value)
+    if kept:
+        assert full.type == sample.type
+    if sample.seen:
+        assert kept == (full.type == sample.type)

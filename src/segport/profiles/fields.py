@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -55,6 +56,22 @@ class TypeGuess:
         # Candidates only shrink, so a value that fitted them all still fits every one left.
         if len(self._fitting) < self.REMEMBERED:
             self._fitting.add(value)
+
+    def checker(self) -> Callable[[str], bool]:
+        """A check of further non-empty values: whether each leaves the type as it is (without observing it).
+        An import that guessed the types from the first rows checks every later value with it, and reads the
+        whole file again at the first False.
+
+        Exact for a column with values: the type stays iff every later value fits it (candidates only shrink,
+        and the type is the first of them). A column without any value yet says False to any value that some
+        type would take (the type could then become that one): cautious, never wrong.
+        """
+        if not self.seen:
+            return lambda value: not any(fits(value.strip().lower()) for fits in _FITS.values())
+        if not self.candidates:
+            return lambda _value: True
+        fits, fitting = _FITS[self.type], self._fitting  # values that fitted every candidate fit the first
+        return lambda value: value in fitting or fits(value.strip().lower())
 
     @property
     def type(self) -> str:

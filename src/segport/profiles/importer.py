@@ -1,7 +1,10 @@
 """Load profiles from a CSV or Parquet file into the embedded `profiles` table, replacing it atomically.
 
-Streams the file twice (types first, then rows), so a million rows never sit in memory. Everything happens
-in one transaction: a file that fails halfway leaves the previous profiles exactly as they were.
+Streams the file, so a million rows never sit in memory. A CSV file's column types are guessed from its first
+rows, and every later value is checked against them as it is loaded; a value that would change a type (rare:
+a column of whole numbers with a decimal one far down) makes the import read the whole file for types and load
+it again. Everything happens in one transaction: a file that fails halfway leaves the previous profiles
+exactly as they were.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from segport.wording import a
 
 LOADING_TABLE = "profiles_loading"
 INSERT_CHUNK = 5_000
+SAMPLE_ROWS = 10_000  # the rows a CSV file's types are guessed from before loading starts
+# Per column: the distinct short values (up to 64 characters) whose converted form is kept, at most
+# 4,096 x 500 columns in all.
+REMEMBERED_VALUES = 4_096
+_MISSING = object()
 
 Progress = Callable[[str, int, int], None]  # (phase, bytes done, bytes total)
 
@@ -59,13 +67,22 @@ def import_profiles(
     if isinstance(rows, ParquetRows):
         _check_parquet_size(rows, settings.profiles_max_rows, settings.profiles_max_bytes)
     report = progress or (lambda _phase, _done, _total: None)
-    fields = _parquet_fields(rows) if isinstance(rows, ParquetRows) else _csv_fields(rows, report)
-    # Keys are text whatever they look like: "00123" and "123" are different customers.
-    found = _key_field(fields, key, path.name)
-    key_field = Field(found.name, "text", found.source_name)
-    fields = [key_field if f.name == key_field.name else f for f in fields]
+    checks: list[TypeGuess] | None = None
+    if isinstance(rows, ParquetRows):
+        fields = _parquet_fields(rows)
+    else:
+        fields, checks = _csv_fields(rows, report, sample=SAMPLE_ROWS)
+    fields, key_field = _with_key(fields, key, path.name)
     with store.begin() as connection:
-        count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows)
+        try:
+            # A savepoint: PostgreSQL refuses every statement of a transaction whose COPY was cut short.
+            with connection.begin_nested():
+                count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, checks)
+        except _SampleMisled:
+            assert isinstance(rows, CsvRows)
+            fields, _ = _csv_fields(rows, report, sample=None)
+            fields, key_field = _with_key(fields, key, path.name)
+            count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, None)
         if not allow_shrink:
             _check_shrink(connection, count, path.name, settings.profiles_max_shrink_share)
         _swap(connection, fields, key_field.name, path.name, count, actor)
@@ -104,23 +121,45 @@ def _check_shrink(connection: Connection, count: int, file_name: str, share: flo
     )
 
 
-def _csv_fields(rows: CsvRows, report: Progress) -> list[Field]:
+class _SampleMisled(Exception):
+    """A value further down the file does not fit the type its column's first rows gave."""
+
+
+def _csv_fields(rows: CsvRows, report: Progress, sample: int | None) -> tuple[list[Field], list[TypeGuess] | None]:
+    """The fields, with their types guessed from the first `sample` rows (every row with None); and, when rows
+    are left beyond the sample, the guesses that must check each of them."""
     guesses: list[TypeGuess] = []
     open_columns: list[tuple[int, TypeGuess]] = []  # the columns whose type a value can still change
-    for number, row in enumerate(rows):
-        if not guesses:
-            guesses = [TypeGuess() for _ in rows.header]
-            open_columns = list(enumerate(guesses))
-        for index, guess in open_columns:
-            guess.observe(row[index])
-        if number % 1_000 == 0:
-            open_columns = [(index, guess) for index, guess in open_columns if not guess.decided]
-        if number % 50_000 == 0:
-            report("reading types", rows.bytes_read, rows.size)
+    complete = True
+    reading = iter(rows)
+    try:
+        for number, row in enumerate(reading):
+            if sample is not None and number >= sample:
+                complete = False
+                break
+            if not guesses:
+                guesses = [TypeGuess() for _ in rows.header]
+                open_columns = list(enumerate(guesses))
+            for index, guess in open_columns:
+                guess.observe(row[index])
+            if number % 1_000 == 0:
+                open_columns = [(index, guess) for index, guess in open_columns if not guess.decided]
+            if number % 50_000 == 0:
+                report("reading types", rows.bytes_read, rows.size)
+    finally:
+        getattr(reading, "close", lambda: None)()  # the file closes now, not when the generator is collected
     if not rows.header:
         raise InvalidInput(f"{rows.path.name} has no header line.", hint="Add a header naming each column.")
     guesses = guesses or [TypeGuess() for _ in rows.header]
-    return _named(rows.header, [guess.type for guess in guesses], rows.path.name)
+    fields = _named(rows.header, [guess.type for guess in guesses], rows.path.name)
+    return fields, None if complete else guesses
+
+
+def _with_key(fields: list[Field], key: str, file_name: str) -> tuple[list[Field], Field]:
+    """Keys are text whatever they look like: "00123" and "123" are different customers."""
+    found = _key_field(fields, key, file_name)
+    key_field = Field(found.name, "text", found.source_name)
+    return [key_field if field.name == key_field.name else field for field in fields], key_field
 
 
 def _parquet_fields(rows: ParquetRows) -> list[Field]:
@@ -178,7 +217,10 @@ def _load(
     key: Field,
     report: Progress,
     max_rows: int,
+    checks: list[TypeGuess] | None,
 ) -> int:
+    """Load every row; with `checks` (types guessed from the first rows), each value is checked against its
+    column's guess first, and _SampleMisled raised at the first that would change it."""
     connection.execute(text(f'DROP TABLE IF EXISTS "{LOADING_TABLE}"'))
     table = build_table(LOADING_TABLE, fields)
     table.create(connection)
@@ -188,8 +230,13 @@ def _load(
     processors = bind_processors(connection, table)
     moments = [field.type == "datetime" for field in fields]
     cells = [
-        _cell(None if parquet else parser(field.type), moment, process)
-        for field, moment, process in zip(fields, moments, processors, strict=True)
+        _cell(
+            None if parquet else parser(field.type),
+            moment,
+            process,
+            None if checks is None or index == key_index else checks[index],
+        )
+        for index, (field, moment, process) in enumerate(zip(fields, moments, processors, strict=True))
     ]
     chunk: list[list[Any]] = []
     count = 0
@@ -230,18 +277,28 @@ def _load(
     return count
 
 
-def _cell(parse: Any, moment: bool, process: Any) -> Callable[[Any], Any] | None:
-    """One function for a column's non-empty values: parse the text, a moment to UTC, the store's own format."""
+def _cell(parse: Any, moment: bool, process: Any, guess: TypeGuess | None) -> Callable[[Any], Any] | None:
+    """One function for a column's non-empty values: check the value against the type guessed from the first
+    rows (when `guess` is given), parse the text, a moment to UTC, the store's own format."""
     steps = [step for step in (parse, stored_datetime if moment else None, process) if step is not None]
-    if not steps:
+    check = None if guess is None or (guess.seen and not guess.candidates) else guess.checker()
+    if not steps and check is None:
         return None
-    if len(steps) == 1:
-        return steps[0]
+    # Values repeat (dates, flags, counts, countries): each distinct one is converted once, up to a bound.
+    converted: dict[Any, Any] = {}
 
     def cell(value: Any) -> Any:
+        found = converted.get(value, _MISSING)
+        if found is not _MISSING:
+            return found
+        if check is not None and not check(value):
+            raise _SampleMisled()
+        result = value
         for step in steps:
-            value = step(value)
-        return value
+            result = step(result)
+        if len(converted) < REMEMBERED_VALUES and steps and len(str(value)) <= 64:
+            converted[value] = result
+        return result
 
     return cell
 
