@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -19,9 +20,37 @@ Write = Callable[[Sequence[Sequence[Any]]], None]
 
 
 def bind_processors(connection: Connection, table: Table) -> list[Callable[[Any], Any] | None]:
-    """Per column, what SQLAlchemy does to a value before the driver sees it (None: nothing)."""
+    """Per column, what SQLAlchemy does to a value before the driver sees it (None: nothing).
+
+    SQLite keeps dates and moments as text, which SQLAlchemy formats through a dict per value: a seventh of a
+    million-row import for one column of moments. `isoformat` makes the same text in C; it is used only when
+    it makes exactly SQLAlchemy's text for the probe values (a year before 1000, no microseconds, a leap day).
+    """
     dialect = connection.dialect
-    return [column.type.dialect_impl(dialect).bind_processor(dialect) for column in table.columns]
+    found: list[Callable[[Any], Any] | None] = []
+    for column in table.columns:
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        found.append(_same_text_faster(process) if process is not None and dialect.name == "sqlite" else process)
+    return found
+
+
+_ISO_FORMATS: list[tuple[Callable[[Any], str], list[Any]]] = [
+    (
+        lambda value: value.isoformat(" ", "microseconds"),
+        [datetime(2024, 2, 29, 23, 59, 58, 123456), datetime(999, 1, 2, 3, 4, 5), datetime(2000, 1, 1)],
+    ),
+    (date.isoformat, [date(2024, 2, 29), date(999, 1, 2), date(1, 1, 1)]),
+]
+
+
+def _same_text_faster(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    for faster, probes in _ISO_FORMATS:
+        try:
+            if all(faster(probe) == process(probe) for probe in probes):
+                return faster
+        except (TypeError, ValueError, AttributeError):  # a processor of another type: not this one
+            continue
+    return process
 
 
 @contextmanager
