@@ -191,8 +191,22 @@ def small_sample(monkeypatch: pytest.MonkeyPatch) -> int:
     return 3
 
 
+@pytest.fixture
+def type_passes(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The rows each reading for types covered (None: the whole file)."""
+    passes: list[int | None] = []
+    guess_types = importer._csv_fields
+
+    def counted(*arguments: object, **options: object) -> object:
+        passes.append(options.get("sample"))  # type: ignore[arg-type]
+        return guess_types(*arguments, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importer, "_csv_fields", counted)
+    return passes
+
+
 def test_a_value_beyond_the_sample_that_changes_a_type_makes_the_import_read_every_row(
-    app: App, tmp_path: Path, small_sample: int
+    app: App, tmp_path: Path, small_sample: int, type_passes: list[int | None]
 ) -> None:
     """Each column's first rows suggest a type that a later value contradicts: the fields end as a guess over
     every value would make them, and every value is stored as that type."""
@@ -200,6 +214,7 @@ def test_a_value_beyond_the_sample_that_changes_a_type_makes_the_import_read_eve
     lines += [f"{number},{number},,{number},x{number},yes" for number in range(1, 8)]
     lines.append("8,2.5,2024-02-29,A1,plain,no")  # score: a decimal; joined: a first (date) value; code: text
     result = import_profiles(app.store, write(tmp_path / "p.csv", "\n".join(lines) + "\n"), key="id", actor="t")
+    assert type_passes == [small_sample, None]  # the first load was rolled back, the file read whole for types
     assert [(field.name, field.type) for field in result.fields] == [
         ("id", "text"), ("score", "number"), ("joined", "date"), ("code", "text"), ("note", "text"),
         ("flag", "boolean"),
@@ -211,19 +226,11 @@ def test_a_value_beyond_the_sample_that_changes_a_type_makes_the_import_read_eve
 
 
 def test_values_beyond_the_sample_that_fit_their_types_are_loaded_in_one_pass(
-    app: App, tmp_path: Path, small_sample: int, monkeypatch: pytest.MonkeyPatch
+    app: App, tmp_path: Path, small_sample: int, type_passes: list[int | None]
 ) -> None:
-    passes = []
-    guess_types = importer._csv_fields
-
-    def counted(*arguments: object, **options: object) -> object:
-        passes.append(options.get("sample"))
-        return guess_types(*arguments, **options)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(importer, "_csv_fields", counted)
     lines = ["id,score,day"] + [f"{number},{number * 3},2024-01-{number:02d}" for number in range(1, 20)]
     result = import_profiles(app.store, write(tmp_path / "p.csv", "\n".join(lines) + "\n"), key="id", actor="t")
-    assert passes == [small_sample]  # the whole file was never read for types
+    assert type_passes == [small_sample]  # the whole file was never read for types
     assert [field.type for field in result.fields] == ["text", "integer", "date"]
     assert sorted(row[1] for row in rows(app)) == [number * 3 for number in range(1, 20)]
 

@@ -64,29 +64,41 @@ def import_profiles(
     """
     settings = store.settings
     rows = open_rows(path)
+    report = progress or (lambda _phase, _done, _total: None)
     if isinstance(rows, ParquetRows):
         _check_parquet_size(rows, settings.profiles_max_rows, settings.profiles_max_bytes)
-    report = progress or (lambda _phase, _done, _total: None)
-    checks: list[TypeGuess] | None = None
-    if isinstance(rows, ParquetRows):
-        fields = _parquet_fields(rows)
-    else:
-        fields, checks = _csv_fields(rows, report, sample=SAMPLE_ROWS)
+        fields, key_field = _with_key(_parquet_fields(rows), key, path.name)
+        count = _replace(store, rows, fields, key_field, report, None, allow_shrink, actor)
+        return ImportedProfiles(fields, key_field.name, count, path.name)
+    fields, checks = _csv_fields(rows, report, sample=SAMPLE_ROWS)
     fields, key_field = _with_key(fields, key, path.name)
-    with store.begin() as connection:
-        try:
-            # A savepoint: PostgreSQL refuses every statement of a transaction whose COPY was cut short.
-            with connection.begin_nested():
-                count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, checks)
-        except _SampleMisled:
-            assert isinstance(rows, CsvRows)
-            fields, _ = _csv_fields(rows, report, sample=None)
-            fields, key_field = _with_key(fields, key, path.name)
-            count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, None)
-        if not allow_shrink:
-            _check_shrink(connection, count, path.name, settings.profiles_max_shrink_share)
-        _swap(connection, fields, key_field.name, path.name, count, actor)
+    try:
+        count = _replace(store, rows, fields, key_field, report, checks, allow_shrink, actor)
+    except _SampleMisled:  # rolled back; read every row for types (outside the transaction), then load again
+        fields, _ = _csv_fields(rows, report, sample=None)
+        fields, key_field = _with_key(fields, key, path.name)
+        count = _replace(store, rows, fields, key_field, report, None, allow_shrink, actor)
     return ImportedProfiles(fields, key_field.name, count, path.name)
+
+
+def _replace(
+    store: Store,
+    rows: CsvRows | ParquetRows,
+    fields: list[Field],
+    key_field: Field,
+    report: Progress,
+    checks: list[TypeGuess] | None,
+    allow_shrink: bool,
+    actor: str,
+) -> int:
+    """Load the rows and swap them in for the profiles, in one transaction; returns how many were loaded."""
+    settings = store.settings
+    with store.begin() as connection:
+        count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, checks)
+        if not allow_shrink:
+            _check_shrink(connection, count, rows.path.name, settings.profiles_max_shrink_share)
+        _swap(connection, fields, key_field.name, rows.path.name, count, actor)
+    return count
 
 
 def _check_parquet_size(rows: ParquetRows, max_rows: int, max_bytes: int) -> None:
