@@ -50,6 +50,7 @@ def test_values_are_converted_to_their_type_and_empty_is_none() -> None:
     assert convert("2024-02-29", "date") == date(2024, 2, 29)
     assert convert("2024-02-29T10:00:00Z", "datetime").utcoffset() is not None
     assert convert("2024-02-29 10:00", "datetime") == datetime(2024, 2, 29, 10, 0)
+    assert convert(" 2024-02-29t10:00:00z ", "datetime") == convert("2024-02-29T10:00:00Z", "datetime")
     assert convert("", "integer") is None
     assert convert(" keep spaces ", "text") == " keep spaces "
 
@@ -87,3 +88,16 @@ def test_a_guess_from_the_first_values_checks_the_rest_as_a_guess_over_every_val
         assert full.type == sample.type
     if sample.seen:
         assert kept == (full.type == sample.type)
+
+
+_ODD_CASES = ["2024-02-29t10:00:00z", "2024-02-29T10:00+0200", "TRUE", "1E3"]
+
+
+@given(st.lists(st.sampled_from(_VALUES + _ODD_CASES), max_size=20))
+def test_every_value_of_a_column_converts_to_the_type_guessed_for_it(values: list[str]) -> None:
+    """A type is only guessed when every value fits it; each must then convert without an error."""
+    guess = TypeGuess()
+    for value in values:
+        guess.observe(value)
+    for value in values:
+        convert(value, guess.type)

@@ -136,7 +136,8 @@ def _date(value: str) -> date:
 
 
 def _datetime(value: str) -> datetime:
-    return _parse_datetime(value.strip())
+    # Upper-cased as the type check reads it: "2024-01-01t10:00z" is a moment there, so it must parse here.
+    return _parse_datetime(value.strip().upper())
 
 
 # int() and float() take surrounding blanks themselves.
