@@ -69,7 +69,7 @@ class RunsCollector(Collector):
         from datetime import UTC, datetime
 
         today = datetime.now(UTC).date().isoformat()
-        with self._store.budgets() as db:
+        with self._store.budgets(write=False) as db:
             rows = db.execute(select(api_budgets.c.key, api_budgets.c.used).where(api_budgets.c.day == today)).all()
         gauge = GaugeMetricFamily(
             "segport_constant_contact_requests_today",

@@ -76,6 +76,6 @@ class SharedBudget:
         return start
 
     def used_today(self) -> int:
-        with self._store.budgets() as db:
+        with self._store.budgets(write=False) as db:
             row = db.execute(select(api_budgets.c.day, api_budgets.c.used).where(api_budgets.c.key == self.key)).first()
         return int(row.used) if row is not None and row.day == datetime.now(UTC).date().isoformat() else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,8 @@ def _csv_fields(rows: CsvRows, report: Progress, sample: int | None) -> tuple[li
     guesses: list[TypeGuess] = []
     open_columns: list[tuple[int, TypeGuess]] = []  # the columns whose type a value can still change
     complete = True
-    reading = iter(rows)
-    try:
+    # Closed on leaving: the file closes when the sample is read, not when the generator is collected.
+    with closing(iter(rows)) as reading:
         for number, row in enumerate(reading):
             if sample is not None and number >= sample:
                 complete = False
@@ -158,8 +159,6 @@ def _csv_fields(rows: CsvRows, report: Progress, sample: int | None) -> tuple[li
                 open_columns = [(index, guess) for index, guess in open_columns if not guess.decided]
             if number % 50_000 == 0:
                 report("reading types", rows.bytes_read, rows.size)
-    finally:
-        getattr(reading, "close", lambda: None)()  # the file closes now, not when the generator is collected
     if not rows.header:
         raise InvalidInput(f"{rows.path.name} has no header line.", hint="Add a header naming each column.")
     guesses = guesses or [TypeGuess() for _ in rows.header]
@@ -293,7 +292,7 @@ def _cell(parse: Any, moment: bool, process: Any, guess: TypeGuess | None) -> Ca
     """One function for a column's non-empty values: check the value against the type guessed from the first
     rows (when `guess` is given), parse the text, a moment to UTC, the store's own format."""
     steps = [step for step in (parse, stored_datetime if moment else None, process) if step is not None]
-    check = None if guess is None or (guess.seen and not guess.candidates) else guess.checker()
+    check = None if guess is None or guess.decided else guess.checker()
     if not steps and check is None:
         return None
     # Values repeat (dates, flags, counts, countries): each distinct one is converted once, up to a bound.

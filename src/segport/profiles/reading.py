@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,7 +37,7 @@ class CsvRows:
         """How far the reading is, in bytes of the file (read ahead by a block: for progress only)."""
         return self._raw.tell() if self._raw is not None and not self._raw.closed else 0
 
-    def __iter__(self) -> Iterator[list[str]]:
+    def __iter__(self) -> Generator[list[str], None, None]:
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with self.path.open("rb", buffering=0) as raw:
             self._raw = raw

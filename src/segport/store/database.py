@@ -208,8 +208,9 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def budgets(self) -> Iterator[Connection]:
-        """A write transaction where the API request budgets are kept (tables.api_budgets).
+    def budgets(self, *, write: bool = True) -> Iterator[Connection]:
+        """A transaction where the API request budgets are kept (tables.api_budgets); `write=False` only reads
+        (a metrics scrape, a count shown), taking no write lock that a request's reservation would wait for.
 
         On PostgreSQL that is the store (the key's row lock serialises only the requests of that key). A SQLite
         store keeps them in a second file beside it, `<name>-budgets.db`, with a write lock of its own: every
@@ -219,11 +220,11 @@ class Store:
         """
         engine = self._budget_engine()
         if engine is self.engine:
-            with self.begin() as connection:
+            with self.begin() if write else self.read() as connection:
                 yield connection
             return
         with engine.connect() as connection:
-            connection.execution_options(**{IMMEDIATE: True})
+            connection.execution_options(**{IMMEDIATE: write})
             with connection.begin():
                 yield connection
 
