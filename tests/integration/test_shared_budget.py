@@ -115,3 +115,29 @@ def test_a_reservation_does_not_wait_for_a_run_writing_a_batch(app: App) -> None
     assert budget.used_today() == 3
     budgets_file = Path(str(app.store.engine.url.database)).with_name("segport-budgets.db")
     assert budgets_file.exists() and budgets_file.stat().st_mode & 0o077 == 0  # beside the store, owner-only
+
+
+def test_reading_the_day_s_count_does_not_wait_for_a_reservation(app: App) -> None:
+    """A metrics scrape or a page showing the count only reads: it must not queue for the budgets' write lock
+    (nor hold it up), which every request's reservation takes."""
+    budget = SharedBudget(app.store, "key", per_second=4, per_day=100)
+    budget.acquire("op")
+    release, taken = threading.Event(), threading.Event()
+
+    def reserve_slowly() -> None:
+        with app.store.budgets() as db:  # a reservation's write transaction, held
+            db.execute(update(api_budgets).where(api_budgets.c.key == "key").values(key="key"))
+            taken.set()
+            release.wait(30)
+
+    writer = threading.Thread(target=reserve_slowly, daemon=True)
+    writer.start()
+    assert taken.wait(10)
+    counted: list[int] = []
+    reader = threading.Thread(target=lambda: counted.append(budget.used_today()), daemon=True)
+    reader.start()
+    reader.join(5)
+    done_meanwhile = not reader.is_alive()
+    release.set()
+    writer.join(10)
+    assert done_meanwhile and counted == [1]
