@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from segport import failpoints
 from segport.clock import next_utc_midnight
@@ -25,7 +25,7 @@ from segport.exports import service as exports
 from segport.exports.mirror import needs_mass_removal_approval
 from segport.runs import queue
 from segport.runs.history import show_run
-from segport.store.tables import runs, sync_state
+from segport.store.tables import run_sent, runs, sync_state
 from tests.support.app import App
 from tests.support.exporting import QUICK, ExportWorld, nothing_to_do
 
@@ -354,3 +354,45 @@ def test_two_processes_refreshing_one_rotating_token_spend_it_once(quick: App, t
 
 def _list_names(app: App) -> list[str]:
     return [record.name for record in app.emulator.world.lists.values()]
+
+
+def test_removing_an_export_deletes_its_sync_state_and_staged_members_so_an_export_given_its_id_starts_clean(
+    quick: App, tmp_path: Path
+) -> None:
+    # No foreign key cascades these two tables (store.tables says why): remove_export deletes them itself.
+    world = ExportWorld(quick, tmp_path, threshold=40)  # 120 members, 3 batches of 50
+    first = world.run()
+    assert first.status == "Successful", first.message
+    synced = len(sync_rows(quick))
+    assert synced == len(world.expected()) > 100
+    world.narrow(100)  # 180 more: the third import of this run hits the daily quota
+    quick.emulator.faults.add(f"imports#{world.accepted_imports() + 3}=quota")
+    parked = world.run()
+    assert parked.status == "Queued" and parked.wait_reason == "quota", parked.message
+    assert queue.cancel(quick.store, run_id=parked.id, actor="t") == "canceled"
+    assert world.staged(parked.id) == 100  # two accepted batches, kept for the export's next run
+    assert len(sync_rows(quick)) == synced
+    removed_id = exports.show_export(quick.store, name="E").id
+    exports.remove_export(quick.store, name="E", actor="t")
+    with quick.store.read() as db:
+        assert db.execute(select(func.count()).select_from(sync_state)).scalar_one() == 0
+        assert db.execute(select(func.count()).select_from(run_sent)).scalar_one() == 0
+    again = exports.add_export(
+        quick.store,
+        quick.settings,
+        name="E",
+        connection="CC",
+        list_id=quick.emulator.create_list("Another list"),
+        email_field="email",
+        segment_names=["Chosen"],
+        actor="t",
+        http=quick.http,
+    )
+    if quick.store.engine.dialect.name == "sqlite":
+        assert again.id == removed_id  # SQLite hands out the removed export's id again
+    world.list_id = again.list_id
+    fresh = world.run()
+    assert fresh.status == "Successful", fresh.message
+    assert fresh.counts["sent"] == len(world.member_emails())  # nothing inherited: every member is sent
+    assert world.listed() == world.expected()
+    assert len(sync_rows(quick)) == len(world.expected())

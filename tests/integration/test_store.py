@@ -127,6 +127,45 @@ def test_migrating_down_and_up_keeps_every_run_and_sync_row(app: App, tmp_path: 
         assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_REVISION
 
 
+def test_stepping_back_before_0013_drops_rows_of_removed_exports_and_runs_and_restores_the_foreign_keys(
+    app: App, tmp_path: Path
+) -> None:
+    """Without foreign keys a row could outlive its export or run (a bug, a hand edit); older segports'
+    constraints would refuse it, so the downgrade deletes such rows first and keeps every other."""
+    app.load_profiles(tmp_path, 5)
+    create_segment(app.store, name="All", rule_text="customer_id is not empty", actor="t")
+    app.connect("CC")
+    export_id = app.add_export("E", "CC", ["All"]).id
+    kept = {"export_id": export_id, "profile_key": "kept"}
+    with app.store.begin() as db:
+        for values in (kept, {"export_id": export_id + 7, "profile_key": "orphan"}):
+            db.execute(
+                metadata.tables["sync_state"].insert(),
+                {**values, "email": "a@example.com", "added_by_export": True, "outcome": "added", "last_run_id": 1},
+            )
+        db.execute(
+            metadata.tables["run_sent"].insert(),
+            {
+                "run_id": 99,
+                "batch_number": 1,
+                "profile_key": "orphan",
+                "email": "a@example.com",
+                "on_list_before": False,
+            },
+        )
+    downgrade(app.store.engine, "0012")
+    with app.store.read() as db:
+        assert db.execute(text("SELECT profile_key FROM sync_state")).scalars().all() == ["kept"]
+        assert db.execute(text("SELECT count(*) FROM run_sent")).scalar_one() == 0
+    constrained = {
+        table: [key["referred_table"] for key in inspect(app.store.engine).get_foreign_keys(table)]
+        for table in ("sync_state", "run_sent")
+    }
+    assert constrained == {"sync_state": ["exports"], "run_sent": ["runs"]}
+    upgrade(app.store.engine)
+    assert inspect(app.store.engine).get_foreign_keys("sync_state") == []
+
+
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
 def test_several_processes_starting_at_once_on_an_empty_database_migrate_it_once(tmp_path: Path, dialect: str) -> None:
     # Several workers and schedulers started together on a new database: each opens the store and migrates;

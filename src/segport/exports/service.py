@@ -18,7 +18,7 @@ from segport.connections import lists as account_lists
 from segport.connections.custom_fields import ensure_custom_fields
 from segport.connections.service import client_for, http_session
 from segport.errors import InvalidInput, NotFound, Refused
-from segport.exports import mapping
+from segport.exports import mapping, sync
 from segport.exports.mapping import FieldMapping
 from segport.profiles.source import load_source
 from segport.runs import queue
@@ -358,6 +358,7 @@ def remove_export(store: Store, *, name: str, actor: str) -> None:
                 f"The export {name!r} has a run in progress (run {active}).",
                 hint="Wait for it to finish, then remove the export.",
             )
+        sync.forget_export(db, row["id"])
         db.execute(delete(exports).where(exports.c.id == row["id"]))
         audit.record(db, actor, "export.removed", name)
 

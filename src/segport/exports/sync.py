@@ -35,7 +35,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from segport.exports.normalize import SKIPPED
 from segport.store import Store
 from segport.store.bulk import row_writer
-from segport.store.tables import UNCERTAIN_BATCH, pending_removals, run_rows, run_sent, sync_skipped, sync_state
+from segport.store.tables import (
+    UNCERTAIN_BATCH,
+    pending_removals,
+    run_rows,
+    run_sent,
+    runs,
+    sync_skipped,
+    sync_state,
+)
 
 CHUNK = 500
 
@@ -256,6 +264,14 @@ def record_skipped(db: Connection, export_id: int, run_id: int) -> None:
 
 def drop_staging(db: Connection, run_id: int) -> None:
     db.execute(delete(run_sent).where(run_sent.c.run_id == run_id))
+
+
+def forget_export(db: Connection, export_id: int) -> None:
+    """Delete an export's sync state and its runs' staged members, in the transaction that removes the export.
+    No foreign key cascades them (see store.tables), and SQLite gives the next export or run the highest id
+    again: left behind, they would become the new one's."""
+    db.execute(delete(run_sent).where(run_sent.c.run_id.in_(select(runs.c.id).where(runs.c.export_id == export_id))))
+    db.execute(delete(sync_state).where(sync_state.c.export_id == export_id))
 
 
 def staged_runs(store: Store, run_ids: Sequence[int]) -> set[int]:
