@@ -6,13 +6,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import Connection, func, inspect, select, text
 
 from segport.config import Settings
 from segport.errors import ConfigurationError
 from segport.exports import launch
 from segport.segments.service import create_segment
 from segport.store import open_store
+from segport.store.bulk import LARGE_PAGE_CACHE_KIB, large_page_cache
 from segport.store.database import SCHEMA_REVISION, downgrade, upgrade
 from segport.store.tables import metadata
 from tests.support.app import App
@@ -51,6 +52,40 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert db.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert db.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
     store.close()
+
+
+@pytest.mark.parametrize("database_url", [None])  # SQLite only: PostgreSQL's buffers are the server's
+def test_sqlite_takes_a_larger_page_cache_for_a_large_write_only_and_every_pooled_connection_gives_it_back(
+    app: App, tmp_path: Path
+) -> None:
+    # 16 MB kept by every pooled connection was 40 MB of the 1M export's peak RSS (store.bulk.large_page_cache).
+    app.load_profiles(tmp_path, 40)
+    create_segment(app.store, name="All", rule_text="customer_id is not empty", actor="t")
+    app.connect("CC")
+    app.add_export("E", "CC", ["All"])
+    assert launch.run_export(app.store, app.settings, name="E", actor="t", http=app.http)
+    seen = []
+
+    def failing_write(db: Connection) -> None:
+        with large_page_cache(db):
+            seen.append(db.execute(text("PRAGMA cache_size")).scalar_one())
+            raise LookupError("the write failed")
+
+    with app.store.begin() as db:
+        default = db.execute(text("PRAGMA cache_size")).scalar_one()
+        with pytest.raises(LookupError):
+            failing_write(db)
+        assert seen == [-LARGE_PAGE_CACHE_KIB]
+        assert db.execute(text("PRAGMA cache_size")).scalar_one() == default  # given back on failure too
+    assert default == -2000  # SQLite's own
+    idle = app.store.engine.pool.checkedin()  # type: ignore[attr-defined]
+    assert idle >= 1  # among them the one that acknowledged the run's batch
+    held = [app.store.engine.connect() for _ in range(idle)]
+    try:
+        assert [db.execute(text("PRAGMA cache_size")).scalar_one() for db in held] == [default] * idle
+    finally:
+        for db in held:
+            db.close()
 
 
 @pytest.mark.parametrize("url", ["postgresql://nobody@127.0.0.1:1/none", "sqlite:////nonexistent-dir/x/segport.db"])

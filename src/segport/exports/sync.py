@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from segport.exports.normalize import SKIPPED
 from segport.store import Store
-from segport.store.bulk import row_writer
+from segport.store.bulk import large_page_cache, row_writer
 from segport.store.tables import (
     UNCERTAIN_BATCH,
     pending_removals,
@@ -166,17 +166,18 @@ def acknowledge_batch(
     """
     first = not db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
     chosen = sorted(only) if only is not None else None
-    for start in range(0, len(chosen), CHUNK) if chosen is not None else [0]:
-        query = select(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number == number)
-        if chosen is not None:
-            query = query.where(run_sent.c.email.in_(chosen[start : start + CHUNK]))
-        rows = query.subquery()
-        _keep_replaced(db, export_id, rows)
-        _upsert(db, export_id, run_id, rows, plain=first and chosen is None)
-    for outcome in sorted(set(held.values())):
-        emails = [email for email, kept in held.items() if kept == outcome]
-        mark_outcome(db, export_id, run_id, emails, outcome)
-    forget_batches(db, run_id, [number])
+    with large_page_cache(db):
+        for start in range(0, len(chosen), CHUNK) if chosen is not None else [0]:
+            query = select(run_sent).where(run_sent.c.run_id == run_id, run_sent.c.batch_number == number)
+            if chosen is not None:
+                query = query.where(run_sent.c.email.in_(chosen[start : start + CHUNK]))
+            rows = query.subquery()
+            _keep_replaced(db, export_id, rows)
+            _upsert(db, export_id, run_id, rows, plain=first and chosen is None)
+        for outcome in sorted(set(held.values())):
+            emails = [email for email, kept in held.items() if kept == outcome]
+            mark_outcome(db, export_id, run_id, emails, outcome)
+        forget_batches(db, run_id, [number])
 
 
 def uncertain_emails(store: Store, export_id: int, run_id: int) -> set[str]:

@@ -25,7 +25,7 @@ from segport.profiles.fields import TypeGuess, convert, field_name, parser, stor
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
 from segport.profiles.source import EMBEDDED_TABLE, Field, build_table, record_source
 from segport.store import Store
-from segport.store.bulk import bind_processors, row_writer
+from segport.store.bulk import bind_processors, large_page_cache, row_writer
 from segport.store.tables import profile_fields, profile_source
 from segport.wording import a
 
@@ -94,7 +94,7 @@ def _replace(
 ) -> int:
     """Load the rows and swap them in for the profiles, in one transaction; returns how many were loaded."""
     settings = store.settings
-    with store.begin() as connection:
+    with store.begin() as connection, large_page_cache(connection):
         count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, checks)
         if not allow_shrink:
             _check_shrink(connection, count, rows.path.name, settings.profiles_max_shrink_share)

@@ -10,13 +10,39 @@ and time formats, booleans as 0/1) as they build a row.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
+from sqlalchemy.exc import DBAPIError
 
 Write = Callable[[Sequence[Sequence[Any]]], None]
+
+LARGE_PAGE_CACHE_KIB = 16384
+
+
+@contextmanager
+def large_page_cache(connection: Connection) -> Iterator[None]:
+    """On SQLite, 16 MB of page cache for this transaction's many index writes, given back after.
+
+    Acknowledging a million members, or loading a million profiles, writes that many entries into large
+    b-trees; with SQLite's default 2 MB most of the time went to paging their pages in and out. Set for every
+    connection instead, each pooled connection kept its 16 MB: 40 MB of the 1M export's peak RSS. PostgreSQL's
+    buffers are the server's: nothing to do there.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{LARGE_PAGE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        # A connection that cannot take a PRAGMA any more is being thrown away; the error that broke it is
+        # the one to report.
+        with suppress(DBAPIError):
+            connection.exec_driver_sql(f"PRAGMA cache_size={before}")
 
 
 def bind_processors(connection: Connection, table: Table) -> list[Callable[[Any], Any] | None]:

@@ -52,9 +52,8 @@ def create_store_engine(url: str, busy_timeout: float = 30.0) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            # 16 MB of page cache instead of 2 MB: acknowledging a million members rewrites that many index
-            # entries, and with the default cache most of the time goes to paging b-tree pages in and out.
-            cursor.execute("PRAGMA cache_size=-16384")
+            # The page cache stays SQLite's 2 MB: the large writes take more for their transaction only
+            # (store.bulk.large_page_cache).
             cursor.close()
 
         @event.listens_for(engine, "begin")
