@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from segport import audit
 from segport.connections import service as connections
@@ -225,6 +228,48 @@ def test_edit_duplicate_and_remove(ready: App) -> None:
         delete_segment(ready.store, name="VIP", actor="t")
     exports.remove_export(ready.store, name="Copy", actor="t")
     assert [view.name for view in exports.list_exports(ready.store)] == ["Renamed"]
+
+
+def test_an_export_is_not_removed_from_under_a_run_being_queued_for_it(ready: App) -> None:
+    if ready.store.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: the removal takes the write lock first, so no run can be queued meanwhile")
+    export_id = add(ready).id
+    queuing = ready.store.engine.connect()
+    transaction = queuing.begin()
+    run_id, _ = queue.enqueue_in(queuing, export_id, trigger="manual", actor="t")  # inserted, not committed yet
+    outcome: dict[str, str] = {}
+
+    def remove() -> None:
+        try:
+            exports.remove_export(ready.store, name="E", actor="t")
+            outcome["removed"] = "yes"
+        except Refused as refused:
+            outcome["refused"] = str(refused)
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    with ready.store.read() as db:  # the removal waits for the queuing transaction's lock on the export row
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        deadline = time.monotonic() + 10
+        while db.execute(waiting).scalar_one() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    transaction.commit()
+    queuing.close()
+    remover.join(10)
+    assert list(outcome) == ["refused"], outcome
+    assert f"The export 'E' has a run in progress (run {run_id})." in outcome["refused"]
+    assert show_run(ready.store, run_id=run_id).status == "Queued"
+    assert [view.name for view in exports.list_exports(ready.store)] == ["E"]
+
+
+def test_a_run_queued_for_an_export_removed_meanwhile_is_refused_with_the_reason(ready: App) -> None:
+    export_id = add(ready).id
+    exports.remove_export(ready.store, name="E", actor="t")
+    with pytest.raises(UnknownName, match="The export was removed before its run could be queued") as raised:
+        queue.enqueue(ready.store, export_id, trigger="manual", actor="t")
+    assert "segport exports list" in (raised.value.hint or "")
 
 
 def test_every_client_of_one_api_key_draws_on_one_budget_in_the_database(ready: App) -> None:

@@ -352,6 +352,10 @@ def duplicate_export(store: Store, *, name: str, new_name: str, actor: str) -> E
 def remove_export(store: Store, *, name: str, actor: str) -> None:
     with store.begin() as db:
         row = _row(db, name)
+        # On PostgreSQL a run queued meanwhile (its insert takes a share lock on this row) would be missed by the
+        # check below and deleted with the export: the lock makes the check see it, or makes the enqueue wait
+        # and then find the export gone. SQLite's transaction took the write lock already (FOR UPDATE is left out).
+        db.execute(select(exports.c.id).where(exports.c.id == row["id"]).with_for_update())
         active = _run_in_progress(db, row["id"])
         if active is not None:
             raise Refused(

@@ -103,9 +103,16 @@ def enqueue_in(
         tick = f", tick {tick_key}" if tick_key else ""
         append_event(db, unfinished, f"Joined by {actor} ({trigger}{tick}{approval}).")
         return int(unfinished), True
-    mode, connection_id, name = db.execute(
+    found = db.execute(
         select(exports.c.mode, exports.c.connection_id, exports.c.name).where(exports.c.id == export_id)
-    ).one()
+    ).one_or_none()
+    if found is None:  # removed since the caller looked it up (its removal and this insert took turns)
+        raise UnknownName(
+            "The export was removed before its run could be queued.",
+            hint="See the exports there are with: segport exports list.",
+            field="export",
+        )
+    mode, connection_id, name = found
     if connection_id is None:
         raise not_connected(name)
     run_id = db.execute(
