@@ -109,7 +109,7 @@ def enqueue_in(
     if found is None:  # removed since the caller looked it up (its removal and this insert took turns)
         raise UnknownName(
             "The export was removed before its run could be queued.",
-            hint="See the exports there are with: segport exports list.",
+            hint="Another user or process removed it meanwhile; the list of exports shows those there are.",
             field="export",
         )
     mode, connection_id, name = found
