@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from segport.store.database import IMMEDIATE
 from segport.store.tables import runs
 from tests.support.app import App
 from tests.support.exporting import ExportWorld
+from tests.support.locking import answered_while_held
 
 LEASE = 3.0
 
@@ -77,27 +80,16 @@ def test_the_check_before_sending_reads_without_waiting_and_renews_only_a_lease_
     record = RunRecord(app.store, run_id, claimed.generation, 60)
     if app.store.dialect == "sqlite":
         # The run's next batch holds the write lock while it is prepared: the check must not queue behind it.
-        release = threading.Event()
-        taken = threading.Event()
 
-        def prepare_a_batch() -> None:
+        @contextmanager
+        def preparing_a_batch() -> Iterator[None]:
             with app.store.engine.connect() as connection:
                 connection.execution_options(**{IMMEDIATE: True})
                 with connection.begin():
                     connection.execute(text("SELECT 1"))
-                    taken.set()
-                    release.wait(30)
+                    yield
 
-        holder = threading.Thread(target=prepare_a_batch, daemon=True)
-        holder.start()
-        assert taken.wait(10)
-        answers: list[bool] = []
-        checking = threading.Thread(target=lambda: answers.append(record.ensure_held()), daemon=True)
-        checking.start()
-        checking.join(10)
-        held_meanwhile = not checking.is_alive()
-        release.set()
-        holder.join(10)
+        held_meanwhile, answers = answered_while_held(preparing_a_batch, record.ensure_held)
         assert held_meanwhile and answers == [True]  # answered while the lock was still taken
     # Less than half the lease left: renewed by a fenced write.
     with app.store.begin() as db:

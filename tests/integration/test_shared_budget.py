@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from segport.connections.budget import SharedBudget
 from segport.errors import QuotaExceeded
 from segport.store.tables import api_budgets
 from tests.support.app import App
+from tests.support.locking import answered_while_held
 
 
 def test_two_users_of_one_key_stay_inside_the_rate_together(app: App) -> None:
@@ -122,22 +125,12 @@ def test_reading_the_day_s_count_does_not_wait_for_a_reservation(app: App) -> No
     (nor hold it up), which every request's reservation takes."""
     budget = SharedBudget(app.store, "key", per_second=4, per_day=100)
     budget.acquire("op")
-    release, taken = threading.Event(), threading.Event()
 
-    def reserve_slowly() -> None:
+    @contextmanager
+    def reservation() -> Iterator[None]:
         with app.store.budgets() as db:  # a reservation's write transaction, held
             db.execute(update(api_budgets).where(api_budgets.c.key == "key").values(key="key"))
-            taken.set()
-            release.wait(30)
+            yield
 
-    writer = threading.Thread(target=reserve_slowly, daemon=True)
-    writer.start()
-    assert taken.wait(10)
-    counted: list[int] = []
-    reader = threading.Thread(target=lambda: counted.append(budget.used_today()), daemon=True)
-    reader.start()
-    reader.join(5)
-    done_meanwhile = not reader.is_alive()
-    release.set()
-    writer.join(10)
+    done_meanwhile, counted = answered_while_held(reservation, budget.used_today)
     assert done_meanwhile and counted == [1]
