@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import gc
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -244,3 +245,112 @@ def test_a_file_broken_after_a_changed_type_is_refused_and_the_previous_profiles
         import_profiles(app.store, write(tmp_path / "bad.csv", "\n".join(lines) + "\n"), key="id", actor="t")
     assert rows(app) == [("7", "kept@x.io")]
     assert "profiles_loading" not in inspect(app.store.engine).get_table_names()
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Rows loaded 3 at a time, so a short file spans many chunks."""
+    monkeypatch.setattr(importer, "INSERT_CHUNK", 3)
+    return 3
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # A quoted line break makes lines and rows differ: the line is still the file's own.
+        ('id,note\n1,a\n2,"two\nlines"\n3,c\n4,d\n5,e\n6,f,extra\n7,g\n', "line 8: 3 fields where the header has 2"),
+        ("id,note\n1,a\n2,b\n3,c\n4,d\n \t,e\n6,f\n", "row 5 has no value in the key column 'id'"),
+        ("id,note\n1,a\n2,b\n3,c\n4,d\n5,e\n6,f\n7,g\n7,h\n", "the key '7' appears 2 times"),
+    ],
+)
+def test_a_fault_in_a_later_chunk_is_named_by_its_own_line_or_row(
+    app: App, tmp_path: Path, small_chunks: int, content: str, message: str
+) -> None:
+    import_profiles(app.store, write(tmp_path / "good.csv", "id,email\n7,kept@x.io\n"), key="id", actor="t")
+    with pytest.raises(InvalidInput, match=message):
+        import_profiles(app.store, write(tmp_path / "bad.csv", content), key="id", actor="t")
+    assert rows(app) == [("7", "kept@x.io")]
+
+
+def test_blank_lines_anywhere_are_skipped_even_a_chunk_of_them(app: App, tmp_path: Path, small_chunks: int) -> None:
+    content = "id,orders,day\n1,1,2024-01-01\n\n\n\n\n2,,\n\n3,3,2024-01-03\n4,4,\n\n"
+    result = import_profiles(app.store, write(tmp_path / "p.csv", content), key="id", actor="t")
+    assert result.rows == 4
+    assert rows(app) == [("1", 1, date(2024, 1, 1)), ("2", None, None), ("3", 3, date(2024, 1, 3)), ("4", 4, None)]
+
+
+def test_a_value_that_no_longer_converts_is_named_by_its_row_and_field(
+    app: App, tmp_path: Path, small_chunks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that changes between reading its types and loading it: the value is named, nothing is replaced."""
+    import_profiles(app.store, write(tmp_path / "good.csv", "id,email\n7,kept@x.io\n"), key="id", actor="t")
+    path = write(tmp_path / "p.csv", "id,orders\n1,1\n2,2\n3,3\n4,4\n5,five\n6,6\n")
+    guess_types = importer._csv_fields
+
+    def read_before_the_change(*arguments: object, **options: object) -> object:
+        fields, _ = guess_types(*arguments, **options)  # type: ignore[arg-type]
+        return [importer.Field(field.name, "integer", field.source_name) for field in fields], None
+
+    monkeypatch.setattr(importer, "_csv_fields", read_before_the_change)
+    with pytest.raises(InvalidInput, match="row 5, field orders: 'five' is not an integer"):
+        import_profiles(app.store, path, key="id", actor="t")
+    assert rows(app) == [("7", "kept@x.io")]
+
+
+def test_a_moment_beyond_the_sample_that_has_the_form_but_not_a_real_day_makes_the_column_text(
+    app: App, tmp_path: Path, small_sample: int, type_passes: list[int | None]
+) -> None:
+    """Moments are parsed once, after a check of their form: one that fails to parse still changes the type."""
+    lines = ["id,joined"] + [f"{number},2024-01-0{number}T10:00:00Z" for number in range(1, 7)]
+    lines.append("7,2024-02-30T10:00:00Z")
+    result = import_profiles(app.store, write(tmp_path / "p.csv", "\n".join(lines) + "\n"), key="id", actor="t")
+    assert type_passes == [small_sample, None]
+    assert [field.type for field in result.fields] == ["text", "text"]
+    assert rows(app)[-1] == ("7", "2024-02-30T10:00:00Z")
+
+
+def _parquet_with(tmp_path: Path, names: object, ids: object = None) -> Path:
+    count = len(names)  # type: ignore[arg-type]
+    table = arrow.table({"id": ids if ids is not None else [str(number) for number in range(count)], "name": names})
+    parquet.write_table(table, tmp_path / "p.parquet")
+    return tmp_path / "p.parquet"
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_a_nul_in_a_parquet_text_value_is_refused_naming_its_row_and_column(
+    app: App, tmp_path: Path, small_chunks: int, encoded: bool
+) -> None:
+    import_profiles(app.store, write(tmp_path / "good.csv", "id,email\n7,kept@x.io\n"), key="id", actor="t")
+    names = arrow.array(["a", "b", "c", "d", "e\x00f", "g"])
+    path = _parquet_with(tmp_path, names.dictionary_encode() if encoded else names)
+    with pytest.raises(InvalidInput, match="row 5, column 'name' holds a NUL character"):
+        import_profiles(app.store, path, key="id", actor="t")
+    assert rows(app) == [("7", "kept@x.io")]
+
+
+def test_a_parquet_row_without_a_key_is_refused_naming_it(app: App, tmp_path: Path, small_chunks: int) -> None:
+    path = _parquet_with(tmp_path, ["a", "b", "c", "d", "e"], ids=[1, 2, 3, 4, None])
+    with pytest.raises(InvalidInput, match="row 5 has no value in the key column 'id'"):
+        import_profiles(app.store, path, key="id", actor="t")
+    loaded = import_profiles(app.store, _parquet_with(tmp_path, ["a", "b"], ids=[10, 2]), key="id", actor="t")
+    assert loaded.rows == 2 and rows(app) == [("10", "a"), ("2", "b")]  # keys are text, whatever their type
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_cycle_collection_is_off_only_while_rows_load(app: App, tmp_path: Path, small_chunks: int, fails: bool) -> None:
+    seen: list[bool] = []
+    content = "id,orders\n1,1\n2,2\n3,3\n4,4\n" + ("4,5\n" if fails else "5,5\n")
+    path = write(tmp_path / "p.csv", content)
+    try:
+        if fails:
+            with pytest.raises(InvalidInput, match="appears 2 times"):
+                import_profiles(app.store, path, key="id", actor="t", progress=lambda *_: seen.append(gc.isenabled()))
+        else:
+            import_profiles(app.store, path, key="id", actor="t", progress=lambda *_: seen.append(gc.isenabled()))
+        assert False in seen  # while loading
+        assert gc.isenabled()
+        gc.disable()  # a caller that keeps it off finds it off after
+        import_profiles(app.store, write(tmp_path / "q.csv", "id\n1\n"), key="id", actor="t", allow_shrink=True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -90,6 +90,28 @@ def test_a_guess_from_the_first_values_checks_the_rest_as_a_guess_over_every_val
         assert kept == (full.type == sample.type)
 
 
+_MOMENTS = ["2024-02-29T10:00:00Z", "2024-02-30T10:00:00Z", "2024-02-29 25:00", "2023-02-29", "2024-02-29"]
+
+
+@given(st.lists(st.sampled_from(_VALUES + _MOMENTS), max_size=20), st.sampled_from(_VALUES + _MOMENTS))
+def test_a_check_that_leaves_parsing_to_the_caller_agrees_with_the_full_check_once_the_value_parses(
+    values: list[str], value: str
+) -> None:
+    """The importer checks a date's or a moment's form only and takes a failed parse as a misfit: together they
+    must say what the full check says, for every guessed type."""
+    guess = TypeGuess()
+    for seen in values:
+        guess.observe(seen)
+    if not value:
+        return
+    try:
+        convert(value, guess.type)
+        parses = True
+    except ValueError:
+        parses = False
+    assert guess.checker()(value) == (guess.checker(parsed_after=True)(value) and parses)
+
+
 _ODD_CASES = ["2024-02-29t10:00:00z", "2024-02-29T10:00+0200", "TRUE", "1E3"]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Generator, Iterator
+import itertools
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,6 +40,48 @@ class CsvRows:
         return self._raw.tell() if self._raw is not None and not self._raw.closed else 0
 
     def __iter__(self) -> Generator[list[str], None, None]:
+        with self._reading() as (reader, width):
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != width:
+                    raise InvalidInput(
+                        f"{self.path.name}, line {reader.line_num}: {len(row)} fields where the header has {width}.",
+                        hint="Quote values that contain commas or line breaks, then import again.",
+                    )
+                yield row
+
+    def chunks(self, size: int) -> Iterator[list[Sequence[Any]]]:
+        """The rows, up to `size` at a time, as columns (a tuple of values per column).
+
+        A million rows go to the store in chunks; taking them from the csv module a chunk at a time and turning
+        each into columns happens in C, and lets the importer convert a column's values in one call. A row of
+        the wrong width is reported as `__iter__` reports it, naming its line: the file is read again one row
+        at a time to find that line (a row may span several lines, so the chunk cannot tell).
+        """
+        with self._reading() as (reader, width):
+            while chunk := list(itertools.islice(reader, size)):
+                widths = set(map(len, chunk))
+                if widths != {width}:
+                    if 0 in widths:  # blank lines
+                        chunk = [row for row in chunk if row]
+                    if set(map(len, chunk)) - {width}:
+                        self._raise_at_the_wrong_width()
+                    if not chunk:
+                        continue
+                columns: list[Sequence[Any]] = list(zip(*chunk, strict=True))
+                yield columns
+
+    def _raise_at_the_wrong_width(self) -> None:
+        for _ in self:
+            pass
+        raise InvalidInput(
+            f"{self.path.name} changed while it was being read.", hint="Import it again once it is written."
+        )
+
+    @contextmanager
+    def _reading(self) -> Iterator[tuple[Any, int]]:
+        """A csv reader past the header, and the header's width; the file's faults as errors naming the line."""
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with self.path.open("rb", buffering=0) as raw:
             self._raw = raw
@@ -48,18 +92,8 @@ class CsvRows:
                 if header is None:
                     raise InvalidInput(f"{self.path.name} is empty.", hint="Export the profiles with a header line.")
                 self.header = header
-                width = len(header)
-                _check_columns(self.path, width)
-                for row in reader:
-                    if not row:
-                        continue
-                    if len(row) != width:
-                        raise InvalidInput(
-                            f"{self.path.name}, line {reader.line_num}: {len(row)} fields where the header has "
-                            f"{width}.",
-                            hint="Quote values that contain commas or line breaks, then import again.",
-                        )
-                    yield row
+                _check_columns(self.path, len(header))
+                yield reader, len(header)
             except UnicodeDecodeError:
                 raise InvalidInput(
                     f"{self.path.name}, line {_first_line_not_utf8(self.path)}: the bytes are not UTF-8.",
@@ -158,12 +192,28 @@ class ParquetRows:
     def arrow_types(self) -> list[Any]:
         return [field.type for field in self._file.schema_arrow]
 
-    def __iter__(self) -> Iterator[list[Any]]:
+    def chunks(self, size: int) -> Iterator[list[Sequence[Any]]]:
+        """The rows, up to `size` at a time, as columns (a list of values per column); refused at the first text
+        value holding a NUL, which no database keeps."""
+        import pyarrow as arrow
+        import pyarrow.compute as compute
+
         done = 0
-        for batch in self._file.iter_batches(batch_size=20_000):
-            columns = [column.to_pylist() for column in batch.columns]
-            for row in zip(*columns, strict=True):
-                yield list(row)
+        for batch in self._file.iter_batches(batch_size=size):
+            for name, column in zip(self.header, batch.columns, strict=True):
+                if arrow.types.is_dictionary(column.type):
+                    column = column.dictionary_decode()
+                if arrow.types.is_string(column.type) or arrow.types.is_large_string(column.type):
+                    found = compute.match_substring(column, "\x00")
+                    if compute.any(found).as_py():
+                        row = done + found.to_pylist().index(True) + 1
+                        raise InvalidInput(
+                            f"{self.path.name}: row {row}, column {name!r} holds a NUL character (0x00), which no "
+                            "database keeps in text.",
+                            hint="Remove the NUL characters from the file, then import it.",
+                        )
+            columns: list[Sequence[Any]] = [column.to_pylist() for column in batch.columns]
+            yield columns
             done += batch.num_rows
             self.bytes_read = int(self.size * done / max(1, self.rows_total))
 
