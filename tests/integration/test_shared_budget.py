@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +13,15 @@ from pathlib import Path
 import orjson
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from segport.connections.budget import SharedBudget
 from segport.errors import QuotaExceeded
+from segport.exports import launch
+from segport.runs.history import show_run
+from segport.segments.service import create_segment
+from segport.store import Store
+from segport.store.budgets_file import _move_aside
 from segport.store.tables import api_budgets
 from tests.support.app import App
 from tests.support.locking import answered_while_held
@@ -134,3 +141,97 @@ def test_reading_the_day_s_count_does_not_wait_for_a_reservation(app: App) -> No
 
     done_meanwhile, counted = answered_while_held(reservation, budget.used_today)
     assert done_meanwhile and counted == [1]
+
+
+def _budgets_file(app: App) -> Path:
+    database = Path(str(app.store.engine.url.database))
+    return database.with_name(f"{database.stem}-budgets.db")
+
+
+def _kept_aside(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.damaged-*"))
+
+
+@pytest.mark.parametrize("database_url", [None])  # a file of SQLite's: PostgreSQL keeps the budgets in the store
+def test_a_damaged_budgets_file_is_kept_aside_and_made_anew_so_runs_go_on(
+    app: App, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.load_profiles(tmp_path, 30)
+    create_segment(app.store, name="All", rule_text="customer_id is not empty", actor="t")
+    app.connect("CC")
+    app.add_export("E", "CC", ["All"])
+    path = _budgets_file(app)
+    app.store.close()
+    damaged = b"not a database: a file copied over it " * 100
+    path.write_bytes(damaged)
+    reopened = app.reopen()
+    caplog.set_level(logging.WARNING, logger="segport.store.budgets_file")
+    run_id = launch.run_export(reopened.store, reopened.settings, name="E", actor="t", http=reopened.http)
+    assert run_id and show_run(reopened.store, run_id=run_id).status == "Successful"
+    [kept] = _kept_aside(path)
+    assert kept.read_bytes() == damaged
+    assert "was not a usable SQLite database" in caplog.text and kept.name in caplog.text
+    assert SharedBudget(reopened.store, "other", per_second=4, per_day=10).used_today() == 0
+    with reopened.store.budgets(write=False) as db:
+        assert sum(db.execute(select(api_budgets.c.used)).scalars()) > 0  # the run's requests, counted anew
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_a_budgets_file_that_cannot_be_opened_for_another_reason_is_reported_and_left_as_it_is(app: App) -> None:
+    path = _budgets_file(app)
+    app.store.close()
+    path.unlink(missing_ok=True)
+    path.mkdir()  # not damaged: a folder in its place, which a new file cannot replace either
+    reopened = app.reopen()
+    with pytest.raises(OperationalError, match="unable to open database file"):
+        SharedBudget(reopened.store, "key", per_second=4, per_day=10).acquire()
+    assert path.is_dir() and not _kept_aside(path)
+
+
+@pytest.mark.parametrize("database_url", [None])
+def test_processes_finding_the_damaged_file_at_once_keep_one_copy_and_share_the_new_file(app: App) -> None:
+    path = _budgets_file(app)
+    app.store.close()
+    path.write_bytes(b"x" * 4096)
+    stores = [app.reopen().store for _ in range(4)]
+    start = threading.Barrier(len(stores))
+    failures: list[BaseException] = []
+
+    def reserve(store: Store) -> None:
+        try:
+            start.wait()
+            SharedBudget(store, "key", per_second=50, per_day=100).acquire()
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=reserve, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(_kept_aside(path)) == 1
+    assert SharedBudget(stores[0], "key", per_second=50, per_day=100).used_today() == len(stores)
+
+
+def test_the_journal_files_of_a_damaged_budgets_file_go_with_it_and_a_file_made_anew_meanwhile_stays(
+    tmp_path: Path,
+) -> None:
+    """SQLite deletes a damaged file's write-ahead log itself when it can; one left behind must not be replayed
+    into the new file, so it moves with the file."""
+    path = tmp_path / "segport-budgets.db"
+    files = {suffix: path.with_name(path.name + suffix) for suffix in ("", "-wal", "-shm")}
+    for suffix, file in files.items():
+        file.write_bytes(f"damaged{suffix}".encode())
+    seen = path.stat().st_ino
+    _move_aside(path, seen)
+    [kept] = [file for file in _kept_aside(path) if not file.name.endswith(("-wal", "-shm"))]
+    assert not any(file.exists() for file in files.values())
+    assert [kept.with_name(kept.name + suffix).read_bytes() for suffix in files] == [
+        b"damaged",
+        b"damaged-wal",
+        b"damaged-shm",
+    ]
+    path.write_bytes(b"made anew by another process")
+    _move_aside(path, seen)  # the file seen damaged is gone: the new one stays
+    assert path.read_bytes() == b"made anew by another process" and len(_kept_aside(path)) == 3

@@ -13,13 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
-from sqlalchemy.schema import CreateTable
 
 from segport import __version__
 from segport.config import Settings
 from segport.errors import ConfigurationError
+from segport.store.budgets_file import open_budgets_file
 from segport.store.secrets import SecretBox, load_secret_box
-from segport.store.tables import api_budgets
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A test checks it against Alembic's head, so commands can skip loading Alembic
@@ -235,13 +234,10 @@ class Store:
                     self._budgets = self.engine
                 else:
                     path = Path(database)
-                    engine = create_store_engine(
-                        f"sqlite:///{path.with_name(f'{path.stem}-budgets.db')}",
-                        self.settings.database_busy_timeout_seconds,
+                    timeout = self.settings.database_busy_timeout_seconds
+                    self._budgets = open_budgets_file(
+                        path.with_name(f"{path.stem}-budgets.db"), lambda url: create_store_engine(url, timeout)
                     )
-                    with engine.begin() as connection:  # several processes may get here at once
-                        connection.execute(CreateTable(api_budgets, if_not_exists=True))
-                    self._budgets = engine
             return self._budgets
 
     @contextmanager
