@@ -1,4 +1,5 @@
-"""One API key's budget shared through the database: concurrent users never exceed the rate together."""
+"""One API key's budget shared through the database: concurrent users never exceed the rate together; on
+SQLite, a damaged budgets file is kept aside and made anew."""
 
 from __future__ import annotations
 
@@ -189,7 +190,8 @@ def test_a_budgets_file_that_cannot_be_opened_for_another_reason_is_reported_and
 
 
 @pytest.mark.parametrize("database_url", [None])
-def test_processes_finding_the_damaged_file_at_once_keep_one_copy_and_share_the_new_file(app: App) -> None:
+def test_stores_finding_the_damaged_file_at_once_keep_one_copy_and_share_the_new_file(app: App) -> None:
+    # Each store opens its own files and takes its own lock on the folder, as a process of its own would.
     path = _budgets_file(app)
     app.store.close()
     path.write_bytes(b"x" * 4096)
