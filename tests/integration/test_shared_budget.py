@@ -22,7 +22,7 @@ from segport.exports import launch
 from segport.runs.history import show_run
 from segport.segments.service import create_segment
 from segport.store import Store
-from segport.store.budgets_file import _move_aside
+from segport.store.budgets_file import _move_aside, budgets_file_of
 from segport.store.tables import api_budgets
 from tests.support.app import App
 from tests.support.locking import answered_while_held
@@ -145,8 +145,7 @@ def test_reading_the_day_s_count_does_not_wait_for_a_reservation(app: App) -> No
 
 
 def _budgets_file(app: App) -> Path:
-    database = Path(str(app.store.engine.url.database))
-    return database.with_name(f"{database.stem}-budgets.db")
+    return budgets_file_of(Path(str(app.store.engine.url.database)))
 
 
 def _kept_aside(path: Path) -> list[Path]:

@@ -348,19 +348,16 @@ class _Conversions(dict[Any, Any]):
         self._check = check
 
     def __missing__(self, value: Any) -> Any:
+        if self._check is not None and not self._check(value):
+            raise _SampleMisled()
         result = value
-        if self._check is None:
+        try:
             for step in self._steps:
                 result = step(result)
-        else:
-            # The check leaves parsing to the steps: a value that does not parse does not fit the guess.
-            if not self._check(value):
-                raise _SampleMisled()
-            try:
-                for step in self._steps:
-                    result = step(result)
-            except ValueError:
-                raise _SampleMisled() from None
+        except ValueError:
+            if self._check is None:  # types from every value: the file changed meanwhile (the caller says where)
+                raise
+            raise _SampleMisled() from None  # the check leaves parsing to the steps: a misfit too
         if len(self) <= REMEMBERED_VALUES and len(str(value)) <= 64:
             self[value] = result
         return result

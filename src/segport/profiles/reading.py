@@ -23,9 +23,9 @@ BLOCK = 1 << 20  # bytes read from a CSV file at a time
 class CsvRows:
     """Rows of a CSV file as lists of strings; errors name the line.
 
-    The file is decoded by the io module and split by the csv module, both in C; a million rows are read twice
-    per import (types, then values), so a line-by-line loop in Python here cost seconds. An encoding error is
-    only located (its line found) once it has happened.
+    The file is decoded by the io module and split by the csv module, both in C (a line-by-line loop in Python
+    here cost seconds per million rows); the importer samples types one row at a time and loads in chunks. An
+    encoding error is only located (its line found) once it has happened.
     """
 
     def __init__(self, path: Path) -> None:

@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 DAMAGED = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
 
 
+def budgets_file_of(database: Path) -> Path:
+    """Where the budgets of the SQLite store in `database` are kept: beside it, `<name>-budgets.db`."""
+    return database.with_name(f"{database.stem}-budgets.db")
+
+
 def open_budgets_file(path: Path, engine_for: Callable[[str], Engine]) -> Engine:
     """An engine (made by `engine_for` from a URL) on the budgets file at `path`, its table made if missing; a
     damaged file is moved aside first."""

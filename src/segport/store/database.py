@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 from segport import __version__
 from segport.config import Settings
 from segport.errors import ConfigurationError
-from segport.store.budgets_file import open_budgets_file
+from segport.store.budgets_file import budgets_file_of, open_budgets_file
 from segport.store.secrets import SecretBox, load_secret_box
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -233,10 +233,9 @@ class Store:
                 if not database or database == ":memory:":
                     self._budgets = self.engine
                 else:
-                    path = Path(database)
                     timeout = self.settings.database_busy_timeout_seconds
                     self._budgets = open_budgets_file(
-                        path.with_name(f"{path.stem}-budgets.db"), lambda url: create_store_engine(url, timeout)
+                        budgets_file_of(Path(database)), lambda url: create_store_engine(url, timeout)
                     )
             return self._budgets
 
