@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +11,21 @@ import pytest
 
 from segport.clock import ManualClock
 from segport.emulator import Emulator, EmulatorSettings, EmulatorTransport
-from tests.support.app import POSTGRESQL_ENV, App, build_app, postgresql_url
+from segport.users import passwords
+from tests.support.app import LIVE_REQUESTS_PER_SECOND, POSTGRESQL_ENV, App, build_app, postgresql_url
 from tests.support.contract import Contract, ContractTransport
 from tests.support.harness import Harness, connect
 
 BASE_URL = "http://cc.emulator.test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_password_hashes() -> Iterator[None]:
+    """Passwords hashed at scrypt cost 2^12 in tests instead of 2^17 (0.4 s and 128 MB each on these machines,
+    a few hundred times over): the same code and format. Processes that tests start keep the real cost."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "COST", 2**12)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +75,15 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 @pytest.fixture
 def live_emulator(request: pytest.FixtureRequest) -> Emulator:
     """An emulator on the real clock, as segport's own services use it (with the settings a test passes through
-    `indirect` parametrization, e.g. STRICTNESS)."""
-    return Emulator(getattr(request, "param", None))
+    `indirect` parametrization, e.g. STRICTNESS), taking LIVE_REQUESTS_PER_SECOND as segport's settings send."""
+    settings = getattr(request, "param", None) or EmulatorSettings()
+    return Emulator(
+        dataclasses.replace(
+            settings,
+            requests_per_second=LIVE_REQUESTS_PER_SECOND,
+            token_requests_per_second=LIVE_REQUESTS_PER_SECOND,
+        )
+    )
 
 
 # The emulator refusing undocumented export fields as the service may, and answering them as the most lenient

@@ -13,6 +13,8 @@ from segport.errors import InvalidInput, Refused, UnknownName
 from segport.exports import service as exports
 from segport.segments.service import create_segment, set_active
 from segport.store.tables import api_tokens
+from segport.store.tables import users as users_table
+from segport.users import passwords
 from segport.users import service as users
 from tests.support.app import App
 
@@ -53,6 +55,26 @@ def test_roles_are_checked_and_the_last_admin_stays(app: App) -> None:
     users.remove_user(app.store, name="cy", actor="ada")
     with pytest.raises(UnknownName):
         users.show_user(app.store, name="cy")
+
+
+def test_a_password_hashed_at_a_lower_cost_signs_in_and_is_hashed_again_at_the_current_cost(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(passwords, "COST", 2**10)
+    users.add_user(app.store, name="ada", role="admin", actor="t", password="an old long password")
+    monkeypatch.setattr(passwords, "COST", 2**11)  # raised since (in segport, by an upgrade)
+    assert _password_hash(app, "ada").startswith("scrypt$1024$")
+    assert users.check_password(app.store, name="ada", password="wrong password here") is None
+    assert _password_hash(app, "ada").startswith("scrypt$1024$")  # a wrong password changes nothing
+    signed_in = users.check_password(app.store, name="ada", password="an old long password")
+    assert signed_in is not None and signed_in.name == "ada"
+    assert _password_hash(app, "ada").startswith("scrypt$2048$")
+    assert users.check_password(app.store, name="ada", password="an old long password") is not None
+
+
+def _password_hash(app: App, name: str) -> str:
+    with app.store.begin() as db:
+        return str(db.execute(select(users_table.c.password_hash).where(users_table.c.name == name)).scalar_one())
 
 
 def test_changes_consents_and_runs_are_in_the_audit_trail(app: App, tmp_path: object) -> None:

@@ -27,6 +27,11 @@ from segport.segments.service import create_segment
 from segport.store import Store, open_store
 
 POSTGRESQL_ENV = "SEGPORT_TEST_DATABASE_URL"
+# The live tests' emulated account takes 10 requests a second and segport sends up to 10 (the most its setting
+# allows): the same budget arithmetic as at Constant Contact's 4/s, with 2.5 times less waiting. Constant
+# Contact's own 4/s is kept where the rate is the subject (the manual-clock harness of test_rate_limits, the
+# shared-budget tests, the processes of tests/e2e).
+LIVE_REQUESTS_PER_SECOND = 10
 
 
 def postgresql_url() -> str | None:
@@ -67,6 +72,7 @@ def reset_postgresql(url: str) -> None:
 
 
 def make_settings(home: Path, base_url: str, database_url: str | None, **overrides: object) -> Settings:
+    overrides.setdefault("cc_requests_per_second", float(LIVE_REQUESTS_PER_SECOND))
     return settings_for_emulator(base_url, home=home, user="tester", database_url=database_url, **overrides)
 
 
