@@ -17,6 +17,17 @@ from tests.support.contract import Contract, ContractTransport
 from tests.support.harness import Harness, connect
 
 BASE_URL = "http://cc.emulator.test"
+# Files that keep one test process busy for minutes go out first, so they run beside the rest of the suite
+# instead of after it (pytest-xdist hands out files in the order collected).
+LONGEST_FIRST = ("tests/e2e/test_workers.py", "tests/e2e/test_chaos.py", "tests/e2e/test_web_ui.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session", autouse=True)
