@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from segport.connections.budget import SharedBudget
+from segport.connections.budget import RETAKES, SharedBudget
 from segport.errors import QuotaExceeded
 from segport.exports import launch
 from segport.runs.history import show_run
@@ -97,6 +97,51 @@ def test_a_process_that_wakes_long_after_its_slot_takes_a_new_one(app: App, monk
         recent = db.execute(select(api_budgets.c.recent).where(api_budgets.c.key == "key")).scalar_one()
     assert max(orjson.loads(recent)) == pytest.approx(clock.now, abs=0.01)  # it reserved the moment it sends
     assert budget.used_today() == 5  # and counted once
+
+
+def test_a_process_that_wakes_past_the_margin_takes_a_new_slot(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Half a second late (more than the 100 ms margin, less than a window): the slots reserved after its old one
+    were spaced from a moment it did not send at, so it reserves the moment it does send."""
+    clock = _PausedClock(pause=0.5)
+    monkeypatch.setattr("segport.connections.budget.time", clock)
+    budget = SharedBudget(app.store, "key", per_second=4, per_day=100)
+    for _ in range(5):
+        budget.acquire()
+    assert len(clock.sleeps) == 1
+    with app.store.budgets() as db:
+        recent = db.execute(select(api_budgets.c.recent).where(api_budgets.c.key == "key")).scalar_one()
+    assert max(orjson.loads(recent)) == pytest.approx(clock.now, abs=0.01)
+    assert budget.used_today() == 5
+
+
+class _SlowClock:
+    """Every reading of the clock is 200 ms after the last: each request leaves past the margin."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        self.now += 0.2
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_slots_are_taken_again_a_few_times_at_most(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("segport.connections.budget.time", _SlowClock())
+    budget = SharedBudget(app.store, "key", per_second=4, per_day=100)
+    reservations = []
+    reserve = budget._reserve
+
+    def counted(operation: str, *, count: bool) -> float:
+        reservations.append(count)
+        return reserve(operation, count=count)
+
+    monkeypatch.setattr(budget, "_reserve", counted)
+    budget.acquire()
+    assert reservations == [True] + [False] * RETAKES  # the first counts against the day, the others do not
+    assert budget.used_today() == 1
 
 
 def test_a_reservation_does_not_wait_for_a_run_writing_a_batch(app: App) -> None:
