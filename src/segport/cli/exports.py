@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.cli.runs import exit_code, print_run
 from segport.cli.scheduling import Days, Times, Zone, schedule_from
-from segport.connections.custom_fields import custom_fields
 from segport.errors import InvalidInput
-from segport.exports import launch, mapping, service
-from segport.exports.dry_run import DryRun
+from segport.exports import mapping, service
 from segport.exports.mapping import FieldMapping
 from segport.exports.properties import MAX_CUSTOM_PER_ACCOUNT, PROPERTIES
+
+if TYPE_CHECKING:  # running an export, its progress bars and the account's custom fields load when used
+    from rich.progress import Progress, TaskID
+
+    from segport.exports.dry_run import DryRun
 
 app = typer.Typer(help="Exports of segments to Constant Contact lists.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The export's name.")]
@@ -212,6 +214,8 @@ def properties(
     ] = False,
 ) -> None:
     """The contact properties a --field can fill, with their limits, and a connection's custom fields."""
+    from segport.connections.custom_fields import custom_fields
+
     if json:
         from segport import outputs
 
@@ -327,6 +331,10 @@ def run(
         else:
             _print_dry_run(report, samples=not show_rows)
         return 0
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from segport.exports import launch
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
