@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.profiles.importer import import_profiles
 from segport.profiles.service import connect_external
+from segport.profiles.source import load_source
 from segport.segments import membership, service
-from segport.segments.parser import SegmentSyntaxError
+from segport.segments.compiler import check_rule, rule_condition
+from segport.segments.model import Group
+from segport.segments.parser import SegmentSyntaxError, parse_rule
 from tests.support.app import App, postgresql_url
 
 PROFILES = """id,name,country,spend,orders,vip,joined,seen,email
@@ -71,6 +74,31 @@ def members(app: App, rule: str, name: str = "s") -> list[str]:
 )
 def test_each_operator_selects_the_right_profiles(loaded: App, rule: str, expected: list[str]) -> None:
     assert members(loaded, rule) == expected
+
+
+def test_text_matches_differing_only_in_field_or_text_each_find_their_own_profiles(loaded: App) -> None:
+    """One statement shape on one engine, as an export's members query is for every export: SQLAlchemy caches
+    the compiled form by the statement's key, so a match whose field or text were left out of that key would
+    reuse the first one's SQL or value."""
+    asked = [
+        ('name contains "mc"', ["2"]),
+        ('email contains "mc"', []),
+        ('name contains "sousa"', ["1"]),
+        ('country contains "a"', ["1", "3", "5"]),
+        ('name starts with "bo"', ["2"]),
+        ('email starts with "e"', ["5"]),
+        ('email ends with "x.io"', ["1", "2", "4", "5"]),
+        ('name ends with "x.io"', []),
+    ]
+    source = load_source(loaded.store)
+    key = source.table.c[source.key]
+    with source.engine.connect() as db:
+        for rule, expected in asked:
+            parsed, parser = parse_rule(rule)
+            checked = check_rule(parsed, source, parser)
+            assert isinstance(checked, Group)
+            condition = rule_condition(checked, source)
+            assert sorted(map(str, db.execute(select(key).where(condition)).scalars())) == expected, rule
 
 
 def test_segments_combine_by_union_intersect_and_except(loaded: App) -> None:

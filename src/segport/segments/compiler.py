@@ -14,8 +14,12 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, except_, false, intersect, not_, or_, select, union
+from sqlalchemy import Boolean, String, and_, except_, false, intersect, literal, not_, or_, select, union
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from segport.errors import InvalidInput
 from segport.profiles.source import Field, ProfileSource
@@ -222,6 +226,38 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+class _LikeIgnoringCase(ColumnElement[bool]):
+    """`column` matches `pattern` whatever the case; the pattern's own %, _ and backslashes are escaped with a
+    backslash. Written per dialect: most name the escape character (SQLite has no default one), BigQuery's LIKE
+    takes no ESCAPE clause (a backslash escapes there by default)."""
+
+    type = Boolean()
+    inherit_cache = True
+    # Both in the statement's cache key: two rules differing only in their column or pattern compile apart.
+    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's own class attribute, a list there
+        ("column", InternalTraversal.dp_clauseelement),
+        ("pattern", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], pattern: str) -> None:
+        self.column = column
+        self.pattern = literal(pattern, String())
+
+    @property
+    def _from_objects(self) -> list[FromClause]:  # the column's table, as for any comparison of it
+        return self.column._from_objects
+
+
+@compiles(_LikeIgnoringCase)
+def _like_naming_the_escape(element: _LikeIgnoringCase, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.ilike(element.pattern, escape="\\"), **kw)
+
+
+@compiles(_LikeIgnoringCase, "bigquery")
+def _like_escaped_by_default(element: _LikeIgnoringCase, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.ilike(element.pattern), **kw)
+
+
 def _bound(value: Any, kind: str) -> Any:
     """A checked value as the Python type its column compares with (dates are written as text in rules)."""
     if isinstance(value, list):
@@ -255,7 +291,7 @@ def _condition(condition: Condition, source: ProfileSource) -> ColumnElement[boo
     if operator in ("contains", "starts with", "ends with"):
         text = _escape_like(str(value))
         pattern = {"contains": f"%{text}%", "starts with": f"{text}%", "ends with": f"%{text}"}[operator]
-        return column.ilike(pattern, escape="\\")
+        return _LikeIgnoringCase(column, pattern)
     comparisons: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
         "=": lambda c, v: c == v,
         "!=": lambda c, v: (c != v) | c.is_(None),
