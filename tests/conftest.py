@@ -23,6 +23,11 @@ LONGEST_FIRST = ("tests/e2e/test_workers.py", "tests/e2e/test_chaos.py", "tests/
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    moved = [path for path in LONGEST_FIRST if not (root / path).is_file()]
+    if moved:  # the order would silently stop working
+        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names files that are not there: {moved}")
+
     def rank(item: pytest.Item) -> int:
         path = item.nodeid.split("::")[0]
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
