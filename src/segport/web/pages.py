@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from segport.clock import as_utc
 from segport.errors import NotAllowed, SegportError
@@ -80,7 +82,10 @@ def error_page(request: Request, status: int, title: str, message: str, hint: st
 
 def _is_page(request: Request) -> bool:
     """Pages answer in HTML; the API (and its documents) in problem details."""
-    path = request.url.path
+    return _is_page_path(request.url.path)
+
+
+def _is_page_path(path: str) -> bool:
     return not (path.startswith("/api/") or path in ("/openapi.json", "/metrics", "/healthz", "/readyz"))
 
 
@@ -158,15 +163,42 @@ def install(app: FastAPI) -> None:
         "form-action 'self'",
     }
 
-    @app.middleware("http")
-    async def add_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        if request.url.path.startswith("/docs") or request.url.path == "/openapi.json":
-            response.headers.update(docs_headers)  # Swagger UI starts itself with an inline script
-        elif _is_page(request):
-            response.headers.update(headers)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    app.add_middleware(SecurityHeaders, pages=headers, docs=docs_headers)
+
+
+class SecurityHeaders:
+    """The security headers on every answer: the pages' policy on pages, the documents' on /docs (Swagger UI
+    starts itself with an inline script), nosniff on all.
+
+    Plain ASGI, adding them to the answer's first message: Starlette's `@app.middleware("http")` would run
+    every request in a task of its own and pass the body through a stream, which cost the API's small answers
+    more than their own work under load (bench/api_load.py)."""
+
+    def __init__(self, app: ASGIApp, pages: dict[str, str], docs: dict[str, str]) -> None:
+        self.app = app
+        self.pages = pages
+        self.docs = docs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith("/docs") or path == "/openapi.json":
+            chosen = self.docs
+        elif _is_page_path(path):
+            chosen = self.pages
+        else:
+            chosen = {}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(chosen)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def json_error(message: str, hint: str | None = None, status: int = 400) -> JSONResponse:
