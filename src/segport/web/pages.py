@@ -39,9 +39,10 @@ def when(moment: datetime | None) -> Markup:
     """A moment as UTC text, which the page's script rewrites in the viewer's own time zone."""
     if moment is None:
         return Markup("—")
-    moment = as_utc(moment)
-    iso = moment.astimezone(UTC).isoformat()
-    return Markup('<time datetime="{}">{}</time>').format(iso, moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    moment = as_utc(moment).astimezone(UTC)
+    # Digits and separators only, so nothing to escape (Markup.format, which escapes, was a fifth of the runs
+    # page's rendering: the page shows 50 of these).
+    return Markup(f'<time datetime="{moment.isoformat()}">{moment:%Y-%m-%d %H:%M} UTC</time>')
 
 
 def number(value: int | float | None) -> str:
