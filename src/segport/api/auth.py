@@ -44,7 +44,7 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def admin_user(user: CurrentUser) -> User:
+async def admin_user(user: CurrentUser) -> User:  # no I/O: on the event loop, no thread hop
     """The caller, when an admin: as a dependency, refused before the body is read (an upload's file)."""
     require(user, "admin")
     return user

@@ -27,6 +27,21 @@ def http_of(request: Request) -> httpx.Client | None:
     return http
 
 
-StoreDep = Annotated[Store, Depends(store_of)]
-SettingsDep = Annotated[Settings, Depends(settings_of)]
-HttpDep = Annotated[httpx.Client | None, Depends(http_of)]
+# As dependencies they are coroutines: FastAPI runs a plain function dependency in its thread pool, and a hop
+# there and back (a tenth of a millisecond, more under load) only to read an attribute is most of a small
+# request's cost. They must never do I/O: they run on the event loop.
+async def _store(request: Request) -> Store:
+    return store_of(request)
+
+
+async def _settings(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def _http(request: Request) -> httpx.Client | None:
+    return http_of(request)
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+HttpDep = Annotated[httpx.Client | None, Depends(_http)]
