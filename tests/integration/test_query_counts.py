@@ -36,11 +36,12 @@ def counted(app: App) -> Iterator[list[str]]:
 
 
 def add_items(app: App, tmp_path: Path, exports: int, runs_each: int) -> None:
-    """Exports (each with its own segment and list) and recorded runs, on top of what is there."""
+    """Exports (each with its own segment, list and connection) and recorded runs, on top of what is there."""
     start = len(app.emulator.world.lists)
     for number in range(start, start + exports):
         create_segment(app.store, name=f"S{number}", rule_text=f"orders >= {number % 5}", actor="t")
-        export = app.add_export(f"E{number}", "CC", [f"S{number}"])
+        app.connect(f"C{number}")
+        export = app.add_export(f"E{number}", f"C{number}", [f"S{number}"])
         with app.store.begin() as db:
             for step in range(runs_each):
                 db.execute(
