@@ -39,14 +39,13 @@ def list_page(
     if len(runs) == RUNS_PER_PAGE:
         kept = {"export": export, "status": chosen, "before": str(runs[-1].id)}
         older = urlencode({key: value for key, value in kept.items() if value})
-    names = [view.name for view in exports.list_exports(store)]
     return render(
         request,
         "runs/list.html",
         session,
         runs=runs,
         statuses=STATUSES,
-        names=names,
+        names=exports.export_names(store),
         export=export,
         status=chosen,
         older=older,
