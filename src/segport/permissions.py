@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from segport.connections.service import ConnectionView, list_connections, show_connection
-from segport.errors import NotAllowed
+from segport.errors import NotAllowed, UnknownName
 from segport.exports.service import ExportView, show_export
 from segport.store import Store
 from segport.users.service import User
@@ -33,6 +33,17 @@ def may_edit(store: Store, user: User, export: ExportView) -> bool:
     """Whether the user manages the export: it is on a connection they may use, or on none (disconnected:
     whoever gives it a connection again may only choose one they may use)."""
     return _manages(user, export, lambda name: can_use(user, show_connection(store, name=name)))
+
+
+def may_edit_named(store: Store, user: User, name: str) -> bool:
+    """may_edit for an export known by name (a run's). Admins manage every export and viewers none, so only a
+    contributor's answer reads the export and its connection; False for a contributor when it is gone."""
+    if user.role in ("admin", "viewer"):
+        return user.role == "admin"
+    try:
+        return may_edit(store, user, show_export(store, name=name))
+    except UnknownName:  # the export is gone (with its runs): nothing to manage
+        return False
 
 
 def edit_rights(store: Store, user: User) -> Callable[[ExportView], bool]:

@@ -246,3 +246,33 @@ def test_a_name_no_route_can_carry_is_reachable_and_renamed_by_its_id(
     assert call(client, "GET", "/api/exports/a-b", None, tokens["admin"]).json()["id"] == ids["export_OnShared"]
     missing = call(client, "GET", "/api/exports/id/424242", None, tokens["admin"])
     assert missing.status_code == 404 and missing.json()["field"] == "export"
+
+
+def test_who_manages_a_run_export_by_name_agrees_with_the_export_rules_and_reads_only_for_contributors(
+    app: App, tmp_path: Path
+) -> None:
+    # The run pages ask by the run's export name; admins and viewers need no read (always, never).
+    from sqlalchemy import event
+
+    from segport.permissions import may_edit, may_edit_named
+
+    app.exports_on_shared_and_private(tmp_path)
+    app.add_export("Disconnected", "Shared", ["Everyone"])
+    exports.disconnect_exports(app.store, names=["Disconnected"], actor="t")
+    people = {role: users.add_user(app.store, name=role, role=role, actor="t") for role in ROLES}
+    statements: list[str] = []
+    event.listen(app.store.engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    for role, user in people.items():
+        for name in ("OnShared", "OnPrivate", "Disconnected", "Gone"):
+            statements.clear()
+            answer = may_edit_named(app.store, user, name)
+            read = len(statements)
+            if name == "Gone":
+                assert answer is (role == "admin"), role
+            else:
+                assert answer is may_edit(app.store, user, exports.show_export(app.store, name=name)), (role, name)
+            assert (read > 0) is (role == "contributor"), (role, name, read)
+    assert [may_edit_named(app.store, people["contributor"], name) for name in ("OnShared", "OnPrivate")] == [
+        True,
+        False,
+    ]

@@ -7,10 +7,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from segport.errors import InvalidInput, UnknownName
+from segport.errors import InvalidInput
 from segport.exports import service as exports
 from segport.exports.normalize import REASONS
-from segport.permissions import may_edit
+from segport.permissions import may_edit_named
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, run_progress, show_run
 from segport.runs.rows import PER_PAGE, RowsPage, rows_page
@@ -53,13 +53,6 @@ def list_page(
     )
 
 
-def _may_manage(store: StoreDep, session: PageSession, export: str) -> bool:
-    try:
-        return may_edit(store, session.user, exports.show_export(store, name=export))
-    except UnknownName:  # the export is gone (with its runs): nothing to manage
-        return False
-
-
 @router.get("/runs/{run_id}")
 def detail_page(
     request: Request,
@@ -72,7 +65,7 @@ def detail_page(
     per: int = PER_PAGE,
 ) -> Response:
     run = show_run(store, run_id=run_id)
-    manage = _may_manage(store, session, run.export)
+    manage = may_edit_named(store, session.user, run.export)
     page, problem = None, None
     if manage and run.rows_not_sent:  # the rows hold email addresses: shown to those who manage the export
         try:
@@ -114,7 +107,7 @@ def rows(run_id: int, session: PageSession, store: StoreDep) -> Response:
     """The rows not sent, with reasons; they hold email addresses, so viewers may not download them."""
     run = show_run(store, run_id=run_id, with_details=False)
     allow(session, "admin", "contributor")
-    if not _may_manage(store, session, run.export):
+    if not may_edit_named(store, session.user, run.export):
         allow(session, "admin")
     headers = {"Content-Disposition": f'attachment; filename="run-{run_id}-rows-not-sent.csv"'}
     return StreamingResponse(rows_csv(store, run_id=run_id), media_type="text/csv", headers=headers)
@@ -123,7 +116,7 @@ def rows(run_id: int, session: PageSession, store: StoreDep) -> Response:
 @router.post("/runs/{run_id}/cancel")
 def cancel(run_id: int, posted: Post, store: StoreDep) -> Response:
     run = show_run(store, run_id=run_id, with_details=False)
-    if not _may_manage(store, posted.session, run.export):
+    if not may_edit_named(store, posted.session.user, run.export):
         allow(posted.session, "admin")
     outcome = queue.cancel(store, run_id=run_id, actor=posted.session.user.name)
     text = {
