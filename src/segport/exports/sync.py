@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from segport.exports.normalize import SKIPPED
 from segport.store import Store
-from segport.store.bulk import large_page_cache, row_writer
+from segport.store.bulk import append_beside_a_reader, large_page_cache
 from segport.store.tables import (
     UNCERTAIN_BATCH,
     pending_removals,
@@ -75,13 +75,12 @@ _SENT = Table("run_sent", MetaData(), *(Column(name, run_sent.c[name].type) for 
 def record_sent(db: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """The members of a batch about to be sent: tuples in SENT_COLUMNS order.
 
-    A million of these are written by a full run, so they go through the driver (COPY on PostgreSQL,
-    executemany on SQLite): through SQLAlchemy's per-row dict handling they cost about a third of the run.
+    A million of these are written by a full run, so they go through the driver (COPY on PostgreSQL, one
+    statement per batch on SQLite): through SQLAlchemy's per-row dict handling they cost about a third of the
+    run. They are written by the sending pipeline's thread while the run's reading thread works (see
+    bulk.append_beside_a_reader).
     """
-    if not rows:
-        return
-    with row_writer(db, _SENT) as write:
-        write(rows)
+    append_beside_a_reader(db, _SENT, rows)
 
 
 def forget_batches(db: Connection, run_id: int, numbers: Sequence[int]) -> None:
