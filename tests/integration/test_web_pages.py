@@ -6,6 +6,7 @@ permissions over real HTTP, faster and exhaustively.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -181,6 +182,40 @@ def test_forms_need_the_session_csrf_token(site: tuple[str, dict[str, int]]) -> 
         # The run queued by the fixture is still the only one: nothing was queued above.
         runs_page = admin.get("/runs?export=OnShared").text
         assert runs_page.count('href="/runs/') == 1
+
+
+def test_an_unexpected_error_answers_a_page_or_problem_details_with_the_headers_and_logs_the_traceback(
+    app: App, site: tuple[str, dict[str, int]], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from segport.api.routes import runs as run_routes
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the disk said no: private detail")
+
+    monkeypatch.setattr(runs, "list_runs", broken)  # the runs page's
+    monkeypatch.setattr(run_routes, "list_runs", broken)  # the API's
+    token = users.issue_token(app.store, name="admin", label="t", actor="t")[1]
+    base, _ = site
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addHandler(caplog.handler)
+    try:
+        with signed_in(base, "viewer") as browser:
+            page = browser.get("/runs")
+        answer = httpx.get(f"{base}/api/runs", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        server_log.removeHandler(caplog.handler)
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "Unexpected error" in page.text and "Try again" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert answer.status_code == 500 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["title"] == "Unexpected error" and answer.json()["hint"].startswith("Try again")
+    for told in (page, answer):
+        assert told.headers["x-content-type-options"] == "nosniff"
+        assert "private detail" not in told.text and "Traceback" not in told.text
+    # Each failure's traceback is in the server's log (a record may reach caplog twice: its handler on the
+    # server's logger, and the root's where that logger passes records on).
+    logged = {id(record): record for record in caplog.records if record.exc_info}.values()
+    assert len(logged) == 2 and all("private detail" in str(record.exc_info[1]) for record in logged)  # type: ignore[index]
 
 
 def test_sessions_are_http_only_same_site_and_end(app: App, site: tuple[str, dict[str, int]]) -> None:

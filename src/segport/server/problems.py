@@ -91,6 +91,19 @@ async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), str(exc.detail))
 
 
+UNEXPECTED = (
+    "Unexpected error",
+    "segport met an error it did not expect while answering this request.",
+    "Try again. If it happens again, the server's log has the details (logged at the time of this request).",
+)
+
+
+async def unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+    """Any other exception: problem details without the traceback (which the server logs)."""
+    title, detail, hint = UNEXPECTED
+    return problem(500, title, detail, hint=hint)
+
+
 def describe(app: FastAPI) -> None:
     """The OpenAPI document says what a refusal looks like: every /api operation answers 4XX and 5XX with
     problem details (application/problem+json), in place of FastAPI's own 422 shape, which segport never

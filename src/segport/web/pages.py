@@ -166,10 +166,32 @@ def install(app: FastAPI) -> None:
 
     app.add_middleware(SecurityHeaders, pages=headers, docs=docs_headers)
 
+    # Starlette answers any other exception from its outermost layer, outside SecurityHeaders, so this handler
+    # adds the headers itself. The page reads no session: the store may be what failed.
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        response: Response
+        if _is_page(request):
+            title, detail, hint = problems.UNEXPECTED
+            response = render(request, "error.html", None, status_code=500, title=title, message=detail, hint=hint)
+        else:
+            response = await problems.unexpected(request, exc)
+        response.headers.update(_headers_for(request.url.path, headers, docs_headers))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _headers_for(path: str, pages: dict[str, str], docs: dict[str, str]) -> dict[str, str]:
+    """The policy headers of an answer at `path`: the documents' (Swagger UI starts itself with an inline
+    script), the pages', or none (the API; nosniff goes on every answer)."""
+    if path.startswith("/docs") or path == "/openapi.json":
+        return docs
+    return pages if _is_page_path(path) else {}
+
 
 class SecurityHeaders:
-    """The security headers on every answer: the pages' policy on pages, the documents' on /docs (Swagger UI
-    starts itself with an inline script), nosniff on all.
+    """The security headers on every answer (see _headers_for), and nosniff on all.
 
     Plain ASGI, adding them to the answer's first message: Starlette's `@app.middleware("http")` would run
     every request in a task of its own and pass the body through a stream, which cost the API's small answers
@@ -184,13 +206,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        if path.startswith("/docs") or path == "/openapi.json":
-            chosen = self.docs
-        elif _is_page_path(path):
-            chosen = self.pages
-        else:
-            chosen = {}
+        chosen = _headers_for(scope["path"], self.pages, self.docs)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
