@@ -1,4 +1,8 @@
+import re
+
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from segport.exports.normalize import (
     EMAIL_TOO_LONG,
@@ -57,3 +61,31 @@ def test_control_characters_in_a_name_are_taken_out_and_counted(raw: str) -> Non
     name, cut, cleaned = clean_name(raw)
     assert cleaned and not cut
     assert name == "Ann Marie"
+
+
+def _clean_name_as_specified(text: str) -> tuple[str | None, bool, bool]:
+    """The rule, the slow way for every name: control characters to spaces, runs of blanks to one, cut to 50."""
+    cleaned = re.search(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]", text)
+    name = " ".join(
+        re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]", " ", text).split()
+    )
+    if not name:
+        return None, False, cleaned is not None
+    if len(name) > 50:
+        return name[:50].rstrip(), True, cleaned is not None
+    return name, False, cleaned is not None
+
+
+@given(
+    st.text()
+    | st.text(alphabet=" ab", max_size=8)  # printable: spaces doubled, leading, trailing
+    | st.text(alphabet=" \t\n\u00a0\u2028\u3000\u200bab", max_size=60)
+    | st.text(min_size=45, max_size=70)
+)
+@example("a  b")
+@example(" a")
+@example("a ")
+@example("a" * 49 + " b")  # cut before a space: the space goes too
+def test_a_name_comes_out_as_the_rule_says_whichever_way_it_is_cleaned(text: str) -> None:
+    # clean_name gives most names back at once; whatever the name, the answer is the rule's.
+    assert clean_name(text) == _clean_name_as_specified(text)
