@@ -75,9 +75,9 @@ _SENT = Table("run_sent", MetaData(), *(Column(name, run_sent.c[name].type) for 
 def record_sent(db: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """The members of a batch about to be sent: tuples in SENT_COLUMNS order.
 
-    A million of these are written by a full run, so they go through the driver (COPY on PostgreSQL, one
-    statement per batch on SQLite): through SQLAlchemy's per-row dict handling they cost about a third of the
-    run. They are written by the sending pipeline's thread while the run's reading thread works (see
+    A million of these are written by a full run, so they go through the driver (COPY on PostgreSQL, a
+    thousand rows per statement on SQLite): through SQLAlchemy's per-row dict handling they cost about a third
+    of the run. They are written by the sending pipeline's thread while the run's reading thread works (see
     bulk.append_beside_a_reader).
     """
     append_beside_a_reader(db, _SENT, rows)

@@ -1,8 +1,9 @@
 """Writing many rows into one table the fastest way each store has, inside the caller's transaction.
 
-PostgreSQL gets one COPY; SQLite one prepared INSERT run over each chunk by the driver. Both skip SQLAlchemy's
-per-row parameter handling (a dict per row, parameters built per statement), which costs more than the
-database itself for a profile import or a run's million sent members. Values must still be stored exactly as
+PostgreSQL gets one COPY; SQLite one prepared INSERT run over each chunk by the driver (or, from a thread
+working beside another, an INSERT over a JSON array of a thousand rows: append_beside_a_reader). All skip
+SQLAlchemy's per-row parameter handling (a dict per row, parameters built per statement), which costs more
+than the database itself for a profile import or a run's million sent members. Values must still be stored exactly as
 SQLAlchemy stores them: callers apply each column type's own bind processor (`bind_processors`: SQLite's date
 and time formats, booleans as 0/1) as they build a row.
 """
