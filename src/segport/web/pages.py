@@ -175,8 +175,7 @@ def install(app: FastAPI) -> None:
             response = render(request, "error.html", None, status_code=500, title=title, message=detail, hint=hint)
         else:
             response = await problems.unexpected(request, exc)
-        response.headers.update(_headers_for(request.url.path, headers, docs_headers))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        _secure(response.headers, _headers_for(request.url.path, headers, docs_headers))
         return response
 
     app.add_exception_handler(Exception, unexpected)
@@ -188,6 +187,11 @@ def _headers_for(path: str, pages: dict[str, str], docs: dict[str, str]) -> dict
     if path.startswith("/docs") or path == "/openapi.json":
         return docs
     return pages if _is_page_path(path) else {}
+
+
+def _secure(headers: MutableHeaders, policy: dict[str, str]) -> None:
+    headers.update(policy)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
 
 
 class SecurityHeaders:
@@ -210,9 +214,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.update(chosen)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
+                _secure(MutableHeaders(scope=message), chosen)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
