@@ -247,6 +247,22 @@ def test_a_file_broken_after_a_changed_type_is_refused_and_the_previous_profiles
     assert "profiles_loading" not in inspect(app.store.engine).get_table_names()
 
 
+def test_a_refused_duplicate_key_leaves_nothing_behind_and_the_fixed_file_loads(app: App, tmp_path: Path) -> None:
+    """The unique index finds the duplicate; its failure is undone alone, so the duplicate can still be named
+    (PostgreSQL refuses every later statement of a failed transaction), and a retry reuses the index's name."""
+    import_profiles(app.store, write(tmp_path / "first.csv", "id,email\n7,kept@x.io\n8,b@x.io\n"), key="id", actor="t")
+    bad = write(tmp_path / "bad.csv", "id,email\n7,a@x.io\n8,b@x.io\n8,c@x.io\n9,d@x.io\n8,e@x.io\n")
+    with pytest.raises(InvalidInput, match="the key '8' appears 3 times in column 'id'"):
+        import_profiles(app.store, bad, key="id", actor="t")
+    assert rows(app) == [("7", "kept@x.io"), ("8", "b@x.io")]
+    fixed = import_profiles(
+        app.store, write(tmp_path / "fixed.csv", "id,email\n7,a@x.io\n8,c@x.io\n"), key="id", actor="t"
+    )
+    assert fixed.rows == 2 and rows(app) == [("7", "a@x.io"), ("8", "c@x.io")]
+    indexes = inspect(app.store.engine).get_indexes("profiles")
+    assert [(index["column_names"], bool(index["unique"])) for index in indexes] == [(["id"], True)]
+
+
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
     """Rows loaded 3 at a time, so a short file spans many chunks."""
