@@ -63,6 +63,11 @@ def test_a_csv_with_bom_loads_with_typed_fields(app: App, tmp_path: Path) -> Non
         ("id,email\n1,a@x.io\n2,b@x.io,extra\n", "line 3: 3 fields where the header has 2"),
         ("id,email\n1,a@x.io\n1,b@x.io\n", "the key '1' appears 2 times"),
         ("id,email\n1,a@x.io\n,b@x.io\n", "row 2 has no value in the key column 'id'"),
+        # One past the longest key kept, counted in characters (505 bytes here), on every store alike.
+        (
+            f"id,email\n1,a@x.io\n{'k' * 400}\u00e9\u00e9\u00e9\u00e9{'k' * 97},b@x.io\n",
+            "row 2: the key in column 'id' has 501 characters",
+        ),
         ("", "is empty"),
         ("id,E mail,e-mail\n1,a,b\n", "both become the field 'e_mail'"),
     ],
@@ -245,6 +250,23 @@ def test_a_file_broken_after_a_changed_type_is_refused_and_the_previous_profiles
         import_profiles(app.store, write(tmp_path / "bad.csv", "\n".join(lines) + "\n"), key="id", actor="t")
     assert rows(app) == [("7", "kept@x.io")]
     assert "profiles_loading" not in inspect(app.store.engine).get_table_names()
+
+
+def test_the_longest_key_allowed_fits_every_store_index_and_a_longer_one_is_refused_by_row(
+    app: App, tmp_path: Path
+) -> None:
+    """500 characters of four UTF-8 bytes each still fit PostgreSQL's index entry (2,704 bytes at most); a
+    9,000-character key was refused by PostgreSQL itself as "ProgramLimitExceeded", naming neither row nor fix."""
+    longest = "\U0001f600" * importer.MAX_KEY_LENGTH
+    loaded = import_profiles(
+        app.store, write(tmp_path / "ok.csv", f"id,email\n{longest},a@x.io\n"), key="id", actor="t"
+    )
+    assert loaded.rows == 1 and rows(app) == [(longest, "a@x.io")]
+    content = f"id,email\n7,b@x.io\n{'x' * 9_000},c@x.io\n"
+    with pytest.raises(InvalidInput, match="row 2: the key in column 'id' has 9,000 characters") as refused:
+        import_profiles(app.store, write(tmp_path / "long.csv", content), key="id", actor="t")
+    assert refused.value.field == "key"
+    assert rows(app) == [(longest, "a@x.io")]
 
 
 def test_a_refused_duplicate_key_leaves_nothing_behind_and_the_fixed_file_loads(app: App, tmp_path: Path) -> None:

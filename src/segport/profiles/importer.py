@@ -34,6 +34,9 @@ from segport.wording import a
 LOADING_TABLE = "profiles_loading"
 INSERT_CHUNK = 5_000
 SAMPLE_ROWS = 10_000  # the rows a CSV file's types are guessed from before loading starts
+# Keys are indexed wherever they are kept (the profiles, every export's sync state), and PostgreSQL's index
+# entries hold at most 2,704 bytes: 500 characters fit in any UTF-8, and no customer id comes near.
+MAX_KEY_LENGTH = 500
 # Per column: the distinct short values (up to 64 characters) whose converted form is kept.
 REMEMBERED_VALUES = 4_096
 
@@ -323,13 +326,22 @@ def _cycle_collection_paused() -> Iterator[None]:
 
 
 def _keys(column: Sequence[Any], key: Field, file_name: str, first: int) -> list[str]:
-    """A chunk's keys as text; refused at the first empty one (`first` is the chunk's first row number)."""
+    """A chunk's keys as text; refused at the first empty or overlong one (`first` is the chunk's first row
+    number)."""
     keys = None if None in column else list(map(str, column))
     if keys is None or not all(map(str.strip, keys)):
         offset = next(index for index, value in enumerate(column) if value is None or not str(value).strip())
         raise InvalidInput(
             f"{file_name}: row {first + offset} has no value in the key column {key.source_name!r}.",
             hint="Every profile needs a key; fill it in or drop the row.",
+        )
+    if max(map(len, keys)) > MAX_KEY_LENGTH:
+        offset = next(index for index, value in enumerate(keys) if len(value) > MAX_KEY_LENGTH)
+        raise InvalidInput(
+            f"{file_name}: row {first + offset}: the key in column {key.source_name!r} has "
+            f"{len(keys[offset]):,} characters; segport keeps keys of up to {MAX_KEY_LENGTH}.",
+            hint="Is that the column that identifies a customer? Choose another key column, or shorten the keys.",
+            field="key",
         )
     return keys
 
