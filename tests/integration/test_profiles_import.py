@@ -269,6 +269,24 @@ def test_the_longest_key_allowed_fits_every_store_index_and_a_longer_one_is_refu
     assert rows(app) == [(longest, "a@x.io")]
 
 
+def test_a_header_too_long_for_the_store_is_refused_naming_it(app: App, tmp_path: Path) -> None:
+    """PostgreSQL cuts names to 63 bytes: two long headers alike in their first 63 clashed ("DuplicateColumn")."""
+    import_profiles(app.store, write(tmp_path / "first.csv", "id,email\n7,kept@x.io\n"), key="id", actor="t")
+    fits, too_long = "B" * 63, "A" * 63 + "x"
+    content = f"id,{fits},{too_long},{'A' * 63}y\n1,p,q,r\n"
+    if app.store.engine.dialect.name == "sqlite":  # SQLite keeps names of any length (SQLAlchemy stops at 9,999)
+        assert import_profiles(app.store, write(tmp_path / "long.csv", content), key="id", actor="t").rows == 1
+        with pytest.raises(InvalidInput, match="the field 'a{60}\\.\\.\\.a{19}z', 10,000 characters long") as refused:
+            import_profiles(app.store, write(tmp_path / "huge.csv", f"id,{'A' * 9_999}z\n1,p\n"), key="id", actor="t")
+        assert len(refused.value.message) < 300  # the name's middle left out
+        return
+    with pytest.raises(InvalidInput, match=f"the column '{too_long}' becomes the field '{too_long.lower()}', 64 "):
+        import_profiles(app.store, write(tmp_path / "long.csv", content), key="id", actor="t")
+    assert rows(app) == [("7", "kept@x.io")]
+    path = write(tmp_path / "fits.csv", f"id,{fits}\n1,p\n")
+    assert import_profiles(app.store, path, key="id", actor="t").fields[1].name == fits.lower()
+
+
 def test_a_refused_duplicate_key_leaves_nothing_behind_and_the_fixed_file_loads(app: App, tmp_path: Path) -> None:
     """The unique index finds the duplicate; its failure is undone alone, so the duplicate can still be named
     (PostgreSQL refuses every later statement of a failed transaction), and a retry reuses the index's name."""

@@ -240,6 +240,7 @@ def _load(
     in its column (dates, flags, counts, countries, empty cells) is a dictionary look-up made in C, so only the
     values new to the column run Python code.
     """
+    _check_name_lengths(fields, connection.dialect.max_identifier_length, rows.path.name)
     connection.execute(text(f'DROP TABLE IF EXISTS "{LOADING_TABLE}"'))
     table = build_table(LOADING_TABLE, fields)
     table.create(connection)
@@ -305,6 +306,23 @@ def _index_keys(connection: Connection, table: Table, key: Field, file_name: str
             hint="Profiles are one row per customer: make the key unique, or choose another key column.",
             field="key",
         ) from None
+
+
+def _check_name_lengths(fields: list[Field], longest: int, file_name: str) -> None:
+    """Each field is a column of the store's table: PostgreSQL cuts a longer name to its 63 bytes (two long
+    headers alike in their first 63 then clash, and it refused the file as "DuplicateColumn")."""
+    for field in fields:
+        if len(field.name) > longest:  # field names are ASCII: characters are bytes
+            raise InvalidInput(
+                f"{file_name}: the column {_shown(field.source_name)} becomes the field {_shown(field.name)}, "
+                f"{len(field.name):,} characters long; this store keeps field names of up to {longest:,}.",
+                hint="Shorten the column's name in the file's header line, then import again.",
+            )
+
+
+def _shown(name: str) -> str:
+    """A name quoted in a message, its middle left out when it would not fit a line."""
+    return repr(name) if len(name) <= 100 else repr(f"{name[:60]}...{name[-20:]}")
 
 
 @contextmanager
