@@ -8,6 +8,9 @@ from segport.constant_contact.addresses import MAX_IMPORT_EMAIL, is_valid_addres
 
 MAX_EMAIL = MAX_IMPORT_EMAIL  # contacts_json_import's cap on `email`
 MAX_NAME = 50
+# The most of an unusable address a run's rows keep: enough to find it in the profiles, and short enough for
+# any index it lands in (PostgreSQL refused a 9,000-character one in the skipped members' index: the run failed).
+MAX_SHOWN_EMAIL = 320
 # Control and invisible format characters (a NUL, a tab, a line break, a zero-width space) in a name.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
 
@@ -53,6 +56,11 @@ def normalize_email(raw: object) -> tuple[str, str | None]:
     if not is_valid_address(email):
         return email, INVALID_EMAIL
     return email, None
+
+
+def shown_email(email: str) -> str:
+    """An address as a run's rows keep it: an unusable one longer than MAX_SHOWN_EMAIL is cut, marked so."""
+    return email if len(email) <= MAX_SHOWN_EMAIL else f"{email[: MAX_SHOWN_EMAIL - 1]}\u2026"
 
 
 def clean_name(raw: object) -> tuple[str | None, bool, bool]:
