@@ -353,7 +353,7 @@ def _keys(column: Sequence[Any], key: Field, file_name: str, first: int) -> list
             f"{file_name}: row {first + offset} has no value in the key column {key.source_name!r}.",
             hint="Every profile needs a key; fill it in or drop the row.",
         )
-    if max(map(len, keys)) > MAX_KEY_LENGTH:
+    if max(map(len, keys), default=0) > MAX_KEY_LENGTH:
         offset = next(index for index, value in enumerate(keys) if len(value) > MAX_KEY_LENGTH)
         raise InvalidInput(
             f"{file_name}: row {first + offset}: the key in column {key.source_name!r} has "
