@@ -268,6 +268,25 @@ def test_a_mirror_run_resumed_in_the_middle_of_its_removals_keeps_its_approval_a
     assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
 
 
+def test_a_run_that_died_before_recording_its_temporary_list_finds_it_again_by_name(quick: App, tmp_path: Path) -> None:
+    """The first attempt does not look for the temporary list (none can exist yet); a resumed one must."""
+    world = ExportWorld(quick, tmp_path, mode="mirror")
+    assert world.run().status == "Successful"
+    world.narrow(81)
+    searches, creations = quick.emulator.request_count("getLists"), quick.emulator.request_count("createList")
+    crash_at("holding-list-unrecorded")
+    with pytest.raises(Crash):
+        world.run()
+    assert quick.emulator.request_count("getLists") == searches  # the first attempt created without looking
+    assert "segport removal run 2" in _list_names(quick)
+    failpoints.set_action(None)
+    resumed = world.run()
+    assert resumed.status == "Successful", resumed.message
+    assert quick.emulator.request_count("createList") - creations == 1  # found by its name, not made again
+    assert world.listed() == world.expected()
+    assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
+
+
 def test_a_temporary_removal_list_left_by_a_failed_run_is_deleted_by_the_next(quick: App, tmp_path: Path) -> None:
     world = ExportWorld(quick, tmp_path, mode="mirror")
     assert world.run().status == "Successful"

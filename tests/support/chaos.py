@@ -54,7 +54,16 @@ from segport.store import Store, open_store
 from segport.store.tables import run_batches, runs, sync_state
 
 # Where a run may die: names of segport.failpoints.point calls.
-KILL_POINTS = ("prepared", "sending", "sent", "checkpointed", "holding-list-created", "holding-list-filled", "removed")
+KILL_POINTS = (
+    "prepared",
+    "sending",
+    "sent",
+    "checkpointed",
+    "holding-list-unrecorded",
+    "holding-list-created",
+    "holding-list-filled",
+    "removed",
+)
 RECOVERY_ATTEMPTS = 8
 
 

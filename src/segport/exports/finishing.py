@@ -35,7 +35,9 @@ def remove_leavers(ctx: RunContext, plan: Plan, leaving: list[Leaver] | None) ->
     kept = mirror.still_used(store, plan.source, export, plan.rules, [candidate.email for candidate in candidates])
     removing = decisions.removals(candidates, kept)
     row = record.read()
-    if removing and row["removal_planned"] is None:
+    # Planned before the temporary list is made: unplanned, no attempt of this run can have made one.
+    first_attempt = row["removal_planned"] is None
+    if removing and first_attempt:
         size = row["list_size_before"]
         if size is None:
             size = ctx.client.get_list(export.list_id).membership_count or 0
@@ -44,7 +46,7 @@ def remove_leavers(ctx: RunContext, plan: Plan, leaving: list[Leaver] | None) ->
             len(removing), size, ctx.settings.mirror_max_removal_share, bool(row["allow_mass_removal"]), export.name
         )
         record.report(removal_planned=len(removing))
-    mirror.remove_from_list(ctx, [removal.email for removal in removing])
+    mirror.remove_from_list(ctx, [removal.email for removal in removing], first_attempt=first_attempt)
     with record.transaction() as db:
         sync.forget(db, export.id, [leaver.key for leaver in leaving])
         sync.clear_pending_removals(db, export.id, [candidate.email for candidate in candidates if not candidate.left])

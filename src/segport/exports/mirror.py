@@ -135,10 +135,13 @@ def holding_list_name(run_id: int) -> str:
     return f"segport removal run {run_id}"
 
 
-def remove_from_list(ctx: RunContext, emails: Sequence[str]) -> None:
+def remove_from_list(ctx: RunContext, emails: Sequence[str], *, first_attempt: bool = False) -> None:
     """Take `emails` off the export's list: a temporary list holds them (created, or found again by its name, and
     recorded on the run), ONE removal takes every member of that list off the target, then the temporary list is
-    deleted (its contacts stay in the account). Every step may be done again after a crash without harm."""
+    deleted (its contacts stay in the account). Every step may be done again after a crash without harm.
+
+    `first_attempt`: no earlier attempt of the run got this far (the removal was planned only now), so none can
+    have created the temporary list and died before recording it: the account's lists are not searched for it."""
     if not emails:
         return
     client = ctx.client
@@ -147,8 +150,9 @@ def remove_from_list(ctx: RunContext, emails: Sequence[str]) -> None:
         holding = None  # deleted by the attempt that died before recording it
     if holding is None:
         name = holding_list_name(ctx.run_id)
-        found = client.find_list_by_name(name)
+        found = None if first_attempt else client.find_list_by_name(name)
         holding = found.list_id if found is not None and found.deleted_at is None else client.create_list(name).list_id
+        failpoints.point("holding-list-unrecorded")
         ctx.record.report(removal_list_id=holding)
         failpoints.point("holding-list-created")
     imports = [
