@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Fernet key (32 url-safe base64 bytes) for tokens and secrets at rest; unset: a key file in `home`.
     secret_key: SecretStr | None = None
-    # Who is acting, recorded on consents, runs and changes made from the CLI (default: the OS user).
-    user: str | None = None
+    # Who is acting, recorded on consents, runs and changes made from the CLI (default: the OS user). At most
+    # as long as a user's name: it is kept beside what it did (PostgreSQL refused a longer one at the write).
+    user: str | None = Field(default=None, max_length=255)
 
     # Where Constant Contact lives. Point both at an emulator (`segport emulator`) or at the real API.
     cc_api_base: str = CONSTANT_CONTACT_API_BASE

@@ -57,6 +57,22 @@ def test_roles_are_checked_and_the_last_admin_stays(app: App) -> None:
         users.show_user(app.store, name="cy")
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        # PostgreSQL refused it at the insert: "The database refused an operation (StringDataRightTruncation)".
+        ("u" * 256, "at most 255 characters"),
+        ("ops/ada", "cannot hold '/'"),  # the API's addresses name users
+        ("ada\nroot", "control characters"),
+    ],
+)
+def test_a_user_name_too_long_or_unfit_for_an_address_is_refused_with_the_fix(app: App, name: str, says: str) -> None:
+    with pytest.raises(InvalidInput, match=says) as refused:
+        users.add_user(app.store, name=name, role="viewer", actor="t")
+    assert refused.value.field == "name"
+    assert users.add_user(app.store, name="u" * 255, role="viewer", actor="t").name == "u" * 255
+
+
 def test_a_password_hashed_at_a_lower_cost_signs_in_and_is_hashed_again_at_the_current_cost(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,7 @@ from segport import audit
 from segport.clock import as_utc
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.store import Store
+from segport.store.lookup import checked_name
 from segport.store.tables import api_tokens, users, web_sessions
 from segport.users.passwords import check_strength, hash_password, verify_password, weaker_than_now
 
@@ -66,6 +67,9 @@ def add_user(store: Store, *, name: str, role: str, actor: str, password: str | 
     name = name.strip()
     if not name:
         raise InvalidInput("A user needs a name.", hint="Give the user a name, e.g. alice.", field="name")
+    # At most 255 characters (PostgreSQL refused a longer one at the insert), no '/' (the API's addresses name
+    # users), no control characters (terminals show them).
+    name = checked_name(name, kind="user")
     _check_role(role)
     if password is not None:
         check_strength(password)
