@@ -73,6 +73,17 @@ def test_a_user_name_too_long_or_unfit_for_an_address_is_refused_with_the_fix(ap
     assert users.add_user(app.store, name="u" * 255, role="viewer", actor="t").name == "u" * 255
 
 
+def test_a_token_label_too_long_is_refused_and_a_blank_one_is_named_token(app: App) -> None:
+    """The API's model limits the label; the CLI's did not, and PostgreSQL refused 300 characters at the insert."""
+    users.add_user(app.store, name="bob", role="viewer", actor="t")
+    with pytest.raises(InvalidInput, match="at most 255 characters") as refused:
+        users.issue_token(app.store, name="bob", label="l" * 256, actor="t")
+    assert refused.value.field == "label"
+    assert users.list_tokens(app.store, name="bob") == []
+    assert users.issue_token(app.store, name="bob", label="  ", actor="t")[0].label == "token"
+    assert users.issue_token(app.store, name="bob", label="l" * 255, actor="t")[0].label == "l" * 255
+
+
 def test_a_password_hashed_at_a_lower_cost_signs_in_and_is_hashed_again_at_the_current_cost(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,7 @@ from segport import audit
 from segport.clock import as_utc
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.store import Store
-from segport.store.lookup import checked_name
+from segport.store.lookup import MAX_NAME, checked_name
 from segport.store.tables import api_tokens, users, web_sessions
 from segport.users.passwords import check_strength, hash_password, verify_password, weaker_than_now
 
@@ -163,15 +163,20 @@ def _decoy_hash() -> str:
 
 def issue_token(store: Store, *, name: str, label: str, actor: str) -> tuple[Token, str]:
     """A new token for the user: (its record, the token itself, which is not stored and not shown again)."""
+    label = label.strip() or "token"
+    if len(label) > MAX_NAME:  # PostgreSQL refused a longer one at the insert (StringDataRightTruncation)
+        raise InvalidInput(
+            f"A token's label has at most {MAX_NAME} characters.", hint="Choose a shorter label.", field="label"
+        )
     user = show_user(store, name=name)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with store.begin() as db:
         token_id = db.execute(
-            insert(api_tokens).values(user_id=user.id, digest=digest(plain), label=label or "token", created_at=now)
+            insert(api_tokens).values(user_id=user.id, digest=digest(plain), label=label, created_at=now)
         ).inserted_primary_key[0]  # type: ignore[index]
         audit.record(db, actor, "token.issued", name, token_id=token_id, label=label)
-    return Token(int(token_id), name, label or "token", now, None, None), plain
+    return Token(int(token_id), name, label, now, None, None), plain
 
 
 def list_tokens(store: Store, *, name: str | None = None) -> list[Token]:
