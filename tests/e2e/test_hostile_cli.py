@@ -202,3 +202,29 @@ def test_help_and_version_answer_without_settings_being_right(tmp_path: Path, fl
         *([flag] if flag == "--help" else ["version"]),
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr
+
+
+def test_a_store_that_lost_a_table_is_one_line_with_its_report_in_the_configured_home(tmp_path: Path) -> None:
+    """An unexpected database error: the report goes to the home the settings file names (not SEGPORT_HOME's
+    default), and a command that runs no export is not told about resuming one."""
+    import sqlite3
+
+    home = tmp_path / "configured"
+    settings_file = tmp_path / "segport.toml"
+    settings_file.write_text(f'home = "{home}"\n', encoding="utf-8")
+    env = environment(tmp_path / "unused", "http://127.0.0.1:9")
+    del env["SEGPORT_HOME"]
+    env["HOME"] = str(tmp_path / "user")
+    segport(env, "--config", str(settings_file), "segments", "list")  # creates and migrates the store
+    with sqlite3.connect(home / "segport.db") as db:
+        db.execute("DROP TABLE audit")
+    profiles = tmp_path / "profiles.csv"
+    profiles.write_text("Customer ID,Email\n1,a@x.io\n", encoding="utf-8")
+    done = segport(env, "--config", str(settings_file), "profiles", "import", str(profiles), "--key", "Customer ID",
+                   check=False)  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and lines[0] == "The database refused an operation (OperationalError).", done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "exports run" not in done.stderr
+    reports = list((home / "errors").iterdir())
+    assert len(reports) == 1 and str(reports[0]) in done.stderr and "no such table" in reports[0].read_text()
+    assert not (tmp_path / "user" / ".segport").exists()

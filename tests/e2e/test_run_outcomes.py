@@ -94,6 +94,17 @@ def test_a_database_held_by_another_process_is_one_clear_line_and_the_run_resume
         assert len(members) == len({member["email"].lower() for member in members})
         planned = segport(env, "exports", "run", "E", "--dry-run").stdout
         assert "would add 0 | would update 0" in planned
+        # Another command held up the same way says so without the run's hint: it left nothing to resume.
+        holder = sqlite3.connect(database, timeout=30, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            refused = segport(env, "segments", "create", "Later", "customer_id is not empty", check=False)
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        assert refused.returncode == 1 and refused.stderr.startswith("The database is busy"), refused.stderr
+        assert "exports run" not in refused.stderr and "Traceback" not in refused.stderr
+        assert "Later" not in segport(env, "segments", "list").stdout
 
 
 def _checkpoints(database: Path) -> int:

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from segport import __version__
 from segport.cli.commands import LazyGroup
-from segport.cli.common import Context, console, context, errors
+from segport.cli.common import Context, console, context, errors, failing
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
 
 app = typer.Typer(
@@ -90,7 +90,8 @@ def main() -> None:
     except SegportError as exc:
         _fail(exc, 1)
     except typer.Abort:
-        errors.print("Aborted. An interrupted export run resumes where it stopped: segport exports run NAME")
+        resume = " An interrupted export run resumes where it stopped: segport exports run NAME" if failing.runs else ""
+        errors.print(f"Aborted.{resume}")
         sys.exit(130)
     except typer.Exit as exc:  # --version, or a command that chose its exit code
         sys.exit(exc.exit_code)
@@ -114,9 +115,9 @@ def _unexpected(exc: Exception) -> None:
     # Only a command that opened the store can fail in the database, and then SQLAlchemy is imported.
     database = sys.modules.get("sqlalchemy.exc")
     if database is not None and isinstance(exc, database.SQLAlchemyError):
-        message, hint = failures.database_trouble(exc)
+        message, hint = failures.database_trouble(exc, runs=failing.runs, home=failing.home)
         _fail(SegportError(message, hint=hint), 1)
-    report = failures.write_report(exc)
+    report = failures.write_report(exc, failing.home)
     _fail(SegportError(f"segport failed unexpectedly ({type(exc).__name__}).", hint=f"The report is in {report}."), 1)
 
 

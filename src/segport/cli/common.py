@@ -22,6 +22,18 @@ errors = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty()
 
 
 @dataclass
+class Failing:
+    """What the answer to a failed command may say, learned as the command goes (main() sees the failure after
+    click has let go of the command's context)."""
+
+    runs: bool = False  # the command runs exports (set by them), so an interrupted run may be left to resume
+    home: Path | None = None  # the settings' data folder, once they are read: error reports go there
+
+
+failing = Failing()
+
+
+@dataclass
 class Context:
     config_file: Path | None = None  # segport --config FILE; else SEGPORT_CONFIG names it, if anything does
     _settings: Settings | None = None
@@ -33,6 +45,7 @@ class Context:
             from segport.config import load_settings
 
             self._settings = load_settings(config_file=self.config_file)
+            failing.home = self._settings.home
         return self._settings
 
     @property

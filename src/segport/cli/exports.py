@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from segport.cli.common import Json, console, context, print_json, shown, when
+from segport.cli.common import Json, console, context, failing, print_json, shown, when
 from segport.cli.runs import exit_code, print_run
 from segport.cli.scheduling import Days, Times, Zone, schedule_from
 from segport.errors import InvalidInput
@@ -334,6 +334,8 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from segport.exports import launch
+
+    failing.runs = True
 
     with Progress(
         TextColumn("{task.description}"),

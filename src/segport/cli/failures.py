@@ -16,20 +16,25 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 RESUME = "An interrupted export run resumes where it stopped: segport exports run NAME."
 
 
-def database_trouble(exc: SQLAlchemyError) -> tuple[str, str]:
-    """(message, hint) for a database that could not be used, read from the driver's own message."""
+def database_trouble(exc: SQLAlchemyError, *, runs: bool = False, home: Path | None = None) -> tuple[str, str]:
+    """(message, hint) for a database that could not be used, read from the driver's own message.
+
+    `runs`: the command was running exports, so a run may be left to resume (any other command's failed
+    transaction left nothing behind, and the resume hint would only mislead). `home`: the settings' data
+    folder, when they were read, for the report of an unknown failure."""
     original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    resume = f" {RESUME}" if runs else ""
     text = str(original).splitlines()[0].lower() if str(original) else ""
     if "locked" in text or "busy" in text:
         return (
             "The database is busy: another segport process held its write lock for longer than segport waits "
             "(SEGPORT_DATABASE_BUSY_TIMEOUT_SECONDS).",
-            f"Try again when that process is done. {RESUME}",
+            f"Try again when that process is done.{resume}",
         )
     if "full" in text or "no space" in text:
         return (
             "The disk that holds the database is full; nothing more could be written.",
-            f"Free some space. {RESUME}",
+            f"Free some space.{resume}",
         )
     if "readonly" in text or "read-only" in text or "permission" in text:
         return (
@@ -41,16 +46,17 @@ def database_trouble(exc: SQLAlchemyError) -> tuple[str, str]:
             "The database cannot be reached.",
             "Check that it is running and that SEGPORT_DATABASE_URL points at it.",
         )
-    report = write_report(exc)
+    report = write_report(exc, home)
     return (
         f"The database refused an operation ({type(original).__name__}).",
-        f"The full report is in {report}. {RESUME}",
+        f"The full report is in {report}.{resume}",
     )
 
 
-def write_report(exc: BaseException) -> Path:
-    """Write the traceback to a file in the error log folder and return its path."""
-    folder = Path(os.environ.get("SEGPORT_HOME") or Path.home() / ".segport") / "errors"
+def write_report(exc: BaseException, home: Path | None = None) -> Path:
+    """Write the traceback to a file in the error log folder and return its path: the `errors` folder of the
+    settings' home when they were read, else of SEGPORT_HOME or ~/.segport (the settings may be what failed)."""
+    folder = (home or Path(os.environ.get("SEGPORT_HOME") or Path.home() / ".segport")) / "errors"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from segport.cli.common import Json, console, context, print_json, when
+from segport.cli.common import Json, console, context, failing, print_json, when
 from segport.errors import InvalidInput
 from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
@@ -148,6 +148,7 @@ def worker(ctx: typer.Context) -> None:
 
     state = context(ctx)
     _logging(state.settings)
+    failing.runs = True
     run_worker(state.store, state.settings, _stop_on_signals())
 
 
@@ -174,6 +175,7 @@ def serve(
 
     state = context(ctx)
     _logging(state.settings)
+    failing.runs = workers > 0
     if api:
         _first_admin(state.store)
     stop = threading.Event()
