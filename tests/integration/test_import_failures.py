@@ -78,9 +78,9 @@ def test_an_import_killed_part_way_leaves_the_previous_profiles_and_the_next_imp
             if point == "while loading rows":
                 progress = _progress_dying_at_the_second_chunk()
             elif point == "after the unique index":
-                importer._index_keys = _after(importer._index_keys)  # type: ignore[method-assign]
+                importer._index_keys = _after(importer._index_keys)
             else:
-                importer._swap = _after(importer._swap)  # type: ignore[method-assign]
+                importer._swap = _after(importer._swap)
             import_profiles(own, new, key="id", actor="killed", progress=progress)
         except BaseException:
             traceback.print_exc()
