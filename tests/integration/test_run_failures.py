@@ -287,6 +287,56 @@ def test_a_run_that_died_before_recording_its_temporary_list_finds_it_again_by_n
     assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
 
 
+def test_a_temporary_list_made_but_never_recorded_by_a_run_that_then_failed_is_found_and_deleted(
+    quick: App, tmp_path: Path
+) -> None:
+    """The run died between making its temporary list and recording it, and its resumption failed before it
+    looked the list up: the next run finds it by name and deletes it, once."""
+    world = ExportWorld(quick, tmp_path, mode="mirror")
+    assert world.run().status == "Successful"
+    world.narrow(81)
+    crash_at("holding-list-unrecorded")
+    with pytest.raises(Crash):
+        world.run()
+    failpoints.set_action(None)
+    quick.emulator.faults.add("getLists#1-1000=400")  # the resumed attempt cannot look its list up
+    failed = world.run()
+    assert failed.status == "Failure" and failed.id == 2, failed.message
+    assert "segport removal run 2" in _list_names(quick)
+    quick.emulator.faults.clear()
+    later = world.run()
+    assert later.status == "Successful", later.message
+    assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
+    assert any("Deleted the temporary removal list run 2 left" in item["message"] for item in later.events)
+    assert world.listed() == world.expected()
+    searches = quick.emulator.request_count("getLists")
+    assert world.run().status == "Successful"
+    assert quick.emulator.request_count("getLists") == searches  # settled: not looked for again
+
+
+def test_a_run_that_finished_its_removal_and_failed_later_leaves_nothing_to_look_for(
+    quick: App, tmp_path: Path
+) -> None:
+    """Its batch refused, the run still took the leavers off and deleted its temporary list; a Failure, it is
+    settled by the next run, which must not search the account for a list that is gone."""
+    world = ExportWorld(quick, tmp_path, mode="mirror")
+    assert world.run().status == "Successful"
+    world.narrow(81)
+    world.count += 1  # one new member, not on the list yet
+    world.load()
+    quick.emulator.faults.clear()  # counted from here: the run's first activity is its one batch
+    quick.emulator.faults.add("activities#1=failed")
+    failed = world.run()
+    assert failed.status == "Failure" and failed.counts["removed"] > 0, failed.message
+    assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
+    quick.emulator.faults.clear()
+    searches = quick.emulator.request_count("getLists")
+    later = world.run()
+    assert later.status == "Successful", later.message
+    assert quick.emulator.request_count("getLists") == searches
+    assert world.listed() == world.expected()
+
+
 def test_a_temporary_removal_list_left_by_a_failed_run_is_deleted_by_the_next(quick: App, tmp_path: Path) -> None:
     world = ExportWorld(quick, tmp_path, mode="mirror")
     assert world.run().status == "Successful"

@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from segport.constant_contact import ConstantContactClient
 from segport.constant_contact.models import Activity
@@ -32,7 +32,7 @@ from segport.exports import scope as scope_of
 from segport.exports.context import RunContext
 from segport.exports.normalize import NOT_ADDED, REASONS, REFUSED, UNSUBSCRIBED
 from segport.exports.plan import Plan
-from segport.runs.status import FINISHED, BatchState
+from segport.runs.status import FINISHED, BatchState, Status
 from segport.store.tables import run_batches, run_sent, runs
 from segport.wording import count
 
@@ -215,13 +215,16 @@ def settle_earlier_runs(ctx: RunContext) -> None:
     with ctx.store.read() as db:
         unsettled = (
             db.execute(
-                select(runs.c.id, runs.c.removal_list_id)
+                select(runs.c.id, runs.c.removal_list_id, runs.c.removal_planned)
                 .where(
                     runs.c.export_id == ctx.export.id,
                     runs.c.id != ctx.run_id,
                     runs.c.status.in_(FINISHED),
                     or_(
                         runs.c.removal_list_id.is_not(None),
+                        # Stopped inside its removal (a Successful run always finished it): it may have made its
+                        # temporary list and died before recording it.
+                        and_(runs.c.removal_planned.is_not(None), runs.c.status != Status.SUCCESSFUL),
                         exists().where(run_sent.c.run_id == runs.c.id),
                         exists().where(
                             run_batches.c.run_id == runs.c.id,
@@ -237,6 +240,8 @@ def settle_earlier_runs(ctx: RunContext) -> None:
     for earlier in unsettled:
         if earlier["removal_list_id"]:
             _delete_holding_list(ctx, earlier["id"], earlier["removal_list_id"])
+        elif earlier["removal_planned"] is not None:
+            _delete_unrecorded_holding_list(ctx, earlier["id"])
         batches, contacts = acknowledge(ctx, earlier["id"])
         with ctx.record.transaction() as db:
             sync.drop_staging(db, earlier["id"])  # what is left was staged for batches that were never sent
@@ -246,6 +251,17 @@ def settle_earlier_runs(ctx: RunContext) -> None:
             )
             ctx.record.event(message, db=db)
             ctx.record.note_for(db, earlier["id"], f"Settled by run {ctx.run_id}: {message}")
+
+
+def _delete_unrecorded_holding_list(ctx: RunContext, run_id: int) -> None:
+    """A run that planned a removal and ended inside it, its temporary list unrecorded: looked for by its name
+    (one request), deleted if it was made; either way the run has nothing left to settle."""
+    found = ctx.client.find_list_by_name(mirror.holding_list_name(run_id))
+    if found is not None and found.deleted_at is None:
+        _delete_holding_list(ctx, run_id, found.list_id)
+        return
+    with ctx.record.transaction() as db:
+        ctx.record.holding_list_deleted(db, run_id=run_id)
 
 
 def _delete_holding_list(ctx: RunContext, run_id: int, list_id: str) -> None:

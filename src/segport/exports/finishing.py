@@ -62,7 +62,8 @@ def remove_leavers(ctx: RunContext, plan: Plan, leaving: list[Leaver] | None) ->
                 for removal in removing
             ],
         )
-        record.report(db, removed=len(removing), phase=Phase.DONE, removal_list_id=None)
+        # removal_planned cleared: a finished run that still has it stopped inside its removal (settled later).
+        record.report(db, removed=len(removing), phase=Phase.DONE, removal_list_id=None, removal_planned=None)
         if removing:
             record.event(f"Took {len(removing):,} contacts off the list (mirror mode).", db=db)
 

@@ -267,8 +267,11 @@ class RunRecord:
         db.execute(insert(run_rows).from_select(["run_id", "profile_key", "email", "reason", "detail"], select_rows))
 
     def holding_list_deleted(self, db: Connection, *, run_id: int | None = None) -> None:
-        """The temporary removal list of this run (or an earlier one it settles) is gone from the account."""
-        db.execute(update(runs).where(runs.c.id == (run_id or self.run_id)).values(removal_list_id=None))
+        """The temporary removal list of an earlier run this run settles is gone from the account (or was never
+        made): nothing of that run's removal is left to settle."""
+        db.execute(
+            update(runs).where(runs.c.id == (run_id or self.run_id)).values(removal_list_id=None, removal_planned=None)
+        )
 
     def note_for(self, db: Connection, run_id: int, message: str, level: str = "info") -> None:
         """An event on an earlier run of the export that this run settles (no worker holds that run any more)."""
