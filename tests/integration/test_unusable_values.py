@@ -6,8 +6,14 @@ import random
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from segport.exports.normalize import MAX_SHOWN_EMAIL
+from segport.exports import launch
+from segport.exports.normalize import KEY_TOO_LONG, MAX_SHOWN
+from segport.profiles.service import connect_external
+from segport.profiles.source import MAX_KEY_LENGTH
+from segport.runs.history import iter_rows_not_sent, show_run
+from segport.segments.service import create_segment
 from tests.support import exporting
 from tests.support.app import App
 from tests.support.exporting import ExportWorld
@@ -35,6 +41,38 @@ def test_an_email_of_thousands_of_characters_is_named_cut_and_the_runs_succeed(
         view = world.run()
         assert view.status == "Successful", (attempt, view.message)
         rows = {key: (email, reason) for key, email, reason, _ in world.rows(view.id)}
-        assert rows["k0005"] == (long_address[: MAX_SHOWN_EMAIL - 1] + "\u2026", "email_too_long")
-        assert rows["k0006"] == (no_at_all[: MAX_SHOWN_EMAIL - 1] + "\u2026", "email_too_long")
+        assert rows["k0005"] == (long_address[: MAX_SHOWN - 1] + "\u2026", "email_too_long")
+        assert rows["k0006"] == (no_at_all[: MAX_SHOWN - 1] + "\u2026", "email_too_long")
     assert world.listed() == world.expected()
+
+
+def test_a_warehouse_key_too_long_to_keep_is_named_not_sent_and_the_runs_succeed(app: App, tmp_path: Path) -> None:
+    """Embedded imports refuse keys over 500 characters; a warehouse's rows are not imported, so a run meets
+    them. PostgreSQL refused a 9,000-character key in the sync state's primary key after every batch was sent,
+    and every later run failed the same way; the member is now skipped and named, the key cut in its row."""
+    long_key = "0" + _random_text(3, 9_000)  # read before its email's twin (members come by email, then key)
+    warehouse = tmp_path / "warehouse.db"
+    engine = create_engine(f"sqlite:///{warehouse}")
+    with engine.begin() as db:
+        db.execute(text('CREATE TABLE customers ("id" text, "email" text)'))
+        db.execute(
+            text("INSERT INTO customers VALUES (:id, :email)"),
+            [{"id": f"k{number:03}", "email": f"p{number}@example.com"} for number in range(1, 21)]
+            + [{"id": long_key, "email": "long.key@example.com"}, {"id": "x" * MAX_KEY_LENGTH, "email": "fits@x.io"}]
+            + [{"id": "twin", "email": "Long.Key@example.com"}],  # sent: the skipped member is nobody's twin
+        )
+    engine.dispose()
+    connect_external(app.store, url=f"sqlite:///{warehouse}", table="customers", key="id", actor="t")
+    create_segment(app.store, name="Everyone", rule_text="id is not empty", actor="t")
+    app.connect("CC")
+    export = app.add_export("Warehouse", "CC", ["Everyone"])
+    for attempt in ("first", "rerun"):
+        run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
+        view = show_run(app.store, run_id=run_id)
+        assert view.status == "Successful", (attempt, view.message)
+        assert view.counts["members"] == 23 and view.counts["key_too_long"] == 1, (attempt, view.counts)
+        assert view.counts["duplicate"] == 0 and view.counts["sent"] == (22 if attempt == "first" else 0)
+        rows = [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
+        assert rows == [(long_key[: MAX_SHOWN - 1] + "\u2026", "long.key@example.com", KEY_TOO_LONG)], attempt
+    expected = {f"p{number}@example.com" for number in range(1, 21)} | {"fits@x.io", "long.key@example.com"}
+    assert set(app.emulator.members(export.list_id)) == expected

@@ -25,7 +25,7 @@ from segport.exports import scope as scope_of
 from segport.exports.context import RunContext
 from segport.exports.decisions import Action, Leaver
 from segport.exports.members import Member, active_rules, count_members, held_back_unchanged, stream_members
-from segport.exports.normalize import counter_for, shown_email
+from segport.exports.normalize import counter_for, shown
 from segport.exports.plan import Plan, plan_for
 from segport.exports.scope import Scope
 from segport.exports.sending import Checkpoint, Pipeline
@@ -358,7 +358,7 @@ def _new_member_emails(ctx: RunContext, plan: Plan, limit: int) -> list[str]:
 
 
 def _row(member: Member, reason: str, detail: str | None) -> dict[str, Any]:
-    email = shown_email(member.email) if member.email else None
+    email = shown(member.email) if member.email else None
     return {"profile_key": member.key, "email": email, "reason": reason, "detail": detail or reason}
 
 

@@ -34,9 +34,9 @@ from sqlalchemy import (
 )
 
 from segport.exports.mapping import raw_extra
-from segport.exports.normalize import DUPLICATE, clean_name, normalize_email
+from segport.exports.normalize import DUPLICATE, KEY_TOO_LONG, clean_name, normalize_email, shown
 from segport.exports.service import ExportView
-from segport.profiles.source import ProfileSource
+from segport.profiles.source import MAX_KEY_LENGTH, ProfileSource
 from segport.segments.compiler import check_rule, members_condition
 from segport.segments.model import Combination, Group
 from segport.segments.service import resolver, show_segment
@@ -320,10 +320,15 @@ def _members(rows: Iterator[tuple[Any, ...]]) -> Iterator[Member]:
     previous_key = ""
     # SQL lower() leaves non-ASCII letters alone, so such addresses may not sort next to their twins.
     non_ascii_seen: dict[str, str] = {}
+    longest_key = MAX_KEY_LENGTH  # a local: read once per member
     for position, row in enumerate(rows, start=1):
         key = str(row[0])
         raw: Raw = (row[1], row[2], row[3], row[4])
         email, problem = normalize_email(row[1])
+        if len(key) > longest_key:
+            # No store could keep it (PostgreSQL's index entries), so the member cannot be tracked, nor sent:
+            # skipped and named, cut as the rows keep it. It takes no part in finding duplicates.
+            key, problem = shown(key), KEY_TOO_LONG
         first, first_cut, first_cleaned = clean_name(row[2])
         last, last_cut, last_cleaned = clean_name(row[3])
         detail = None

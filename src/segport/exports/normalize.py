@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 from segport.constant_contact.addresses import MAX_IMPORT_EMAIL, is_valid_address
+from segport.profiles.source import MAX_KEY_LENGTH
 
 MAX_EMAIL = MAX_IMPORT_EMAIL  # contacts_json_import's cap on `email`
 MAX_NAME = 50
-# The most of an unusable address a run's rows keep: enough to find it in the profiles, and short enough for
-# any index it lands in (PostgreSQL refused a 9,000-character one in the skipped members' index: the run failed).
-MAX_SHOWN_EMAIL = 320
+# The most of an unusable address or key a run's rows keep: enough to find it in the profiles, and short enough
+# for any index it lands in (PostgreSQL refused a 9,000-character address in the skipped members' index: the run
+# failed).
+MAX_SHOWN = 320
 # Control and invisible format characters (a NUL, a tab, a line break, a zero-width space) in a name.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]")
 
@@ -18,17 +20,23 @@ MISSING_EMAIL = "missing_email"
 INVALID_EMAIL = "invalid_email"
 EMAIL_TOO_LONG = "email_too_long"
 DUPLICATE = "duplicate"
+KEY_TOO_LONG = "key_too_long"
 UNSUBSCRIBED = "unsubscribed"
 NOT_ADDED = "not_added"
 REFUSED = "refused"
 REMOVED = "removed"
 
-# Members that cannot be sent as they are; each run counts them under "duplicate" or "invalid_email".
+# Members that cannot be sent as they are, kept for the runs that will not read them (sync_skipped); each run
+# counts them under "duplicate" or "invalid_email". A member whose key is too long to keep anywhere is skipped
+# too, and counted under "key_too_long", by every run that reads it (only a warehouse can hold one, and every
+# run reads a warehouse's members).
 SKIPPED = (MISSING_EMAIL, INVALID_EMAIL, EMAIL_TOO_LONG, DUPLICATE)
 
 
 def counter_for(reason: str) -> str:
     """The run counter a skipped member's reason adds to."""
+    if reason == KEY_TOO_LONG:
+        return "key_too_long"
     return "duplicate" if reason == DUPLICATE else "invalid_email"
 
 
@@ -37,6 +45,10 @@ REASONS = {
     INVALID_EMAIL: "not a valid email address",
     EMAIL_TOO_LONG: f"longer than the {MAX_EMAIL} characters Constant Contact's import accepts",
     DUPLICATE: "the same email as another member (case and spaces ignored); sent once",
+    KEY_TOO_LONG: (
+        f"the profile's key is longer than the {MAX_KEY_LENGTH} characters segport can keep track of; shorten it "
+        "in the profile source, or connect the source with another key column"
+    ),
     UNSUBSCRIBED: "the contact unsubscribed in Constant Contact, which cannot add them to a list",
     NOT_ADDED: "Constant Contact did not complete the import of this contact's batch",
     REFUSED: "Constant Contact's import did not put this contact on the list (it refused the row)",
@@ -58,9 +70,9 @@ def normalize_email(raw: object) -> tuple[str, str | None]:
     return email, None
 
 
-def shown_email(email: str) -> str:
-    """An address as a run's rows keep it: an unusable one longer than MAX_SHOWN_EMAIL is cut, marked so."""
-    return email if len(email) <= MAX_SHOWN_EMAIL else f"{email[: MAX_SHOWN_EMAIL - 1]}\u2026"
+def shown(value: str) -> str:
+    """An address or key as a run's rows keep it: an unusable one longer than MAX_SHOWN is cut, marked so."""
+    return value if len(value) <= MAX_SHOWN else f"{value[: MAX_SHOWN - 1]}\u2026"
 
 
 def clean_name(raw: object) -> tuple[str | None, bool, bool]:

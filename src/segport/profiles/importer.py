@@ -25,7 +25,7 @@ from segport.errors import InvalidInput
 from segport.profiles import changes
 from segport.profiles.fields import TypeGuess, convert, field_name, parser, stored_datetime
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
-from segport.profiles.source import EMBEDDED_TABLE, Field, build_table, record_source
+from segport.profiles.source import EMBEDDED_TABLE, MAX_KEY_LENGTH, Field, build_table, record_source
 from segport.store import Store
 from segport.store.bulk import bind_processors, large_page_cache, row_writer
 from segport.store.tables import profile_fields, profile_source
@@ -34,9 +34,6 @@ from segport.wording import a
 LOADING_TABLE = "profiles_loading"
 INSERT_CHUNK = 5_000
 SAMPLE_ROWS = 10_000  # the rows a CSV file's types are guessed from before loading starts
-# Keys are indexed wherever they are kept (the profiles, every export's sync state), and PostgreSQL's index
-# entries hold at most 2,704 bytes: 500 characters fit in any UTF-8, and no customer id comes near.
-MAX_KEY_LENGTH = 500
 # Per column: the distinct short values (up to 64 characters) whose converted form is kept.
 REMEMBERED_VALUES = 4_096
 

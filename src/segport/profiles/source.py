@@ -35,6 +35,10 @@ from segport.store import Store
 from segport.store.tables import profile_fields, profile_source
 
 EMBEDDED_TABLE = "profiles"
+# Keys are indexed wherever they are kept (the profiles, every export's sync state), and PostgreSQL's index
+# entries hold at most 2,704 bytes: 500 characters fit in any UTF-8, and no customer id comes near. An import
+# refuses a longer key; a run skips a warehouse row that has one (exports.members), on every store alike.
+MAX_KEY_LENGTH = 500
 SQL_TYPES: dict[str, type[TypeEngine[Any]]] = {
     "text": Text,
     "integer": BigInteger,
