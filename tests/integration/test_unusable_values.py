@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from segport.exports import launch
-from segport.exports.normalize import KEY_TOO_LONG, MAX_SHOWN
+from segport.exports.normalize import DUPLICATE_KEY, KEY_TOO_LONG, MAX_SHOWN
 from segport.profiles.service import connect_external
 from segport.profiles.source import MAX_KEY_LENGTH
 from segport.runs.history import iter_rows_not_sent, show_run
@@ -76,3 +76,46 @@ def test_a_warehouse_key_too_long_to_keep_is_named_not_sent_and_the_runs_succeed
         assert rows == [(long_key[: MAX_SHOWN - 1] + "\u2026", "long.key@example.com", KEY_TOO_LONG)], attempt
     expected = {f"p{number}@example.com" for number in range(1, 21)} | {"fits@x.io", "long.key@example.com"}
     assert set(app.emulator.members(export.list_id)) == expected
+
+
+def test_a_warehouse_key_on_two_rows_sends_neither_names_both_and_the_runs_succeed(app: App, tmp_path: Path) -> None:
+    """A view that joins orders repeats its customers' keys. The sync state keeps one row per key: the run
+    failed (UNIQUE constraint, after sending) on both stores. Which row is the customer is unknown, so none is
+    sent and each is named; once the view has one row per key, the next run sends it."""
+    warehouse = tmp_path / "warehouse.db"
+    engine = create_engine(f"sqlite:///{warehouse}")
+    with engine.begin() as db:
+        db.execute(text('CREATE TABLE customers ("id" text, "email" text, "orders" integer)'))
+        db.execute(
+            text("INSERT INTO customers VALUES (:id, :email, :orders)"),
+            [{"id": f"k{number:03}", "email": f"p{number}@example.com", "orders": 1} for number in range(1, 21)]
+            + [{"id": "k005", "email": "other@example.com", "orders": 2}]  # another address for the same key
+            + [{"id": "k007", "email": "p7@example.com", "orders": 2}, {"id": "k030", "email": "x@y.io", "orders": 0}],
+        )
+    engine.dispose()
+    connect_external(app.store, url=f"sqlite:///{warehouse}", table="customers", key="id", actor="t")
+    create_segment(app.store, name="Buyers", rule_text="orders >= 1", actor="t")  # k030's one row is not in it
+    app.connect("CC")
+    export = app.add_export("Warehouse", "CC", ["Buyers"])
+    repeated = [("k005", "other@example.com"), ("k005", "p5@example.com"), ("k007", "p7@example.com")]
+    repeated.append(("k007", "p7@example.com"))  # the same row twice: both named
+    for attempt in ("first", "rerun"):
+        run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
+        view = show_run(app.store, run_id=run_id)
+        assert view.status == "Successful", (attempt, view.message)
+        assert view.counts["members"] == 22 and view.counts["duplicate"] == 4, (attempt, view.counts)
+        assert view.counts["sent"] == (18 if attempt == "first" else 0), (attempt, view.counts)
+        rows = [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
+        assert sorted(rows) == sorted((key, email, DUPLICATE_KEY) for key, email in repeated), attempt
+    assert set(app.emulator.members(export.list_id)) == {f"p{n}@example.com" for n in range(1, 21)} - {
+        "p5@example.com",
+        "p7@example.com",
+    }
+    engine = create_engine(f"sqlite:///{warehouse}")
+    with engine.begin() as db:  # the view is fixed: one row per customer
+        db.execute(text("DELETE FROM customers WHERE orders = 2"))
+    engine.dispose()
+    run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
+    fixed = show_run(app.store, run_id=run_id)
+    assert fixed.status == "Successful" and fixed.counts["sent"] == 2 and fixed.counts["duplicate"] == 0
+    assert set(app.emulator.members(export.list_id)) == {f"p{n}@example.com" for n in range(1, 21)}

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from segport.exports.mapping import raw_extra
-from segport.exports.normalize import DUPLICATE, KEY_TOO_LONG, clean_name, normalize_email, shown
+from segport.exports.normalize import DUPLICATE, DUPLICATE_KEY, KEY_TOO_LONG, clean_name, normalize_email, shown
 from segport.exports.service import ExportView
 from segport.profiles.source import MAX_KEY_LENGTH, ProfileSource
 from segport.segments.compiler import check_rule, members_condition
@@ -101,6 +101,9 @@ def active_rules(store: Store, export: ExportView) -> tuple[list[Group | Combina
 class MemberQuery:
     query: Select[Any]
     joined: bool  # sync columns come from the query itself (embedded source)
+    # Keys on more than one member row: a warehouse's table or view need not have unique keys (the embedded
+    # table's unique index does). None of their rows is sent: the sync state keeps one row per key.
+    repeated: frozenset[str] = frozenset()
 
 
 def member_condition(store: Store, source: ProfileSource, rules: list[Group | Combination]) -> Any:
@@ -138,7 +141,8 @@ def member_query(
     raw = _raw_columns(source, export)
     order = (func.lower(func.trim(raw[0])), key)
     if source.engine is not store.engine:
-        return MemberQuery(select(key, *raw).where(condition).order_by(*order), joined=False)
+        query = select(key, *raw).where(condition).order_by(*order)
+        return MemberQuery(query, joined=False, repeated=_repeated_keys(source, key, condition))
     synced = sync_state.alias("synced")
     joined_on = and_(synced.c.export_id == export.id, synced.c.profile_key == cast(key, Text))
     other = sync_state.alias("other")
@@ -231,6 +235,13 @@ def count_members(store: Store, source: ProfileSource, rules: list[Group | Combi
         return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
 
 
+def _repeated_keys(source: ProfileSource, key: Any, condition: Any) -> frozenset[str]:
+    """The member keys a warehouse has on more than one row, found where the rows are (one aggregate query)."""
+    query = select(key).where(condition).group_by(key).having(func.count() > 1)
+    with source.engine.connect() as connection:
+        return frozenset(str(value) for value in connection.execute(query).scalars())
+
+
 def _rows(
     store: Store, source: ProfileSource, plan: MemberQuery, export_id: int
 ) -> Generator[tuple[Any, ...], None, None]:
@@ -312,10 +323,10 @@ def stream_members(
     """
     rows = _rows(store, source, plan, export.id)
     with closing(rows):
-        yield from _members(rows)
+        yield from _members(rows, plan.repeated)
 
 
-def _members(rows: Iterator[tuple[Any, ...]]) -> Iterator[Member]:
+def _members(rows: Iterator[tuple[Any, ...]], repeated: frozenset[str] = frozenset()) -> Iterator[Member]:
     previous_email = ""
     previous_key = ""
     # SQL lower() leaves non-ASCII letters alone, so such addresses may not sort next to their twins.
@@ -329,6 +340,8 @@ def _members(rows: Iterator[tuple[Any, ...]]) -> Iterator[Member]:
             # No store could keep it (PostgreSQL's index entries), so the member cannot be tracked, nor sent:
             # skipped and named, cut as the rows keep it. It takes no part in finding duplicates.
             key, problem = shown(key), KEY_TOO_LONG
+        elif repeated and key in repeated:
+            problem = DUPLICATE_KEY  # sent for none of its rows; no part in finding duplicate addresses
         first, first_cut, first_cleaned = clean_name(row[2])
         last, last_cut, last_cleaned = clean_name(row[3])
         detail = None

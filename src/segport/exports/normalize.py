@@ -21,15 +21,16 @@ INVALID_EMAIL = "invalid_email"
 EMAIL_TOO_LONG = "email_too_long"
 DUPLICATE = "duplicate"
 KEY_TOO_LONG = "key_too_long"
+DUPLICATE_KEY = "duplicate_key"
 UNSUBSCRIBED = "unsubscribed"
 NOT_ADDED = "not_added"
 REFUSED = "refused"
 REMOVED = "removed"
 
 # Members that cannot be sent as they are, kept for the runs that will not read them (sync_skipped); each run
-# counts them under "duplicate" or "invalid_email". A member whose key is too long to keep anywhere is skipped
-# too, and counted under "key_too_long", by every run that reads it (only a warehouse can hold one, and every
-# run reads a warehouse's members).
+# counts them under "duplicate" or "invalid_email". Only a warehouse can hold a key too long to keep anywhere
+# (counted under "key_too_long") or a key on more than one row (under "duplicate"), and every run reads all of a
+# warehouse's members: such members are skipped by every run, and not kept.
 SKIPPED = (MISSING_EMAIL, INVALID_EMAIL, EMAIL_TOO_LONG, DUPLICATE)
 
 
@@ -37,7 +38,7 @@ def counter_for(reason: str) -> str:
     """The run counter a skipped member's reason adds to."""
     if reason == KEY_TOO_LONG:
         return "key_too_long"
-    return "duplicate" if reason == DUPLICATE else "invalid_email"
+    return "duplicate" if reason in (DUPLICATE, DUPLICATE_KEY) else "invalid_email"
 
 
 REASONS = {
@@ -45,6 +46,10 @@ REASONS = {
     INVALID_EMAIL: "not a valid email address",
     EMAIL_TOO_LONG: f"longer than the {MAX_EMAIL} characters Constant Contact's import accepts",
     DUPLICATE: "the same email as another member (case and spaces ignored); sent once",
+    DUPLICATE_KEY: (
+        "the profile source has more than one member row with this key (a view that joins orders, say): which one "
+        "is the customer is unknown, so none is sent until the key is on one row"
+    ),
     KEY_TOO_LONG: (
         f"the profile's key is longer than the {MAX_KEY_LENGTH} characters segport can keep track of; shorten it "
         "in the profile source, or connect the source with another key column"
