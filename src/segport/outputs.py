@@ -34,7 +34,9 @@ class Counts(Output):
     removed: int = Field(description="Contacts taken off the list (mirror exports).")
     invalid_email: int
     duplicate: int
-    key_too_long: int = Field(description="Members not sent: their key is longer than segport keeps (500 characters).")
+    unusable_key: int = Field(
+        description="Members not sent: their key is missing, over 500 characters or holds a NUL character."
+    )
     truncated: int = Field(description="Values shortened to fit Constant Contact's limits.")
     cleaned: int = Field(description="Names with control characters taken out.")
     left_out: int = Field(description="Mapped values a property cannot take, left out (the contact was sent).")

@@ -322,7 +322,7 @@ def test_a_successful_run_that_looks_wrong_raises_alerts_on_the_run_and_the_webh
         )
         assert view.counts["invalid_email"] > 0
         [alert] = [e["message"] for e in view.events if e["message"].startswith("Alert:")]
-        assert "had an invalid email or a key too long, or were refused by Constant Contact" in alert
+        assert "had an invalid email or an unusable key, or were refused by Constant Contact" in alert
         assert len(_Hook.received) == 2
     finally:
         server.shutdown()

@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from segport.exports import launch
-from segport.exports.normalize import DUPLICATE_KEY, KEY_TOO_LONG, MAX_SHOWN
+from segport.exports import service as exports
+from segport.exports.normalize import (
+    DUPLICATE_KEY,
+    INVALID_EMAIL,
+    KEY_TOO_LONG,
+    KEY_WITH_NUL,
+    MAX_SHOWN,
+    MISSING_KEY,
+)
 from segport.profiles.service import connect_external
 from segport.profiles.source import MAX_KEY_LENGTH
 from segport.runs.history import iter_rows_not_sent, show_run
@@ -70,7 +78,7 @@ def test_a_warehouse_key_too_long_to_keep_is_named_not_sent_and_the_runs_succeed
         run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
         view = show_run(app.store, run_id=run_id)
         assert view.status == "Successful", (attempt, view.message)
-        assert view.counts["members"] == 23 and view.counts["key_too_long"] == 1, (attempt, view.counts)
+        assert view.counts["members"] == 23 and view.counts["unusable_key"] == 1, (attempt, view.counts)
         assert view.counts["duplicate"] == 0 and view.counts["sent"] == (22 if attempt == "first" else 0)
         rows = [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
         assert rows == [(long_key[: MAX_SHOWN - 1] + "\u2026", "long.key@example.com", KEY_TOO_LONG)], attempt
@@ -119,3 +127,64 @@ def test_a_warehouse_key_on_two_rows_sends_neither_names_both_and_the_runs_succe
     fixed = show_run(app.store, run_id=run_id)
     assert fixed.status == "Successful" and fixed.counts["sent"] == 2 and fixed.counts["duplicate"] == 0
     assert set(app.emulator.members(export.list_id)) == {f"p{n}@example.com" for n in range(1, 21)}
+
+
+def test_warehouse_rows_without_a_usable_key_or_with_a_nul_are_named_and_the_runs_succeed(
+    app: App, tmp_path: Path
+) -> None:
+    """A warehouse (here SQLite; DuckDB alike) may hold rows without a key and text with NUL characters, which
+    PostgreSQL's text cannot keep: the lookup of a NUL key failed the run on a PostgreSQL store, and a row
+    without a key was sent under the key "None". Such keys are skipped and named; a name is cleaned of a NUL as
+    of any control character (and counted), and a NUL makes an address invalid."""
+    warehouse = tmp_path / "warehouse.db"
+    engine = create_engine(f"sqlite:///{warehouse}")
+    with engine.begin() as db:
+        db.execute(text('CREATE TABLE customers ("id", "email" text, "first" text)'))  # keys of any type
+        db.execute(
+            text("INSERT INTO customers VALUES (:id, :email, :first)"),
+            [{"id": f"k{number:03}", "email": f"p{number}@example.com", "first": "A"} for number in range(1, 11)]
+            + [
+                {"id": None, "email": "no.key@example.com", "first": "B"},
+                {"id": None, "email": "no.key.either@example.com", "first": "B"},
+                {"id": " ", "email": "blank.key@example.com", "first": "B"},
+                {"id": "nul\x00key", "email": "nul.key@example.com", "first": "B"},
+                {"id": "None", "email": "none.text@example.com", "first": "B"},  # a real key, only spelled so
+                {"id": "k100", "email": "nul\x00mail@example.com", "first": "B"},
+                {"id": "k101", "email": "nul.name@example.com", "first": "Ja\x00ne"},
+                {"id": 12345, "email": "number.key@example.com", "first": "B"},
+            ],
+        )
+    engine.dispose()
+    connect_external(app.store, url=f"sqlite:///{warehouse}", table="customers", key="id", actor="t")
+    create_segment(app.store, name="Everyone", rule_text="email is not empty", actor="t")
+    app.connect("CC")
+    list_id = app.emulator.create_list("Warehouse")
+    exports.add_export(
+        app.store, app.settings, name="Warehouse", connection="CC", list_id=list_id, email_field="email",
+        first_name_field="first", segment_names=["Everyone"], actor="t", http=app.http,
+    )  # fmt: skip
+    not_sent = [
+        ("", "no.key@example.com", MISSING_KEY),
+        ("", "no.key.either@example.com", MISSING_KEY),
+        (" ", "blank.key@example.com", MISSING_KEY),
+        ("nul\ufffdkey", "nul.key@example.com", KEY_WITH_NUL),
+        ("k100", "nul\ufffdmail@example.com", INVALID_EMAIL),
+    ]
+    for attempt in ("first", "rerun"):
+        run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
+        view = show_run(app.store, run_id=run_id)
+        assert view.status == "Successful", (attempt, view.message)
+        counts = view.counts
+        assert (counts["members"], counts["unusable_key"], counts["invalid_email"]) == (18, 4, 1), counts
+        assert counts["sent"] == (13 if attempt == "first" else 0) and counts["duplicate"] == 0, (attempt, counts)
+        assert counts["cleaned"] == (1 if attempt == "first" else 0), (attempt, counts)
+        rows = [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
+        assert sorted(rows) == sorted(not_sent), attempt
+    sent = {f"p{number}@example.com" for number in range(1, 11)}
+    assert set(app.emulator.members(list_id)) == sent | {
+        "none.text@example.com",
+        "nul.name@example.com",
+        "number.key@example.com",
+    }
+    named = app.emulator.contact("nul.name@example.com")
+    assert named is not None and named["first_name"] == "Ja ne"

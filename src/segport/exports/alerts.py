@@ -26,7 +26,7 @@ def check_run(store: Store, settings: Settings, run_id: int) -> list[str]:
         return []
     counts = view.counts
     found = []
-    refused = counts["invalid_email"] + counts["key_too_long"] + counts["errors"]
+    refused = counts["invalid_email"] + counts["unusable_key"] + counts["errors"]
     if (
         counts["members"]
         and settings.alert_refused_share
@@ -34,7 +34,8 @@ def check_run(store: Store, settings: Settings, run_id: int) -> list[str]:
     ):
         found.append(
             f"{refused:,} of {counts['members']:,} members ({refused / counts['members']:.0%}) had an invalid email "
-            f"or a key too long, or were refused by Constant Contact (alert above {settings.alert_refused_share:.0%}). "
+            "or an unusable key, or were refused by Constant Contact "
+            f"(alert above {settings.alert_refused_share:.0%}). "
             f"The rows not sent say which and why."
         )
     with store.read() as db:

@@ -34,7 +34,16 @@ from sqlalchemy import (
 )
 
 from segport.exports.mapping import raw_extra
-from segport.exports.normalize import DUPLICATE, DUPLICATE_KEY, KEY_TOO_LONG, clean_name, normalize_email, shown
+from segport.exports.normalize import (
+    DUPLICATE,
+    DUPLICATE_KEY,
+    KEY_TOO_LONG,
+    KEY_WITH_NUL,
+    MISSING_KEY,
+    clean_name,
+    normalize_email,
+    shown,
+)
 from segport.exports.service import ExportView
 from segport.profiles.source import MAX_KEY_LENGTH, ProfileSource
 from segport.segments.compiler import check_rule, members_condition
@@ -235,9 +244,16 @@ def count_members(store: Store, source: ProfileSource, rules: list[Group | Combi
         return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
 
 
+def _unusable(key: str, longest: int) -> str:
+    if not key.strip():
+        return MISSING_KEY
+    return KEY_TOO_LONG if len(key) > longest else KEY_WITH_NUL
+
+
 def _repeated_keys(source: ProfileSource, key: Any, condition: Any) -> frozenset[str]:
-    """The member keys a warehouse has on more than one row, found where the rows are (one aggregate query)."""
-    query = select(key).where(condition).group_by(key).having(func.count() > 1)
+    """The member keys a warehouse has on more than one row, found where the rows are (one aggregate query).
+    Rows without a key are skipped for that (_members), however many there are."""
+    query = select(key).where(condition, key.is_not(None)).group_by(key).having(func.count() > 1)
     with source.engine.connect() as connection:
         return frozenset(str(value) for value in connection.execute(query).scalars())
 
@@ -284,10 +300,30 @@ def _driver_rows(connection: Connection, query: Select[Any]) -> Iterator[tuple[A
             yield from chunk
 
 
+# What stands in for a NUL character in a warehouse's names and mapped values: PostgreSQL's text cannot keep a
+# NUL, and this is a control character too, so a name is cleaned of it (and counted) as it would be of the NUL.
+_FOR_NUL = "\x01"
+
+
+def _storable(chunk: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows with the names and mapped values a run keeps (raw, in the sync state) storable in any store; the
+    same stand-in every run, so what the last run kept still compares equal. An address keeps its NUL: that
+    makes it invalid, and the run's rows show it as U+FFFD (normalize.shown)."""
+    if not any("\x00" in value for row in chunk for value in row[2:5] if value.__class__ is str):
+        return chunk
+    return [
+        (*row[:2], *(value.replace("\x00", _FOR_NUL) if value.__class__ is str else value for value in row[2:5]),
+         *row[5:])
+        for row in chunk
+    ]  # fmt: skip
+
+
 def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
     if not chunk:
         return
-    keys = [str(row[0]) for row in chunk]
+    chunk = _storable(chunk)
+    # A key with a NUL character cannot be looked for in PostgreSQL (nor be there): _members skips its member.
+    keys = [key for key in (str(row[0]) for row in chunk if row[0] is not None) if "\x00" not in key]
     with store.begin() as db:
         found = {
             row.profile_key: row
@@ -296,7 +332,7 @@ def _with_sync(store: Store, export_id: int, chunk: list[tuple[Any, ...]]) -> It
             )
         }
     for row in chunk:
-        hit = found.get(str(row[0]))
+        hit = None if row[0] is None else found.get(str(row[0]))
         if hit is None:
             yield (*row, None, None, None, None, None, None, None, None, None)
         else:
@@ -333,13 +369,15 @@ def _members(rows: Iterator[tuple[Any, ...]], repeated: frozenset[str] = frozens
     non_ascii_seen: dict[str, str] = {}
     longest_key = MAX_KEY_LENGTH  # a local: read once per member
     for position, row in enumerate(rows, start=1):
-        key = str(row[0])
+        key = "" if row[0] is None else str(row[0])
         raw: Raw = (row[1], row[2], row[3], row[4])
         email, problem = normalize_email(row[1])
-        if len(key) > longest_key:
-            # No store could keep it (PostgreSQL's index entries), so the member cannot be tracked, nor sent:
-            # skipped and named, cut as the rows keep it. It takes no part in finding duplicates.
-            key, problem = shown(key), KEY_TOO_LONG
+        if not 0 < len(key) <= longest_key or "\x00" in key or key.isspace():
+            # Only a warehouse row can get here (an import refuses such keys). Without a key the member cannot be
+            # told from others; a key no store can keep (PostgreSQL's index entries, its text) cannot be tracked:
+            # skipped and named, as the rows can keep it. It takes no part in finding duplicates.
+            problem = _unusable(key, longest_key)
+            key = shown(key)
         elif repeated and key in repeated:
             problem = DUPLICATE_KEY  # sent for none of its rows; no part in finding duplicate addresses
         first, first_cut, first_cleaned = clean_name(row[2])

@@ -20,7 +20,9 @@ MISSING_EMAIL = "missing_email"
 INVALID_EMAIL = "invalid_email"
 EMAIL_TOO_LONG = "email_too_long"
 DUPLICATE = "duplicate"
+MISSING_KEY = "missing_key"
 KEY_TOO_LONG = "key_too_long"
+KEY_WITH_NUL = "key_with_nul"
 DUPLICATE_KEY = "duplicate_key"
 UNSUBSCRIBED = "unsubscribed"
 NOT_ADDED = "not_added"
@@ -28,16 +30,17 @@ REFUSED = "refused"
 REMOVED = "removed"
 
 # Members that cannot be sent as they are, kept for the runs that will not read them (sync_skipped); each run
-# counts them under "duplicate" or "invalid_email". Only a warehouse can hold a key too long to keep anywhere
-# (counted under "key_too_long") or a key on more than one row (under "duplicate"), and every run reads all of a
+# counts them under "duplicate" or "invalid_email". Only a warehouse can have a row without a usable key
+# (counted under "unusable_key") or a key on more than one row (under "duplicate"), and every run reads all of a
 # warehouse's members: such members are skipped by every run, and not kept.
 SKIPPED = (MISSING_EMAIL, INVALID_EMAIL, EMAIL_TOO_LONG, DUPLICATE)
+UNUSABLE_KEYS = (MISSING_KEY, KEY_TOO_LONG, KEY_WITH_NUL)
 
 
 def counter_for(reason: str) -> str:
     """The run counter a skipped member's reason adds to."""
-    if reason == KEY_TOO_LONG:
-        return "key_too_long"
+    if reason in UNUSABLE_KEYS:
+        return "unusable_key"
     return "duplicate" if reason in (DUPLICATE, DUPLICATE_KEY) else "invalid_email"
 
 
@@ -50,6 +53,8 @@ REASONS = {
         "the profile source has more than one member row with this key (a view that joins orders, say): which one "
         "is the customer is unknown, so none is sent until the key is on one row"
     ),
+    MISSING_KEY: "the profile has no key (its key column is empty): it cannot be told from other profiles",
+    KEY_WITH_NUL: "the profile's key holds a NUL character, which PostgreSQL cannot keep; fix it in the source",
     KEY_TOO_LONG: (
         f"the profile's key is longer than the {MAX_KEY_LENGTH} characters segport can keep track of; shorten it "
         "in the profile source, or connect the source with another key column"
@@ -76,7 +81,10 @@ def normalize_email(raw: object) -> tuple[str, str | None]:
 
 
 def shown(value: str) -> str:
-    """An address or key as a run's rows keep it: an unusable one longer than MAX_SHOWN is cut, marked so."""
+    """An address or key as a run's rows keep it: an unusable one longer than MAX_SHOWN is cut, marked so, and a
+    NUL character (a warehouse's value may hold one; PostgreSQL's text cannot) becomes U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
     return value if len(value) <= MAX_SHOWN else f"{value[: MAX_SHOWN - 1]}\u2026"
 
 

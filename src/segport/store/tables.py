@@ -184,7 +184,7 @@ RUN_COUNTERS = (
     "removed",
     "invalid_email",
     "duplicate",
-    "key_too_long",
+    "unusable_key",
     "truncated",
     "cleaned",
     "left_out",
@@ -208,8 +208,8 @@ runs = Table(
     Column("sent", BigInteger, nullable=False, default=0),
     Column("invalid_email", BigInteger, nullable=False, default=0),
     Column("duplicate", BigInteger, nullable=False, default=0),
-    # Warehouse rows whose key is longer than any store can keep (profiles.source.MAX_KEY_LENGTH): not sent.
-    Column("key_too_long", BigInteger, nullable=False, server_default="0"),
+    # Warehouse rows without a key, or with one no store can keep (over profiles.source.MAX_KEY_LENGTH, a NUL).
+    Column("unusable_key", BigInteger, nullable=False, server_default="0"),
     Column("truncated", BigInteger, nullable=False, default=0),
     # Names that held control characters (a line break, a tab), taken out before sending.
     Column("cleaned", BigInteger, nullable=False, server_default="0"),
