@@ -1,6 +1,8 @@
 """`segport serve` under load: 20 concurrent clients on a store with 1,000 runs, each asking for the runs list
 (API), the exports list (API), a run's page and the runs page, beside `/healthz` (the floor: the same server's
-cheapest answer, measured the same way in the same run): `python bench/api_load.py [--clients 20]`.
+cheapest answer, measured the same way in the same run): `python bench/api_load.py [--clients 20]
+[--rows-not-sent N]` (N rows not sent for each of the 50 newest runs, as a daily export of a million members
+keeps about 60,000; none by default).
 
 Prints one line per path (p50, p99 in ms, and each as a ratio of /healthz's), then one JSON object: value_s
 (the slowest path's p50), floor_s (/healthz's p50), ratio, and every path's figures.
@@ -21,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 
 from common import connected_store, emulator_process
 from segport.emulator.serve import free_port, wait_until_healthy
@@ -29,14 +31,16 @@ from segport.exports import service as exports
 from segport.profiles.generator import write_profiles
 from segport.profiles.importer import import_profiles
 from segport.segments.service import create_segment
-from segport.store.tables import runs
+from segport.store import Store
+from segport.store.tables import run_rows, runs
 from segport.users import service as users
 
 PASSWORD = "a long bench passphrase 1"  # noqa: S105 - a throwaway store's user
 
 
-def prepare(base: str, home: Path, run_count: int) -> tuple[int, str]:
-    """A store with profiles, a segment, an export and `run_count` recorded runs; (a run id, an API token)."""
+def prepare(base: str, home: Path, run_count: int, rows_not_sent: int) -> tuple[int, str]:
+    """A store with profiles, a segment, an export and `run_count` recorded runs, the newest 50 with
+    `rows_not_sent` rows each; (a run id, an API token)."""
     settings, store = connected_store(base, home)
     write_profiles(home / "profiles.csv", 200, 3)
     import_profiles(store, home / "profiles.csv", key="Customer ID", actor="bench")
@@ -65,10 +69,28 @@ def prepare(base: str, home: Path, run_count: int) -> tuple[int, str]:
                 for number in range(run_count)
             ],
         )
+    if rows_not_sent:
+        add_rows_not_sent(store, rows_not_sent)
     users.add_user(store, name="bench", role="admin", actor="bench", password=PASSWORD)
     token = users.issue_token(store, name="bench", label="load", actor="bench")[1]
     store.close()
     return run_count // 2, token
+
+
+def add_rows_not_sent(store: Store, per_run: int) -> None:
+    with store.begin() as db:
+        newest = db.execute(select(runs.c.id).order_by(runs.c.id.desc()).limit(50)).scalars().all()
+        for run_id in newest:
+            db.execute(
+                insert(run_rows),
+                [
+                    {"run_id": run_id, "profile_key": f"k{number}", "email": f"bad {number}@example",
+                     "reason": "invalid_email", "detail": "not a valid email address"}
+                    for number in range(per_run)
+                ],
+            )  # fmt: skip
+            if "rows_not_sent" in runs.c:  # kept on the run since 0014; counted per request before
+                db.execute(update(runs).where(runs.c.id == run_id).values(rows_not_sent=per_run))
 
 
 def load(url: str, clients: int, per_client: int, headers: dict[str, str], cookies: dict[str, str]) -> list[float]:
@@ -109,10 +131,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=25, help="per client and path")
     parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--rows-not-sent", type=int, default=0, help="per run, for the 50 newest runs")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="segport-bench-") as directory, emulator_process() as base:
         home = Path(directory)
-        run_id, token = prepare(base, home, options.runs)
+        run_id, token = prepare(base, home, options.runs, options.rows_not_sent)
         port = free_port()
         env = {key: value for key, value in os.environ.items() if not key.startswith("SEGPORT_")}
         env.update(SEGPORT_HOME=str(home), SEGPORT_API_PUBLIC_URL=f"http://127.0.0.1:{port}")

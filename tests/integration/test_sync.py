@@ -19,6 +19,7 @@ from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
 from tests.conftest import STRICTNESS
 from tests.support.app import App
+from tests.support.exporting import rows_counted
 
 Row = tuple[str, str, str, str]  # key, email, first name, segment ("in" or "out")
 
@@ -77,7 +78,7 @@ class Walk:
         run_id = launch.run_export(
             self.app.store, self.app.settings, name=self.name, actor="t", http=self.app.http, **options
         )  # type: ignore[arg-type]
-        view = show_run(self.app.store, run_id=run_id)
+        view = rows_counted(self.app.store, show_run(self.app.store, run_id=run_id))
         assert view.status in ("Successful", "Failure"), view.message
         self.last = view
         return view.counts

@@ -23,6 +23,7 @@ from segport.store.tables import exports as exports_table
 from segport.store.tables import profile_changes, profile_versions, run_events, runs
 from tests.integration.test_sync import Walk
 from tests.support.app import App
+from tests.support.exporting import rows_counted
 
 
 def write(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -112,7 +113,7 @@ class Twin:
             self.app.store, self.app.settings, name="Twin", actor="t", http=self.app.http, allow_mass_removal=True
         )
         assert _profiles_from(self.app, run_id) is None
-        view = show_run(self.app.store, run_id=run_id)
+        view = rows_counted(self.app.store, show_run(self.app.store, run_id=run_id))
         assert view.status == "Successful", view.message
         return view.counts, {key: reason for key, _, reason, _ in iter_rows_not_sent(self.app.store, run_id=run_id)}
 

@@ -20,6 +20,7 @@ from segport.exports.normalize import normalize_email
 from segport.profiles.importer import import_profiles
 from segport.runs.history import RunView, iter_rows_not_sent, show_run
 from segport.segments.service import create_segment, edit_segment
+from segport.store import Store
 from segport.store.tables import run_sent
 from tests.support.app import App
 
@@ -30,6 +31,14 @@ QUICK = {
     "retry_queue_delay_seconds": 0.05,
     "activity_poll_seconds": 0.01,
 }
+
+
+def rows_counted(store: Store, view: RunView) -> RunView:
+    """The run, checked: the count of rows it keeps is its rows' (runs.record adds to it with each row it
+    writes, copied from the sync state or not). Every run of the tests that run exports through here."""
+    counted = sum(1 for _ in iter_rows_not_sent(store, run_id=view.id))
+    assert view.rows_not_sent == counted, f"run {view.id} counts {view.rows_not_sent} rows and has {counted}"
+    return view
 
 
 def email_of(number: int) -> str:
@@ -115,7 +124,7 @@ class ExportWorld:
             http=app.http,
             **options,  # type: ignore[arg-type]
         )
-        return show_run(app.store, run_id=run_id)
+        return rows_counted(app.store, show_run(app.store, run_id=run_id))
 
     def plan(self) -> DryRun:
         return dry_run(self.app.store, self.app.settings, name=self.name, http=self.app.http)

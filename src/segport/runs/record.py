@@ -261,10 +261,14 @@ class RunRecord:
         if rows:
             owner = run_id or self.run_id
             db.execute(insert(run_rows), [{**row, "run_id": owner} for row in rows])
+            _count_rows(db, owner, len(rows))
 
     def copy_rows(self, db: Connection, select_rows: Any) -> None:
-        """Rows not sent that a SELECT gives as (run_id, profile_key, email, reason, detail)."""
-        db.execute(insert(run_rows).from_select(["run_id", "profile_key", "email", "reason", "detail"], select_rows))
+        """Rows not sent that a SELECT gives as (this run's id, profile_key, email, reason, detail)."""
+        copied = db.execute(
+            insert(run_rows).from_select(["run_id", "profile_key", "email", "reason", "detail"], select_rows)
+        )
+        _count_rows(db, self.run_id, copied.rowcount)
 
     def holding_list_deleted(self, db: Connection, *, run_id: int | None = None) -> None:
         """The temporary removal list of an earlier run this run settles is gone from the account (or was never
@@ -375,3 +379,9 @@ class RunRecord:
             return
         with self.transaction() as connection:
             yield connection
+
+
+def _count_rows(db: Connection, run_id: int, added: int) -> None:
+    """runs.rows_not_sent follows the run's rows in the transaction that adds them."""
+    if added:
+        db.execute(update(runs).where(runs.c.id == run_id).values(rows_not_sent=runs.c.rows_not_sent + added))

@@ -210,6 +210,8 @@ runs = Table(
     Column("duplicate", BigInteger, nullable=False, default=0),
     # Warehouse rows without a key, or with one no store can keep (over profiles.source.MAX_KEY_LENGTH, a NUL).
     Column("unusable_key", BigInteger, nullable=False, server_default="0"),
+    # How many run_rows the run has, kept by runs.record as it adds them (lists show it without counting them).
+    Column("rows_not_sent", BigInteger, nullable=False, server_default="0"),
     Column("truncated", BigInteger, nullable=False, default=0),
     # Names that held control characters (a line break, a tab), taken out before sending.
     Column("cleaned", BigInteger, nullable=False, server_default="0"),
