@@ -287,6 +287,14 @@ def test_a_run_that_died_before_recording_its_temporary_list_finds_it_again_by_n
     assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
 
 
+def _the_next_run_deletes_the_list_run_2_left(quick: App, world: ExportWorld) -> None:
+    later = world.run()
+    assert later.status == "Successful", later.message
+    assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
+    assert any("Deleted the temporary removal list run 2 left" in item["message"] for item in later.events)
+    assert world.listed() == world.expected()
+
+
 def test_a_temporary_list_made_but_never_recorded_by_a_run_that_then_failed_is_found_and_deleted(
     quick: App, tmp_path: Path
 ) -> None:
@@ -304,11 +312,7 @@ def test_a_temporary_list_made_but_never_recorded_by_a_run_that_then_failed_is_f
     assert failed.status == "Failure" and failed.id == 2, failed.message
     assert "segport removal run 2" in _list_names(quick)
     quick.emulator.faults.clear()
-    later = world.run()
-    assert later.status == "Successful", later.message
-    assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
-    assert any("Deleted the temporary removal list run 2 left" in item["message"] for item in later.events)
-    assert world.listed() == world.expected()
+    _the_next_run_deletes_the_list_run_2_left(quick, world)
     searches = quick.emulator.request_count("getLists")
     assert world.run().status == "Successful"
     assert quick.emulator.request_count("getLists") == searches  # settled: not looked for again
@@ -346,11 +350,7 @@ def test_a_temporary_removal_list_left_by_a_failed_run_is_deleted_by_the_next(qu
     assert failed.status == "Failure", failed.message
     assert "segport removal run 2" in _list_names(quick)
     quick.emulator.faults.clear()
-    later = world.run()
-    assert later.status == "Successful", later.message
-    assert not [name for name in _list_names(quick) if name.startswith("segport removal")]
-    assert any("Deleted the temporary removal list run 2 left" in item["message"] for item in later.events)
-    assert world.listed() == world.expected()
+    _the_next_run_deletes_the_list_run_2_left(quick, world)
 
 
 def test_rows_refused_inside_a_completed_batch_are_named_and_sent_again_only_when_they_change(

@@ -20,7 +20,7 @@ from segport.exports.normalize import (
 )
 from segport.profiles.service import connect_external
 from segport.profiles.source import MAX_KEY_LENGTH
-from segport.runs.history import iter_rows_not_sent, show_run
+from segport.runs.history import RunView, iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
 from tests.support import exporting
 from tests.support.app import App
@@ -30,6 +30,25 @@ from tests.support.exporting import ExportWorld
 def _random_text(seed: int, length: int) -> str:
     # Random, not repeated: PostgreSQL compresses a repeated character's index entry below its limit.
     return "".join(random.Random(seed).choices("abcdefghijklmnopqrstuvwxyz0123456789", k=length))
+
+
+def _warehouse(tmp_path: Path, columns: str, rows: list[dict[str, object]]) -> str:
+    """The URL of a SQLite warehouse file whose table `customers` holds the rows (named parameters)."""
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    engine = create_engine(url)
+    with engine.begin() as db:
+        db.execute(text(f"CREATE TABLE customers ({columns})"))
+        names = ", ".join(f":{name}" for name in rows[0])
+        db.execute(text(f"INSERT INTO customers VALUES ({names})"), rows)  # noqa: S608 - the test's own names
+    engine.dispose()
+    return url
+
+
+def _run(app: App) -> tuple[RunView, list[tuple[str, str | None, str]]]:
+    """A run of the export "Warehouse", and its rows not sent as (key, email, reason)."""
+    run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
+    view = show_run(app.store, run_id=run_id)
+    return view, [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
 
 
 def test_an_email_of_thousands_of_characters_is_named_cut_and_the_runs_succeed(
@@ -59,28 +78,22 @@ def test_a_warehouse_key_too_long_to_keep_is_named_not_sent_and_the_runs_succeed
     them. PostgreSQL refused a 9,000-character key in the sync state's primary key after every batch was sent,
     and every later run failed the same way; the member is now skipped and named, the key cut in its row."""
     long_key = "0" + _random_text(3, 9_000)  # read before its email's twin (members come by email, then key)
-    warehouse = tmp_path / "warehouse.db"
-    engine = create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as db:
-        db.execute(text('CREATE TABLE customers ("id" text, "email" text)'))
-        db.execute(
-            text("INSERT INTO customers VALUES (:id, :email)"),
-            [{"id": f"k{number:03}", "email": f"p{number}@example.com"} for number in range(1, 21)]
-            + [{"id": long_key, "email": "long.key@example.com"}, {"id": "x" * MAX_KEY_LENGTH, "email": "fits@x.io"}]
-            + [{"id": "twin", "email": "Long.Key@example.com"}],  # sent: the skipped member is nobody's twin
-        )
-    engine.dispose()
-    connect_external(app.store, url=f"sqlite:///{warehouse}", table="customers", key="id", actor="t")
+    url = _warehouse(
+        tmp_path,
+        '"id" text, "email" text',
+        [{"id": f"k{number:03}", "email": f"p{number}@example.com"} for number in range(1, 21)]
+        + [{"id": long_key, "email": "long.key@example.com"}, {"id": "x" * MAX_KEY_LENGTH, "email": "fits@x.io"}]
+        + [{"id": "twin", "email": "Long.Key@example.com"}],  # sent: the skipped member is nobody's twin
+    )
+    connect_external(app.store, url=url, table="customers", key="id", actor="t")
     create_segment(app.store, name="Everyone", rule_text="id is not empty", actor="t")
     app.connect("CC")
     export = app.add_export("Warehouse", "CC", ["Everyone"])
     for attempt in ("first", "rerun"):
-        run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
-        view = show_run(app.store, run_id=run_id)
+        view, rows = _run(app)
         assert view.status == "Successful", (attempt, view.message)
         assert view.counts["members"] == 23 and view.counts["unusable_key"] == 1, (attempt, view.counts)
         assert view.counts["duplicate"] == 0 and view.counts["sent"] == (22 if attempt == "first" else 0)
-        rows = [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
         assert rows == [(long_key[: MAX_SHOWN - 1] + "\u2026", "long.key@example.com", KEY_TOO_LONG)], attempt
     expected = {f"p{number}@example.com" for number in range(1, 21)} | {"fits@x.io", "long.key@example.com"}
     assert set(app.emulator.members(export.list_id)) == expected
@@ -90,41 +103,34 @@ def test_a_warehouse_key_on_two_rows_sends_neither_names_both_and_the_runs_succe
     """A view that joins orders repeats its customers' keys. The sync state keeps one row per key: the run
     failed (UNIQUE constraint, after sending) on both stores. Which row is the customer is unknown, so none is
     sent and each is named; once the view has one row per key, the next run sends it."""
-    warehouse = tmp_path / "warehouse.db"
-    engine = create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as db:
-        db.execute(text('CREATE TABLE customers ("id" text, "email" text, "orders" integer)'))
-        db.execute(
-            text("INSERT INTO customers VALUES (:id, :email, :orders)"),
-            [{"id": f"k{number:03}", "email": f"p{number}@example.com", "orders": 1} for number in range(1, 21)]
-            + [{"id": "k005", "email": "other@example.com", "orders": 2}]  # another address for the same key
-            + [{"id": "k007", "email": "p7@example.com", "orders": 2}, {"id": "k030", "email": "x@y.io", "orders": 0}],
-        )
-    engine.dispose()
-    connect_external(app.store, url=f"sqlite:///{warehouse}", table="customers", key="id", actor="t")
+    url = _warehouse(
+        tmp_path,
+        '"id" text, "email" text, "orders" integer',
+        [{"id": f"k{number:03}", "email": f"p{number}@example.com", "orders": 1} for number in range(1, 21)]
+        + [{"id": "k005", "email": "other@example.com", "orders": 2}]  # another address for the same key
+        + [{"id": "k007", "email": "p7@example.com", "orders": 2}, {"id": "k030", "email": "x@y.io", "orders": 0}],
+    )
+    connect_external(app.store, url=url, table="customers", key="id", actor="t")
     create_segment(app.store, name="Buyers", rule_text="orders >= 1", actor="t")  # k030's one row is not in it
     app.connect("CC")
     export = app.add_export("Warehouse", "CC", ["Buyers"])
     repeated = [("k005", "other@example.com"), ("k005", "p5@example.com"), ("k007", "p7@example.com")]
     repeated.append(("k007", "p7@example.com"))  # the same row twice: both named
     for attempt in ("first", "rerun"):
-        run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
-        view = show_run(app.store, run_id=run_id)
+        view, rows = _run(app)
         assert view.status == "Successful", (attempt, view.message)
         assert view.counts["members"] == 22 and view.counts["duplicate"] == 4, (attempt, view.counts)
         assert view.counts["sent"] == (18 if attempt == "first" else 0), (attempt, view.counts)
-        rows = [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
         assert sorted(rows) == sorted((key, email, DUPLICATE_KEY) for key, email in repeated), attempt
     assert set(app.emulator.members(export.list_id)) == {f"p{n}@example.com" for n in range(1, 21)} - {
         "p5@example.com",
         "p7@example.com",
     }
-    engine = create_engine(f"sqlite:///{warehouse}")
+    engine = create_engine(url)
     with engine.begin() as db:  # the view is fixed: one row per customer
         db.execute(text("DELETE FROM customers WHERE orders = 2"))
     engine.dispose()
-    run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
-    fixed = show_run(app.store, run_id=run_id)
+    fixed, _ = _run(app)
     assert fixed.status == "Successful" and fixed.counts["sent"] == 2 and fixed.counts["duplicate"] == 0
     assert set(app.emulator.members(export.list_id)) == {f"p{n}@example.com" for n in range(1, 21)}
 
@@ -136,26 +142,22 @@ def test_warehouse_rows_without_a_usable_key_or_with_a_nul_are_named_and_the_run
     PostgreSQL's text cannot keep: the lookup of a NUL key failed the run on a PostgreSQL store, and a row
     without a key was sent under the key "None". Such keys are skipped and named; a name is cleaned of a NUL as
     of any control character (and counted), and a NUL makes an address invalid."""
-    warehouse = tmp_path / "warehouse.db"
-    engine = create_engine(f"sqlite:///{warehouse}")
-    with engine.begin() as db:
-        db.execute(text('CREATE TABLE customers ("id", "email" text, "first" text)'))  # keys of any type
-        db.execute(
-            text("INSERT INTO customers VALUES (:id, :email, :first)"),
-            [{"id": f"k{number:03}", "email": f"p{number}@example.com", "first": "A"} for number in range(1, 11)]
-            + [
-                {"id": None, "email": "no.key@example.com", "first": "B"},
-                {"id": None, "email": "no.key.either@example.com", "first": "B"},
-                {"id": " ", "email": "blank.key@example.com", "first": "B"},
-                {"id": "nul\x00key", "email": "nul.key@example.com", "first": "B"},
-                {"id": "None", "email": "none.text@example.com", "first": "B"},  # a real key, only spelled so
-                {"id": "k100", "email": "nul\x00mail@example.com", "first": "B"},
-                {"id": "k101", "email": "nul.name@example.com", "first": "Ja\x00ne"},
-                {"id": 12345, "email": "number.key@example.com", "first": "B"},
-            ],
-        )
-    engine.dispose()
-    connect_external(app.store, url=f"sqlite:///{warehouse}", table="customers", key="id", actor="t")
+    url = _warehouse(
+        tmp_path,
+        '"id", "email" text, "first" text',  # keys of any type
+        [{"id": f"k{number:03}", "email": f"p{number}@example.com", "first": "A"} for number in range(1, 11)]
+        + [
+            {"id": None, "email": "no.key@example.com", "first": "B"},
+            {"id": None, "email": "no.key.either@example.com", "first": "B"},
+            {"id": " ", "email": "blank.key@example.com", "first": "B"},
+            {"id": "nul\x00key", "email": "nul.key@example.com", "first": "B"},
+            {"id": "None", "email": "none.text@example.com", "first": "B"},  # a real key, only spelled so
+            {"id": "k100", "email": "nul\x00mail@example.com", "first": "B"},
+            {"id": "k101", "email": "nul.name@example.com", "first": "Ja\x00ne"},
+            {"id": 12345, "email": "number.key@example.com", "first": "B"},
+        ],
+    )
+    connect_external(app.store, url=url, table="customers", key="id", actor="t")
     create_segment(app.store, name="Everyone", rule_text="email is not empty", actor="t")
     app.connect("CC")
     list_id = app.emulator.create_list("Warehouse")
@@ -171,14 +173,12 @@ def test_warehouse_rows_without_a_usable_key_or_with_a_nul_are_named_and_the_run
         ("k100", "nul\ufffdmail@example.com", INVALID_EMAIL),
     ]
     for attempt in ("first", "rerun"):
-        run_id = launch.run_export(app.store, app.settings, name="Warehouse", actor="t", http=app.http)
-        view = show_run(app.store, run_id=run_id)
+        view, rows = _run(app)
         assert view.status == "Successful", (attempt, view.message)
         counts = view.counts
         assert (counts["members"], counts["unusable_key"], counts["invalid_email"]) == (18, 4, 1), counts
         assert counts["sent"] == (13 if attempt == "first" else 0) and counts["duplicate"] == 0, (attempt, counts)
         assert counts["cleaned"] == (1 if attempt == "first" else 0), (attempt, counts)
-        rows = [(key, email, reason) for key, email, reason, _ in iter_rows_not_sent(app.store, run_id=run_id)]
         assert sorted(rows) == sorted(not_sent), attempt
     sent = {f"p{number}@example.com" for number in range(1, 11)}
     assert set(app.emulator.members(list_id)) == sent | {

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from segport.clock import as_utc
 from segport.runs.events import append_event
@@ -265,10 +265,10 @@ class RunRecord:
 
     def copy_rows(self, db: Connection, select_rows: Any) -> None:
         """Rows not sent that a SELECT gives as (this run's id, profile_key, email, reason, detail)."""
-        copied = db.execute(
-            insert(run_rows).from_select(["run_id", "profile_key", "email", "reason", "detail"], select_rows)
-        )
-        _count_rows(db, self.run_id, copied.rowcount)
+        db.execute(insert(run_rows).from_select(["run_id", "profile_key", "email", "reason", "detail"], select_rows))
+        # Counted again, once per run: PostgreSQL's driver gives no row count for an INSERT ... SELECT (-1).
+        counted = select(func.count()).select_from(run_rows).where(run_rows.c.run_id == self.run_id)
+        db.execute(update(runs).where(runs.c.id == self.run_id).values(rows_not_sent=counted.scalar_subquery()))
 
     def holding_list_deleted(self, db: Connection, *, run_id: int | None = None) -> None:
         """The temporary removal list of an earlier run this run settles is gone from the account (or was never
