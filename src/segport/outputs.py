@@ -35,7 +35,7 @@ class Counts(Output):
     invalid_email: int
     duplicate: int
     unusable_key: int = Field(
-        description="Members not sent: their key is missing, over 500 characters or holds a NUL character."
+        description="Members not sent: their key is missing, on more than one row, over 500 characters or holds NUL."
     )
     truncated: int = Field(description="Values shortened to fit Constant Contact's limits.")
     cleaned: int = Field(description="Names with control characters taken out.")

@@ -30,18 +30,19 @@ REFUSED = "refused"
 REMOVED = "removed"
 
 # Members that cannot be sent as they are, kept for the runs that will not read them (sync_skipped); each run
-# counts them under "duplicate" or "invalid_email". Only a warehouse can have a row without a usable key
-# (counted under "unusable_key") or a key on more than one row (under "duplicate"), and every run reads all of a
-# warehouse's members: such members are skipped by every run, and not kept.
+# counts them under "duplicate" or "invalid_email". Only a warehouse can have a row without a usable key: none,
+# one on more than one row, one too long or with a NUL (counted under "unusable_key", which the alert on refused
+# members counts too: a view that repeats every key sends nobody); and every run reads all of a warehouse's
+# members: such members are skipped by every run, and not kept.
 SKIPPED = (MISSING_EMAIL, INVALID_EMAIL, EMAIL_TOO_LONG, DUPLICATE)
-UNUSABLE_KEYS = (MISSING_KEY, KEY_TOO_LONG, KEY_WITH_NUL)
+UNUSABLE_KEYS = (MISSING_KEY, DUPLICATE_KEY, KEY_TOO_LONG, KEY_WITH_NUL)
 
 
 def counter_for(reason: str) -> str:
     """The run counter a skipped member's reason adds to."""
     if reason in UNUSABLE_KEYS:
         return "unusable_key"
-    return "duplicate" if reason in (DUPLICATE, DUPLICATE_KEY) else "invalid_email"
+    return "duplicate" if reason == DUPLICATE else "invalid_email"
 
 
 REASONS = {

@@ -1,9 +1,9 @@
 """runs.unusable_key: members skipped because their key is missing or cannot be kept; runs.rows_not_sent
 
 Why: a warehouse row whose key exceeded PostgreSQL's index entry (2,704 bytes), or held a NUL character, failed
-the run on a PostgreSQL store, and every later run the same way; a row without a key was sent under the key
-"None". Runs now skip such a member, name it in their rows and count it here (embedded imports refuse such
-keys; only a warehouse can hold one).
+the run on a PostgreSQL store, and every later run the same way; a key on two rows failed it on any store; a row
+without a key was sent under the key "None". Runs now skip such a member, name it in their rows and count it
+here (embedded imports refuse such keys; only a warehouse can hold one).
 
 And the number of a run's rows (not sent, not added, removed), kept as they are added: every runs list and
 page counted each run's rows, which for fifty runs of a million-member export with 60,000 such rows each was
