@@ -5,6 +5,7 @@ fix, and a non-zero exit code; nothing already stored is lost."""
 from __future__ import annotations
 
 import csv
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -207,8 +208,6 @@ def test_help_and_version_answer_without_settings_being_right(tmp_path: Path, fl
 def test_a_store_that_lost_a_table_is_one_line_with_its_report_in_the_configured_home(tmp_path: Path) -> None:
     """An unexpected database error: the report goes to the home the settings file names (not SEGPORT_HOME's
     default), and a command that runs no export is not told about resuming one."""
-    import sqlite3
-
     home = tmp_path / "configured"
     settings_file = tmp_path / "segport.toml"
     settings_file.write_text(f'home = "{home}"\n', encoding="utf-8")
