@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy import Connection, event, func, inspect, select, text
 
 from segport.config import Settings
 from segport.errors import ConfigurationError
@@ -52,6 +52,31 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert db.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert db.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
     store.close()
+
+
+def test_sqlite_keeps_the_connections_many_requests_at_once_need_instead_of_opening_new_ones(tmp_path: Path) -> None:
+    """Fifteen requests at once, five times over (the API serves many at once from its threads): the store opens
+    fifteen connections and reuses them. With SQLAlchemy's default of 5 kept, ten were opened again every round,
+    each paying for the file's opening and its pragmas."""
+    store = open_store(Settings(home=tmp_path))
+    opened = []
+    event.listen(store.engine, "connect", lambda *_: opened.append(1))
+    at_once = 15
+    together = threading.Barrier(at_once)
+
+    def request() -> None:
+        with store.read() as db:
+            db.execute(text("SELECT 1"))
+            together.wait(timeout=30)  # every request holds its connection at the same time
+
+    for _ in range(5):
+        threads = [threading.Thread(target=request) for _ in range(at_once)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    store.close()
+    assert len(opened) <= at_once, f"{len(opened)} connections opened for {at_once} at once"
 
 
 @pytest.mark.parametrize("database_url", [None])  # SQLite only: PostgreSQL's buffers are the server's
