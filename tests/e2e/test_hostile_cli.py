@@ -227,3 +227,14 @@ def test_a_store_that_lost_a_table_is_one_line_with_its_report_in_the_configured
     reports = list((home / "errors").iterdir())
     assert len(reports) == 1 and str(reports[0]) in done.stderr and "no such table" in reports[0].read_text()
     assert not (tmp_path / "user" / ".segport").exists()
+
+
+def test_connecting_a_view_that_repeats_keys_says_so_at_once(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.db"
+    with sqlite3.connect(warehouse) as db:
+        db.execute("CREATE TABLE customers (id text, email text)")
+        db.executemany("INSERT INTO customers VALUES (?, ?)", [("k1", "a@x.io"), ("k1", "b@x.io"), (None, "c@x.io")])
+    env = environment(tmp_path / "home", "http://127.0.0.1:9")
+    done = segport(env, "profiles", "connect", "--url", f"sqlite:///{warehouse}", "--table", "customers", "--key", "id")
+    said = " ".join(done.stdout.split())  # rich wraps the line to the terminal's width
+    assert "1 key is on more than one row and 1 row has no key: runs send none of these rows" in said, done.stdout

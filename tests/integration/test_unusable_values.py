@@ -18,7 +18,8 @@ from segport.exports.normalize import (
     MAX_SHOWN,
     MISSING_KEY,
 )
-from segport.profiles.service import connect_external
+from segport.profiles.importer import import_profiles
+from segport.profiles.service import connect_external, key_problems
 from segport.profiles.source import MAX_KEY_LENGTH
 from segport.runs.history import RunView, iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
@@ -192,3 +193,26 @@ def test_warehouse_rows_without_a_usable_key_or_with_a_nul_are_named_and_the_run
     }
     named = app.emulator.contact("nul.name@example.com")
     assert named is not None and named["first_name"] == "Ja ne"
+
+
+def test_connecting_a_warehouse_says_how_many_keys_repeat_or_are_missing(app: App, tmp_path: Path) -> None:
+    url = _warehouse(
+        tmp_path,
+        '"id" text, "email" text',
+        [{"id": f"k{number}", "email": f"p{number}@example.com"} for number in range(1, 6)]
+        + [{"id": "k1", "email": "again@example.com"}, {"id": "k2", "email": "b@x.io"}, {"id": "k2", "email": "c@x.io"}]
+        + [{"id": None, "email": "none@x.io"}, {"id": "  ", "email": "blank@x.io"}],
+    )
+    connect_external(app.store, url=url, table="customers", key="id", actor="t")
+    said = key_problems(app.store)
+    assert said is not None and "2 keys are on more than one row and 2 rows have no key" in said, said
+    engine = create_engine(url)
+    with engine.begin() as db:  # one row per customer, each with its key
+        db.execute(text("DELETE FROM customers WHERE id IS NULL OR trim(id) = '' OR email IN ('again@example.com')"))
+        db.execute(text("DELETE FROM customers WHERE email IN ('b@x.io', 'c@x.io')"))
+    engine.dispose()
+    assert key_problems(app.store) is None
+    embedded = tmp_path / "embedded.csv"
+    embedded.write_text("id,email\n1,a@x.io\n", encoding="utf-8")
+    import_profiles(app.store, embedded, key="id", actor="t")
+    assert key_problems(app.store) is None  # an import refuses both

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from segport.cli.common import Json, console, context, number, print_json, when
 from segport.errors import InvalidInput
@@ -63,6 +64,9 @@ def connect(
     described = service.connect_external(state.store, url=url, table=table, key=key, actor=state.actor)
     console.print(f"Profiles now come from {described.description} ({number(described.row_count)} rows).")
     _fields_table([(f.name, f.type, f.source_name) for f in described.fields])
+    problems = service.key_problems(state.store)
+    if problems:
+        console.print(Text(problems, style="yellow"))
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from segport import audit
@@ -19,7 +19,7 @@ from segport.store import Store
 from segport.store.database import create_store_engine, engine_safe_url
 from segport.store.tables import profile_source
 
-__all__ = ["ImportedProfiles", "connect_external", "describe", "import_profiles"]
+__all__ = ["ImportedProfiles", "connect_external", "describe", "import_profiles", "key_problems"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,32 @@ def describe(store: Store) -> SourceDescription:
         with source.engine.connect() as connection:
             count = connection.execute(select(func.count()).select_from(source.table)).scalar_one()
     return SourceDescription(source.description, source.key, source.fields, count, row["loaded_at"], row["loaded_by"])
+
+
+def key_problems(store: Store) -> str | None:
+    """A warehouse's keys as runs will meet them: how many are on more than one row, and how many rows have
+    none (both counted where the rows are); None when every row has a key of its own, or the source is the
+    embedded table (an import refuses both). Said once, when the source is connected: each run names the rows."""
+    source = load_source(store)
+    if source.kind != "external":
+        return None
+    key = source.table.c[source.key]
+    repeated = select(key).where(key.is_not(None)).group_by(key).having(func.count() > 1).subquery()
+    blank = or_(key.is_(None), func.trim(cast(key, Text)) == "")
+    with source.engine.connect() as connection:
+        keys_repeated = int(connection.execute(select(func.count()).select_from(repeated)).scalar_one())
+        without_key = int(connection.execute(select(func.count()).select_from(source.table).where(blank)).scalar_one())
+    if not keys_repeated and not without_key:
+        return None
+    found = []
+    if keys_repeated:
+        found.append(f"{keys_repeated:,} {'key is' if keys_repeated == 1 else 'keys are'} on more than one row")
+    if without_key:
+        found.append(f"{without_key:,} {'row has' if without_key == 1 else 'rows have'} no key")
+    return (
+        f"In {source.description}, {' and '.join(found)}: runs send none of these rows and name each "
+        "(duplicate_key, missing_key). A view with one row per customer, each with its key, avoids it."
+    )
 
 
 def connect_external(store: Store, *, url: str, table: str, key: str, actor: str) -> SourceDescription:
