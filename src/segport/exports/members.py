@@ -151,7 +151,7 @@ def member_query(
     order = (func.lower(func.trim(raw[0])), key)
     if source.engine is not store.engine:
         query = select(key, *raw).where(condition).order_by(*order)
-        return MemberQuery(query, joined=False, repeated=_repeated_keys(source, key, condition))
+        return MemberQuery(query, joined=False, repeated=_repeated_keys(source, condition))
     synced = sync_state.alias("synced")
     joined_on = and_(synced.c.export_id == export.id, synced.c.profile_key == cast(key, Text))
     other = sync_state.alias("other")
@@ -250,12 +250,11 @@ def _unusable(key: str, longest: int) -> str:
     return KEY_TOO_LONG if len(key) > longest else KEY_WITH_NUL
 
 
-def _repeated_keys(source: ProfileSource, key: Any, condition: Any) -> frozenset[str]:
+def _repeated_keys(source: ProfileSource, condition: Any) -> frozenset[str]:
     """The member keys a warehouse has on more than one row, found where the rows are (one aggregate query).
     Rows without a key are skipped for that (_members), however many there are."""
-    query = select(key).where(condition, key.is_not(None)).group_by(key).having(func.count() > 1)
     with source.engine.connect() as connection:
-        return frozenset(str(value) for value in connection.execute(query).scalars())
+        return frozenset(str(value) for value in connection.execute(source.repeated_keys(condition)).scalars())
 
 
 def _rows(

@@ -59,7 +59,7 @@ def key_problems(store: Store) -> str | None:
     if source.kind != "external":
         return None
     key = source.table.c[source.key]
-    repeated = select(key).where(key.is_not(None)).group_by(key).having(func.count() > 1).subquery()
+    repeated = source.repeated_keys().subquery()
     blank = or_(key.is_(None), func.trim(cast(key, Text)) == "")
     with source.engine.connect() as connection:
         keys_repeated = int(connection.execute(select(func.count()).select_from(repeated)).scalar_one())

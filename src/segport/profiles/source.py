@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
     select,
 )
@@ -68,6 +69,15 @@ class ProfileSource:
 
     def field(self, name: str) -> Field | None:
         return next((field for field in self.fields if field.name == name), None)
+
+    def repeated_keys(self, condition: Any = None) -> Any:
+        """SELECT the keys on more than one row (among those meeting `condition`), rows without a key left out:
+        a warehouse's table or view need not have unique keys, the embedded table's unique index makes them so."""
+        key = self.table.c[self.key]
+        query = select(key).where(key.is_not(None))
+        if condition is not None:
+            query = query.where(condition)
+        return query.group_by(key).having(func.count() > 1)
 
     def aliased(self, name: str) -> ProfileSource:
         """The same source under another name, for a subquery that refers to the outer query's table."""
