@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
@@ -102,3 +103,13 @@ def test_the_state_file_keeps_contacts_lists_activities_and_tokens(tmp_path: Pat
     assert kept is not None and kept["first_name"] == "Kay"
     assert kept["properties"] == {"job_title": "Chef", "cf:tier": "gold", "birthday_month": 2, "birthday_day": 9}
     assert list(restarted.world.custom_fields) == ["tier"]
+
+
+def test_answers_over_http_carry_one_date_header_from_the_emulators_clock(served: tuple[Emulator, str]) -> None:
+    emulator, base_url = served
+    with httpx.Client(base_url=base_url) as http:
+        answer = http.get("/v3/account/summary")  # no token: refused, and dated all the same
+    assert answer.status_code == 401
+    assert len(answer.headers.get_list("date")) == 1  # the emulator's, not uvicorn's as well
+    moment = parsedate_to_datetime(answer.headers["date"])
+    assert abs((moment - emulator.clock.now()).total_seconds()) < 5

@@ -11,6 +11,8 @@ import csv
 import io
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -26,6 +28,7 @@ from segport.constant_contact.models import (
     Activity,
     ContactList,
     CustomField,
+    OptOuts,
 )
 from segport.constant_contact.responses import Action, parse_error_body, rule_for
 from segport.constant_contact.retry import OUTAGE, THROTTLED, RetryPolicy
@@ -284,7 +287,7 @@ class ConstantContactClient:
     def exported_emails(self, *, list_ids: Sequence[str] | None = None, status: str | None = None) -> Iterator[str]:
         """The lower-case addresses of an export of `email_address` only (a documented field), of the contacts
         on `list_ids` and/or with `status`. An answer without an address column is an error, never an empty set."""
-        columns, rows = self._exported(["email_address"], list_ids=list_ids, status=status)
+        columns, rows, _ = self._exported(["email_address"], list_ids=list_ids, status=status)
         column = _email_column(columns)
         for row in rows:
             email = (row.get(column) or "").strip().lower()
@@ -300,11 +303,22 @@ class ConstantContactClient:
         return {email for email in self.exported_emails(list_ids=[list_id]) if wanted is None or email in wanted}
 
     def unsubscribed_emails(self) -> set[str]:
-        """Every unsubscribed address of the account. First from one export activity filtered by status (3 or 4
-        requests): the documentation does not list the filter's values, so the answer is checked, and each row's
-        `email_permission` must say unsubscribed. If it does not (the filter was ignored, or the column is filled
-        otherwise), from `GET /contacts?status=unsubscribed`, which is documented but takes a request per 500."""
-        columns, rows = self._exported(["email_address", "email_permission"], status="unsubscribed")
+        """Every unsubscribed address of the account (see `opt_outs`)."""
+        return self.opt_outs().emails
+
+    def opt_outs(self, after: datetime | None = None) -> OptOuts:
+        """The account's unsubscribed addresses: every one (`after` None), or those that unsubscribed after
+        `after`, from `GET /contacts?status=unsubscribed&optout_after=` (one request per 500, usually one).
+
+        Every one: first from one export activity filtered by status (3 or 4 requests): the documentation does
+        not list the filter's values, so the answer is checked, and each row's `email_permission` must say
+        unsubscribed. If it does not (the filter was ignored, or the column is filled otherwise), from
+        `GET /contacts?status=unsubscribed`, which is documented but takes a request per 500."""
+        asked = self._clock.now()
+        if after is not None:
+            return self._opt_outs_after(after, asked)
+        columns, rows, created = self._exported(["email_address", "email_permission"], status="unsubscribed")
+        as_of = created or asked
         column = _email_column(columns)
         found: set[str] = set()
         if "email_permission" in columns:
@@ -315,16 +329,31 @@ class ConstantContactClient:
                 if email:
                     found.add(email)
             else:
-                return found
+                return OptOuts(found, as_of, whole=True)
         logger.warning(
             "Constant Contact's export filtered by status=unsubscribed held contacts that are not unsubscribed (or no "
             "email_permission column): reading GET /contacts?status=unsubscribed instead."
         )
-        return set(self._contacts_with_status("unsubscribed"))
+        return OptOuts(set(self._contacts_with_status("unsubscribed")), as_of, whole=True)
+
+    def _opt_outs_after(self, after: datetime, asked: datetime) -> OptOuts:
+        params = {"status": "unsubscribed", "optout_after": _iso(after), "limit": 500}
+        found: set[str] = set()
+        as_of: datetime | None = None
+        for response, page in self._page_answers("getContacts", "contacts", params):
+            as_of = as_of or _server_time(response)
+            for contact in page.get("contacts") or []:
+                address = contact.get("email_address") or {}
+                # Checked, not trusted: a filter the API ignored must not count a subscribed contact as opted out.
+                email = (address.get("address") or "").strip().lower()
+                if email and address.get("permission_to_send") == "unsubscribed":
+                    found.add(email)
+        return OptOuts(found, as_of or asked, whole=False)
 
     def _exported(
         self, fields: list[str], *, list_ids: Sequence[str] | None = None, status: str | None = None
-    ) -> tuple[list[str], Iterator[dict[str, str]]]:
+    ) -> tuple[list[str], Iterator[dict[str, str]], datetime | None]:
+        """The columns and rows of a finished contact export, and when Constant Contact created it."""
         activity = self.export_contacts(fields=fields, list_ids=list_ids, status=status)
         finished = self.wait_for_activities([activity.activity_id])[activity.activity_id]
         if finished.state != "completed":
@@ -337,7 +366,8 @@ class ConstantContactClient:
                 "Constant Contact's contact export completed without a link to its file.",
                 operation="postContactsExport",
             )
-        return self.download_contact_export(finished.links.results.href)
+        columns, rows = self.download_contact_export(finished.links.results.href)
+        return columns, rows, activity.created_at or finished.created_at
 
     def _contacts_with_status(self, status: str) -> Iterator[str]:
         """The addresses of `GET /contacts?status=...`, page after page (500 a page, following `_links.next`)."""
@@ -347,13 +377,20 @@ class ConstantContactClient:
                 yield address
 
     def _pages(self, operation: str, url: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
-        """The items under `key` of every page of a collection, following `_links.next` (whose link carries
-        the query, so `params` go with the first request only)."""
+        """The items under `key` of every page of a collection."""
+        for _, page in self._page_answers(operation, url, params):
+            yield from page.get(key) or []
+
+    def _page_answers(
+        self, operation: str, url: str, params: dict[str, Any]
+    ) -> Iterator[tuple[httpx.Response, dict[str, Any]]]:
+        """Every page of a collection with its answer, following `_links.next` (whose link carries the query,
+        so `params` go with the first request only)."""
         first: dict[str, Any] | None = params
         while url:
             response = self._request(operation, "GET", url, params=first, replay_safe=True)
             page = orjson.loads(response.content)
-            yield from page.get(key) or []
+            yield response, page
             url = ((page.get("_links") or {}).get("next") or {}).get("href") or ""
             first = None
 
@@ -496,6 +533,20 @@ class ConstantContactClient:
 def _check_list_ids(list_ids: Sequence[str]) -> None:
     if not 1 <= len(list_ids) <= MAX_LIST_IDS:
         raise ValueError(f"Constant Contact takes 1 to {MAX_LIST_IDS} list ids per request, not {len(list_ids)}")
+
+
+def _iso(moment: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and a Z, the form the spec's examples use."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _server_time(response: httpx.Response) -> datetime | None:
+    """The time of the answer by the server's clock (its Date header), or None without a readable one."""
+    try:
+        moment = parsedate_to_datetime(response.headers.get("date", ""))
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _email_column(columns: list[str]) -> str:

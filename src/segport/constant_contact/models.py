@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -99,3 +100,19 @@ class Activity(_Model):
     @property
     def error_messages(self) -> list[str]:
         return [e if isinstance(e, str) else str(e.get("message", e)) for e in self.activity_errors]
+
+
+@dataclass
+class OptOuts:
+    """The account's unsubscribed addresses as one read found them. `as_of`: the account's time when the read
+    began (the export activity's creation, or the Date header of the first page), so the next read can ask for
+    the opt-outs since then without trusting this machine's clock. `whole`: every unsubscribed address of the
+    account, or only those that unsubscribed after a given time."""
+
+    emails: set[str]
+    as_of: datetime
+    whole: bool
+
+    def widen(self, whole: OptOuts) -> None:
+        """Take a whole read's answer in place of this partial one (whoever holds this object sees it)."""
+        self.emails, self.as_of, self.whole = whole.emails, whole.as_of, True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,9 @@ class Emulator:
             )
             if request.method != "GET":
                 self.dirty = True
+            if not response.transport_fault:
+                # Every HTTP server with a clock sends one (RFC 9110); segport reads the account's time from it.
+                response.headers = {"date": format_datetime(self.clock.now(), usegmt=True), **response.headers}
             return response
 
     def _dispatch(self, request: Request) -> tuple[str, Response]:

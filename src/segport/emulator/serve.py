@@ -82,8 +82,15 @@ def serve_emulator(options: EmulatorOptions, announce: Callable[[str], None] = p
     announce(f"  inspection: {base}/_emulator/stats")
     app = EmulatorASGI(emulator, on_shutdown=saver.stop if saver else None, timeout_seconds=options.withheld_seconds)
     # A request held by a `timeout` fault must not keep a stopping emulator from saving its state.
+    # The emulator sends its own Date header, from its clock; uvicorn's would make two.
     uvicorn.run(
-        app, host=options.host, port=options.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=5
+        app,
+        host=options.host,
+        port=options.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        date_header=False,
     )
 
 
@@ -96,17 +103,27 @@ def free_port() -> int:
 @contextmanager
 def serve_in_background(emulator: Emulator, port: int | None = None) -> Iterator[str]:
     """Serve the emulator from a background thread on a loopback port; yields its base URL."""
-    with serve_app_in_background(EmulatorASGI(emulator), port, name="emulator", lifespan="on") as base:
+    with serve_app_in_background(
+        EmulatorASGI(emulator), port, name="emulator", lifespan="on", date_header=False
+    ) as base:
         yield base
 
 
 @contextmanager
 def serve_app_in_background(
-    app: Any, port: int | None = None, *, name: str = "server", lifespan: Literal["auto", "on", "off"] = "auto"
+    app: Any,
+    port: int | None = None,
+    *,
+    name: str = "server",
+    lifespan: Literal["auto", "on", "off"] = "auto",
+    date_header: bool = True,
 ) -> Iterator[str]:
     """Serve an ASGI app (the emulator, segport's API) from a background thread on a loopback port."""
     chosen = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=chosen, log_level="error", lifespan=lifespan))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=chosen, log_level="error", lifespan=lifespan, date_header=date_header
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -10,6 +10,7 @@ import email.policy
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -17,7 +18,7 @@ import orjson
 
 from segport.emulator import checks
 from segport.emulator.messages import Request, Response, api_error, json_response, single_error
-from segport.emulator.world import ImportRow
+from segport.emulator.world import Contact, ImportRow
 
 if TYPE_CHECKING:
     from segport.emulator.core import Emulator
@@ -461,6 +462,21 @@ def get_contact_export(emulator: Emulator, request: Request, params: dict[str, s
     return Response(200, record.outcome.results, {"content-type": "text/csv"})
 
 
+def _within(contact: Contact, moments: dict[str, datetime | None]) -> bool:
+    """Whether a contact passes the date filters of `GET /contacts` (after: later than; before: earlier than). A
+    contact that never opted out passes no opt-out filter."""
+    for name, moment in moments.items():
+        if moment is None:
+            continue
+        if moment.tzinfo is None:  # a time without a zone is read as UTC
+            moment = moment.replace(tzinfo=UTC)
+        field, side = name.rsplit("_", 1)
+        value = {"updated": contact.updated_at, "created": contact.created_at, "optout": contact.opt_out_date}[field]
+        if value is None or (value <= moment if side == "after" else value >= moment):
+            return False
+    return True
+
+
 @route("GET", "/contacts", "getContacts")
 def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Response:
     limit = _int_param(request, "limit", 50, 1, 500)
@@ -479,8 +495,8 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
             "status",
         )
     )
-    for name in ("updated_after", "updated_before", "created_after", "created_before", "optout_after", "optout_before"):
-        checks.query_datetime(request.param(name), name)
+    filters = ("updated_after", "updated_before", "created_after", "created_before", "optout_after", "optout_before")
+    moments = {name: checks.query_datetime(request.param(name), name) for name in filters}
     checks.query_boolean(request.param("include_count"), "include_count")
     checks.query_csv_enum(
         request.param("sms_status"),
@@ -514,6 +530,7 @@ def get_contacts(emulator: Emulator, request: Request, _: dict[str, str]) -> Res
             for contact in candidates
             if ("active" in statuses and contact.permission != "unsubscribed") or contact.permission in statuses
         ]
+    candidates = [contact for contact in candidates if _within(contact, moments)]
     page = candidates[offset : offset + limit]
     body: dict[str, object] = {"contacts": [contact.public(include_lists=include_lists) for contact in page]}
     if request.param("include_count") == "true":

@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select
 
 from segport.constant_contact import ConstantContactClient
-from segport.constant_contact.models import Activity
+from segport.constant_contact.models import Activity, OptOuts
 from segport.errors import NotFound
-from segport.exports import mirror, sync
+from segport.exports import mirror, opt_outs, sync
 from segport.exports import scope as scope_of
 from segport.exports.context import RunContext
 from segport.exports.normalize import NOT_ADDED, REASONS, REFUSED, UNSUBSCRIBED
@@ -39,9 +39,10 @@ from segport.wording import count
 UNSUBSCRIBED_SINCE = "unsubscribed in Constant Contact after this export put the contact on the list"
 
 
-def acknowledge(ctx: RunContext, run_id: int, opted_out: set[str] | None = None) -> tuple[int, int]:
+def acknowledge(ctx: RunContext, run_id: int, opted_out: OptOuts | None = None) -> tuple[int, int]:
     """Settle every batch of `run_id` (this run or an earlier one of the export); returns (batches, contacts)
-    acknowledged now. `opted_out`: the account's unsubscribed addresses, when the caller read them already."""
+    acknowledged now. `opted_out`: the account's unsubscribed addresses, when the caller read them already;
+    widened in place to every one when only the recent ones were read and an import could not add someone."""
     record = ctx.record
     batches = record.batches(run_id)
     prepared = [row["number"] for row in batches if row["state"] == BatchState.PREPARED]
@@ -65,16 +66,22 @@ def acknowledge(ctx: RunContext, run_id: int, opted_out: set[str] | None = None)
         if activity is not None and (activity.state != "completed" or activity.status.problems):
             questioned.update(sync.batch_emails(ctx.store, run_id, row["number"]))
     on_list = ctx.client.emails_on_list(ctx.export.list_id, questioned) if questioned else set()
-    if opted_out is None and any(
+    if (opted_out is None or not opted_out.whole) and any(
         (activity.status.cannot_add_to_list_count or 0) for activity in outcomes.values() if activity
     ):
-        opted_out = ctx.client.unsubscribed_emails()
+        # Who could not be added may have unsubscribed long before the last read: only a whole read names them.
+        whole = ctx.client.opt_outs()
+        if opted_out is None:
+            opted_out = whole
+        else:
+            opted_out.widen(whole)
     contacts = 0
     for row in pending:
         activity = outcomes.get(row["activity_id"])
         if activity is None:
             continue
-        contacts += _settle_batch(ctx, run_id, row, activity, on_list, opted_out)
+        emails = opted_out.emails if opted_out is not None else None
+        contacts += _settle_batch(ctx, run_id, row, activity, on_list, emails)
     if uncertain:
         found = uncertain & on_list
         with record.transaction() as db:
@@ -87,14 +94,14 @@ def acknowledge(ctx: RunContext, run_id: int, opted_out: set[str] | None = None)
     return len(pending) - len(unknown), contacts
 
 
-def finish_polling(ctx: RunContext, plan: Plan, opted_out: set[str] | None, *, complete: bool) -> None:
+def finish_polling(ctx: RunContext, plan: Plan, opted_out: OptOuts | None, *, complete: bool) -> None:
     """After this run's batches are acknowledged: its counts, and (when it read every member) the members it
     skipped, kept for tracked runs, and the members that unsubscribed in Constant Contact since the export put
     them on the list (named, and not sent again until they change)."""
     since: list[dict[str, Any]] = []
-    if complete and opted_out:
+    if complete and opted_out is not None and opted_out.emails:
         with ctx.record.transaction() as db:
-            found = sync.unsubscribed_since(db, ctx.export.id, sorted(opted_out))
+            found = sync.unsubscribed_since(db, ctx.export.id, sorted(opted_out.emails))
         current = mirror.members_among(ctx.store, plan.source, plan.rules, [key for key, _ in found])
         since = [_row(key, email, UNSUBSCRIBED, UNSUBSCRIBED_SINCE) for key, email in found if key in current]
     batches = ctx.record.batches()
@@ -106,6 +113,8 @@ def finish_polling(ctx: RunContext, plan: Plan, opted_out: set[str] | None, *, c
             sync.record_skipped(db, ctx.export.id, ctx.run_id)
         ctx.record.add_rows(db, since)
         ctx.record.report(db, unsubscribed=unsubscribed + len(since), errors=errors, phase="removing")
+        if complete and opted_out is not None:
+            opt_outs.remember(db, ctx.export.id, opted_out)
 
 
 def _settle_batch(

@@ -20,7 +20,7 @@ from sqlalchemy import func, literal, select
 
 from segport.constant_contact import JsonImportBatcher
 from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError
-from segport.exports import acknowledging, decisions, finishing, mapping, mirror, sync
+from segport.exports import acknowledging, decisions, finishing, mapping, mirror, opt_outs, sync
 from segport.exports import scope as scope_of
 from segport.exports.context import RunContext
 from segport.exports.decisions import Action, Leaver
@@ -117,7 +117,7 @@ def work(ctx: RunContext) -> None:
         opted_out = None
         try:
             if failure is None and not canceled:
-                opted_out = ctx.client.unsubscribed_emails()
+                opted_out = opt_outs.read(ctx)
             acknowledging.acknowledge(ctx, ctx.run_id, opted_out)
         except PARKING:
             raise

@@ -303,6 +303,9 @@ def edit_export(
                     .where(exports.c.id == current.id)
                     .values(synced_version=None, synced_fingerprint=None)
                 )
+            if changes.get("list_id", current.list_id) != current.list_id or connection_id != current.connection_id:
+                # Another list or account: its opt-outs are read whole again by the next run.
+                db.execute(update(exports).where(exports.c.id == current.id).values(opt_outs_read_at=None))
             if segment_ids is not None:
                 db.execute(delete(export_segments).where(export_segments.c.export_id == current.id))
                 db.execute(insert(export_segments), [{"export_id": current.id, "segment_id": s} for s in segment_ids])

@@ -153,6 +153,9 @@ exports = Table(
     # Disconnected (no connection): whether the connection it had was shared with contributors. It keeps that
     # connection's access rules: a private connection's export does not open to contributors once disconnected.
     Column("contributors_allowed", Boolean),
+    # The account's time when the last complete run read who unsubscribed: the next run asks only for the
+    # opt-outs since then (less a day's overlap). NULL: the next run reads them all.
+    Column("opt_outs_read_at", DateTime(timezone=True)),
 )
 
 export_segments = Table(

@@ -1,0 +1,120 @@
+"""Who unsubscribed, read once per run: every opt-out the first time, then only those since the last complete
+read. A rerun must still name every member who opted out, whatever was read before, on both stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from segport.clock import ManualClock, as_utc
+from segport.emulator import Emulator
+from segport.exports import service as exports
+from segport.exports.acknowledging import UNSUBSCRIBED_SINCE
+from segport.runs.history import iter_rows_not_sent
+from segport.store.tables import exports as exports_table
+from tests.support.app import App
+from tests.support.exporting import ExportWorld, email_of
+from tests.support.harness import Harness
+
+WHOLE = "postContactsExport"  # a whole read: a contact export activity
+RECENT = "getContacts"  # the opt-outs since a time (and the few per-address lookups, none in these runs)
+
+
+def read_at(app: App) -> datetime | None:
+    with app.store.read() as db:
+        found = db.execute(select(exports_table.c.opt_outs_read_at).where(exports_table.c.name == "E")).scalar_one()
+    return None if found is None else as_utc(found)
+
+
+def rows(app: App, run_id: int) -> dict[str, tuple[str, str | None]]:
+    return {key: (reason, detail) for key, _, reason, detail in iter_rows_not_sent(app.store, run_id=run_id)}
+
+
+def test_the_emulator_answers_the_opt_outs_since_a_time_dated_by_its_clock(
+    harness: Harness, emulator: Emulator, clock: ManualClock
+) -> None:
+    for email in ("early@x.io", "late@x.io", "stays@x.io"):
+        emulator.world.upsert(email, None, None, clock.now())
+    emulator.unsubscribe("early@x.io")
+    clock.advance(2 * 86400 + 0.5)
+    emulator.unsubscribe("late@x.io")
+    recent = harness.client.opt_outs(clock.now() - timedelta(days=1))
+    assert recent.emails == {"late@x.io"} and not recent.whole
+    # The emulator's Date header, in whole seconds (the client's own clock would have kept the half second).
+    assert recent.as_of == clock.now().replace(microsecond=0)
+    whole = harness.client.opt_outs()
+    assert whole.emails == {"early@x.io", "late@x.io"} and whole.whole
+
+
+def test_a_rerun_reads_only_recent_opt_outs_and_still_names_who_left(app: App, tmp_path: Path) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)
+    world.run()
+    assert app.emulator.request_count(WHOLE) == 1
+    first_read = read_at(app)
+    assert first_read is not None
+    # Two members on the list unsubscribe in Constant Contact; one opt-out is dated an hour before the first
+    # read (recorded late, or by a clock behind the one that dated the read): the overlap finds it.
+    app.emulator.unsubscribe(email_of(5))
+    app.emulator.unsubscribe(email_of(9))
+    app.emulator.world.contacts[email_of(9)].opt_out_date = first_read - timedelta(hours=1)
+    recent = app.emulator.request_count(RECENT)
+    view = world.run()
+    assert app.emulator.request_count(WHOLE) == 1  # no export activity: one GET since the last read
+    assert app.emulator.request_count(RECENT) == recent + 1
+    named = rows(app, view.id)
+    assert named["k0005"] == named["k0009"] == ("unsubscribed", UNSUBSCRIBED_SINCE)
+    assert view.counts["unsubscribed"] == 2 and view.status == "Successful"
+    later_read = read_at(app)
+    # The activity's creation has milliseconds, the Date header whole seconds.
+    assert later_read is not None and later_read >= first_read.replace(microsecond=0)
+    assert world.listed() == world.expected()
+
+
+def test_an_old_opt_out_whose_profile_joins_is_named_from_a_whole_read(app: App, tmp_path: Path) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)  # members: group < 90
+    outsider = email_of(95)  # not a member yet, a contact of the account who unsubscribed ten days ago
+    app.emulator.world.upsert(outsider, None, None, app.emulator.clock.now())
+    app.emulator.unsubscribe(outsider)
+    app.emulator.world.contacts[outsider].opt_out_date = datetime.now(UTC) - timedelta(days=10)
+    world.run()
+    world.narrow(100)
+    view = world.run()
+    # Sent (its profile is new to the export), not added: only a whole read knows it unsubscribed long ago.
+    assert rows(app, view.id)["k0095"][0] == "unsubscribed"
+    assert view.counts["unsubscribed"] == 1
+    assert world.listed() == world.expected()
+
+
+def test_a_run_whose_read_failed_leaves_the_time_so_the_next_reads_from_the_earlier_one(
+    app: App, tmp_path: Path
+) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)
+    world.run()
+    first_read = read_at(app)
+    app.emulator.unsubscribe(email_of(7))
+    app.emulator.faults.add("contacts#1-100=400")
+    failed = world.run()
+    assert failed.status == "Failure"
+    assert read_at(app) == first_read
+    app.emulator.faults.clear()
+    view = world.run()
+    assert rows(app, view.id)["k0007"] == ("unsubscribed", UNSUBSCRIBED_SINCE)
+    assert read_at(app) != first_read
+
+
+def test_another_list_reads_every_opt_out_again(app: App, tmp_path: Path) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)
+    world.run()
+    assert read_at(app) is not None
+    other = app.emulator.create_list("Other")
+    exports.edit_export(app.store, app.settings, name="E", list_id=other, actor="t", http=app.http)
+    assert read_at(app) is None
+    exports.edit_export(app.store, app.settings, name="E", mode="mirror", actor="t", http=app.http)
+    world.run()
+    assert app.emulator.request_count(WHOLE) == 2
