@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from segport import audit
 from segport.clock import as_utc
@@ -35,6 +35,12 @@ class Session:
 
 # The idle clock is moved at most this often, so following a run (a read a second) does not write each time.
 SEEN_EVERY = timedelta(minutes=1)
+# Built once: every page runs it, and building the statement cost more than running it.
+SESSION_OWNER = (
+    select(web_sessions, users.c.name, users.c.role, users.c.created_at.label("user_created_at"))
+    .join(users, users.c.id == web_sessions.c.user_id)
+    .where(web_sessions.c.digest == bindparam("digest"))
+)
 
 
 def session_digest(cookie: str) -> str:
@@ -114,15 +120,7 @@ def find_session(store: Store, settings: Settings, cookie: str) -> Session | Non
     now = datetime.now(UTC)
     # Read without the write lock (every page asks); write only when the session ended or its idle clock is due.
     with store.read() as db:
-        row = (
-            db.execute(
-                select(web_sessions, users.c.name, users.c.role, users.c.created_at.label("user_created_at"))
-                .join(users, users.c.id == web_sessions.c.user_id)
-                .where(web_sessions.c.digest == digest)
-            )
-            .mappings()
-            .first()
-        )
+        row = db.execute(SESSION_OWNER, {"digest": digest}).mappings().first()
     if row is None:
         return None
     idle_limit = as_utc(row["last_seen_at"]) + timedelta(minutes=settings.session_idle_minutes)
