@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from segport.clock import ManualClock, as_utc
+from segport.constant_contact.client import RECENT_OPT_OUTS_PAGED_UP_TO
 from segport.emulator import Emulator
 from segport.exports import service as exports
 from segport.exports.acknowledging import UNSUBSCRIBED_SINCE
@@ -107,7 +108,7 @@ def test_a_run_whose_read_failed_leaves_the_time_so_the_next_reads_from_the_earl
     assert read_at(app) != first_read
 
 
-def test_another_list_reads_every_opt_out_again(app: App, tmp_path: Path) -> None:
+def test_another_list_or_connection_reads_every_opt_out_again(app: App, tmp_path: Path) -> None:
     app.connect("CC")
     world = ExportWorld(app, tmp_path)
     world.run()
@@ -118,3 +119,30 @@ def test_another_list_reads_every_opt_out_again(app: App, tmp_path: Path) -> Non
     exports.edit_export(app.store, app.settings, name="E", mode="mirror", actor="t", http=app.http)
     world.run()
     assert app.emulator.request_count(WHOLE) == 2
+    assert read_at(app) is not None
+    # Another connection may be another account: its opt-outs too.
+    app.connect("CC2")
+    exports.edit_export(app.store, app.settings, name="E", connection="CC2", actor="t", http=app.http)
+    assert read_at(app) is None
+
+
+def test_a_mass_unsubscribe_is_read_through_one_export_not_page_by_page(
+    harness: Harness, emulator: Emulator, clock: ManualClock
+) -> None:
+    since = clock.now()
+    clock.advance(60)
+    many = [f"gone{number}@x.io" for number in range(RECENT_OPT_OUTS_PAGED_UP_TO + 1)]
+    for email in many:
+        emulator.world.upsert(email, None, None, clock.now())
+        emulator.world.unsubscribe(email)
+    read = harness.client.opt_outs(since)
+    assert read.emails == set(many) and read.whole
+    assert emulator.request_count(RECENT) == 1  # the first page only: its count said to read them all
+    assert emulator.request_count(WHOLE) == 1
+    # One fewer is read page by page (five pages of at most 500).
+    emulator.world.unsubscribe(emulator.world.upsert("stays@x.io", None, None, clock.now()).email)
+    emulator.world.contacts["gone0@x.io"].permission = "implicit"
+    emulator.world.contacts["gone1@x.io"].permission = "implicit"
+    paged = harness.client.opt_outs(since)
+    assert paged.emails == (set(many) - {"gone0@x.io", "gone1@x.io"}) | {"stays@x.io"} and not paged.whole
+    assert emulator.request_count(RECENT) == 1 + 4 and emulator.request_count(WHOLE) == 1
