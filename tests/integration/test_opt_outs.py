@@ -98,7 +98,8 @@ def test_a_run_whose_read_failed_leaves_the_time_so_the_next_reads_from_the_earl
     world.run()
     first_read = read_at(app)
     app.emulator.unsubscribe(email_of(7))
-    app.emulator.faults.add("contacts#1-100=400")
+    # Refused whatever way it is read: since a time, then every one.
+    app.emulator.faults.add("contacts#1-100=400", "exports#1-100=400")
     failed = world.run()
     assert failed.status == "Failure"
     assert read_at(app) == first_read
@@ -146,3 +147,15 @@ def test_a_mass_unsubscribe_is_read_through_one_export_not_page_by_page(
     paged = harness.client.opt_outs(since)
     assert paged.emails == (set(many) - {"gone0@x.io", "gone1@x.io"}) | {"stays@x.io"} and not paged.whole
     assert emulator.request_count(RECENT) == 1 + 4 and emulator.request_count(WHOLE) == 1
+
+
+def test_a_refused_read_since_a_time_falls_back_to_reading_every_opt_out(app: App, tmp_path: Path) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)
+    world.run()
+    app.emulator.unsubscribe(email_of(11))
+    app.emulator.faults.add("contacts#1=400")
+    view = world.run()
+    assert view.status == "Successful"
+    assert rows(app, view.id)["k0011"] == ("unsubscribed", UNSUBSCRIBED_SINCE)
+    assert app.emulator.request_count(WHOLE) == 2  # the first run's, and this fallback

@@ -34,6 +34,7 @@ from segport.constant_contact.responses import Action, parse_error_body, rule_fo
 from segport.constant_contact.retry import OUTAGE, THROTTLED, RetryPolicy
 from segport.errors import (
     ActivityTimedOut,
+    BadRequest,
     Conflict,
     ConstantContactError,
     QuotaExceeded,
@@ -319,7 +320,11 @@ class ConstantContactClient:
         `GET /contacts?status=unsubscribed`, which is documented but takes a request per 500."""
         asked = self._clock.now()
         if after is not None:
-            return self._opt_outs_after(after, asked)
+            try:
+                return self._opt_outs_after(after, asked)
+            except BadRequest as error:
+                # Documented filters, but a refusal of them must not fail every rerun: the whole read still works.
+                logger.warning("Constant Contact refused the opt-outs since a time (%s): reading every one.", error)
         columns, rows, created = self._exported(["email_address", "email_permission"], status="unsubscribed")
         as_of = created or asked
         column = _email_column(columns)
