@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from segport import failpoints
 from segport.clock import ManualClock, as_utc
 from segport.constant_contact.client import RECENT_OPT_OUTS_PAGED_UP_TO
 from segport.emulator import Emulator
@@ -16,6 +18,7 @@ from segport.exports.acknowledging import UNSUBSCRIBED_SINCE
 from segport.runs.history import iter_rows_not_sent
 from segport.store.tables import exports as exports_table
 from tests.support.app import App
+from tests.support.crashing import Crash, crash_at
 from tests.support.exporting import ExportWorld, email_of
 from tests.support.harness import Harness
 
@@ -159,3 +162,20 @@ def test_a_refused_read_since_a_time_falls_back_to_reading_every_opt_out(app: Ap
     assert view.status == "Successful"
     assert rows(app, view.id)["k0011"] == ("unsubscribed", UNSUBSCRIBED_SINCE)
     assert app.emulator.request_count(WHOLE) == 2  # the first run's, and this fallback
+
+
+def test_a_run_that_died_after_finding_who_unsubscribed_names_them_when_it_resumes(app: App, tmp_path: Path) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)
+    world.run()
+    app.emulator.unsubscribe(email_of(13))
+    crash_at("opt-outs-found")
+    try:
+        with pytest.raises(Crash):
+            world.run()
+    finally:
+        failpoints.set_action(None)
+    resumed = world.run()
+    assert resumed.status == "Successful", resumed.message
+    assert rows(app, resumed.id)["k0013"] == ("unsubscribed", UNSUBSCRIBED_SINCE)
+    assert resumed.counts["unsubscribed"] == 1

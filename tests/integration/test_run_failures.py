@@ -27,11 +27,8 @@ from segport.runs import queue
 from segport.runs.history import show_run
 from segport.store.tables import run_sent, runs, sync_state
 from tests.support.app import App
+from tests.support.crashing import Crash, crash_at
 from tests.support.exporting import QUICK, ExportWorld, nothing_to_do
-
-
-class Crash(BaseException):
-    """Stands for the process dying at a failpoint: nothing in segport catches it."""
 
 
 @pytest.fixture
@@ -45,19 +42,6 @@ def quick(app: App) -> App:
 def no_failpoints() -> Iterator[None]:
     yield
     failpoints.set_action(None)
-
-
-def crash_at(name: str, occurrence: int = 1) -> None:
-    """Make the run 'die' the `occurrence`-th time it passes the failpoint `name`."""
-    seen = {"count": 0}
-
-    def action(point: str) -> None:
-        if point == name:
-            seen["count"] += 1
-            if seen["count"] == occurrence:
-                raise Crash(point)
-
-    failpoints.set_action(action)
 
 
 def expire_parked(app: App, run_id: int) -> None:

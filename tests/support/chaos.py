@@ -59,6 +59,7 @@ KILL_POINTS = (
     "sending",
     "sent",
     "checkpointed",
+    "opt-outs-found",
     "holding-list-unrecorded",
     "holding-list-created",
     "holding-list-filled",

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
 
+from segport import failpoints
 from segport.constant_contact import ConstantContactClient
 from segport.constant_contact.models import Activity, OptOuts
 from segport.errors import NotFound
@@ -98,16 +99,21 @@ def finish_polling(ctx: RunContext, plan: Plan, opted_out: OptOuts | None, *, co
     """After this run's batches are acknowledged: its counts, and (when it read every member) the members it
     skipped, kept for tracked runs, and the members that unsubscribed in Constant Contact since the export put
     them on the list (named, and not sent again until they change)."""
+    found: list[tuple[str, str]] = []
     since: list[dict[str, Any]] = []
     if complete and opted_out is not None and opted_out.emails:
-        with ctx.record.transaction() as db:
-            found = sync.unsubscribed_since(db, ctx.export.id, sorted(opted_out.emails))
+        with ctx.store.read() as db:
+            found = sync.added_among(db, ctx.export.id, sorted(opted_out.emails))
         current = mirror.members_among(ctx.store, plan.source, plan.rules, [key for key, _ in found])
         since = [_row(key, email, UNSUBSCRIBED, UNSUBSCRIBED_SINCE) for key, email in found if key in current]
+    failpoints.point("opt-outs-found")
     batches = ctx.record.batches()
     unsubscribed = sum(row["cannot_add_count"] or 0 for row in batches)
     errors = sum(row["refused"] or 0 for row in batches)
+    # One transaction marks them and names them: marked without their rows, a resumed run would find them
+    # marked already and name nobody.
     with ctx.record.transaction() as db:
+        sync.mark_unsubscribed(db, ctx.export.id, [key for key, _ in found])
         if complete:
             scope_of.forget_skipped(db, ctx.export.id, plan.scope)
             sync.record_skipped(db, ctx.export.id, ctx.run_id)

@@ -353,22 +353,34 @@ def mark_outcome(db: Connection, export_id: int, run_id: int, emails: Iterable[s
         )
 
 
-def unsubscribed_since(db: Connection, export_id: int, emails: Sequence[str]) -> list[tuple[str, str]]:
-    """(key, email) of profiles this export put on the list whose contact has unsubscribed since, now marked so:
-    they are not sent again until they change."""
+def added_among(db: Connection, export_id: int, emails: Sequence[str]) -> list[tuple[str, str]]:
+    """(key, email) of the profiles this export put on the list whose address is one of `emails`."""
     found: list[tuple[str, str]] = []
     for start in range(0, len(emails), CHUNK):
-        chunk = list(emails[start : start + CHUNK])
-        matching = (
-            sync_state.c.export_id == export_id,
-            sync_state.c.outcome == "added",
-            sync_state.c.email.in_(chunk),
-        )
-        hits = db.execute(select(sync_state.c.profile_key, sync_state.c.email).where(*matching)).all()
-        if hits:
-            db.execute(update(sync_state).where(*matching).values(outcome="unsubscribed"))
-            found.extend((str(key), str(email)) for key, email in hits)
+        hits = db.execute(
+            select(sync_state.c.profile_key, sync_state.c.email).where(
+                sync_state.c.export_id == export_id,
+                sync_state.c.outcome == "added",
+                sync_state.c.email.in_(list(emails[start : start + CHUNK])),
+            )
+        ).all()
+        found.extend((str(key), str(email)) for key, email in hits)
     return found
+
+
+def mark_unsubscribed(db: Connection, export_id: int, keys: Sequence[str]) -> None:
+    """Profiles whose contact unsubscribed since the export put it on the list: not sent again until they
+    change (in the caller's transaction, the one that names them in the run's rows)."""
+    for start in range(0, len(keys), CHUNK):
+        db.execute(
+            update(sync_state)
+            .where(
+                sync_state.c.export_id == export_id,
+                sync_state.c.outcome == "added",
+                sync_state.c.profile_key.in_(list(keys[start : start + CHUNK])),
+            )
+            .values(outcome="unsubscribed")
+        )
 
 
 def forget(db: Connection, export_id: int, keys: Iterable[str]) -> None:
