@@ -6,7 +6,6 @@ that tries to pose as another property, a custom field deleted in the account af
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from segport.runs.history import iter_rows_not_sent, show_run
 from segport.segments.service import create_segment
 from segport.store.tables import sync_state
 from tests.support.app import App
+from tests.support.crashing import Crash, crash_at
 from tests.support.exporting import QUICK
 
 COLUMNS = ["key", "email", "first_name", "title", "tier", "born", "since", "company"]
@@ -235,9 +235,9 @@ def test_a_run_that_died_around_an_acceptance_keeps_the_mapped_values_and_sends_
     batched: Mapped, point: str
 ) -> None:
     batched.save(MAPPING)
-    failpoints.set_action(dying_at(point, occurrence=2))
+    crash_at(point, occurrence=2)
     try:
-        with pytest.raises(Died):
+        with pytest.raises(Crash):
             batched.run()
     finally:
         failpoints.set_action(None)
@@ -273,19 +273,3 @@ RECORDED = {
 def recorded(mapped: Mapped) -> dict[str, str | None]:
     with mapped.app.store.read() as db:
         return dict(db.execute(select(sync_state.c.profile_key, sync_state.c.raw_extra)).all())  # type: ignore[arg-type]
-
-
-class Died(BaseException):
-    """The run's process 'dies' at a failpoint (a BaseException, as a kill leaves no handler running)."""
-
-
-def dying_at(name: str, occurrence: int) -> Callable[[str], None]:
-    seen = {"count": 0}
-
-    def action(point: str) -> None:
-        if point == name:
-            seen["count"] += 1
-            if seen["count"] == occurrence:
-                raise Died(point)
-
-    return action
