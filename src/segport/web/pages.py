@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 from markupsafe import Markup
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -54,6 +55,17 @@ def part(value: str) -> str:
     return quote(str(value), safe="")
 
 
+# Jinja keeps each template once compiled, but every thread that asks for one not compiled yet compiles it:
+# twenty requests for the same page just after a start made twenty compilations. One at a time, and the
+# cached answer costs a file-date check under the lock.
+_loading = threading.Lock()
+
+
+def template_named(name: str) -> Template:
+    with _loading:
+        return environment.get_template(name)
+
+
 environment.filters["when"] = when
 environment.filters["number"] = number
 environment.filters["part"] = part
@@ -64,7 +76,7 @@ def render(
 ) -> HTMLResponse:
     # Notices left by an earlier request (before a redirect), then those of this one.
     notices = (take_notices(store_of(request), session) if session is not None else []) + values.pop("notices", [])
-    page = environment.get_template(template).render(
+    page = template_named(template).render(
         request=request,
         session=session,
         user=session.user if session else None,
