@@ -120,7 +120,6 @@ def test_another_list_or_connection_reads_every_opt_out_again(app: App, tmp_path
     other = app.emulator.create_list("Other")
     exports.edit_export(app.store, app.settings, name="E", list_id=other, actor="t", http=app.http)
     assert read_at(app) is None
-    exports.edit_export(app.store, app.settings, name="E", mode="mirror", actor="t", http=app.http)
     world.run()
     assert app.emulator.request_count(WHOLE) == 2
     assert read_at(app) is not None
