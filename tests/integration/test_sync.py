@@ -229,11 +229,12 @@ def test_many_leavers_leave_through_a_temporary_list_in_one_removal(connected: A
         for key, (_, email, first, _) in walk.rows.items()
     }
     walk.load()
-    removals = connected.emulator.request_count("postListRemoveContact")
+    # Accepted requests: under a loaded machine one may first meet a 429 (retried), which is not a second removal.
+    removals = connected.emulator.request_count("postListRemoveContact", 201)
     counts = walk.run(allow_mass_removal=True)
     assert counts["removed"] == 600
-    assert connected.emulator.request_count("postListRemoveContact") - removals == 1
-    assert connected.emulator.request_count("deleteListActivity") == 1
+    assert connected.emulator.request_count("postListRemoveContact", 201) - removals == 1
+    assert connected.emulator.request_count("deleteListActivity", 202) == 1
     assert walk.listed() == {f"m{i}@x.io" for i in range(600, 1_200)}
     assert [item.name for item in connected.emulator.world.lists.values()] == ["List E"]  # the holding list is gone
 
