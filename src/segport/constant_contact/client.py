@@ -347,12 +347,13 @@ class ConstantContactClient:
     def _opt_outs_after(self, after: datetime, asked: datetime) -> OptOuts:
         params = {"status": "unsubscribed", "optout_after": _iso(after), "limit": 500, "include_count": "true"}
         found: set[str] = set()
-        as_of: datetime | None = None
+        as_of: datetime | None = None  # set by the first page
         for response, page in self._page_answers("getContacts", "contacts", params):
-            if as_of is None and _more_than(page.get("contacts_count"), RECENT_OPT_OUTS_PAGED_UP_TO):
-                # A mass unsubscribe since the last read: one export activity costs fewer requests than the pages.
-                return self.opt_outs()
-            as_of = as_of or _server_time(response) or asked
+            if as_of is None:
+                if _more_than(page.get("contacts_count"), RECENT_OPT_OUTS_PAGED_UP_TO):
+                    # A mass unsubscribe since the last read: one export activity costs fewer requests than pages.
+                    return self.opt_outs()
+                as_of = _server_time(response) or asked
             for contact in page.get("contacts") or []:
                 address = contact.get("email_address") or {}
                 # Checked, not trusted: a filter the API ignored must not count a subscribed contact as opted out.

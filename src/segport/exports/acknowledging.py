@@ -77,11 +77,11 @@ def acknowledge(ctx: RunContext, run_id: int, opted_out: OptOuts | None = None) 
         else:
             opted_out.widen(whole)
     contacts = 0
+    emails = opted_out.emails if opted_out is not None else None
     for row in pending:
         activity = outcomes.get(row["activity_id"])
         if activity is None:
             continue
-        emails = opted_out.emails if opted_out is not None else None
         contacts += _settle_batch(ctx, run_id, row, activity, on_list, emails)
     if uncertain:
         found = uncertain & on_list
