@@ -78,11 +78,13 @@ def acknowledge(ctx: RunContext, run_id: int, opted_out: OptOuts | None = None) 
             opted_out.widen(whole)
     contacts = 0
     emails = opted_out.emails if opted_out is not None else None
+    # Nothing in the sync state yet (an export's first run): its members are inserted, not upserted.
+    fresh = not sync.has_sync_state(ctx.store, ctx.export.id)
     for row in pending:
         activity = outcomes.get(row["activity_id"])
         if activity is None:
             continue
-        contacts += _settle_batch(ctx, run_id, row, activity, on_list, emails)
+        contacts += _settle_batch(ctx, run_id, row, activity, on_list, emails, fresh=fresh)
     if uncertain:
         found = uncertain & on_list
         with record.transaction() as db:
@@ -130,6 +132,8 @@ def _settle_batch(
     activity: Activity,
     on_list: set[str],
     opted_out: set[str] | None,
+    *,
+    fresh: bool,
 ) -> int:
     record = ctx.record
     number = row["number"]
@@ -156,7 +160,7 @@ def _settle_batch(
                 rows.append(_row(key, email, NOT_ADDED, detail))
     with record.transaction() as db:
         if activity.state == "completed":
-            sync.acknowledge_batch(db, ctx.export.id, run_id, number, held=held)
+            sync.acknowledge_batch(db, ctx.export.id, run_id, number, held=held, fresh=fresh)
         else:
             sync.acknowledge_batch(db, ctx.export.id, run_id, number, held={}, only=arrived)
             found = f"; {len(arrived):,} of its contacts are on the list all the same" if arrived else ""

@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from segport.exports.normalize import SKIPPED
 from segport.store import Store
@@ -156,14 +157,16 @@ def acknowledge_batch(
     *,
     held: dict[str, str],
     only: set[str] | None = None,
+    fresh: bool = False,
 ) -> None:
     """Move a completed batch's members (or `only` these of them) into the sync state, then drop its staging rows.
 
     `held` names the members Constant Contact did not put on the list, with the outcome to keep for them
     (unsubscribed, refused): they are not sent again until their profile changes. The addresses the members
     replaced are kept: a mirror export removes them, and any export knows it put them on the list.
+    `fresh`: the export had no sync state when this acknowledgement began, so the members are most likely new
+    to it (see `_insert_new`).
     """
-    first = not db.execute(select(exists().where(sync_state.c.export_id == export_id))).scalar_one()
     chosen = sorted(only) if only is not None else None
     with large_page_cache(db):
         for start in range(0, len(chosen), CHUNK) if chosen is not None else [0]:
@@ -172,7 +175,10 @@ def acknowledge_batch(
                 query = query.where(run_sent.c.email.in_(chosen[start : start + CHUNK]))
             rows = query.subquery()
             _keep_replaced(db, export_id, rows)
-            _upsert(db, export_id, run_id, rows, plain=first and chosen is None)
+            if fresh and chosen is None:
+                _insert_new(db, export_id, run_id, rows)
+            else:
+                _upsert(db, export_id, run_id, rows, plain=False)
         for outcome in sorted(set(held.values())):
             emails = [email for email, kept in held.items() if kept == outcome]
             mark_outcome(db, export_id, run_id, emails, outcome)
@@ -287,6 +293,21 @@ def staged_runs(store: Store, run_ids: Sequence[int]) -> set[int]:
         }
 
 
+def _insert_new(db: Connection, export_id: int, run_id: int, rows: Any) -> None:
+    """Members expected to be new to the sync state: a plain INSERT, or the upsert when one of them is not.
+
+    On PostgreSQL ON CONFLICT checks and locks each row's key before inserting it: 6.6 s instead of 4.4 s for
+    the million members of an export's first run (SQLite: the same either way). The INSERT runs in a savepoint,
+    so a member that is in the sync state after all (a key read twice in one run, another process acting for the
+    export) costs only the retry, never the transaction.
+    """
+    try:
+        with db.begin_nested():
+            _upsert(db, export_id, run_id, rows, plain=True)
+    except IntegrityError:
+        _upsert(db, export_id, run_id, rows, plain=False)
+
+
 def _upsert(db: Connection, export_id: int, run_id: int, rows: Any, *, plain: bool) -> None:
     dialect = db.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -317,7 +338,7 @@ def _upsert(db: Connection, export_id: int, run_id: int, rows: Any, *, plain: bo
         ],
         source,
     )
-    if plain:  # the export's first acknowledgement: nothing to conflict with, and a plain insert is faster
+    if plain:
         db.execute(statement)
         return
     excluded = statement.excluded
