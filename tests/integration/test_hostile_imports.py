@@ -111,6 +111,78 @@ def test_parquet_with_nested_columns_or_too_much_data_is_refused(loaded: App, tm
     assert describe(loaded.store).row_count == 42
 
 
+def test_parquet_columns_of_times_bytes_and_codes_are_kept_as_their_field_type(loaded: App, tmp_path: Path) -> None:
+    """Each store keeps the same values: times, durations and UTF-8 bytes as text, a dictionary-encoded column as
+    its values' type (PostgreSQL's binary COPY takes nothing else)."""
+    from datetime import time, timedelta
+
+    import pyarrow as arrow
+    import pyarrow.parquet as parquet
+    from sqlalchemy import select
+
+    from segport.profiles.source import load_source
+
+    path = tmp_path / "odd.parquet"
+    table = arrow.table(
+        {
+            "id": ["1", "2"],
+            "email": ["a@example.com", "b@example.com"],
+            "opens_at": arrow.array([time(9, 30), None], arrow.time64("us")),
+            "code": arrow.array([b"AB-1", b"\x01"], arrow.binary()),
+            "wait": arrow.array([timedelta(seconds=5), None], arrow.duration("s")),
+            "orders": arrow.array([3, 4]).dictionary_encode(),
+            "country": arrow.array(["CA", "CA"]).dictionary_encode(),
+        }
+    )
+    parquet.write_table(table, path)
+    import_profiles(loaded.store, path, key="id", actor="t", allow_shrink=True)
+    kinds = {field.name: field.type for field in describe(loaded.store).fields}
+    assert kinds == {
+        "id": "text",
+        "email": "text",
+        "opens_at": "text",
+        "code": "text",
+        "wait": "text",
+        "orders": "integer",
+        "country": "text",
+    }
+    source = load_source(loaded.store)
+    with loaded.store.read() as db:
+        rows = db.execute(select(source.table).order_by(source.table.c.id)).all()
+    assert [tuple(row) for row in rows] == [
+        ("1", "a@example.com", "09:30:00.000000", "AB-1", "5", 3, "CA"),
+        ("2", "b@example.com", None, "\x01", None, 4, "CA"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (
+            {"big": ([1, 2**64 - 1], "uint64")},
+            "row 2, column 'big' holds 18446744073709551615, beyond the largest whole number a profile field keeps",
+        ),
+        ({"code": ([b"ok", b"\xff\xfe"], "binary")}, "column 'code' holds bytes that are not UTF-8 text"),
+        ({"code": ([b"ok", b"a\x00b"], "binary")}, "row 2, column 'code' holds a NUL character"),
+    ],
+)
+def test_parquet_values_no_store_keeps_are_refused_and_change_nothing(
+    loaded: App, tmp_path: Path, column: dict[str, tuple[list[object], str]], message: str
+) -> None:
+    import pyarrow as arrow
+    import pyarrow.parquet as parquet
+
+    ((name, (values, kind)),) = column.items()
+    path = tmp_path / "hostile.parquet"
+    parquet.write_table(
+        arrow.table({"id": ["1", "2"], name: arrow.array(values, getattr(arrow, kind)())}),
+        path,
+    )
+    with pytest.raises(InvalidInput, match=message):
+        import_profiles(loaded.store, path, key="id", actor="t", allow_shrink=True)
+    assert describe(loaded.store).row_count == 42
+
+
 def test_an_export_whose_email_field_is_not_text_is_refused(loaded: App) -> None:
     loaded.connect("CC")
     create_segment(loaded.store, name="All", rule_text="orders >= 0", actor="t")

@@ -174,23 +174,7 @@ def _with_key(fields: list[Field], key: str, file_name: str) -> tuple[list[Field
 
 
 def _parquet_fields(rows: ParquetRows) -> list[Field]:
-    import pyarrow as arrow
-
-    kinds = []
-    for arrow_type in rows.arrow_types():
-        if arrow.types.is_boolean(arrow_type):
-            kinds.append("boolean")
-        elif arrow.types.is_integer(arrow_type):
-            kinds.append("integer")
-        elif arrow.types.is_floating(arrow_type) or arrow.types.is_decimal(arrow_type):
-            kinds.append("number")
-        elif arrow.types.is_date(arrow_type):
-            kinds.append("date")
-        elif arrow.types.is_timestamp(arrow_type):
-            kinds.append("datetime")
-        else:
-            kinds.append("text")
-    return _named(rows.header, kinds, rows.path.name)
+    return _named(rows.header, rows.kinds(), rows.path.name)
 
 
 def _named(headers: list[str], kinds: list[str], file_name: str) -> list[Field]:

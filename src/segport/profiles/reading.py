@@ -17,6 +17,7 @@ CSV_FIELD_LIMIT = 10_000_000
 # What one import may hold: columns (every database segport uses has a cap near 1,600-2,000), and for Parquet,
 # whose pages may expand a thousandfold, the data once decompressed.
 MAX_COLUMNS = 500
+LARGEST_INTEGER = 2**63 - 1  # a BIGINT on PostgreSQL, an INTEGER on SQLite
 BLOCK = 1 << 20  # bytes read from a CSV file at a time
 
 
@@ -189,33 +190,60 @@ class ParquetRows:
             return 0
         return int(first.nbytes / first.num_rows * self.rows_total)
 
-    def arrow_types(self) -> list[Any]:
-        return [field.type for field in self._file.schema_arrow]
+    def kinds(self) -> list[str]:
+        """Each column's field type, from the file's schema (see `parquet_kind`)."""
+        return [parquet_kind(field.type) for field in self._file.schema_arrow]
 
     def chunks(self, size: int) -> Iterator[list[Sequence[Any]]]:
-        """The rows, up to `size` at a time, as columns (a list of values per column); refused at the first text
-        value holding a NUL, which no database keeps."""
-        import pyarrow as arrow
-        import pyarrow.compute as compute
-
+        """The rows, up to `size` at a time, as columns (a list of values per column), each value as its field
+        type holds it: a text field's times, bytes or durations become text (UTF-8 bytes, or refused). Refused at
+        the first text value holding a NUL, which no database keeps, and at a whole number beyond 64 bits."""
+        kinds = self.kinds()
         done = 0
         for batch in self._file.iter_batches(batch_size=size):
-            for name, column in zip(self.header, batch.columns, strict=True):
-                if arrow.types.is_dictionary(column.type):
-                    column = column.dictionary_decode()
-                if arrow.types.is_string(column.type) or arrow.types.is_large_string(column.type):
-                    found = compute.match_substring(column, "\x00")
-                    if compute.any(found).as_py():
-                        row = done + found.to_pylist().index(True) + 1
-                        raise InvalidInput(
-                            f"{self.path.name}: row {row}, column {name!r} holds a NUL character (0x00), which no "
-                            "database keeps in text.",
-                            hint="Remove the NUL characters from the file, then import it.",
-                        )
-            columns: list[Sequence[Any]] = [column.to_pylist() for column in batch.columns]
+            columns: list[Sequence[Any]] = []
+            for name, kind, column in zip(self.header, kinds, batch.columns, strict=True):
+                columns.append(self._values(column, name, kind, done))
             yield columns
             done += batch.num_rows
             self.bytes_read = int(self.size * done / max(1, self.rows_total))
+
+    def _values(self, column: Any, name: str, kind: str, done: int) -> list[Any]:
+        import pyarrow as arrow
+        import pyarrow.compute as compute
+
+        if arrow.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        if kind == "integer" and arrow.types.is_uint64(column.type):
+            beyond = compute.greater(column, arrow.scalar(LARGEST_INTEGER, arrow.uint64()))
+            if compute.any(beyond).as_py():
+                row = done + beyond.to_pylist().index(True) + 1
+                raise InvalidInput(
+                    f"{self.path.name}: row {row}, column {name!r} holds {column[row - done - 1].as_py()}, beyond "
+                    f"the largest whole number a profile field keeps ({LARGEST_INTEGER:,}).",
+                    hint="Store that column as text (or as a decimal number) in the file, then import it.",
+                )
+        if kind != "text":
+            return list(column.to_pylist())
+        if not (arrow.types.is_string(column.type) or arrow.types.is_large_string(column.type)):
+            try:
+                column = compute.cast(column, arrow.string())
+            except arrow.ArrowInvalid:  # bytes that are not UTF-8
+                raise InvalidInput(
+                    f"{self.path.name}: column {name!r} holds bytes that are not UTF-8 text.",
+                    hint="Store that column as text in the file (or drop it), then import it.",
+                ) from None
+            except arrow.ArrowNotImplementedError:  # no cast to text for this type: its values' own text
+                column = arrow.array([None if value is None else str(value) for value in column.to_pylist()])
+        found = compute.match_substring(column, "\x00")
+        if compute.any(found).as_py():
+            row = done + found.to_pylist().index(True) + 1
+            raise InvalidInput(
+                f"{self.path.name}: row {row}, column {name!r} holds a NUL character (0x00), which no "
+                "database keeps in text.",
+                hint="Remove the NUL characters from the file, then import it.",
+            )
+        return list(column.to_pylist())
 
 
 def open_rows(path: Path) -> CsvRows | ParquetRows:
@@ -239,6 +267,26 @@ def _check_columns(path: Path, width: int) -> None:
             f"{path.name} has {width:,} columns; segport keeps up to {MAX_COLUMNS} fields per profile.",
             hint="Keep the columns segments and exports use, and import that file.",
         )
+
+
+def parquet_kind(arrow_type: Any) -> str:
+    """The field type of a Parquet column: a dictionary-encoded column is its values' type; every type that is
+    none of the others (times, bytes, durations) is text."""
+    import pyarrow as arrow
+
+    if arrow.types.is_dictionary(arrow_type):
+        return parquet_kind(arrow_type.value_type)
+    if arrow.types.is_boolean(arrow_type):
+        return "boolean"
+    if arrow.types.is_integer(arrow_type):
+        return "integer"
+    if arrow.types.is_floating(arrow_type) or arrow.types.is_decimal(arrow_type):
+        return "number"
+    if arrow.types.is_date(arrow_type):
+        return "date"
+    if arrow.types.is_timestamp(arrow_type):
+        return "datetime"
+    return "text"
 
 
 def _is_nested(arrow_type: Any) -> bool:
