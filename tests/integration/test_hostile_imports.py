@@ -111,10 +111,12 @@ def test_parquet_with_nested_columns_or_too_much_data_is_refused(loaded: App, tm
     assert describe(loaded.store).row_count == 42
 
 
-def test_parquet_columns_of_times_bytes_and_codes_are_kept_as_their_field_type(loaded: App, tmp_path: Path) -> None:
+def test_parquet_columns_of_times_bytes_codes_and_nanoseconds_are_kept_as_their_field_type(
+    loaded: App, tmp_path: Path
+) -> None:
     """Each store keeps the same values: times, durations and UTF-8 bytes as text, a dictionary-encoded column as
-    its values' type (PostgreSQL's binary COPY takes nothing else)."""
-    from datetime import time, timedelta
+    its values' type (PostgreSQL's binary COPY takes nothing else), a moment in nanoseconds to the microsecond."""
+    from datetime import datetime, time, timedelta
 
     import pyarrow as arrow
     import pyarrow.parquet as parquet
@@ -132,6 +134,7 @@ def test_parquet_columns_of_times_bytes_and_codes_are_kept_as_their_field_type(l
             "wait": arrow.array([timedelta(seconds=5), None], arrow.duration("s")),
             "orders": arrow.array([3, 4]).dictionary_encode(),
             "country": arrow.array(["CA", "CA"]).dictionary_encode(),
+            "seen": arrow.array([1_700_000_000_123_456_789, None], arrow.timestamp("ns")),
         }
     )
     parquet.write_table(table, path)
@@ -145,13 +148,14 @@ def test_parquet_columns_of_times_bytes_and_codes_are_kept_as_their_field_type(l
         "wait": "text",
         "orders": "integer",
         "country": "text",
+        "seen": "datetime",
     }
     source = load_source(loaded.store)
     with loaded.store.read() as db:
         rows = db.execute(select(source.table).order_by(source.table.c.id)).all()
     assert [tuple(row) for row in rows] == [
-        ("1", "a@example.com", "09:30:00.000000", "AB-1", "5", 3, "CA"),
-        ("2", "b@example.com", None, "\x01", None, 4, "CA"),
+        ("1", "a@example.com", "09:30:00.000000", "AB-1", "5", 3, "CA", datetime(2023, 11, 14, 22, 13, 20, 123456)),
+        ("2", "b@example.com", None, "\x01", None, 4, "CA", None),
     ]
 
 

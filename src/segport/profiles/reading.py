@@ -196,7 +196,8 @@ class ParquetRows:
 
     def chunks(self, size: int) -> Iterator[list[Sequence[Any]]]:
         """The rows, up to `size` at a time, as columns (a list of values per column), each value as its field
-        type holds it: a text field's times, bytes or durations become text (UTF-8 bytes, or refused). Refused at
+        type holds it: a text field's times, bytes or durations become text (UTF-8 bytes, or refused), a moment
+        keeps its microseconds. Refused at
         the first text value holding a NUL, which no database keeps, and at a whole number beyond 64 bits."""
         kinds = self.kinds()
         done = 0
@@ -223,6 +224,9 @@ class ParquetRows:
                     f"the largest whole number a profile field keeps ({LARGEST_INTEGER:,}).",
                     hint="Store that column as text (or as a decimal number) in the file, then import it.",
                 )
+        if kind == "datetime" and column.type.unit == "ns":
+            # Python's moments stop at microseconds (and so do the stores'): the nanoseconds are dropped.
+            column = compute.cast(column, arrow.timestamp("us", column.type.tz), safe=False)
         if kind != "text":
             return list(column.to_pylist())
         if not (arrow.types.is_string(column.type) or arrow.types.is_large_string(column.type)):
