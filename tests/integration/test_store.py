@@ -261,3 +261,45 @@ def test_several_processes_starting_at_once_on_an_empty_database_migrate_it_once
     with store.engine.connect() as db:
         assert db.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_REVISION
     store.close()
+
+
+def test_bulk_rows_read_back_as_sqlalchemy_writes_them(app: App) -> None:
+    """row_writer (binary COPY on PostgreSQL, the driver's executemany on SQLite) stores every profile type as
+    SQLAlchemy's own INSERT does, edge values included."""
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from segport.profiles.source import Field, build_table
+    from segport.store.bulk import bind_processors, row_writer
+
+    kinds = ["text", "integer", "number", "boolean", "date", "datetime"]
+    fields = [Field(f"c_{kind}", kind, kind) for kind in kinds]
+    rows = [
+        ("plain", 1, 1.5, True, date(2024, 2, 29), datetime(2024, 2, 29, 23, 59, 58, 123456)),
+        ("", -(2**63), -0.0, False, date(1, 1, 1), datetime(1, 1, 1)),
+        ("é 中 😀 'quote' \"double\" \\ tab\tnew\nline", 2**63 - 1, Decimal("12.25"), None, date(9999, 12, 31), None),
+        (None, None, None, None, None, datetime(9999, 12, 31, 23, 59, 59, 999999)),
+        ("1e5", 0, float("inf"), True, None, datetime(999, 1, 2, 3, 4, 5)),
+    ]
+    with app.store.begin() as db:
+        tables = {name: build_table(f"bulk_{name}", fields) for name in ("sqlalchemy", "writer")}
+        for table in tables.values():
+            table.create(db)
+        names = [field.name for field in fields]
+        db.execute(insert(tables["sqlalchemy"]), [dict(zip(names, row, strict=True)) for row in rows])
+        processors = bind_processors(db, tables["writer"])
+        processed = [
+            tuple(
+                value if process is None or value is None else process(value)
+                for value, process in zip(row, processors, strict=True)
+            )
+            for row in rows
+        ]
+        with row_writer(db, tables["writer"]) as write:
+            write(processed)
+    with app.store.read() as db:
+        expected = db.execute(select(tables["sqlalchemy"]).order_by(tables["sqlalchemy"].c.c_datetime)).all()
+        assert len(expected) == len(rows)
+        assert db.execute(select(tables["writer"]).order_by(tables["writer"].c.c_datetime)).all() == expected
