@@ -262,7 +262,7 @@ def test_a_run_that_died_before_recording_its_temporary_list_finds_it_again_by_n
     with pytest.raises(Crash):
         world.run()
     assert quick.emulator.request_count("getLists") == searches  # the first attempt created without looking
-    assert "segport removal run 2" in _list_names(quick)
+    assert _holding_lists(quick, 2)
     failpoints.set_action(None)
     resumed = world.run()
     assert resumed.status == "Successful", resumed.message
@@ -294,7 +294,7 @@ def test_a_temporary_list_made_but_never_recorded_by_a_run_that_then_failed_is_f
     quick.emulator.faults.add("getLists#1-1000=400")  # the resumed attempt cannot look its list up
     failed = world.run()
     assert failed.status == "Failure" and failed.id == 2, failed.message
-    assert "segport removal run 2" in _list_names(quick)
+    assert _holding_lists(quick, 2)
     quick.emulator.faults.clear()
     _the_next_run_deletes_the_list_run_2_left(quick, world)
     searches = quick.emulator.request_count("getLists")
@@ -332,7 +332,7 @@ def test_a_temporary_removal_list_left_by_a_failed_run_is_deleted_by_the_next(qu
     quick.emulator.faults.add("removals#1-1000=400")
     failed = world.run()
     assert failed.status == "Failure", failed.message
-    assert "segport removal run 2" in _list_names(quick)
+    assert _holding_lists(quick, 2)
     quick.emulator.faults.clear()
     _the_next_run_deletes_the_list_run_2_left(quick, world)
 
@@ -407,6 +407,43 @@ def test_two_processes_refreshing_one_rotating_token_spend_it_once(quick: App, t
 
 def _list_names(app: App) -> list[str]:
     return [record.name for record in app.emulator.world.lists.values()]
+
+
+def _holding_lists(app: App, run_id: int) -> list[str]:
+    """The account's lists named as run `run_id`'s temporary list (its name ends with the run's creation time)."""
+    return [name for name in _list_names(app) if name.startswith(f"segport removal run {run_id} (")]
+
+
+def test_another_segports_temporary_list_of_the_same_run_number_is_never_used_nor_deleted(
+    quick: App, tmp_path: Path
+) -> None:
+    """Run ids are unique in one database only: a second installation on the account (or this one reinstalled)
+    has its own run 2. Its temporary list, found under this run's name, would have its members taken off this
+    export's list and be deleted under the other run."""
+    world = ExportWorld(quick, tmp_path, mode="mirror")
+    assert world.run().status == "Successful"
+    world.narrow(81)
+    stays = sorted(world.expected())[0]  # a member after the narrowing: it must stay on the list
+    emulator = quick.emulator
+    contact = emulator.world.contacts[stays.lower()]
+    foreign = [
+        emulator.create_list("segport removal run 2"),  # as segport named them before
+        emulator.create_list("segport removal run 2 (2020-01-01 00:00:00.000000 UTC)"),
+    ]
+    for list_id in foreign:
+        emulator.world.add_to_lists(contact, [list_id])
+    crash_at("holding-list-unrecorded")  # and the resumed attempt looks its list up by name
+    with pytest.raises(Crash):
+        world.run()
+    failpoints.set_action(None)
+    resumed = world.run()
+    assert resumed.status == "Successful", resumed.message
+    assert stays in world.listed()
+    assert world.listed() == world.expected()
+    for list_id in foreign:
+        assert list_id in emulator.world.lists
+        assert emulator.members(list_id) == [stays.lower()]
+    assert _holding_lists(quick, 2) == ["segport removal run 2 (2020-01-01 00:00:00.000000 UTC)"]  # its own deleted
 
 
 def test_removing_an_export_deletes_its_sync_state_and_staged_members_so_an_export_given_its_id_starts_clean(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
@@ -234,7 +235,7 @@ def settle_earlier_runs(ctx: RunContext) -> None:
     with ctx.store.read() as db:
         unsettled = (
             db.execute(
-                select(runs.c.id, runs.c.removal_list_id, runs.c.removal_planned)
+                select(runs.c.id, runs.c.created_at, runs.c.removal_list_id, runs.c.removal_planned)
                 .where(
                     runs.c.export_id == ctx.export.id,
                     runs.c.id != ctx.run_id,
@@ -260,7 +261,7 @@ def settle_earlier_runs(ctx: RunContext) -> None:
         if earlier["removal_list_id"]:
             _delete_holding_list(ctx, earlier["id"], earlier["removal_list_id"])
         elif earlier["removal_planned"] is not None:
-            _delete_unrecorded_holding_list(ctx, earlier["id"])
+            _delete_unrecorded_holding_list(ctx, earlier["id"], earlier["created_at"])
         batches, contacts = acknowledge(ctx, earlier["id"])
         with ctx.record.transaction() as db:
             sync.drop_staging(db, earlier["id"])  # what is left was staged for batches that were never sent
@@ -272,10 +273,10 @@ def settle_earlier_runs(ctx: RunContext) -> None:
             ctx.record.note_for(db, earlier["id"], f"Settled by run {ctx.run_id}: {message}")
 
 
-def _delete_unrecorded_holding_list(ctx: RunContext, run_id: int) -> None:
+def _delete_unrecorded_holding_list(ctx: RunContext, run_id: int, created_at: datetime) -> None:
     """A run that planned a removal and ended inside it, its temporary list unrecorded: looked for by its name
     (one request), deleted if it was made; either way the run has nothing left to settle."""
-    found = ctx.client.find_list_by_name(mirror.holding_list_name(run_id))
+    found = ctx.client.find_list_by_name(mirror.holding_list_name(run_id, created_at))
     if found is not None and found.deleted_at is None:
         _delete_holding_list(ctx, run_id, found.list_id)
         return

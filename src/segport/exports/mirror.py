@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, select
 
 from segport import failpoints
+from segport.clock import as_utc
 from segport.constant_contact import ConstantContactClient, json_import_batches
 from segport.errors import InvalidInput, NotFound
 from segport.exports.context import RunContext
@@ -130,9 +132,13 @@ def check_share(removing: int, list_size: int, share: float, allowed: bool, expo
     )
 
 
-def holding_list_name(run_id: int) -> str:
-    """The temporary list's name, the same for every attempt of the run: a retry finds the list it created."""
-    return f"segport removal run {run_id}"
+def holding_list_name(run_id: int, created_at: datetime) -> str:
+    """The temporary list's name, the same for every attempt of the run: a retry finds the list it created.
+
+    The run's creation time (UTC, to the microsecond) is part of it: run ids are only unique in one database, and
+    another segport on the same account (a second installation, or this one reinstalled) has its own run 7. A
+    list of theirs found under our name would have its members taken off our list, and be deleted under them."""
+    return f"segport removal run {run_id} ({as_utc(created_at).astimezone(UTC):%Y-%m-%d %H:%M:%S.%f} UTC)"
 
 
 def remove_from_list(ctx: RunContext, emails: Sequence[str], *, first_attempt: bool = False) -> None:
@@ -145,11 +151,12 @@ def remove_from_list(ctx: RunContext, emails: Sequence[str], *, first_attempt: b
     if not emails:
         return
     client = ctx.client
-    holding = ctx.record.read()["removal_list_id"]
+    run = ctx.record.read()
+    holding = run["removal_list_id"]
     if holding is not None and not _exists(client, holding):
         holding = None  # deleted by the attempt that died before recording it
     if holding is None:
-        name = holding_list_name(ctx.run_id)
+        name = holding_list_name(ctx.run_id, run["created_at"])
         found = None if first_attempt else client.find_list_by_name(name)
         holding = found.list_id if found is not None and found.deleted_at is None else client.create_list(name).list_id
         failpoints.point("holding-list-unrecorded")
