@@ -166,7 +166,7 @@ def test_parquet_columns_of_times_bytes_codes_and_nanoseconds_are_kept_as_their_
             {"big": ([1, 2**64 - 1], "uint64")},
             "row 2, column 'big' holds 18446744073709551615, beyond the largest whole number a profile field keeps",
         ),
-        ({"code": ([b"ok", b"\xff\xfe"], "binary")}, "column 'code' holds bytes that are not UTF-8 text"),
+        ({"code": ([b"ok", b"\xff\xfe"], "binary")}, "column 'code' holds values of type binary that are not text"),
         ({"code": ([b"ok", b"a\x00b"], "binary")}, "row 2, column 'code' holds a NUL character"),
     ],
 )

@@ -196,9 +196,9 @@ class ParquetRows:
 
     def chunks(self, size: int) -> Iterator[list[Sequence[Any]]]:
         """The rows, up to `size` at a time, as columns (a list of values per column), each value as its field
-        type holds it: a text field's times, bytes or durations become text (UTF-8 bytes, or refused), a moment
-        keeps its microseconds. Refused at
-        the first text value holding a NUL, which no database keeps, and at a whole number beyond 64 bits."""
+        type holds it: a text field's times, bytes or durations become text (bytes must be UTF-8), a moment keeps
+        its microseconds. Refused at the first text value holding a NUL, which no database keeps, and at a whole
+        number beyond 64 bits."""
         kinds = self.kinds()
         done = 0
         for batch in self._file.iter_batches(batch_size=size):
@@ -232,13 +232,12 @@ class ParquetRows:
         if not (arrow.types.is_string(column.type) or arrow.types.is_large_string(column.type)):
             try:
                 column = compute.cast(column, arrow.string())
-            except arrow.ArrowInvalid:  # bytes that are not UTF-8
+            except (arrow.ArrowInvalid, arrow.ArrowNotImplementedError):  # bytes not in UTF-8; a type with no text
                 raise InvalidInput(
-                    f"{self.path.name}: column {name!r} holds bytes that are not UTF-8 text.",
+                    f"{self.path.name}: column {name!r} holds values of type {column.type} that are not text (bytes "
+                    "not in UTF-8, or a type segport cannot read as text).",
                     hint="Store that column as text in the file (or drop it), then import it.",
                 ) from None
-            except arrow.ArrowNotImplementedError:  # no cast to text for this type: its values' own text
-                column = arrow.array([None if value is None else str(value) for value in column.to_pylist()])
         found = compute.match_substring(column, "\x00")
         if compute.any(found).as_py():
             row = done + found.to_pylist().index(True) + 1

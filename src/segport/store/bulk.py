@@ -1,8 +1,8 @@
 """Writing many rows into one table the fastest way each store has, inside the caller's transaction.
 
-PostgreSQL gets one binary COPY (a third of the CPU of the text format, whose per-value text formatting was
-a quarter of a million-row import); SQLite one prepared INSERT run over each chunk by the driver (or, from a thread
-working beside another, an INSERT over a JSON array of a thousand rows: append_beside_a_reader). All skip
+PostgreSQL gets one binary COPY (a third of the CPU of the text format, whose per-value text formatting was a
+quarter of a million-row import); SQLite one prepared INSERT run over each chunk by the driver (or, from a
+thread working beside another, an INSERT over a JSON array of a thousand rows: append_beside_a_reader). All skip
 SQLAlchemy's per-row parameter handling (a dict per row, parameters built per statement), which costs more
 than the database itself for a profile import or a run's million sent members. Values must still be stored exactly as
 SQLAlchemy stores them: callers apply each column type's own bind processor (`bind_processors`: SQLite's date
