@@ -1,8 +1,8 @@
 """`segport serve` under load: 20 concurrent clients on a store with 1,000 runs, each asking for the runs list
 (API), the exports list (API), a run's page and the runs page, beside `/healthz` (the floor: the same server's
 cheapest answer, measured the same way in the same run): `python bench/api_load.py [--clients 20]
-[--rows-not-sent N]` (N rows not sent for each of the 50 newest runs, as a daily export of a million members
-keeps about 60,000; none by default).
+[--rows-not-sent N] [--store postgresql]` (N rows not sent for each of the 50 newest runs, as a daily export of a
+million members keeps about 60,000; none by default. PostgreSQL: a database made for the run and dropped after).
 
 Prints one line per path (p50, p99 in ms, and each as a ratio of /healthz's), then one JSON object: value_s
 (the slowest path's p50), floor_s (/healthz's p50), ratio, and every path's figures.
@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert, select, update
 
-from common import connected_store, emulator_process
+from common import connected_store, emulator_process, scratch_postgresql
 from segport.emulator.serve import free_port, wait_until_healthy
 from segport.exports import service as exports
 from segport.profiles.generator import write_profiles
@@ -36,12 +36,15 @@ from segport.store.tables import run_rows, runs
 from segport.users import service as users
 
 PASSWORD = "a long bench passphrase 1"  # noqa: S105 - a throwaway store's user
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def prepare(base: str, home: Path, run_count: int, rows_not_sent: int) -> tuple[int, str]:
-    """A store with profiles, a segment, an export and `run_count` recorded runs, the newest 50 with
-    `rows_not_sent` rows each; (a run id, an API token)."""
-    settings, store = connected_store(base, home)
+def prepare(
+    base: str, home: Path, run_count: int, rows_not_sent: int, database_url: str | None = None
+) -> tuple[int, str]:
+    """A store (SQLite in `home`, or the PostgreSQL database of `database_url`) with profiles, a segment, an
+    export and `run_count` recorded runs, the newest 50 with `rows_not_sent` rows each; (a run id, an API token)."""
+    settings, store = connected_store(base, home, database_url)
     write_profiles(home / "profiles.csv", 200, 3)
     import_profiles(store, home / "profiles.csv", key="Customer ID", actor="bench")
     create_segment(store, name="Everyone", rule_text="customer_id is not empty", actor="bench")
@@ -132,13 +135,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=25, help="per client and path")
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rows-not-sent", type=int, default=0, help="per run, for the 50 newest runs")
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--admin-url", default=ADMIN_URL, help="the PostgreSQL server for --store postgresql")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="segport-bench-") as directory, emulator_process() as base:
+    with (
+        tempfile.TemporaryDirectory(prefix="segport-bench-") as directory,
+        emulator_process() as base,
+        scratch_postgresql(options.admin_url, enabled=options.store == "postgresql") as database_url,
+    ):
         home = Path(directory)
-        run_id, token = prepare(base, home, options.runs, options.rows_not_sent)
+        run_id, token = prepare(base, home, options.runs, options.rows_not_sent, database_url)
         port = free_port()
         env = {key: value for key, value in os.environ.items() if not key.startswith("SEGPORT_")}
         env.update(SEGPORT_HOME=str(home), SEGPORT_API_PUBLIC_URL=f"http://127.0.0.1:{port}")
+        if database_url:
+            env["SEGPORT_DATABASE_URL"] = database_url
         server = subprocess.Popen(
             [sys.executable, "-m", "segport", "serve", "--workers", "0", "--no-scheduler", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
