@@ -248,6 +248,34 @@ def test_a_name_no_route_can_carry_is_reachable_and_renamed_by_its_id(
     assert missing.status_code == 404 and missing.json()["field"] == "export"
 
 
+def test_edit_rights_for_a_list_agree_with_the_export_rules_and_read_only_for_contributors(
+    app: App, tmp_path: Path
+) -> None:
+    from sqlalchemy import event
+
+    from segport.permissions import edit_rights, may_edit
+
+    app.exports_on_shared_and_private(tmp_path)
+    app.add_export("Disconnected", "Shared", ["Everyone"])
+    exports.disconnect_exports(app.store, names=["Disconnected"], actor="t")
+    people = {role: users.add_user(app.store, name=role, role=role, actor="t") for role in ROLES}
+    views = [exports.show_export(app.store, name=name) for name in ("OnShared", "OnPrivate", "Disconnected")]
+    statements: list[str] = []
+    event.listen(app.store.engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    answers = {}
+    for role, user in people.items():
+        statements.clear()
+        editable = edit_rights(app.store, user)
+        assert (len(statements) > 0) is (role == "contributor"), (role, statements)
+        answers[role] = [editable(view) for view in views]
+        assert answers[role] == [may_edit(app.store, user, view) for view in views], role
+    assert answers == {
+        "admin": [True, True, True],
+        "contributor": [True, False, True],
+        "viewer": [False, False, False],
+    }
+
+
 def test_who_manages_a_run_export_by_name_agrees_with_the_export_rules_and_reads_only_for_contributors(
     app: App, tmp_path: Path
 ) -> None:
