@@ -248,20 +248,27 @@ def test_a_name_no_route_can_carry_is_reachable_and_renamed_by_its_id(
     assert missing.status_code == 404 and missing.json()["field"] == "export"
 
 
-def test_edit_rights_for_a_list_agree_with_the_export_rules_and_read_only_for_contributors(
-    app: App, tmp_path: Path
-) -> None:
+def _exports_people_and_a_statement_log(app: App, tmp_path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Exports OnShared, OnPrivate and Disconnected (it was on Shared), a user of each role, and the list every
+    statement sent to the store from now on is appended to."""
     from sqlalchemy import event
-
-    from segport.permissions import edit_rights, may_edit
 
     app.exports_on_shared_and_private(tmp_path)
     app.add_export("Disconnected", "Shared", ["Everyone"])
     exports.disconnect_exports(app.store, names=["Disconnected"], actor="t")
     people = {role: users.add_user(app.store, name=role, role=role, actor="t") for role in ROLES}
-    views = [exports.show_export(app.store, name=name) for name in ("OnShared", "OnPrivate", "Disconnected")]
     statements: list[str] = []
     event.listen(app.store.engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    return people, statements
+
+
+def test_edit_rights_for_a_list_agree_with_the_export_rules_and_read_only_for_contributors(
+    app: App, tmp_path: Path
+) -> None:
+    from segport.permissions import edit_rights, may_edit
+
+    people, statements = _exports_people_and_a_statement_log(app, tmp_path)
+    views = [exports.show_export(app.store, name=name) for name in ("OnShared", "OnPrivate", "Disconnected")]
     answers = {}
     for role, user in people.items():
         statements.clear()
@@ -280,16 +287,9 @@ def test_who_manages_a_run_export_by_name_agrees_with_the_export_rules_and_reads
     app: App, tmp_path: Path
 ) -> None:
     # The run pages ask by the run's export name; admins and viewers need no read (always, never).
-    from sqlalchemy import event
-
     from segport.permissions import may_edit, may_edit_named
 
-    app.exports_on_shared_and_private(tmp_path)
-    app.add_export("Disconnected", "Shared", ["Everyone"])
-    exports.disconnect_exports(app.store, names=["Disconnected"], actor="t")
-    people = {role: users.add_user(app.store, name=role, role=role, actor="t") for role in ROLES}
-    statements: list[str] = []
-    event.listen(app.store.engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    people, statements = _exports_people_and_a_statement_log(app, tmp_path)
     for role, user in people.items():
         for name in ("OnShared", "OnPrivate", "Disconnected", "Gone"):
             statements.clear()
