@@ -4,7 +4,8 @@ cheapest answer, measured the same way in the same run): `python bench/api_load.
 [--rows-not-sent N] [--store postgresql]` (N rows not sent for each of the 50 newest runs, as a daily export of a
 million members keeps about 60,000; none by default. PostgreSQL: a database made for the run and dropped after).
 
-Prints one line per path (p50, p99 in ms, and each as a ratio of /healthz's), then one JSON object: value_s
+Prints one line per path (p50, p99 in ms, and each as a ratio of /healthz's; the server's CPU time per request,
+steadier than the latencies on a loaded machine), then one JSON object: value_s
 (the slowest path's p50), floor_s (/healthz's p50), ratio, and every path's figures.
 """
 
@@ -124,6 +125,15 @@ def load(url: str, clients: int, per_client: int, headers: dict[str, str], cooki
     return timings
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system), from /proc (Linux); 0.0 where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -170,11 +180,14 @@ def main() -> None:
             }
             figures = {}
             for path, (headers, jar) in paths.items():
+                used = cpu_seconds(server.pid)
                 timings = load(served + path, options.clients, options.requests, headers, jar)
+                used = cpu_seconds(server.pid) - used  # includes the warm-up request of each client
                 figures[path] = {
                     "p50_s": round(statistics.median(timings), 5),
                     "p99_s": round(percentile(timings, 0.99), 5),
                     "requests": len(timings),
+                    "server_cpu_ms": round(1000 * used / (len(timings) + options.clients), 2),
                 }
         finally:
             server.terminate()
@@ -186,7 +199,8 @@ def main() -> None:
         item["p99_ratio"] = round(item["p99_s"] / floor99, 1)
         print(
             f"{path:22} p50 {item['p50_s'] * 1000:7.1f} ms ({item['p50_ratio']}x)   "
-            f"p99 {item['p99_s'] * 1000:7.1f} ms ({item['p99_ratio']}x)",
+            f"p99 {item['p99_s'] * 1000:7.1f} ms ({item['p99_ratio']}x)   "
+            f"server CPU {item['server_cpu_ms']:5.2f} ms a request",
             flush=True,
         )
     slowest = max(item["p50_s"] for item in figures.values())
