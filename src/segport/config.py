@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     # /metrics answers a Bearer token: this one (for Prometheus), or any user's API token; or anyone when public.
     metrics_token: SecretStr | None = None
     metrics_public: bool = False
+    # How many requests `segport serve` works on at once in its threads (the others wait their turn): fewer
+    # threads spend less CPU handing Python's lock around. Routes waiting on Constant Contact, a webhook or a mail
+    # server have a pool of their own (segport/server/threads.py).
+    api_threads: int = Field(default=4, ge=1, le=1000)
     # The largest request body `segport serve` reads (JSON, forms), and the largest profile upload.
     request_max_bytes: int = Field(default=1_000_000, ge=10_000)
     upload_max_bytes: int = Field(default=2_000_000_000, ge=10_000)

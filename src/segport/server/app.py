@@ -3,6 +3,8 @@ The one place that knows both faces."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from segport.api.routes import connections as connection_routes
 from segport.api.routes import data, exports, system
 from segport.api.routes import runs as run_routes
 from segport.config import Settings
-from segport.server import problems
+from segport.server import problems, threads
 from segport.store import Store
 from segport.web import pages
 from segport.web.routes import (
@@ -44,7 +46,14 @@ SWAGGER_UI = Path(str(files("fastapi_offline") / "static"))
 
 def create_app(settings: Settings, store: Store, http: httpx.Client | None = None) -> FastAPI:
     """The API and the UI over `store`; `http` is the network seam to Constant Contact (None: the real network)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        threads.cap_request_threads(settings.api_threads)  # on the serving event loop, whose pool it is
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="segport",
         version=__version__,
         description="Keep Constant Contact contact lists in step with customer segments. "

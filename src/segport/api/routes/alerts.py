@@ -17,6 +17,7 @@ from segport.api.paging import last_of_full_page, link_next
 from segport.errors import InvalidInput
 from segport.permissions import may_set_alerts, require
 from segport.server.state import http_of, settings_of
+from segport.server.threads import waits_on_others
 
 router = APIRouter()
 
@@ -58,6 +59,7 @@ def add_channel(body: NewChannel, user: CurrentUser, store: StoreDep) -> outputs
 
 
 @router.post("/api/alerts/{channel_id}/test", tags=["alerts"])
+@waits_on_others
 def test_channel(channel_id: int, request: Request, user: CurrentUser, store: StoreDep) -> answers.TestSent:
     """Send a test message now: `delivered`, and `problem` when it was not."""
     channel = channels.show_channel(store, channel_id)

@@ -17,6 +17,7 @@ from segport.connections import web_sign_in
 from segport.connections.custom_fields import custom_fields
 from segport.permissions import can_use, may_use_connection, require
 from segport.server.state import http_of, settings_of
+from segport.server.threads import waits_on_others
 
 router = APIRouter()
 
@@ -118,6 +119,7 @@ def remove_connection(name: str, user: CurrentUser, store: StoreDep) -> None:
 
 
 @router.get("/api/connections/{name}/lists", tags=["connections"])
+@waits_on_others
 def account_lists_of(
     name: str, request: Request, user: CurrentUser, store: StoreDep, search: str = ""
 ) -> list[outputs.AccountList]:
@@ -135,6 +137,7 @@ class NewList(BaseModel):
 
 
 @router.post("/api/connections/{name}/lists", status_code=201, tags=["connections"])
+@waits_on_others
 def create_account_list(
     name: str, body: NewList, request: Request, user: CurrentUser, store: StoreDep
 ) -> outputs.AccountList:
@@ -147,6 +150,7 @@ def create_account_list(
 
 
 @router.get("/api/connections/{name}/custom_fields", tags=["connections"])
+@waits_on_others
 def custom_fields_of(name: str, request: Request, user: CurrentUser, store: StoreDep) -> list[answers.CustomField]:
     """The custom fields of the connection's Constant Contact account: an export maps a profile field to one as
     cf:NAME."""

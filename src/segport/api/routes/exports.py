@@ -18,6 +18,8 @@ from segport.runs import queue
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.service import run_all, schedule_exports, set_export_schedule
 from segport.server.state import http_of, settings_of
+from segport.server.threads import waits_on_others
+from segport.store import Store
 from segport.users.service import User
 
 router = APIRouter()
@@ -113,6 +115,7 @@ def show_export(name: str, user: CurrentUser, store: StoreDep) -> outputs.Export
 
 
 @router.post("/api/exports", status_code=201, tags=["exports"])
+@waits_on_others
 def add_export(body: NewExport, request: Request, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
     """Save an export (it does not run); the list ID is checked in Constant Contact."""
     may_use_connection(store, user, body.connection)
@@ -142,12 +145,13 @@ def show_export_by_id(export_id: int, user: CurrentUser, store: StoreDep) -> out
 
 
 @router.patch("/api/exports/id/{export_id}", tags=["exports"])
+@waits_on_others
 def edit_export_by_id(
     export_id: int, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep
 ) -> outputs.ExportForUser:
     """Change the export with this id, as PATCH /api/exports/{name} (a rename reaches a name a route cannot
     carry)."""
-    return edit_export(exports.export_name(store, export_id=export_id), body, request, user, store)
+    return _edit(exports.export_name(store, export_id=export_id), body, request, user, store)
 
 
 @router.delete("/api/exports/id/{export_id}", status_code=204, tags=["exports"])
@@ -156,9 +160,14 @@ def remove_export_by_id(export_id: int, user: CurrentUser, store: StoreDep) -> N
 
 
 @router.patch("/api/exports/{name}", tags=["exports"])
+@waits_on_others
 def edit_export(
     name: str, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep
 ) -> outputs.ExportForUser:
+    return _edit(name, body, request, user, store)
+
+
+def _edit(name: str, body: ExportChange, request: Request, user: User, store: Store) -> outputs.ExportForUser:
     may_manage(store, user, name)
     if body.connection is not None:
         may_use_connection(store, user, body.connection)
@@ -219,6 +228,7 @@ def run_export(name: str, body: RunRequest, user: CurrentUser, store: StoreDep) 
 
 
 @router.post("/api/exports/{name}/dry-run", tags=["exports"])
+@waits_on_others
 def dry_run_export(name: str, body: RunRequest, request: Request, user: CurrentUser, store: StoreDep) -> outputs.DryRun:
     """What a run would add, update, remove and skip (with reasons); nothing is sent."""
     may_manage(store, user, name)

@@ -14,6 +14,7 @@ from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.permissions import edit_rights, may_set_alerts, usable_connections
 from segport.server.state import http_of
+from segport.server.threads import waits_on_others
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep, allow
@@ -89,6 +90,7 @@ def add(request: Request, posted: Post, store: StoreDep) -> Response:
 
 
 @router.post("/alerts/{channel_id}/test")
+@waits_on_others
 def test(request: Request, channel_id: int, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     channel = channels.show_channel(store, channel_id)
     may_set_alerts(store, posted.session.user, channel.connection, channel.export)

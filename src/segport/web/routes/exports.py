@@ -22,6 +22,7 @@ from segport.runs.history import list_runs
 from segport.scheduling.service import export_schedules, run_all
 from segport.segments.service import list_segments
 from segport.server.state import http_of, settings_of
+from segport.server.threads import waits_on_others
 from segport.users.sessions import Session, add_notice
 from segport.web.pages import json_error, render
 from segport.web.session import PageSession, Post, Posted, SettingsDep, StoreDep, allow
@@ -155,6 +156,7 @@ def list_page(request: Request, session: PageSession, store: StoreDep, search: s
 
 
 @router.get("/exports/new")
+@waits_on_others
 def new_page(request: Request, session: PageSession, store: StoreDep, connection: str = "") -> Response:
     allow(session, "admin", "contributor")
     values: dict[str, Any] = {"mode": "add", "segments": [], "connection": connection}
@@ -220,6 +222,7 @@ def _segments_chosen(values: dict[str, Any]) -> None:
 
 
 @router.post("/exports/new")
+@waits_on_others
 def new_submit(request: Request, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     allow(posted.session, "admin", "contributor")
     values = _values(posted)
@@ -258,6 +261,7 @@ def new_submit(request: Request, posted: Post, store: StoreDep, settings: Settin
 
 
 @router.get("/exports/check-list")
+@waits_on_others
 def check_list(
     request: Request,
     session: PageSession,
@@ -277,6 +281,7 @@ def check_list(
 
 
 @router.get("/exports/lists")
+@waits_on_others
 def lists_json(request: Request, session: PageSession, store: StoreDep, connection: str = "") -> Response:
     """For the form's list picker when the connection changes: the connection's lists."""
     try:
@@ -316,6 +321,7 @@ def detail_page(request: Request, name: str, session: PageSession, store: StoreD
 
 
 @router.get("/exports/{name}/edit")
+@waits_on_others
 def edit_page(request: Request, name: str, session: PageSession, store: StoreDep) -> Response:
     view = may_manage(store, session.user, name)
     values = {**view.__dict__}
@@ -324,6 +330,7 @@ def edit_page(request: Request, name: str, session: PageSession, store: StoreDep
 
 
 @router.post("/exports/{name}/edit")
+@waits_on_others
 def edit_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     current = may_manage(store, posted.session.user, name)
     values = _values(posted)
@@ -391,6 +398,7 @@ def run_submit(name: str, posted: Post, store: StoreDep) -> Response:
 
 
 @router.post("/exports/{name}/dry-run")
+@waits_on_others
 def dry_run_submit(request: Request, name: str, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     view = may_manage(store, posted.session.user, name)
     report = dry_run(store, settings, name=name, full=posted.checked("full"), http=http_of(request))

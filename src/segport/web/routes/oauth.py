@@ -12,12 +12,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from segport.connections import web_sign_in
 from segport.server.state import StoreDep, http_of, settings_of
+from segport.server.threads import waits_on_others
 from segport.web.session import browser_session
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/oauth/callback", response_class=HTMLResponse, response_model=None)
+@waits_on_others
 def oauth_callback(
     request: Request,
     store: StoreDep,
