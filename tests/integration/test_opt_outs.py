@@ -178,3 +178,40 @@ def test_a_run_that_died_after_finding_who_unsubscribed_names_them_when_it_resum
     assert resumed.status == "Successful", resumed.message
     assert rows(app, resumed.id)["k0013"] == ("unsubscribed", UNSUBSCRIBED_SINCE)
     assert resumed.counts["unsubscribed"] == 1
+
+
+def whole_read_at(app: App) -> datetime | None:
+    with app.store.read() as db:
+        found = db.execute(
+            select(exports_table.c.opt_outs_whole_read_at).where(exports_table.c.name == "E")
+        ).scalar_one()
+    return None if found is None else as_utc(found)
+
+
+def test_an_opt_out_recorded_later_than_the_overlap_is_found_by_the_weekly_whole_read(app: App, tmp_path: Path) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)
+    world.run()
+    first_read = read_at(app)
+    assert first_read is not None and whole_read_at(app) == first_read
+    # Recorded by Constant Contact two days after the fact: dated before the overlap of every partial read.
+    app.emulator.unsubscribe(email_of(17))
+    app.emulator.world.contacts[email_of(17)].opt_out_date = first_read - timedelta(days=2)
+    missed = world.run()
+    assert "k0017" not in rows(app, missed.id) and app.emulator.request_count(WHOLE) == 1
+    assert whole_read_at(app) == first_read  # a partial read leaves the whole read's time
+    # A week of partial reads later (the account's times), the next run reads every opt-out again.
+    with app.store.begin() as db:
+        week_before = as_utc(read_at(app) or first_read) - timedelta(days=7)
+        db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=week_before))
+    view = world.run()
+    assert app.emulator.request_count(WHOLE) == 2
+    assert view.counts["unsubscribed"] == 1 and rows(app, view.id)["k0017"][0] == "unsubscribed"
+    assert whole_read_at(app) == read_at(app) and whole_read_at(app) != week_before
+    assert world.listed() == world.expected()
+    # Six days and 23 hours is not a week: partial again.
+    with app.store.begin() as db:
+        almost = as_utc(read_at(app) or first_read) - timedelta(days=7) + timedelta(hours=1)
+        db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=almost))
+    world.run()
+    assert app.emulator.request_count(WHOLE) == 2

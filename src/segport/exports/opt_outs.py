@@ -4,8 +4,9 @@ A run needs the account's opt-outs for two things: to name the members an import
 unsubscribed, and to find the members this export put on the list who unsubscribed since (marked, so they are
 not sent again until they change). The first run of an export reads them all (a contact export activity: 3 or
 4 requests); later runs ask only for the opt-outs since the last complete run's read, less a day's overlap
-(one `GET /contacts` per 500, usually one). The time is the account's own (from its answers), never this
-machine's clock, so a clock that is wrong here loses nobody.
+(one `GET /contacts` per 500, usually one), and read them all again a week after the last whole read. The
+time is the account's own (from its answers), never this machine's clock, so a clock that is wrong here loses
+nobody.
 
 An import that could not add someone while only the recent opt-outs are known (a profile that changed after
 its contact had unsubscribed long ago) makes the run read them all: see `acknowledging.acknowledge`.
@@ -25,16 +26,26 @@ from segport.store.tables import exports
 # Read again: opt-outs recorded late by Constant Contact, or dated by a clock a little behind the one that
 # dated the last read, are still found; reading an address twice does no harm.
 OVERLAP = timedelta(days=1)
+# One recorded later than the overlap would be missed by every partial read: a whole read this long after the
+# last bounds how long. Both times are the account's, so this machine's clock does not move it.
+WHOLE_READ_EVERY = timedelta(days=7)
 
 
 def read(ctx: RunContext) -> OptOuts:
-    """The opt-outs since the export's last complete read, or every one when there was none."""
+    """The opt-outs since the export's last complete read; every one when there was none, or when the last
+    whole read is a week older than it."""
     with ctx.store.read() as db:
-        last = db.execute(select(exports.c.opt_outs_read_at).where(exports.c.id == ctx.export.id)).scalar_one()
-    return ctx.client.opt_outs(None if last is None else as_utc(last) - OVERLAP)
+        last, whole = db.execute(
+            select(exports.c.opt_outs_read_at, exports.c.opt_outs_whole_read_at).where(exports.c.id == ctx.export.id)
+        ).one()
+    if last is None or whole is None or as_utc(last) - as_utc(whole) >= WHOLE_READ_EVERY:
+        return ctx.client.opt_outs(None)
+    return ctx.client.opt_outs(as_utc(last) - OVERLAP)
 
 
 def remember(db: Connection, export_id: int, opt_outs: OptOuts) -> None:
     """After a complete run marked the members who unsubscribed (in its transaction): the next run reads from
-    here. A run that did not finish its read leaves the earlier time, so nothing between is skipped."""
-    db.execute(update(exports).where(exports.c.id == export_id).values(opt_outs_read_at=opt_outs.as_of.astimezone(UTC)))
+    here. A run that did not finish its read leaves the earlier times, so nothing between is skipped."""
+    read_at = opt_outs.as_of.astimezone(UTC)
+    values = {"opt_outs_read_at": read_at} | ({"opt_outs_whole_read_at": read_at} if opt_outs.whole else {})
+    db.execute(update(exports).where(exports.c.id == export_id).values(**values))

@@ -156,6 +156,9 @@ exports = Table(
     # The account's time when the last complete run read who unsubscribed: the next run asks only for the
     # opt-outs since then (less a day's overlap). NULL: the next run reads them all.
     Column("opt_outs_read_at", DateTime(timezone=True)),
+    # ...and when one last read them all (the account's time too): a week after it, the next run reads them all
+    # again, so an opt-out recorded later than the overlap is not missed for good. NULL: not since the upgrade.
+    Column("opt_outs_whole_read_at", DateTime(timezone=True)),
 )
 
 export_segments = Table(
