@@ -215,3 +215,27 @@ def test_an_opt_out_recorded_later_than_the_overlap_is_found_by_the_weekly_whole
         db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=almost))
     world.run()
     assert app.emulator.request_count(WHOLE) == 2
+
+
+def test_a_failed_weekly_whole_read_falls_back_to_the_recent_opt_outs_and_is_tried_again(
+    app: App, tmp_path: Path
+) -> None:
+    app.connect("CC")
+    world = ExportWorld(app, tmp_path)
+    world.run()
+    first_read = read_at(app)
+    assert first_read is not None
+    with app.store.begin() as db:  # as after the upgrade: no whole read known
+        db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=None))
+    app.emulator.unsubscribe(email_of(19))
+    app.emulator.faults.add("exports#1-100=400")  # every contact export refused
+    view = world.run()
+    assert view.status == "Successful", view.message
+    assert rows(app, view.id)["k0019"] == ("unsubscribed", UNSUBSCRIBED_SINCE)  # from the recent read
+    warnings = [event["message"] for event in view.events if event["level"] == "warning"]
+    assert any("Reading every opt-out" in message and "next run tries again" in message for message in warnings)
+    assert whole_read_at(app) is None and read_at(app) != first_read
+    app.emulator.faults.clear()
+    whole_before = app.emulator.request_count(WHOLE)
+    world.run()
+    assert app.emulator.request_count(WHOLE) == whole_before + 1 and whole_read_at(app) == read_at(app)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select, update
 
 from segport.clock import as_utc
 from segport.constant_contact.models import OptOuts
+from segport.errors import ActivityTimedOut, RequestRejected, UnexpectedResponse
 from segport.exports.context import RunContext
 from segport.store.tables import exports
 
@@ -38,9 +39,22 @@ def read(ctx: RunContext) -> OptOuts:
         last, whole = db.execute(
             select(exports.c.opt_outs_read_at, exports.c.opt_outs_whole_read_at).where(exports.c.id == ctx.export.id)
         ).one()
-    if last is None or whole is None or as_utc(last) - as_utc(whole) >= WHOLE_READ_EVERY:
+    if last is None:
         return ctx.client.opt_outs(None)
-    return ctx.client.opt_outs(as_utc(last) - OVERLAP)
+    since = as_utc(last) - OVERLAP
+    if whole is None or as_utc(last) - as_utc(whole) >= WHOLE_READ_EVERY:
+        try:
+            return ctx.client.opt_outs(None)
+        except (RequestRejected, UnexpectedResponse, ActivityTimedOut) as error:
+            # A safety net, not the run's need: the recent opt-outs still serve this run, and the whole read's
+            # time stays, so the next run tries it again. (An outage or a lost sign-in still stops the run.)
+            reason = error.message.rstrip(".")
+            ctx.record.event(
+                f"Reading every opt-out (a week after the last such read) failed: {reason}. The opt-outs since the "
+                "last read were read instead; the next run tries again.",
+                "warning",
+            )
+    return ctx.client.opt_outs(since)
 
 
 def remember(db: Connection, export_id: int, opt_outs: OptOuts) -> None:
