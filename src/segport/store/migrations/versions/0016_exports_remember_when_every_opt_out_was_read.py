@@ -1,9 +1,9 @@
 """exports.opt_outs_whole_read_at: the account's time when a complete run last read every unsubscribed address
 
 Why: reruns read only the opt-outs since the last read, less a day. An opt-out Constant Contact records more
-than a day late, or dates by another clock, would be missed for good, and a member who unsubscribed sent again
-(an import re-subscribes to the list someone who unsubscribed from it recently). A whole read once a week
-bounds that. NULL (every export at this upgrade): the next run reads them all.
+than a day late, or dates by another clock, was missed by every later read: the member who unsubscribed was
+never marked nor named in a run's report, until its profile changed and an import could not add it. A whole
+read once a week bounds that. NULL (every export at this upgrade): the next run reads them all.
 
 Revision ID: 0016
 Revises: 0015
