@@ -188,12 +188,24 @@ def whole_read_at(app: App) -> datetime | None:
     return None if found is None else as_utc(found)
 
 
-def test_an_opt_out_recorded_later_than_the_overlap_is_found_by_the_weekly_whole_read(app: App, tmp_path: Path) -> None:
+def after_a_first_run(app: App, tmp_path: Path) -> tuple[ExportWorld, datetime]:
+    """The export "E" after its first run (a whole read), and the time of that read."""
     app.connect("CC")
     world = ExportWorld(app, tmp_path)
     world.run()
     first_read = read_at(app)
-    assert first_read is not None and whole_read_at(app) == first_read
+    assert first_read is not None
+    return world, first_read
+
+
+def set_whole_read_at(app: App, moment: datetime | None) -> None:
+    with app.store.begin() as db:
+        db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=moment))
+
+
+def test_an_opt_out_recorded_later_than_the_overlap_is_found_by_the_weekly_whole_read(app: App, tmp_path: Path) -> None:
+    world, first_read = after_a_first_run(app, tmp_path)
+    assert whole_read_at(app) == first_read
     # Recorded by Constant Contact two days after the fact: dated before the overlap of every partial read.
     app.emulator.unsubscribe(email_of(17))
     app.emulator.world.contacts[email_of(17)].opt_out_date = first_read - timedelta(days=2)
@@ -201,18 +213,15 @@ def test_an_opt_out_recorded_later_than_the_overlap_is_found_by_the_weekly_whole
     assert "k0017" not in rows(app, missed.id) and app.emulator.request_count(WHOLE) == 1
     assert whole_read_at(app) == first_read  # a partial read leaves the whole read's time
     # A week of partial reads later (the account's times), the next run reads every opt-out again.
-    with app.store.begin() as db:
-        week_before = as_utc(read_at(app) or first_read) - timedelta(days=7)
-        db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=week_before))
+    week_before = as_utc(read_at(app) or first_read) - timedelta(days=7)
+    set_whole_read_at(app, week_before)
     view = world.run()
     assert app.emulator.request_count(WHOLE) == 2
     assert view.counts["unsubscribed"] == 1 and rows(app, view.id)["k0017"][0] == "unsubscribed"
     assert whole_read_at(app) == read_at(app) and whole_read_at(app) != week_before
     assert world.listed() == world.expected()
     # Six days and 23 hours is not a week: partial again.
-    with app.store.begin() as db:
-        almost = as_utc(read_at(app) or first_read) - timedelta(days=7) + timedelta(hours=1)
-        db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=almost))
+    set_whole_read_at(app, as_utc(read_at(app) or first_read) - timedelta(days=7) + timedelta(hours=1))
     world.run()
     assert app.emulator.request_count(WHOLE) == 2
 
@@ -220,13 +229,8 @@ def test_an_opt_out_recorded_later_than_the_overlap_is_found_by_the_weekly_whole
 def test_a_failed_weekly_whole_read_falls_back_to_the_recent_opt_outs_and_is_tried_again(
     app: App, tmp_path: Path
 ) -> None:
-    app.connect("CC")
-    world = ExportWorld(app, tmp_path)
-    world.run()
-    first_read = read_at(app)
-    assert first_read is not None
-    with app.store.begin() as db:  # as after the upgrade: no whole read known
-        db.execute(exports_table.update().where(exports_table.c.name == "E").values(opt_outs_whole_read_at=None))
+    world, first_read = after_a_first_run(app, tmp_path)
+    set_whole_read_at(app, None)  # as after the upgrade: no whole read known
     app.emulator.unsubscribe(email_of(19))
     app.emulator.faults.add("exports#1-100=400")  # every contact export refused
     view = world.run()
