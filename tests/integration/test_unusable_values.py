@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from segport.exports import launch
 from segport.exports import service as exports
+from segport.exports.mapping import FieldMapping
 from segport.exports.normalize import (
     DUPLICATE_KEY,
     INVALID_EMAIL,
@@ -18,6 +19,7 @@ from segport.exports.normalize import (
     MAX_SHOWN,
     MISSING_KEY,
 )
+from segport.exports.properties import PROPERTIES
 from segport.profiles.importer import import_profiles
 from segport.profiles.service import connect_external, key_problems
 from segport.profiles.source import MAX_KEY_LENGTH
@@ -216,3 +218,38 @@ def test_connecting_a_warehouse_says_how_many_keys_repeat_or_are_missing(app: Ap
     embedded.write_text("id,email\n1,a@x.io\n", encoding="utf-8")
     import_profiles(app.store, embedded, key="id", actor="t")
     assert key_problems(app.store) is None  # an import refuses both
+
+
+def test_a_nul_in_any_mapped_value_is_cleaned_and_the_runs_succeed(app: App, tmp_path: Path) -> None:
+    """Every property a field can map to (and a custom field), each holding a NUL in a warehouse row: PostgreSQL's
+    text cannot keep one, and Constant Contact takes none. The value is sent with the NUL taken out as a space (a
+    date that is not one left out), on both stores, and the rerun finds nothing changed."""
+    dates = ("birthday_month", "birthday_day", "anniversary")
+    names = list(PROPERTIES)
+    columns = '"id" text, "email" text, ' + ", ".join(f'"{name}" text' for name in [*names, "tier"])
+    with_nul = {"id": "k1", "email": "nul@example.com", **{name: f"a\x00{name}" for name in names}, "tier": "g\x00old"}
+    plain = {
+        "id": "k2",
+        "email": "plain@example.com",
+        **{name: "1990-04-12" if name in dates else "plain" for name in names},
+    }
+    url = _warehouse(tmp_path, columns, [with_nul, {**plain, "tier": "gold"}])
+    connect_external(app.store, url=url, table="customers", key="id", actor="t")
+    create_segment(app.store, name="Everyone", rule_text="email is not empty", actor="t")
+    app.connect("CC")
+    list_id = app.emulator.create_list("Warehouse")
+    exports.add_export(
+        app.store, app.settings, name="Warehouse", connection="CC", list_id=list_id, email_field="email",
+        segment_names=["Everyone"], actor="t", http=app.http,
+        fields=[*(FieldMapping(name, name) for name in names), FieldMapping("tier", "cf:tier")],
+        create_custom_fields=True,
+    )  # fmt: skip
+    first, not_sent = _run(app)
+    assert first.status == "Successful", first.message
+    assert not_sent == [] and first.counts["sent"] == 2 and first.counts["left_out"] == 1, first.counts
+    contact = app.emulator.contact("nul@example.com")
+    assert contact is not None
+    expected = {name: f"a {name}" for name in names if name not in dates} | {"cf:tier": "g old"}
+    assert contact["properties"] == expected
+    again, _ = _run(app)
+    assert again.status == "Successful" and again.counts["sent"] == 0 and again.counts["unchanged"] == 2, again.counts
