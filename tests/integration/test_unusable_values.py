@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -45,6 +46,20 @@ def _warehouse(tmp_path: Path, columns: str, rows: list[dict[str, object]]) -> s
         db.execute(text(f"INSERT INTO customers VALUES ({names})"), rows)  # noqa: S608 - the test's own names
     engine.dispose()
     return url
+
+
+def _export_everyone(app: App, url: str, **options: Any) -> str:
+    """The warehouse at `url` as the profiles, and the export "Warehouse" of everyone with an address to a new
+    list (its id returned), with `options` (a first name field, mapped fields)."""
+    connect_external(app.store, url=url, table="customers", key="id", actor="t")
+    create_segment(app.store, name="Everyone", rule_text="email is not empty", actor="t")
+    app.connect("CC")
+    list_id = app.emulator.create_list("Warehouse")
+    exports.add_export(
+        app.store, app.settings, name="Warehouse", connection="CC", list_id=list_id, email_field="email",
+        segment_names=["Everyone"], actor="t", http=app.http, **options,
+    )  # fmt: skip
+    return list_id
 
 
 def _run(app: App) -> tuple[RunView, list[tuple[str, str | None, str]]]:
@@ -164,14 +179,7 @@ def test_warehouse_rows_without_a_usable_key_or_with_a_nul_are_named_and_the_run
             {"id": 12345, "email": "number.key@example.com", "first": "B"},
         ],
     )
-    connect_external(app.store, url=url, table="customers", key="id", actor="t")
-    create_segment(app.store, name="Everyone", rule_text="email is not empty", actor="t")
-    app.connect("CC")
-    list_id = app.emulator.create_list("Warehouse")
-    exports.add_export(
-        app.store, app.settings, name="Warehouse", connection="CC", list_id=list_id, email_field="email",
-        first_name_field="first", segment_names=["Everyone"], actor="t", http=app.http,
-    )  # fmt: skip
+    list_id = _export_everyone(app, url, first_name_field="first")
     not_sent = [
         ("", "no.key@example.com", MISSING_KEY),
         ("", "no.key.either@example.com", MISSING_KEY),
@@ -234,16 +242,8 @@ def test_a_nul_in_any_mapped_value_is_cleaned_and_the_runs_succeed(app: App, tmp
         **{name: "1990-04-12" if name in dates else "plain" for name in names},
     }
     url = _warehouse(tmp_path, columns, [with_nul, {**plain, "tier": "gold"}])
-    connect_external(app.store, url=url, table="customers", key="id", actor="t")
-    create_segment(app.store, name="Everyone", rule_text="email is not empty", actor="t")
-    app.connect("CC")
-    list_id = app.emulator.create_list("Warehouse")
-    exports.add_export(
-        app.store, app.settings, name="Warehouse", connection="CC", list_id=list_id, email_field="email",
-        segment_names=["Everyone"], actor="t", http=app.http,
-        fields=[*(FieldMapping(name, name) for name in names), FieldMapping("tier", "cf:tier")],
-        create_custom_fields=True,
-    )  # fmt: skip
+    mapped = [*(FieldMapping(name, name) for name in names), FieldMapping("tier", "cf:tier")]
+    _export_everyone(app, url, fields=mapped, create_custom_fields=True)
     first, not_sent = _run(app)
     assert first.status == "Successful", first.message
     assert not_sent == [] and first.counts["sent"] == 2 and first.counts["left_out"] == 1, first.counts
