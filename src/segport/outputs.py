@@ -38,7 +38,7 @@ class Counts(Output):
         description="Members not sent: their key is missing, on more than one row, over 500 characters or holds NUL."
     )
     truncated: int = Field(description="Values shortened to fit Constant Contact's limits.")
-    cleaned: int = Field(description="Names with control characters taken out.")
+    cleaned: int = Field(description="Members whose name or a mapped value had control characters taken out.")
     left_out: int = Field(description="Mapped values a property cannot take, left out (the contact was sent).")
     unsubscribed: int = Field(description="Members not added because they unsubscribed.")
     errors: int

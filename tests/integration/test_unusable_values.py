@@ -231,7 +231,8 @@ def test_connecting_a_warehouse_says_how_many_keys_repeat_or_are_missing(app: Ap
 def test_a_nul_in_any_mapped_value_is_cleaned_and_the_runs_succeed(app: App, tmp_path: Path) -> None:
     """Every property a field can map to (and a custom field), each holding a NUL in a warehouse row: PostgreSQL's
     text cannot keep one, and Constant Contact takes none. The value is sent with the NUL taken out as a space (a
-    date that is not one left out), on both stores, and the rerun finds nothing changed."""
+    date that is not one left out) and the member counted as cleaned, on both stores; the rerun finds nothing
+    changed."""
     dates = ("birthday_month", "birthday_day", "anniversary")
     names = list(PROPERTIES)
     columns = '"id" text, "email" text, ' + ", ".join(f'"{name}" text' for name in [*names, "tier"])
@@ -247,6 +248,7 @@ def test_a_nul_in_any_mapped_value_is_cleaned_and_the_runs_succeed(app: App, tmp
     first, not_sent = _run(app)
     assert first.status == "Successful", first.message
     assert not_sent == [] and first.counts["sent"] == 2 and first.counts["left_out"] == 1, first.counts
+    assert first.counts["cleaned"] == 1, first.counts  # the member, once for all its values
     contact = app.emulator.contact("nul@example.com")
     assert contact is not None
     expected = {name: f"a {name}" for name in names if name not in dates} | {"cf:tier": "g old"}

@@ -21,19 +21,22 @@ def raw(**values: str) -> str:
 @pytest.mark.parametrize(
     ("target", "value", "sent"),
     [
-        ("job_title", "  Chef ", ("Chef", False)),
-        ("job_title", "x" * 51, ("x" * 50, True)),
-        ("street", "y" * 300, ("y" * 255, True)),
-        ("cf:tier", "z" * 256, ("z" * 255, True)),
-        ("company_name", "Acme\nInc\t", ("Acme Inc", False)),  # control characters become blanks
-        ("birthday_month", "1990-04-12", (4, False)),
-        ("birthday_day", "1990-04-12T08:00:00", (12, False)),
-        ("birthday_month", "7", (7, False)),
-        ("birthday_day", "31.0", (31, False)),  # a number column read as text
-        ("anniversary", "2015-06-01 00:00:00", ("2015-06-01", False)),
+        ("job_title", "  Chef ", ("Chef", False, False)),
+        ("job_title", "x" * 51, ("x" * 50, True, False)),
+        ("street", "y" * 300, ("y" * 255, True, False)),
+        ("cf:tier", "z" * 256, ("z" * 255, True, False)),
+        ("company_name", "Acme\nInc\t", ("Acme Inc", False, True)),  # control characters become blanks
+        ("cf:tier", "g\x00old", ("g old", False, True)),
+        ("job_title", "x" * 30 + "\t" + "y" * 30, ("x" * 30 + " " + "y" * 19, True, True)),  # cleaned, then cut
+        ("job_title", "\tChef\r\n", ("Chef", False, False)),  # blanks around a value are only trimmed
+        ("birthday_month", "1990-04-12", (4, False, False)),
+        ("birthday_day", "1990-04-12T08:00:00", (12, False, False)),
+        ("birthday_month", "7", (7, False, False)),
+        ("birthday_day", "31.0", (31, False, False)),  # a number column read as text
+        ("anniversary", "2015-06-01 00:00:00", ("2015-06-01", False, False)),
     ],
 )
-def test_values_become_what_the_property_takes(target: str, value: str, sent: tuple[object, bool]) -> None:
+def test_values_become_what_the_property_takes(target: str, value: str, sent: tuple[object, bool, bool]) -> None:
     assert properties.convert(target, value) == sent
 
 
@@ -66,7 +69,9 @@ def test_a_member_is_sent_what_it_has_and_half_a_birthday_never() -> None:
     ]
     whole = convert(mappings, raw(job_title="Chef", birthday_month="4", birthday_day="12", phone=""))
     assert whole.properties == {"job_title": "Chef", "birthday_month": 4, "birthday_day": 12, "cf:tier": ""}
-    assert (whole.cut, whole.left_out) == (0, 0)
+    assert (whole.cut, whole.left_out, whole.cleaned) == (0, 0, 0)
+    cleaned = convert(mappings, raw(job_title="Chef\r\n", phone="555\x00 0100"))
+    assert cleaned.properties["phone"] == "555  0100" and (cleaned.cleaned, cleaned.cut) == (1, 0)
     half = convert(mappings, raw(birthday_month="4", birthday_day="40"))
     assert half.properties == {"cf:tier": ""} and half.left_out == 2
     assert convert(mappings, None).properties == {"cf:tier": ""}
@@ -86,7 +91,7 @@ def test_raw_extra_reads_back_every_value(values: dict[str, str]) -> None:
 def test_what_segport_sends_the_emulator_takes(target: str, value: str) -> None:
     """Whatever segport makes of a value, the emulated service (from the spec) accepts it as sent."""
     try:
-        sent, _cut = properties.convert(target, value)
+        sent, _cut, _cleaned = properties.convert(target, value)
     except NotSendable:
         return
     item: dict[str, object] = {target: sent}

@@ -91,7 +91,7 @@ def print_run(store: Store, run_id: int, *, json: bool = False) -> None:
         f"members {c['members']:,} | sent {c['sent']:,} (new {c['added']:,}, changed {c['updated']:,}) | "
         f"unchanged {c['unchanged']:,} | removed {c['removed']:,} | invalid email {c['invalid_email']:,} | "
         f"duplicate {c['duplicate']:,} | unusable key {c['unusable_key']:,} | shortened to fit: {c['truncated']:,} | "
-        f"names cleaned: {c['cleaned']:,} | "
+        f"cleaned of control characters: {c['cleaned']:,} | "
         f"sent without an unusable mapped value: {c['left_out']:,} | "
         f"not added, unsubscribed {c['unsubscribed']:,} | errors {c['errors']:,}"
     )

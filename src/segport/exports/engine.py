@@ -314,9 +314,10 @@ def _stream(
                     _hand_over(tally, pipeline, finished, last_position)
                     ctx.control.check()  # a batch boundary: stop here if asked to
                 tally.counts["added" if decision.action is Action.ADD else "updated"] += 1
-                # Per member, as the other counters: a name or a mapped value cut to fit, a value left out.
+                # Per member, as the other counters: a name or a mapped value cut to fit or cleaned of control
+                # characters, a value left out.
                 tally.counts["truncated"] += member.truncated or bool(extra and extra.cut)
-                tally.counts["cleaned"] += member.cleaned
+                tally.counts["cleaned"] += member.cleaned or bool(extra and extra.cleaned)
                 tally.counts["left_out"] += bool(extra and extra.left_out)
                 before = presence.get(member.email)
                 if before is None:

@@ -154,13 +154,14 @@ class Converted:
     properties: dict[str, str | int]
     cut: int  # values cut to their property's limit
     left_out: int  # values that could not be sent as their property needs
+    cleaned: int  # values that held control characters, taken out
 
 
 def convert(mappings: Sequence[FieldMapping], raw: str | None) -> Converted:
     """The contact properties to send for one member, from the raw_extra its query read."""
     values = parse_raw_extra(raw)
     sent: dict[str, str | int] = {}
-    cut = left_out = 0
+    cut = left_out = cleaned = 0
     for item in mappings:
         value = values.get(item.target, "")
         if not value.strip():
@@ -170,15 +171,16 @@ def convert(mappings: Sequence[FieldMapping], raw: str | None) -> Converted:
                 sent[item.target] = ""
             continue
         try:
-            converted, was_cut = properties.convert(item.target, value)
+            converted, was_cut, was_cleaned = properties.convert(item.target, value)
         except NotSendable:
             left_out += 1
             continue
         sent[item.target] = converted
         cut += was_cut
+        cleaned += was_cleaned
     if (PAIRED[0] in sent) != (PAIRED[1] in sent):
         # Constant Contact takes a birthday's month only with its day: half a birthday is left out.
         for name in PAIRED:
             if sent.pop(name, None) is not None:
                 left_out += 1
-    return Converted(sent, cut, left_out)
+    return Converted(sent, cut, left_out, cleaned)

@@ -86,9 +86,9 @@ def check_target(target: str) -> str:
     return target
 
 
-def convert(target: str, raw: str) -> tuple[str | int, bool]:
-    """What is sent for a non-empty profile value (as its text), and whether it was cut to the limit.
-    Raises NotSendable when the value cannot be the property."""
+def convert(target: str, raw: str) -> tuple[str | int, bool, bool]:
+    """What is sent for a non-empty profile value (as its text), whether it was cut to the limit, and whether
+    control characters were taken out. Raises NotSendable when the value cannot be the property."""
     value = raw.strip()
     if target.startswith(CUSTOM_PREFIX):
         return _cut(value, MAX_CUSTOM_VALUE)
@@ -99,18 +99,20 @@ def convert(target: str, raw: str) -> tuple[str | int, bool]:
     if prop.kind == "date":
         if parsed is None:
             raise NotSendable(f"{value!r} is not a date (YYYY-MM-DD)")
-        return parsed.isoformat(), False
+        return parsed.isoformat(), False, False
     number = (parsed.month if prop.kind == "month" else parsed.day) if parsed is not None else _integer(value)
     highest = 12 if prop.kind == "month" else 31
     if number is None or not 1 <= number <= highest:
         raise NotSendable(f"{value!r} is not a {'month (1-12)' if prop.kind == 'month' else 'day (1-31)'} or a date")
-    return number, False
+    return number, False, False
 
 
-def _cut(value: str, limit: int) -> tuple[str, bool]:
-    # Control characters would be refused or shown as boxes: taken out, as in names.
-    cleaned = "".join(char if char.isprintable() else " " for char in value).strip()
-    return (cleaned[:limit].rstrip(), True) if len(cleaned) > limit else (cleaned, False)
+def _cut(value: str, limit: int) -> tuple[str, bool, bool]:
+    cleaned = not value.isprintable()  # in C: most values have nothing to take out
+    if cleaned:
+        # Control characters would be refused or shown as boxes: taken out, as in names.
+        value = "".join(char if char.isprintable() else " " for char in value).strip()
+    return (value[:limit].rstrip(), True, cleaned) if len(value) > limit else (value, False, cleaned)
 
 
 def _date(value: str) -> date | None:
