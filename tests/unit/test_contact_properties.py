@@ -28,7 +28,8 @@ def raw(**values: str) -> str:
         ("company_name", "Acme\nInc\t", ("Acme Inc", False, True)),  # control characters become blanks
         ("cf:tier", "g\x00old", ("g old", False, True)),
         ("job_title", "x" * 30 + "\t" + "y" * 30, ("x" * 30 + " " + "y" * 19, True, True)),  # cleaned, then cut
-        ("job_title", "\tChef\r\n", ("Chef", False, False)),  # blanks around a value are only trimmed
+        ("job_title", "\tChef\r\n", ("Chef", False, True)),  # as in names: control characters at the ends too
+        ("job_title", "  Chef  ", ("Chef", False, False)),  # spaces around a value are only trimmed
         ("birthday_month", "1990-04-12", (4, False, False)),
         ("birthday_day", "1990-04-12T08:00:00", (12, False, False)),
         ("birthday_month", "7", (7, False, False)),
@@ -71,7 +72,8 @@ def test_a_member_is_sent_what_it_has_and_half_a_birthday_never() -> None:
     assert whole.properties == {"job_title": "Chef", "birthday_month": 4, "birthday_day": 12, "cf:tier": ""}
     assert (whole.cut, whole.left_out, whole.cleaned) == (0, 0, 0)
     cleaned = convert(mappings, raw(job_title="Chef\r\n", phone="555\x00 0100"))
-    assert cleaned.properties["phone"] == "555  0100" and (cleaned.cleaned, cleaned.cut) == (1, 0)
+    assert cleaned.properties == {"job_title": "Chef", "phone": "555  0100", "cf:tier": ""}
+    assert (cleaned.cleaned, cleaned.cut) == (2, 0)  # the line break ending the title counts, as in a name
     half = convert(mappings, raw(birthday_month="4", birthday_day="40"))
     assert half.properties == {"cf:tier": ""} and half.left_out == 2
     assert convert(mappings, None).properties == {"cf:tier": ""}

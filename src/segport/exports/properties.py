@@ -89,12 +89,12 @@ def check_target(target: str) -> str:
 def convert(target: str, raw: str) -> tuple[str | int, bool, bool]:
     """What is sent for a non-empty profile value (as its text), whether it was cut to the limit, and whether
     control characters were taken out. Raises NotSendable when the value cannot be the property."""
-    value = raw.strip()
     if target.startswith(CUSTOM_PREFIX):
-        return _cut(value, MAX_CUSTOM_VALUE)
+        return _cut(raw, MAX_CUSTOM_VALUE)
     prop = PROPERTIES[target]
     if prop.kind == "text":
-        return _cut(value, prop.max_length)
+        return _cut(raw, prop.max_length)
+    value = raw.strip()
     parsed = _date(value)
     if prop.kind == "date":
         if parsed is None:
@@ -107,11 +107,11 @@ def convert(target: str, raw: str) -> tuple[str | int, bool, bool]:
     return number, False, False
 
 
-def _cut(value: str, limit: int) -> tuple[str, bool, bool]:
-    cleaned = not value.isprintable()  # in C: most values have nothing to take out
-    if cleaned:
-        # Control characters would be refused or shown as boxes: taken out, as in names.
-        value = "".join(char if char.isprintable() else " " for char in value).strip()
+def _cut(raw: str, limit: int) -> tuple[str, bool, bool]:
+    # Control characters would be refused or shown as boxes: taken out, and counted, as in names (a line break
+    # at the end too). isprintable() runs in C: most values have nothing to take out.
+    cleaned = not raw.isprintable()
+    value = ("".join(char if char.isprintable() else " " for char in raw) if cleaned else raw).strip()
     return (value[:limit].rstrip(), True, cleaned) if len(value) > limit else (value, False, cleaned)
 
 
