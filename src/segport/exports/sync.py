@@ -280,19 +280,6 @@ def forget_export(db: Connection, export_id: int) -> None:
     db.execute(delete(sync_state).where(sync_state.c.export_id == export_id))
 
 
-def staged_runs(store: Store, run_ids: Sequence[int]) -> set[int]:
-    """Which of these runs still have staged members."""
-    if not run_ids:
-        return set()
-    with store.read() as db:
-        return {
-            int(run_id)
-            for run_id in db.execute(
-                select(run_sent.c.run_id).where(run_sent.c.run_id.in_(list(run_ids))).distinct()
-            ).scalars()
-        }
-
-
 def _insert_new(db: Connection, export_id: int, run_id: int, rows: Any) -> None:
     """Members expected to be new to the sync state: a plain INSERT, or the upsert when one of them is not.
 
