@@ -12,7 +12,14 @@ import pytest
 from segport.clock import ManualClock
 from segport.emulator import Emulator, EmulatorSettings, EmulatorTransport
 from segport.users import passwords
-from tests.support.app import LIVE_REQUESTS_PER_SECOND, POSTGRESQL_ENV, App, build_app, postgresql_url
+from tests.support.app import (
+    LIVE_REQUESTS_PER_SECOND,
+    POSTGRESQL_ENV,
+    App,
+    build_app,
+    drop_own_database,
+    postgresql_url,
+)
 from tests.support.contract import Contract, ContractTransport
 from tests.support.harness import Harness, connect
 
@@ -33,6 +40,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the rest keep their order
+
+
+def pytest_sessionfinish() -> None:
+    """Each test process drops the PostgreSQL database it made for itself."""
+    drop_own_database()
 
 
 @pytest.fixture(scope="session", autouse=True)

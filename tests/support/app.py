@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,32 +37,72 @@ POSTGRESQL_ENV = "SEGPORT_TEST_DATABASE_URL"
 LIVE_REQUESTS_PER_SECOND = 10
 
 
+# A crashed run leaves its databases behind; the next run drops those older than any run lasts (CI: 90 minutes).
+STALE_AFTER_SECONDS = 3 * 3600
+
+
 def postgresql_url() -> str | None:
-    """The PostgreSQL database of this test process: under pytest-xdist each worker gets its own."""
+    """The PostgreSQL database of this test process, its own: named after the test run and the pytest-xdist
+    worker, so two runs on one server (a local run beside CI's) do not reset each other's tables. Dropped when
+    the process's tests end (`drop_own_database`)."""
     url = os.environ.get(POSTGRESQL_ENV)
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if url is None or not worker:
-        return url
-    return _database_of_worker(url, worker)
+    if url is None:
+        return None
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or _PROCESS_RUN
+    return _own_database(url, run, os.environ.get("PYTEST_XDIST_WORKER") or "main")
+
+
+_PROCESS_RUN = uuid.uuid4().hex  # a run without workers is one process
+_created: list[tuple[str, str]] = []  # (server URL, database) made by this process
+
+
+def own_database_name(base: str, run: str, worker: str, now: float) -> str:
+    """`<base>_<seconds since 1970>_<run>_<worker>`: the time lets a later run tell a crashed run's leftovers."""
+    return f"{base}_{int(now)}_{run[:8]}_{worker}"
+
+
+def stale_databases(names: list[str], base: str, now: float) -> list[str]:
+    """The databases named by `own_database_name` for `base` made more than STALE_AFTER_SECONDS before `now`."""
+    pattern = re.compile(rf"{re.escape(base)}_(\d{{10}})_[0-9a-f]{{8}}_\w+")
+    return [
+        name
+        for name in names
+        if (found := pattern.fullmatch(name)) is not None and now - int(found.group(1)) > STALE_AFTER_SECONDS
+    ]
 
 
 @functools.cache
-def _database_of_worker(url: str, worker: str) -> str:
-    base = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"{base.database}_{worker}"
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+def _own_database(url: str, run: str, worker: str) -> str:
+    server = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    assert server.database is not None, f"{POSTGRESQL_ENV} must name a database"
+    name = own_database_name(server.database, run, worker, time.time())
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            known = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first()
-            if known is None:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            known = list(connection.execute(text("SELECT datname FROM pg_database")).scalars())
+            for stale in stale_databases(known, server.database, time.time()):
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
+    _created.append((server.render_as_string(hide_password=False), name))
     return (
-        base.set(database=name)
+        server.set(database=name)
         .render_as_string(hide_password=False)
         .replace("postgresql+psycopg://", "postgresql://", 1)
     )
+
+
+def drop_own_database() -> None:
+    """Drop the database this process made (its tests are over), closing what still holds it open."""
+    while _created:
+        server, name = _created.pop()
+        engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            engine.dispose()
 
 
 def reset_postgresql(url: str) -> None:
