@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from segport.errors import InvalidInput
+from segport.limits import LARGEST_INTEGER
 
 CSV_FIELD_LIMIT = 10_000_000
 # What one import may hold: columns (every database segport uses has a cap near 1,600-2,000), and for Parquet,
 # whose pages may expand a thousandfold, the data once decompressed.
 MAX_COLUMNS = 500
-LARGEST_INTEGER = 2**63 - 1  # a BIGINT on PostgreSQL, an INTEGER on SQLite
 BLOCK = 1 << 20  # bytes read from a CSV file at a time
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from segport.errors import InvalidInput
+from segport.limits import LARGEST_INTEGER
 from segport.runs.history import show_run
 from segport.store import Store
 from segport.store.tables import run_rows
@@ -60,9 +61,10 @@ def rows_page(
     search, reason = search.strip(), reason.strip()
     if len(search) > MAX_SEARCH:
         raise InvalidInput(f"The search is longer than {MAX_SEARCH} characters.", hint="Search for less.")
-    if not 1 <= limit <= MAX_PER_PAGE or offset < 0:
+    if not 1 <= limit <= MAX_PER_PAGE or not 0 <= offset <= LARGEST_INTEGER:
         raise InvalidInput(
-            f"A page holds 1 to {MAX_PER_PAGE} rows and starts at 0 or later.", hint="Pass limit and offset within."
+            f"A page holds 1 to {MAX_PER_PAGE} rows and starts at 0 to {LARGEST_INTEGER:,}.",
+            hint="Pass limit and offset within.",
         )
     with store.read() as db:
         reasons = {

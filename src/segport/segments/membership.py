@@ -18,7 +18,8 @@ from segport.store import Store
 from segport.store.tables import segment_counts, segments
 
 PREVIEW_ROWS = 100
-HISTORY_KEPT = timedelta(days=400)  # a year of trend, and a little more to compare with
+HISTORY_DAYS = 400  # a year of trend, and a little more to compare with
+HISTORY_KEPT = timedelta(days=HISTORY_DAYS)
 
 
 def count_segment(store: Store, *, name: str) -> int:

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from segport.limits import LARGEST_INTEGER
+
 Scalar = str | int | float | bool
 Operator = Literal[
     "=",
@@ -33,7 +35,7 @@ MAX_DEPTH = 20  # groups (parentheses) nested in one rule
 MAX_CONDITIONS = 200  # conditions in one rule
 MAX_VALUES = 1_000  # values in one rule, counting every item of `in (...)` lists
 MAX_VALUE_LENGTH = 1_000  # characters of one text value
-LARGEST_NUMBER = 2**63 - 1  # numbers compare as 64-bit integers or doubles in every database segport uses
+LARGEST_NUMBER = LARGEST_INTEGER  # numbers compare as 64-bit integers or doubles in every database segport uses
 MAX_COMBINED = 20  # segments in one combination
 MAX_COMBINATION_DEPTH = 10  # combinations of combinations
 

@@ -162,10 +162,12 @@ def install(app: FastAPI) -> None:
         if not _is_page(request):
             response: Response = await problems.invalid_request(request, exc)
             return response
-        names = ", ".join(
-            ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) for e in exc.errors()
+        # Each field with its problem, as the API's problem details give them ("run_id: Input should be...").
+        problems_found = "; ".join(
+            ".".join(str(part) for part in error["loc"] if part not in ("body", "query", "path")) + f": {error['msg']}"
+            for error in exc.errors()
         )
-        return error_page(request, 422, "Invalid request", f"Check: {names}.", "Go back and correct it.")
+        return error_page(request, 422, "Invalid request", f"Check {problems_found}.", "Go back and correct it.")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

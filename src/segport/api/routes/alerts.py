@@ -15,7 +15,9 @@ from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep
 from segport.api.paging import last_of_full_page, link_next
 from segport.errors import InvalidInput
+from segport.limits import LARGEST_INTEGER
 from segport.permissions import may_set_alerts, require
+from segport.server.params import Id
 from segport.server.state import http_of, settings_of
 from segport.server.threads import waits_on_others
 
@@ -60,7 +62,7 @@ def add_channel(body: NewChannel, user: CurrentUser, store: StoreDep) -> outputs
 
 @router.post("/api/alerts/{channel_id}/test", tags=["alerts"])
 @waits_on_others
-def test_channel(channel_id: int, request: Request, user: CurrentUser, store: StoreDep) -> answers.TestSent:
+def test_channel(channel_id: Id, request: Request, user: CurrentUser, store: StoreDep) -> answers.TestSent:
     """Send a test message now: `delivered`, and `problem` when it was not."""
     channel = channels.show_channel(store, channel_id)
     may_set_alerts(store, user, channel.connection, channel.export)
@@ -69,7 +71,7 @@ def test_channel(channel_id: int, request: Request, user: CurrentUser, store: St
 
 
 @router.delete("/api/alerts/{channel_id}", status_code=204, tags=["alerts"])
-def remove_channel(channel_id: int, user: CurrentUser, store: StoreDep) -> None:
+def remove_channel(channel_id: Id, user: CurrentUser, store: StoreDep) -> None:
     channel = channels.show_channel(store, channel_id)
     may_set_alerts(store, user, channel.connection, channel.export)
     channels.remove_channel(store, channel_id, actor=user.name)
@@ -81,7 +83,9 @@ def sent(
     store: StoreDep,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="The cursor: alerts older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=LARGEST_INTEGER, description="The cursor: alerts older than this id.")
+    ] = None,
 ) -> list[outputs.SentAlert]:
     """The alerts sent or tried, newest first, tests included; a full page links to the next (`Link`)."""
     require(user, "admin", "contributor")

@@ -16,6 +16,7 @@ from segport.connections import service as connections
 from segport.connections import web_sign_in
 from segport.connections.custom_fields import custom_fields
 from segport.permissions import can_use, may_use_connection, require
+from segport.server.params import Id
 from segport.server.state import http_of, settings_of
 from segport.server.threads import waits_on_others
 
@@ -84,20 +85,20 @@ class ConnectionChange(BaseModel):
 
 
 @router.get("/api/connections/id/{connection_id}", tags=["connections"])
-def show_connection_by_id(connection_id: int, user: CurrentUser, store: StoreDep) -> outputs.Connection:
+def show_connection_by_id(connection_id: Id, user: CurrentUser, store: StoreDep) -> outputs.Connection:
     """The connection with this id (ids never change)."""
     return show_connection(connections.connection_name(store, connection_id=connection_id), user, store)
 
 
 @router.patch("/api/connections/id/{connection_id}", tags=["connections"])
 def edit_connection_by_id(
-    connection_id: int, body: ConnectionChange, user: CurrentUser, store: StoreDep
+    connection_id: Id, body: ConnectionChange, user: CurrentUser, store: StoreDep
 ) -> outputs.Connection:
     return edit_connection(connections.connection_name(store, connection_id=connection_id), body, user, store)
 
 
 @router.delete("/api/connections/id/{connection_id}", status_code=204, tags=["connections"])
-def remove_connection_by_id(connection_id: int, user: CurrentUser, store: StoreDep) -> None:
+def remove_connection_by_id(connection_id: Id, user: CurrentUser, store: StoreDep) -> None:
     remove_connection(connections.connection_name(store, connection_id=connection_id), user, store)
 
 

@@ -23,6 +23,7 @@ from segport.profiles.service import describe, import_profiles
 from segport.segments import membership
 from segport.segments import service as segments
 from segport.segments.service import SegmentView
+from segport.server.params import Id
 
 router = APIRouter()
 UPLOAD_SUFFIXES = (".csv", ".parquet")
@@ -99,18 +100,18 @@ class SegmentCopy(BaseModel):
 
 
 @router.get("/api/segments/id/{segment_id}", tags=["segments"])
-def show_segment_by_id(segment_id: int, user: CurrentUser, store: StoreDep) -> outputs.Segment:
+def show_segment_by_id(segment_id: Id, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     """The segment with this id (ids never change)."""
     return show_segment(segments.segment_name(store, segment_id=segment_id), user, store)
 
 
 @router.patch("/api/segments/id/{segment_id}", tags=["segments"])
-def edit_segment_by_id(segment_id: int, body: SegmentChange, user: CurrentUser, store: StoreDep) -> outputs.Segment:
+def edit_segment_by_id(segment_id: Id, body: SegmentChange, user: CurrentUser, store: StoreDep) -> outputs.Segment:
     return edit_segment(segments.segment_name(store, segment_id=segment_id), body, user, store)
 
 
 @router.delete("/api/segments/id/{segment_id}", status_code=204, tags=["segments"])
-def delete_segment_by_id(segment_id: int, user: CurrentUser, store: StoreDep) -> None:
+def delete_segment_by_id(segment_id: Id, user: CurrentUser, store: StoreDep) -> None:
     delete_segment(segments.segment_name(store, segment_id=segment_id), user, store)
 
 
@@ -174,7 +175,9 @@ def history(
     name: str,
     user: CurrentUser,
     store: StoreDep,
-    days: Annotated[int | None, Query(ge=1, le=400, description="Only the last so many days (else all kept).")] = None,
+    days: Annotated[
+        int | None, Query(ge=1, le=membership.HISTORY_DAYS, description="Only the last so many days (else all kept).")
+    ] = None,
 ) -> list[outputs.CountAt]:
     """Every recorded count of the segment (each refresh and each count now), oldest first."""
     since = None if days is None else datetime.now(UTC) - timedelta(days=days)

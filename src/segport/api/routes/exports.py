@@ -17,6 +17,7 @@ from segport.permissions import edit_rights, may_edit, may_manage, may_use_conne
 from segport.runs import queue
 from segport.scheduling.calendar import make_schedule
 from segport.scheduling.service import run_all, schedule_exports, set_export_schedule
+from segport.server.params import Id
 from segport.server.state import http_of, settings_of
 from segport.server.threads import waits_on_others
 from segport.store import Store
@@ -139,7 +140,7 @@ def add_export(body: NewExport, request: Request, user: CurrentUser, store: Stor
 
 
 @router.get("/api/exports/id/{export_id}", tags=["exports"])
-def show_export_by_id(export_id: int, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
+def show_export_by_id(export_id: Id, user: CurrentUser, store: StoreDep) -> outputs.ExportForUser:
     """The export with this id (ids never change; every export answer carries its id)."""
     return show_export(exports.export_name(store, export_id=export_id), user, store)
 
@@ -147,7 +148,7 @@ def show_export_by_id(export_id: int, user: CurrentUser, store: StoreDep) -> out
 @router.patch("/api/exports/id/{export_id}", tags=["exports"])
 @waits_on_others
 def edit_export_by_id(
-    export_id: int, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep
+    export_id: Id, body: ExportChange, request: Request, user: CurrentUser, store: StoreDep
 ) -> outputs.ExportForUser:
     """Change the export with this id, as PATCH /api/exports/{name} (a rename reaches a name a route cannot
     carry)."""
@@ -155,7 +156,7 @@ def edit_export_by_id(
 
 
 @router.delete("/api/exports/id/{export_id}", status_code=204, tags=["exports"])
-def remove_export_by_id(export_id: int, user: CurrentUser, store: StoreDep) -> None:
+def remove_export_by_id(export_id: Id, user: CurrentUser, store: StoreDep) -> None:
     remove_export(exports.export_name(store, export_id=export_id), user, store)
 
 

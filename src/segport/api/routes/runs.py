@@ -11,11 +11,13 @@ from segport import outputs
 from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep
 from segport.api.paging import last_of_full_page, link_next
+from segport.limits import LARGEST_INTEGER
 from segport.permissions import may_manage
 from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, show_run
 from segport.runs.rows import PER_PAGE, rows_page
 from segport.runs.status import Status
+from segport.server.params import Id
 
 router = APIRouter()
 
@@ -27,7 +29,9 @@ def runs(
     response: Response,
     export: str | None = None,
     status: Status | None = None,
-    before: Annotated[int | None, Query(ge=1, description="The cursor: runs older than this run id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=LARGEST_INTEGER, description="The cursor: runs older than this run id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[outputs.Run]:
     """Runs, newest first; filter by export and status (before the limit). A full page carries a `Link`
@@ -39,13 +43,13 @@ def runs(
 
 
 @router.get("/api/runs/{run_id}", tags=["runs"])
-def run_detail(run_id: int, user: CurrentUser, store: StoreDep) -> outputs.RunDetail:
+def run_detail(run_id: Id, user: CurrentUser, store: StoreDep) -> outputs.RunDetail:
     """One run with its batches and events."""
     return outputs.run_detail(show_run(store, run_id=run_id))
 
 
 @router.get("/api/runs/{run_id}/rows.csv", tags=["runs"], response_class=StreamingResponse, responses=answers.CSV)
-def run_rows(run_id: int, user: CurrentUser, store: StoreDep) -> StreamingResponse:
+def run_rows(run_id: Id, user: CurrentUser, store: StoreDep) -> StreamingResponse:
     """The rows not sent, not added or removed, with the reason (emails: admins and contributors only)."""
     view = show_run(store, run_id=run_id, with_details=False)
     may_manage(store, user, view.export)
@@ -55,7 +59,7 @@ def run_rows(run_id: int, user: CurrentUser, store: StoreDep) -> StreamingRespon
 
 @router.get("/api/runs/{run_id}/rows", tags=["runs"])
 def run_rows_page(
-    run_id: int,
+    run_id: Id,
     user: CurrentUser,
     store: StoreDep,
     search: str = "",
@@ -79,7 +83,7 @@ def run_rows_page(
 
 
 @router.post("/api/runs/{run_id}/cancel", tags=["runs"])
-def cancel_run(run_id: int, user: CurrentUser, store: StoreDep) -> answers.Canceled:
+def cancel_run(run_id: Id, user: CurrentUser, store: StoreDep) -> answers.Canceled:
     view = show_run(store, run_id=run_id, with_details=False)
     may_manage(store, user, view.export)
     return answers.Canceled(run_id=run_id, outcome=queue.cancel(store, run_id=run_id, actor=user.name))

@@ -14,11 +14,13 @@ from segport import audit, outputs
 from segport.api import answers
 from segport.api.auth import CurrentUser, StoreDep
 from segport.api.paging import last_of_full_page, link_next
+from segport.limits import LARGEST_INTEGER
 from segport.metrics import exposition
 from segport.permissions import require
 from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
+from segport.server.params import Id
 from segport.server.problems import NotSignedIn
 from segport.server.state import settings_of
 from segport.store import Store
@@ -144,7 +146,7 @@ def list_tokens(user: CurrentUser, store: StoreDep) -> list[outputs.Token]:
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, tags=["users"])
-def revoke_token(token_id: int, user: CurrentUser, store: StoreDep) -> None:
+def revoke_token(token_id: Id, user: CurrentUser, store: StoreDep) -> None:
     require(user, "admin")
     users.revoke_token(store, token_id=token_id, actor=user.name)
 
@@ -203,7 +205,9 @@ def audit_trail(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     action: str | None = None,
     subject: str | None = None,
-    before: Annotated[int | None, Query(ge=1, description="The cursor: entries older than this id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=LARGEST_INTEGER, description="The cursor: entries older than this id.")
+    ] = None,
 ) -> list[outputs.AuditEntry]:
     """The audit trail, newest first; a full page links to the next (the `Link` header, rel="next")."""
     require(user, "admin")

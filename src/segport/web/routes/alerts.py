@@ -13,6 +13,7 @@ from segport.alerting.delivery import send_test
 from segport.errors import InvalidInput, SegportError
 from segport.exports import service as exports
 from segport.permissions import edit_rights, may_set_alerts, usable_connections
+from segport.server.params import Id
 from segport.server.state import http_of
 from segport.server.threads import waits_on_others
 from segport.users.sessions import Session, add_notice
@@ -91,7 +92,7 @@ def add(request: Request, posted: Post, store: StoreDep) -> Response:
 
 @router.post("/alerts/{channel_id}/test")
 @waits_on_others
-def test(request: Request, channel_id: int, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
+def test(request: Request, channel_id: Id, posted: Post, store: StoreDep, settings: SettingsDep) -> Response:
     channel = channels.show_channel(store, channel_id)
     may_set_alerts(store, posted.session.user, channel.connection, channel.export)
     problem = send_test(store, settings, channel_id, http_of(request))
@@ -105,7 +106,7 @@ def test(request: Request, channel_id: int, posted: Post, store: StoreDep, setti
 
 
 @router.post("/alerts/{channel_id}/remove")
-def remove(channel_id: int, posted: Post, store: StoreDep) -> Response:
+def remove(channel_id: Id, posted: Post, store: StoreDep) -> Response:
     channel = channels.show_channel(store, channel_id)
     may_set_alerts(store, posted.session.user, channel.connection, channel.export)
     channels.remove_channel(store, channel_id, actor=posted.session.user.name)

@@ -15,6 +15,7 @@ from segport.runs import queue
 from segport.runs.history import list_runs, rows_csv, run_progress, show_run
 from segport.runs.rows import PER_PAGE, RowsPage, rows_page
 from segport.scheduling.refreshes import list_refreshes
+from segport.server.params import Id
 from segport.users.sessions import add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, StoreDep, allow
@@ -56,7 +57,7 @@ def list_page(
 @router.get("/runs/{run_id}")
 def detail_page(
     request: Request,
-    run_id: int,
+    run_id: Id,
     session: PageSession,
     store: StoreDep,
     search: str = "",
@@ -97,13 +98,13 @@ def _rows_link(run_id: int, page: RowsPage | None, **changes: object) -> str:
 
 
 @router.get("/runs/{run_id}/progress")
-def progress(run_id: int, session: PageSession, store: StoreDep) -> Response:
+def progress(run_id: Id, session: PageSession, store: StoreDep) -> Response:
     """What the run page polls while the run is queued or processing."""
     return JSONResponse(run_progress(store, run_id=run_id))
 
 
 @router.get("/runs/{run_id}/rows.csv")
-def rows(run_id: int, session: PageSession, store: StoreDep) -> Response:
+def rows(run_id: Id, session: PageSession, store: StoreDep) -> Response:
     """The rows not sent, with reasons; they hold email addresses, so viewers may not download them."""
     run = show_run(store, run_id=run_id, with_details=False)
     allow(session, "admin", "contributor")
@@ -114,7 +115,7 @@ def rows(run_id: int, session: PageSession, store: StoreDep) -> Response:
 
 
 @router.post("/runs/{run_id}/cancel")
-def cancel(run_id: int, posted: Post, store: StoreDep) -> Response:
+def cancel(run_id: Id, posted: Post, store: StoreDep) -> Response:
     run = show_run(store, run_id=run_id, with_details=False)
     if not may_edit_named(store, posted.session.user, run.export):
         allow(posted.session, "admin")

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from segport import audit
 from segport.errors import SegportError, UnknownName
+from segport.server.params import Id
 from segport.users import service as users
 from segport.users.service import ROLES
 from segport.users.sessions import add_notice
@@ -90,7 +91,7 @@ def act(request: Request, name: str, action: str, posted: Post, store: StoreDep)
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke(token_id: int, posted: Post, store: StoreDep) -> Response:
+def revoke(token_id: Id, posted: Post, store: StoreDep) -> Response:
     allow(posted.session, "admin")
     users.revoke_token(store, token_id=token_id, actor=posted.session.user.name)
     add_notice(store, posted.session, "success", f"Token {token_id} is revoked.")
