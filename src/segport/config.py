@@ -9,23 +9,28 @@ default.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from segport.errors import ConfigurationError
+from segport.limits import LARGEST_INTEGER
 
 CONSTANT_CONTACT_API_BASE = "https://api.cc.email/v3"
 CONSTANT_CONTACT_AUTH_BASE = "https://authz.constantcontact.com/oauth2/default/v1"
 
 
 CONFIG_VARIABLE = "SEGPORT_CONFIG"
+# The unit of a duration setting, by its name's ending (the HTTP timeouts are seconds too), and a year in it.
+_DURATION_UNITS = (("_seconds", "seconds"), ("_timeout", "seconds"), ("_minutes", "minutes"), ("_hours", "hours"))
+_YEAR_IN = {"seconds": 365 * 86_400, "minutes": 365 * 1_440, "hours": 365 * 24}
 # The settings file's values while load_settings builds a Settings (a context variable: threads and tests
 # that load settings at once each see their own).
 _FILE_VALUES: ContextVar[dict[str, Any]] = ContextVar("segport_settings_file", default={})  # noqa: B039
@@ -177,6 +182,23 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    @field_validator("*")
+    @classmethod
+    def _within_what_can_be_counted(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every number finite and within what the clock and the store can count: a lease of 1e300 seconds,
+        or an infinite idle time, passed the bounds above and then stopped each worker with OverflowError."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return value
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        name = info.field_name or ""
+        unit = next((unit for suffix, unit in _DURATION_UNITS if name.endswith(suffix)), None)
+        if unit is not None and value > _YEAR_IN[unit]:
+            raise ValueError(f"must be at most a year ({_YEAR_IN[unit]:,} {unit})")
+        if value > LARGEST_INTEGER:
+            raise ValueError(f"must be at most {LARGEST_INTEGER:,}")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, url: str | None) -> str | None:
@@ -260,7 +282,8 @@ def settings_problem(
         name = f"{key} in {path}" if from_file and key in from_file and environment not in os.environ else environment
         given = error.get("input")
         shown = repr(given)[:60] if isinstance(given, str | int | float) else "(missing)"
-        lines.append(f"{name}={shown}: {error['msg'].rstrip('.')}.")
+        problem = error["msg"].removeprefix("Value error, ").rstrip(".")  # pydantic's prefix says nothing here
+        lines.append(f"{name}={shown}: {problem}.")
     return ConfigurationError(
         "Some settings are not valid:\n  " + "\n  ".join(lines),
         hint="Fix them, or unset them for the defaults; docs/production.md lists every setting.",

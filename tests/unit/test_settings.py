@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import threading
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segport.config import Settings, load_settings
 from segport.errors import ConfigurationError
+from segport.limits import LARGEST_INTEGER
 
 NAMES = sorted(f"SEGPORT_{name.upper()}" for name in Settings.model_fields)
 VALUES = st.one_of(
@@ -27,7 +32,7 @@ def test_any_environment_loads_or_names_each_wrong_setting(
         monkeypatch.setenv(name, value)
     refusal: ConfigurationError | None = None
     try:
-        load_settings()
+        loaded = load_settings()
     except ConfigurationError as refused:  # anything else (a ValidationError, a crash) fails the test
         refusal = refused
     if refusal is not None:
@@ -35,6 +40,24 @@ def test_any_environment_loads_or_names_each_wrong_setting(
         assert lines[0] == "Some settings are not valid:" and all(
             line.strip().startswith("SEGPORT_") for line in lines[1:]
         )
+    else:
+        assert_usable(loaded)
+
+
+SECONDS_IN = {"_seconds": 1, "_timeout": 1, "_minutes": 60, "_hours": 3600}
+
+
+def assert_usable(loaded: Settings) -> None:
+    """What loads can be used: each duration moves the clock and bounds a wait, each number fits the store."""
+    for name in Settings.model_fields:
+        value = getattr(loaded, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        assert math.isfinite(value) and abs(value) <= LARGEST_INTEGER, name
+        factor = next((seconds for suffix, seconds in SECONDS_IN.items() if name.endswith(suffix)), None)
+        if factor is not None:
+            datetime.now(UTC) + timedelta(seconds=value * factor)  # OverflowError beyond what a date can be
+            assert value * factor <= threading.TIMEOUT_MAX, name
 
 
 @pytest.mark.parametrize(
@@ -46,6 +69,12 @@ def test_any_environment_loads_or_names_each_wrong_setting(
         ("SEGPORT_DATABASE_URL", "mysql://u@h/db", "SQLite or PostgreSQL"),
         # Kept beside what the user did: PostgreSQL refused a longer one at the first write.
         ("SEGPORT_USER", "v" * 256, "at most 255 characters"),
+        # Each passed its lower bound, then stopped every worker (OverflowError) at its first lease or wait.
+        ("SEGPORT_LEASE_SECONDS", "1e300", "must be at most a year (31,536,000 seconds)"),
+        ("SEGPORT_WORKER_IDLE_SECONDS", "inf", "must be a finite number"),
+        ("SEGPORT_SESSION_MAX_HOURS", "9000", "must be at most a year (8,760 hours)"),
+        ("SEGPORT_HTTP_READ_TIMEOUT", "1e9", "must be at most a year (31,536,000 seconds)"),
+        ("SEGPORT_EXPORT_LIMIT", "9" * 20, "must be at most 9,223,372,036,854,775,807"),
     ],
 )
 def test_a_wrong_setting_is_named_with_what_it_must_be(

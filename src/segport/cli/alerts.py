@@ -12,11 +12,12 @@ from segport.alerting import channels
 from segport.alerting.delivery import send_test
 from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.errors import InvalidInput
+from segport.limits import LARGEST_INTEGER
 
 app = typer.Typer(
     help="Alerts by email, chat (Slack format) or webhook, per connection or export.", no_args_is_help=True
 )
-ChannelId = Annotated[int, typer.Argument(help="The alert's number (segport alerts list).")]
+ChannelId = Annotated[int, typer.Argument(help="The alert's number (segport alerts list).", min=1, max=LARGEST_INTEGER)]
 
 
 @app.command("list")
@@ -99,7 +100,9 @@ def remove(ctx: typer.Context, channel_id: ChannelId) -> None:
 def sent(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
-    before: Annotated[int | None, typer.Option(help="Only alerts older than this id (to page back).", min=1)] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Only alerts older than this id (to page back).", min=1, max=LARGEST_INTEGER)
+    ] = None,
     json: Json = False,
 ) -> None:
     """The alerts sent or tried, newest first (tests included)."""

@@ -31,7 +31,9 @@ def emulator(
             help="Refresh tokens are single use (Constant Contact's default) or long lived.",
         ),
     ] = True,
-    access_token_seconds: Annotated[int, typer.Option(help="Lifetime of access tokens.", min=1)] = 86_400,
+    access_token_seconds: Annotated[
+        int, typer.Option(help="Lifetime of access tokens (at most a year).", min=1, max=365 * 86_400)
+    ] = 86_400,
     contacts_per_second: Annotated[
         float | None, typer.Option(help="How fast bulk activities process contacts; unset finishes them at once.")
     ] = None,

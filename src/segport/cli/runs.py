@@ -9,11 +9,13 @@ import typer
 from rich.table import Table
 
 from segport.cli.common import Json, console, context, number, print_json, shown, when
+from segport.limits import LARGEST_INTEGER
 from segport.runs.history import list_runs, rows_csv, show_run
 from segport.runs.status import Status
 from segport.store import Store
 
 app = typer.Typer(help="Export runs: statuses, counts, events and rows not sent.", no_args_is_help=True)
+RunId = Annotated[int, typer.Argument(help="The run's number.", min=1, max=LARGEST_INTEGER)]
 STATUS_STYLE = {
     "Successful": "green",
     "Failure": "red",
@@ -29,8 +31,10 @@ def list_command(
     ctx: typer.Context,
     export: Annotated[str | None, typer.Option(help="Only this export's runs.")] = None,
     status: Annotated[Status | None, typer.Option(help="Only runs with this status.", case_sensitive=False)] = None,
-    before: Annotated[int | None, typer.Option(help="Only runs older than this run (to page back).", min=1)] = None,
-    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1)] = 50,
+    before: Annotated[
+        int | None, typer.Option(help="Only runs older than this run (to page back).", min=1, max=LARGEST_INTEGER)
+    ] = None,
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.", min=1, max=LARGEST_INTEGER)] = 50,
     json: Json = False,
 ) -> None:
     """Runs, newest first, with status and counts."""
@@ -100,9 +104,7 @@ def print_run(store: Store, run_id: int, *, json: bool = False) -> None:
 
 
 @app.command()
-def show(
-    ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's number.")], json: Json = False
-) -> None:
+def show(ctx: typer.Context, run_id: RunId, json: Json = False) -> None:
     """One run: status, counts, batches and events."""
     store = context(ctx).store
     print_run(store, run_id, json=json)
@@ -129,7 +131,7 @@ def show(
 @app.command()
 def rows(
     ctx: typer.Context,
-    run_id: Annotated[int, typer.Argument(help="The run's number.")],
+    run_id: RunId,
     csv: Annotated[bool, typer.Option("--csv", help="Write CSV (profile_key, email, reason, detail).")] = False,
     json: Json = False,
 ) -> None:
@@ -154,7 +156,7 @@ def rows(
 
 
 @app.command()
-def cancel(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="The run's number.")]) -> None:
+def cancel(ctx: typer.Context, run_id: RunId) -> None:
     """Cancel a queued run, or stop a processing one at its next batch (what was sent is recorded)."""
     from segport.runs.queue import cancel as cancel_run
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from segport.cli.common import Json, console, context, failing, print_json, when
 from segport.errors import InvalidInput
+from segport.limits import LARGEST_INTEGER
 from segport.scheduling.calendar import Schedule, make_schedule
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.service import export_schedules, set_system_schedule, show_system_schedule
@@ -107,7 +108,7 @@ def refresh_command(ctx: typer.Context) -> None:
 @app.command()
 def refreshes(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=LARGEST_INTEGER, help="How many, newest first.")] = 20,
     json: Json = False,
 ) -> None:
     """The latest system refreshes: when, how they were started, status, and what each did."""

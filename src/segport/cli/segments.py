@@ -162,7 +162,10 @@ def members(
 def history(
     ctx: typer.Context,
     name: Name,
-    days: Annotated[int | None, typer.Option(min=1, help="Only the last so many days (else all kept).")] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, max=membership.HISTORY_DAYS, help="Only the last so many days (else all kept)."),
+    ] = None,
     json: Json = False,
 ) -> None:
     """Every recorded count of the segment, oldest first: how its membership moved."""

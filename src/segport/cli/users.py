@@ -9,6 +9,7 @@ from rich.table import Table
 
 from segport import audit as audit_trail
 from segport.cli.common import Json, console, context, print_json, shown, when
+from segport.limits import LARGEST_INTEGER
 from segport.users import service
 
 app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
@@ -135,7 +136,9 @@ def tokens(
 
 
 @app.command()
-def revoke(ctx: typer.Context, token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
+def revoke(
+    ctx: typer.Context, token_id: Annotated[int, typer.Argument(help="The token's id.", min=1, max=LARGEST_INTEGER)]
+) -> None:
     """Revoke an API token: it stops working at once."""
     state = context(ctx)
     service.revoke_token(state.store, token_id=token_id, actor=state.actor)
@@ -144,10 +147,12 @@ def revoke(ctx: typer.Context, token_id: Annotated[int, typer.Argument(help="The
 
 def audit(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many entries, newest first.", min=1)] = 50,
+    limit: Annotated[int, typer.Option(help="How many entries, newest first.", min=1, max=LARGEST_INTEGER)] = 50,
     action: Annotated[str | None, typer.Option(help="Only actions starting so, e.g. export. or run.queued")] = None,
     subject: Annotated[str | None, typer.Option(help="Only entries about this name.")] = None,
-    before: Annotated[int | None, typer.Option(help="Only entries older than this id (to page back).", min=1)] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Only entries older than this id (to page back).", min=1, max=LARGEST_INTEGER)
+    ] = None,
     json: Json = False,
 ) -> None:
     """The audit trail: every change, consent and run request, who made it and when."""
