@@ -1,5 +1,6 @@
 import base64
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -12,6 +13,7 @@ from segport.constant_contact.oauth import (
     authorization_url,
     make_pkce,
     pkce_challenge,
+    token_expiry,
 )
 
 
@@ -67,6 +69,25 @@ def test_the_expiry_is_read_from_the_jwt_exp_claim_and_garbage_is_ignored() -> N
     assert _jwt_expiry(f"h.{payload}.s") == datetime.fromtimestamp(1_800_000_000, UTC)
     assert _jwt_expiry("opaque-token") is None
     assert _jwt_expiry("a.!!!.c") is None
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    body = json.dumps(claims).encode()  # orjson refuses integers beyond 64 bits; a server may still send them
+    return f"h.{base64.urlsafe_b64encode(body).rstrip(b'=').decode()}.s"
+
+
+def test_an_expiry_no_date_can_hold_is_an_hour_from_now_not_an_error() -> None:
+    """A token endpoint's answer with `exp` or `expires_in` beyond Python's dates (1e300, -1e300, 10**20)
+    stopped the sign-in or the refresh with OverflowError; the token itself is usable."""
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    assert token_expiry(_jwt({"exp": 1_800_000_000}), 5, now) == datetime.fromtimestamp(1_800_000_000, UTC)
+    assert token_expiry("opaque", 7200, now) == now + timedelta(hours=2)  # seconds, as OAuth2 says
+    assert token_expiry("opaque", 1_800_000_000, now) == datetime.fromtimestamp(1_800_000_000, UTC)  # the SDK's
+    for absurd in (10**20, -(10**20), 1e300, -1e300):
+        assert token_expiry(_jwt({"exp": absurd}), None, now) == now + timedelta(hours=1)
+        assert token_expiry("opaque", absurd, now) == now + timedelta(hours=1)
+    assert token_expiry(_jwt({"exp": 10**20}), 600, now) == now + timedelta(minutes=10)  # expires_in next
+    assert token_expiry("opaque", True, now) == token_expiry("opaque", "3600", now) == now + timedelta(hours=1)
 
 
 def test_the_emulator_command_registers_the_redirect_uris_it_is_given() -> None:

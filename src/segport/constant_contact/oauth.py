@@ -101,9 +101,31 @@ def _jwt_expiry(token: str) -> datetime | None:
         exp = claims.get("exp") if isinstance(claims, dict) else None
     except (ValueError, orjson.JSONDecodeError):
         return None
-    if isinstance(exp, int | float):
-        return datetime.fromtimestamp(exp, UTC)
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return _moment(exp)
     return None
+
+
+TEN_YEARS = 10 * 365 * 86_400
+UNKNOWN_EXPIRY = timedelta(hours=1)  # refreshed before then; a token that lives longer is only refreshed sooner
+
+
+def token_expiry(access_token: str, expires_in: object, now: datetime) -> datetime:
+    """When an access token expires: its JWT's `exp` when there is one, else `expires_in`, which is seconds in
+    OAuth2 but a timestamp in Constant Contact's SDK (taken as one beyond ten years). A value no date can hold
+    (1e300 seconds) or none at all is an hour from now, never an error: the answer gave a usable token."""
+    found = _jwt_expiry(access_token)
+    if found is None and isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        found = _moment(expires_in if expires_in > TEN_YEARS else now.timestamp() + expires_in)
+    return found or now + UNKNOWN_EXPIRY
+
+
+def _moment(timestamp: float) -> datetime | None:
+    """The moment of a Unix timestamp; None beyond the dates Python keeps (or the platform's time_t)."""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def check_grant(tokens: TokenSet) -> None:
@@ -242,17 +264,7 @@ class OAuthClient:
                 "The Constant Contact token endpoint answered 200 without an access token.", operation="token"
             ) from None
         refresh = payload.get("refresh_token")
-        now = self._clock.now()
-        # `expires_in` is seconds in OAuth2, but Constant Contact's SDK calls it a timestamp; trust the JWT's
-        # own `exp` when there is one, and a plausible expires_in otherwise.
-        expires_at = _jwt_expiry(access)
-        if expires_at is None:
-            expires_in = payload.get("expires_in")
-            seconds = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
-            if seconds > 10 * 365 * 86400:
-                expires_at = datetime.fromtimestamp(seconds, UTC)
-            else:
-                expires_at = now + timedelta(seconds=seconds)
+        expires_at = token_expiry(access, payload.get("expires_in"), self._clock.now())
         return TokenSet(
             access_token=SecretStr(access),
             refresh_token=SecretStr(str(refresh)) if refresh else None,
