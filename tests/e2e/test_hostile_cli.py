@@ -132,6 +132,11 @@ def cases(made: dict[str, Path], list_id: str) -> list[Case]:
             {},
             ("exports", "schedule", "E", "--daily", "--time", "06:00", "--timezone", "Mars/X"),
         ),
+        (
+            "a region's folder as the zone",
+            {},
+            ("exports", "schedule", "E", "--daily", "--time", "06:00", "--timezone", "America"),
+        ),
         ("contradicting flags", {}, ("exports", "schedule", "E", "--on", "--off")),
         ("an unknown mode", {}, ("exports", "edit", "E", "--mode", "sideways")),
     ]

@@ -99,6 +99,8 @@ def test_last_due_ignores_moments_before_the_schedule_existed_and_outside_the_wi
         ({"kind": "weekly", "times": ["06:00"], "days": ["someday"]}, "is not a day of the week"),
         ({"kind": "cron", "cron": "every day"}, "is not a cron expression"),
         ({"kind": "daily", "times": ["06:00"], "timezone": "Mars/Olympus"}, "is not an IANA time zone"),
+        ({"kind": "daily", "times": ["06:00"], "timezone": "America"}, "'America' is not an IANA time zone"),
+        ({"kind": "daily", "times": ["06:00"], "timezone": "x" * 100_000}, "'x{60}...' is not an IANA time zone"),
         ({"kind": "hourly", "times": ["06:00"]}, "is not a kind of schedule"),
     ],
 )

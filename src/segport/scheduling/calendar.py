@@ -62,9 +62,12 @@ def make_schedule(
     """A checked schedule; every mistake is named with how to write it instead."""
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A region's folder ("America") is a directory to zoneinfo (IsADirectoryError), and a long name is too long
+    # for a file name: both OSError, which stopped the CLI and answered 500 on the page.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        shown = timezone if len(timezone) <= 60 else f"{timezone[:60]}..."
         raise InvalidInput(
-            f"{timezone!r} is not an IANA time zone.", hint="Use a name such as America/Toronto, Europe/Paris or UTC."
+            f"{shown!r} is not an IANA time zone.", hint="Use a name such as America/Toronto, Europe/Paris or UTC."
         ) from None
     if kind == "cron":
         if not cron or len(cron) > 200 or not croniter.is_valid(cron):
