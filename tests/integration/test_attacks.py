@@ -246,10 +246,10 @@ def test_docs_carry_the_security_headers(site: tuple[str, dict[str, str]]) -> No
     )
 
 
-@pytest.mark.parametrize("name", ["a/b", "line\nbreak", "tab\there", "  "])
-def test_names_that_no_address_could_reach_are_refused(app: App, name: str) -> None:
+@pytest.mark.parametrize("name", ["a/b", "line\nbreak", "tab\there", "  ", "\u202eTSIL PIV", "VIP \u2067x\u2069"])
+def test_names_that_no_address_could_reach_or_that_show_as_another_are_refused(app: App, name: str) -> None:
     app.load_profiles(Path(app.settings.home), 10)
-    with pytest.raises(InvalidInput, match="cannot hold '/'|needs a name"):
+    with pytest.raises(InvalidInput, match="cannot hold '/'|needs a name|reorder the text shown"):
         create_segment(app.store, name=name, rule_text="customer_id is not empty", actor="t")
 
 

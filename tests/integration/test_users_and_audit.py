@@ -64,6 +64,7 @@ def test_roles_are_checked_and_the_last_admin_stays(app: App) -> None:
         ("u" * 256, "at most 255 characters"),
         ("ops/ada", "cannot hold '/'"),  # the API's addresses name users
         ("ada\nroot", "control characters"),
+        ("\u202enimda", "reorder the text shown"),  # shown as "admin" in the audit trail
     ],
 )
 def test_a_user_name_too_long_or_unfit_for_an_address_is_refused_with_the_fix(app: App, name: str, says: str) -> None:

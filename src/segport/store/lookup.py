@@ -49,4 +49,14 @@ def checked_name(name: str, *, kind: str) -> str:
             hint="Choose a name with letters, digits, spaces and punctuation other than '/'.",
             field="name",
         )
+    if any(character in _DIRECTION_CONTROLS for character in name):
+        raise InvalidInput(
+            f"A {kind}'s name cannot hold characters that reorder the text shown (U+202A-U+202E, U+2066-U+2069).",
+            hint="Type the name again without them; right-to-left letters need none of them.",
+            field="name",
+        )
     return name
+
+
+# Embeddings, overrides and isolates: "\u202enimda" is shown as "admin" in lists and in the audit trail.
+_DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
