@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from segport import __version__
 from segport.api.guard import RequestGuard
+from segport.api.nul_guard import NulGuard
 from segport.api.routes import alerts as alert_routes
 from segport.api.routes import connections as connection_routes
 from segport.api.routes import data, exports, system
@@ -98,6 +99,8 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
         users,
     ):
         app.include_router(module.router)
+    # Inside the guard below (a middleware added later wraps those before): a NUL is refused before a route reads.
+    app.add_middleware(NulGuard)
     # Outermost: the caller is known and the body capped before anything reads it.
     app.add_middleware(RequestGuard, settings=settings, store=store)
     problems.describe(app)
