@@ -186,7 +186,13 @@ class Settings(BaseSettings):
     @classmethod
     def _within_what_can_be_counted(cls, value: Any, info: ValidationInfo) -> Any:
         """Every number finite and within what the clock and the store can count: a lease of 1e300 seconds,
-        or an infinite idle time, passed the bounds above and then stopped each worker with OverflowError."""
+        or an infinite idle time, passed the bounds above and then stopped each worker with OverflowError. No
+        text holds a NUL."""
+        if isinstance(value, str | Path | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            if "\x00" in text:  # a settings file's "\u0000": no database keeps it, no file name holds it
+                raise ValueError("must not hold a NUL character (0x00)")
+            return value
         if isinstance(value, bool) or not isinstance(value, int | float):
             return value
         if not math.isfinite(value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -58,6 +59,16 @@ def assert_usable(loaded: Settings) -> None:
         if factor is not None:
             datetime.now(UTC) + timedelta(seconds=value * factor)  # OverflowError beyond what a date can be
             assert value * factor <= threading.TIMEOUT_MAX, name
+
+
+def test_a_nul_in_a_settings_files_text_is_refused(tmp_path: Path) -> None:
+    """A TOML file can write a NUL ("\\u0000"); the environment cannot. PostgreSQL refused the user's name
+    at the first audit entry, and a home holding one made every file operation raise ValueError."""
+    for key in ("user", "home", "secret_key"):
+        settings_file = tmp_path / f"{key}.toml"
+        settings_file.write_text(f'{key} = "a\\u0000b"\n', encoding="utf-8")
+        with pytest.raises(ConfigurationError, match=f"{key} in .*must not hold a NUL character"):
+            load_settings(config_file=settings_file)
 
 
 @pytest.mark.parametrize(
