@@ -16,11 +16,11 @@ from fastapi.staticfiles import StaticFiles
 
 from segport import __version__
 from segport.api.guard import RequestGuard
-from segport.api.nul_guard import NulGuard
 from segport.api.routes import alerts as alert_routes
 from segport.api.routes import connections as connection_routes
 from segport.api.routes import data, exports, system
 from segport.api.routes import runs as run_routes
+from segport.api.text_guard import TextGuard
 from segport.config import Settings
 from segport.server import problems, threads
 from segport.store import Store
@@ -99,8 +99,9 @@ def create_app(settings: Settings, store: Store, http: httpx.Client | None = Non
         users,
     ):
         app.include_router(module.router)
-    # Inside the guard below (a middleware added later wraps those before): a NUL is refused before a route reads.
-    app.add_middleware(NulGuard)
+    # Inside the guard below (a middleware added later wraps those before): text no database keeps (a NUL, a lone
+    # surrogate) is refused before a route reads it.
+    app.add_middleware(TextGuard)
     # Outermost: the caller is known and the body capped before anything reads it.
     app.add_middleware(RequestGuard, settings=settings, store=store)
     problems.describe(app)

@@ -1,7 +1,8 @@
-"""A NUL character (0x00) anywhere in a request, the API's or a page's, is refused with 400 on both stores.
+"""Text no database keeps, refused with 400 on both stores: a NUL character (0x00) anywhere in a request, the
+API's or a page's, and half of a character (a lone surrogate escape) in a JSON body.
 
 PostgreSQL refused a NUL in a name looked up, a description or a label at the statement (500), and SQLite kept
-it: the same request did two things on two stores."""
+it: the same request did two things on two stores. A lone surrogate failed on both (and in the password hash)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ def served(app: App, tmp_path: Path) -> Iterator[tuple[str, str]]:
         yield base, token
 
 
-def _refused(answer: httpx.Response, where: str) -> bool:
-    return answer.status_code == 400 and answer.json()["title"] == (
-        f"The request holds a NUL character (0x00) in {where}."
-    )
+def _refused(answer: httpx.Response, where: str, what: str = "a NUL character (0x00)") -> bool:
+    return answer.status_code == 400 and answer.json()["title"] == f"The request holds {what} in {where}."
+
+
+HALF = "half of a character (a lone surrogate escape such as \\ud800)"
 
 
 def test_a_nul_in_the_address_the_query_or_the_body_is_refused_and_nothing_is_kept(
@@ -66,3 +68,24 @@ def test_text_that_only_looks_like_a_nul_goes_through_unchanged(app: App, served
             assert answer.status_code == 201, answer.text
             assert api.get(f"/api/segments/{name}").json()["description"] == description
         assert api.get("/api/runs", params={"export": "%00"}).status_code == 200  # sent as %2500
+
+
+def test_half_a_character_in_a_json_body_is_refused_and_a_whole_one_kept(app: App, served: tuple[str, str]) -> None:
+    base, token = served
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    rule = '"rule": "customer_id is not empty"'
+    with httpx.Client(base_url=base, headers=headers) as api:
+        for body in (
+            b'{"name": "bob", "role": "viewer", "password": "a long enough \\ud800 password"}',
+            b'{"name": "Half", ' + rule.encode() + b', "description": "\\udfff"}',
+            # A typed backslash and "ud83d", then the low half alone.
+            b'{"name": "Half", ' + rule.encode() + b', "description": "\\\\ud83d\\ude00"}',
+        ):
+            path = "/api/users" if b"password" in body else "/api/segments"
+            assert _refused(api.post(path, content=body), "its body", HALF), body
+        whole = api.post(
+            "/api/segments", content=b'{"name": "Whole", ' + rule.encode() + b', "description": "\\ud83d\\ude00"}'
+        )
+        assert whole.status_code == 201, whole.text
+        assert api.get("/api/segments/Whole").json()["description"] == "\U0001f600"
+    assert [user.name for user in users.list_users(app.store)] == ["admin"]
