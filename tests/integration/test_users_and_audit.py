@@ -149,3 +149,11 @@ def test_serve_says_at_start_which_users_cannot_sign_in_to_the_web_ui(
     users.set_password(app.store, name="old", password="another long passphrase 2", actor="t")
     _first_admin(app.store)
     assert capsys.readouterr().out == ""
+
+
+def test_a_password_that_is_not_utf8_text_is_refused_with_the_fix(app: App) -> None:
+    """Bytes from a pipe in another encoding reach Python as surrogates: hashing them raised UnicodeEncodeError."""
+    users.add_user(app.store, name="dee", role="viewer", actor="t")
+    with pytest.raises(InvalidInput, match="not UTF-8 text") as refused:
+        users.set_password(app.store, name="dee", password="a long enough \udcff password", actor="t")
+    assert "UTF-8" in refused.value.hint

@@ -24,7 +24,8 @@ MAXIMUM_LENGTH = 1024
 
 
 def check_strength(password: str) -> None:
-    """Refuse passwords too short to resist guessing, or absurdly long ones (hashing cost)."""
+    """Refuse passwords too short to resist guessing, absurdly long ones (hashing cost), or ones that are not
+    text (a pipe's bytes in another encoding stopped the hash with UnicodeEncodeError)."""
     if len(password) < MINIMUM_LENGTH:
         raise InvalidInput(
             f"The password has {len(password)} characters; it needs at least {MINIMUM_LENGTH}.",
@@ -32,6 +33,13 @@ def check_strength(password: str) -> None:
         )
     if len(password) > MAXIMUM_LENGTH:
         raise InvalidInput(f"The password is longer than {MAXIMUM_LENGTH} characters.", hint="Choose a shorter one.")
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:  # bytes Python could not decode, from a terminal or a pipe in another encoding
+        raise InvalidInput(
+            "The password holds bytes that are not UTF-8 text.",
+            hint="Type it again with the terminal set to UTF-8 (or send it to --password-stdin as UTF-8).",
+        ) from None
 
 
 def hash_password(password: str) -> str:
