@@ -161,6 +161,9 @@ def cases(made: dict[str, Path], list_id: str) -> list[Case]:
             )
         ],
         ("a count history of a billion days", {}, ("segments", "history", "Everyone", "--days", "1000000000")),
+        # Bytes that are not UTF-8 (the test passes them as Python passes them on: surrogates become the bytes).
+        ("a name that is not UTF-8", {}, ("segments", "create", "bad\udcff", "customer_id is not empty")),
+        ("a lookup that is not UTF-8", {}, ("segments", "show", "bad\udcff")),
         ("a connection without consent", {}, ("connections", "add", "constant-contact", "--name", "New CC")),
         ("a webhook inside the network", {}, ("connections", "webhook", "CC", "http://169.254.169.254/latest")),
         ("a webhook URL and --off", {}, ("connections", "webhook", "CC", "https://hooks.example.com/x", "--off")),

@@ -84,6 +84,7 @@ def demo(
 def main() -> None:
     """Run the CLI; segport's own errors become a message and a hint, never a traceback."""
     try:
+        _check_arguments()
         result = app(standalone_mode=False)
     except (InvalidInput, UnknownName, Refused, ConfigurationError) as exc:
         _fail(exc, 2)
@@ -106,6 +107,20 @@ def main() -> None:
         _unexpected(exc)
     if isinstance(result, int):
         sys.exit(result)
+
+
+def _check_arguments() -> None:
+    """Refuse an argument the shell passed as bytes that are not UTF-8: Python keeps them as surrogates, which no
+    store can write (a segment named so failed unexpectedly with UnicodeEncodeError)."""
+    for argument in sys.argv[1:]:
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = argument.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise InvalidInput(
+                f"The argument '{shown}' is not UTF-8 text.",
+                hint="Type it again with the terminal set to UTF-8 (LANG=C.UTF-8, for instance).",
+            ) from None
 
 
 def _unexpected(exc: Exception) -> None:
