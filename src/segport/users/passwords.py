@@ -38,7 +38,7 @@ def check_strength(password: str) -> None:
     except UnicodeEncodeError:  # bytes Python could not decode, from a terminal or a pipe in another encoding
         raise InvalidInput(
             "The password holds bytes that are not UTF-8 text.",
-            hint="Type it again with the terminal set to UTF-8 (or send it to --password-stdin as UTF-8).",
+            hint="Type it again as UTF-8 text (set the terminal, or the file it comes from, to UTF-8).",
         ) from None
 
 
