@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +257,25 @@ def test_a_nul_in_any_mapped_value_is_cleaned_and_the_runs_succeed(app: App, tmp
     assert contact["properties"] == expected
     again, _ = _run(app)
     assert again.status == "Successful" and again.counts["sent"] == 0 and again.counts["unchanged"] == 2, again.counts
+
+
+def test_a_warehouse_value_that_is_not_utf8_is_sent_replaced_or_named_and_the_runs_succeed(
+    app: App, tmp_path: Path
+) -> None:
+    """SQLite keeps any bytes as text: one address that was not UTF-8 failed every run ("Could not decode to
+    UTF-8 column 'email'"). Such bytes read as U+FFFD: the address is named invalid, a name is sent with it."""
+    path = tmp_path / "warehouse.db"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE customers (id text, email text, first_name text)")
+        db.execute("INSERT INTO customers VALUES ('1', 'ann@example.com', 'Ann')")
+        db.execute("INSERT INTO customers VALUES ('2', CAST(X'62ff406578616d706c652e636f6d' AS TEXT), 'Bob')")
+        db.execute("INSERT INTO customers VALUES ('3', 'cy@example.com', CAST(X'4379ff' AS TEXT))")
+        db.execute("INSERT INTO customers VALUES (CAST(X'34ff' AS TEXT), 'dee@example.com', 'Dee')")
+    list_id = _export_everyone(app, f"sqlite:///{path}", first_name_field="first_name")
+    view, skipped = _run(app)
+    assert view.status == "Successful", view.message
+    assert skipped == [("2", "b\ufffd@example.com", INVALID_EMAIL)]
+    again, _ = _run(app)  # the same bytes read the same way: nothing changed
+    assert again.status == "Successful" and again.counts["unchanged"] == 3 and again.counts["sent"] == 0
+    assert sorted(app.emulator.members(list_id)) == ["ann@example.com", "cy@example.com", "dee@example.com"]
+    assert app.emulator.contact("cy@example.com")["first_name"] == "Cy\ufffd"

@@ -35,6 +35,8 @@ from segport.exports.normalize import (
         ("an\x00a@example.com", "an\x00a@example.com", INVALID_EMAIL),  # a NUL inside
         ("an\ta@example.com", "an\ta@example.com", INVALID_EMAIL),  # a tab inside
         ("ana\u200b@example.com", "ana\u200b@example.com", INVALID_EMAIL),  # a zero-width space
+        ("an\ufffd@example.com", "an\ufffd@example.com", INVALID_EMAIL),  # bytes a decoder could not read
+        (f"an{chr(0xDCFF)}@example.com", f"an{chr(0xDCFF)}@example.com", INVALID_EMAIL),  # kept as a surrogate
         ('"ana"@example.com', '"ana"@example.com', INVALID_EMAIL),  # a quoted local part
         ("ana@[192.0.2.1]", "ana@[192.0.2.1]", INVALID_EMAIL),  # an address literal
         ("ana@example.c0m", "ana@example.c0m", INVALID_EMAIL),  # a digit in the top-level domain

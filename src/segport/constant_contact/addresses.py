@@ -10,7 +10,8 @@ mail systems refuse:
 - a domain of two or more labels of letters, digits and hyphens (or non-ASCII letters), none longer than 63
   characters, none starting or ending with a hyphen, the last one (the top-level domain) of letters only, or a
   punycode `xn--` label; no address literals ([1.2.3.4]);
-- no space, control character (NUL, tab, line break...) or invisible format character anywhere.
+- no space, control character (NUL, tab, line break...), invisible format character or replacement character
+  (U+FFFD, what a decoder leaves for bytes that were not text) anywhere.
 
 The emulator refuses what this refuses, so what segport sends and what the emulator accepts never drift apart
 (tests/unit/test_addresses.py walks every case).
@@ -26,8 +27,12 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
 _LABEL = r"(?:[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\-\u0080-\U0010ffff]{0,61}[A-Za-z0-9\u0080-\U0010ffff])?)"
 _TOP = r"(?:[A-Za-z\u0080-\U0010ffff]{2,63}|xn--[A-Za-z0-9\-]{1,59})"
 _ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TOP}")
-# Control (Cc), format (Cf: zero-width and direction marks), separators and surrogates: never in an address.
-_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]")
+# Control (Cc), format (Cf: zero-width and direction marks), separators, surrogates (bytes Python could not
+# decode) and U+FFFD (the mark a lenient decoder leaves for such bytes: the address lost characters): never in an
+# address.
+_FORBIDDEN = re.compile(
+    r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff\ufffd\ud800-\udfff]"
+)
 
 
 def is_valid_address(email: str) -> bool:
