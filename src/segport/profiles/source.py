@@ -23,11 +23,13 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    cast,
     delete,
     func,
     insert,
     select,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import TypeEngine
 
@@ -78,6 +80,17 @@ class ProfileSource:
         if condition is not None:
             query = query.where(condition)
         return query.group_by(key).having(func.count() > 1)
+
+    def as_text(self, name: str) -> ColumnElement[Any]:
+        """The field's column, for a text field of a warehouse cast to text: segport reads every column type it
+        does not know (jsonb, an array, an interval, bytes, an address) as text, and PostgreSQL compared such a
+        column with text only once cast ("operator does not exist: jsonb = character varying"). The embedded
+        table's text columns are text already."""
+        column = self.table.c[name]
+        field = self.field(name)
+        if self.kind == "external" and field is not None and field.type == "text":
+            return cast(column, Text)
+        return column
 
     def aliased(self, name: str) -> ProfileSource:
         """The same source under another name, for a subquery that refers to the outer query's table."""

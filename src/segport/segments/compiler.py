@@ -270,7 +270,7 @@ def _bound(value: Any, kind: str) -> Any:
 
 
 def _condition(condition: Condition, source: ProfileSource) -> ColumnElement[bool]:
-    column = source.table.c[condition.field]
+    column = source.as_text(condition.field)
     field = source.field(condition.field)
     operator = condition.operator
     value = _bound(condition.value, field.type if field is not None else "text")

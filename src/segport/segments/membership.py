@@ -88,7 +88,7 @@ def member_rows(store: Store, *, name: str, limit: int | None = None) -> tuple[l
         return names, iter(())
     keys = segment_keys(check_rule(segment.rule, source), source, resolver(store)).subquery()
     query = (
-        select(*(source.table.c[field] for field in names))
+        select(*(source.as_text(field).label(field) for field in names))
         .where(source.table.c[source.key].in_(select(keys.c[0])))
         .order_by(source.table.c[source.key])
         .limit(limit)

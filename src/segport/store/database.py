@@ -96,6 +96,27 @@ def _lenient_text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+def _infinite_moments_as_unknown(dbapi_connection: Any, _record: Any) -> None:
+    """A PostgreSQL warehouse's dates and moments may be 'infinity' or '-infinity', which Python's cannot be:
+    psycopg refused the row ("timestamp too large"), so a preview, a download or a run mapping the field failed.
+    Read, they are unknown (None); segment rules compare them in the database, where they keep their order."""
+    from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
+
+    adapters = getattr(dbapi_connection, "driver_connection", dbapi_connection).adapters
+    for name, loader in (("date", DateLoader), ("timestamp", TimestampLoader), ("timestamptz", TimestamptzLoader)):
+        adapters.register_loader(name, _without_infinity(loader))
+
+
+def _without_infinity(loader: Any) -> Any:
+    class Finite(loader):  # type: ignore[misc]
+        def load(self, data: Any) -> Any:
+            if bytes(data) in (b"infinity", b"-infinity"):
+                return None
+            return super().load(data)
+
+    return Finite
+
+
 def _write_ahead_log(cursor: Any, busy_timeout: float) -> None:
     """Put the file in WAL mode (it stays so: later connections find it done). On a new file several
     connections opening at once (processes starting together, a server's first requests) race to switch it,
@@ -215,6 +236,8 @@ class Store:
             engine = create_store_engine(url)
             if engine.dialect.name == "sqlite":
                 event.listen(engine, "connect", _decode_text_leniently)
+            if engine.dialect.name == "postgresql":
+                event.listen(engine, "connect", _infinite_moments_as_unknown)
             self._external[url] = engine
         return self._external[url]
 
