@@ -184,7 +184,7 @@ class Settings(BaseSettings):
 
     @field_validator("*")
     @classmethod
-    def _within_what_can_be_counted(cls, value: Any, info: ValidationInfo) -> Any:
+    def _countable_and_storable(cls, value: Any, info: ValidationInfo) -> Any:
         """Every number finite and within what the clock and the store can count: a lease of 1e300 seconds,
         or an infinite idle time, passed the bounds above and then stopped each worker with OverflowError. No
         text holds a NUL."""

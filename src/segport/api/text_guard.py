@@ -8,7 +8,8 @@ covers every route, the API's and the pages', before any reads the text: 400, sa
 
 A body is checked when it is JSON or a form (`%00`; a form's bytes that are not UTF-8 are decoded with
 replacement characters, never as surrogates); it is read whole first, which RequestGuard (outside this) has
-already capped. Uploads (multipart) go on untouched: the profile importer names a NUL's line.
+already capped (SEGPORT_REQUEST_MAX_BYTES). Uploads go on untouched, whatever they claim to be: the profile
+importer names a NUL's line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Iterator
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from segport.api.guard import UPLOADS
 
 # What may be a NUL or half of a character in a JSON body: then the body is parsed (as FastAPI parses it) and
 # its texts looked at, so a typed backslash before "u0000", or a whole emoji written as two escapes, passes.
@@ -43,7 +46,8 @@ class TextGuard:
             await _refuse(send, NUL, "its query")
             return
         kind = _content_type(scope)
-        if kind not in ("application/json", "application/x-www-form-urlencoded"):
+        # An upload's route may take gigabytes (SEGPORT_UPLOAD_MAX_BYTES): its body is never held here whole.
+        if kind not in ("application/json", "application/x-www-form-urlencoded") or scope["path"] in UPLOADS:
             await self.app(scope, receive, send)
             return
         messages, body = await _read_body(receive)

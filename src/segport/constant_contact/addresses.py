@@ -14,7 +14,7 @@ mail systems refuse:
   (U+FFFD, what a decoder leaves for bytes that were not text) anywhere.
 
 The emulator refuses what this refuses, so what segport sends and what the emulator accepts never drift apart
-(tests/unit/test_addresses.py walks every case).
+(tests/unit/test_normalize.py walks every case).
 """
 
 from __future__ import annotations
