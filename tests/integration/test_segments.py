@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from segport.errors import InvalidInput, Refused, UnknownName
 from segport.profiles.importer import import_profiles
@@ -15,7 +15,7 @@ from segport.segments import membership, service
 from segport.segments.compiler import check_rule, rule_condition
 from segport.segments.model import Group
 from segport.segments.parser import SegmentSyntaxError, parse_rule
-from tests.support.app import App, postgresql_url
+from tests.support.app import App, postgresql_warehouse
 
 PROFILES = """id,name,country,spend,orders,vip,joined,seen,email
 1,Ana Sousa,CA,120.5,3,true,2024-01-15,2024-01-15T10:00:00,ana@x.io
@@ -167,27 +167,14 @@ def test_at_most_100_active_segments(loaded: App, monkeypatch: pytest.MonkeyPatc
 
 
 def test_an_external_postgresql_table_is_the_source_and_segments_run_there(app: App) -> None:
-    url = postgresql_url()
-    if url is None:
-        pytest.skip("the external-source test needs PostgreSQL (SEGPORT_TEST_DATABASE_URL, set by .ci/run)")
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA IF EXISTS crm CASCADE"))
-        connection.execute(text("CREATE SCHEMA crm"))
-        connection.execute(
-            text(
-                'CREATE TABLE crm.customers ("Customer Key" text primary key, "Email" text, '
-                '"Country" text, "Spend" numeric, "Joined" date)'
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO crm.customers VALUES ('k1','a@x.io','CA',10,'2024-01-01'),"
-                "('k2','b@x.io','US',99,'2024-02-01'),('k3','c@x.io','CA',500,'2023-01-01')"
-            )
-        )
-        connection.execute(text('CREATE VIEW crm.big_spenders AS SELECT * FROM crm.customers WHERE "Spend" > 50'))
-    engine.dispose()
+    url = postgresql_warehouse(
+        "crm",
+        'CREATE TABLE crm.customers ("Customer Key" text primary key, "Email" text, "Country" text, "Spend" numeric, '
+        '"Joined" date)',
+        "INSERT INTO crm.customers VALUES ('k1','a@x.io','CA',10,'2024-01-01'),"
+        "('k2','b@x.io','US',99,'2024-02-01'),('k3','c@x.io','CA',500,'2023-01-01')",
+        'CREATE VIEW crm.big_spenders AS SELECT * FROM crm.customers WHERE "Spend" > 50',
+    )
     described = connect_external(app.store, url=url, table="crm.customers", key="Customer Key", actor="t")
     assert [(f.name, f.type) for f in described.fields] == [
         ("customer_key", "text"),

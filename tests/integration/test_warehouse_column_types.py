@@ -17,7 +17,7 @@ from segport.profiles.service import connect_external
 from segport.runs.history import show_run
 from segport.segments.membership import count_segment, preview_segment
 from segport.segments.service import create_segment
-from tests.support.app import App, postgresql_url
+from tests.support.app import App, postgresql_warehouse
 
 # (rule, members) over the two rows below: the first has every value, the second none but its address.
 RULES = [
@@ -31,28 +31,14 @@ RULES = [
 
 
 def _postgresql_warehouse() -> tuple[str, str]:
-    url = postgresql_url()
-    if url is None:
-        pytest.skip("the PostgreSQL warehouse needs SEGPORT_TEST_DATABASE_URL (bash .ci/run sets it)")
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as db:
-        db.execute(text("DROP SCHEMA IF EXISTS odd CASCADE"))
-        db.execute(text("CREATE SCHEMA odd"))
-        db.execute(
-            text(
-                "CREATE TABLE odd.customers (id uuid, email text, details jsonb, tags int[], blob bytea, "
-                "span interval, address inet, seen timestamptz)"
-            )
-        )
-        db.execute(
-            text(
-                "INSERT INTO odd.customers VALUES ('11111111-1111-1111-1111-111111111111', 'ann@example.com', "
-                "'{\"name\": \"Ann\"}', '{1,2}', '\\x00ff', '1 day', '10.0.0.1', 'infinity'), "
-                "('22222222-2222-2222-2222-222222222222', 'bob@example.com', NULL, NULL, NULL, NULL, NULL, "
-                "'-infinity')"
-            )
-        )
-    engine.dispose()
+    url = postgresql_warehouse(
+        "odd",
+        "CREATE TABLE odd.customers (id uuid, email text, details jsonb, tags int[], blob bytea, span interval, "
+        "address inet, seen timestamptz)",
+        "INSERT INTO odd.customers VALUES ('11111111-1111-1111-1111-111111111111', 'ann@example.com', "
+        "'{\"name\": \"Ann\"}', '{1,2}', '\\x00ff', '1 day', '10.0.0.1', 'infinity'), "
+        "('22222222-2222-2222-2222-222222222222', 'bob@example.com', NULL, NULL, NULL, NULL, NULL, '-infinity')",
+    )
     return url, "odd.customers"
 
 

@@ -105,6 +105,26 @@ def drop_own_database() -> None:
             engine.dispose()
 
 
+def postgresql_warehouse(schema: str, *statements: str) -> str:
+    """The URL of this process's PostgreSQL database with `schema` made anew and `statements` run in it (a
+    warehouse's tables); the test is skipped without PostgreSQL."""
+    import pytest
+
+    url = postgresql_url()
+    if url is None:
+        pytest.skip(f"the PostgreSQL warehouse needs {POSTGRESQL_ENV} (bash .ci/run sets it)")
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+    return url
+
+
 def reset_postgresql(url: str) -> None:
     """An empty database for the next test: the public schema dropped and made again."""
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
