@@ -1,5 +1,6 @@
-"""The largest whole number segport keeps or looks up: every store holds integers in 64 bits (SQLite's INTEGER,
-PostgreSQL's BIGINT). Beyond it SQLite's driver raises OverflowError and PostgreSQL refuses a LIMIT, so each
-face refuses a larger id, cursor, offset or count first, saying so. Light on purpose: the CLI imports it."""
+"""The largest whole number segport passes to a database: SQLite's driver binds integers in 64 bits (OverflowError
+beyond), and PostgreSQL takes a LIMIT or an OFFSET up to its BIGINT's largest. So each face refuses a larger id,
+cursor, offset or count first, saying so (an id beyond a table's own INTEGER is simply not found). Light on
+purpose: the CLI imports it."""
 
 LARGEST_INTEGER = 2**63 - 1
