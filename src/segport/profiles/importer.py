@@ -10,6 +10,7 @@ exactly as they were.
 from __future__ import annotations
 
 import gc
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -18,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from segport import audit
-from segport.errors import InvalidInput
+from segport.errors import InvalidInput, Refused
 from segport.profiles import changes
 from segport.profiles.fields import TypeGuess, convert, field_name, parser, stored_datetime
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
@@ -33,6 +34,7 @@ from segport.wording import a
 
 LOADING_TABLE = "profiles_loading"
 INSERT_CHUNK = 5_000
+LOCK_POLL_SECONDS = 0.2  # between asks for the profiles table's lock (PostgreSQL) while runs read it
 SAMPLE_ROWS = 10_000  # the rows a CSV file's types are guessed from before loading starts
 # Per column: the distinct short values (up to 64 characters) whose converted form is kept.
 REMEMBERED_VALUES = 4_096
@@ -98,7 +100,7 @@ def _replace(
         count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, checks)
         if not allow_shrink:
             _check_shrink(connection, count, rows.path.name, settings.profiles_max_shrink_share)
-        _swap(connection, fields, key_field.name, rows.path.name, count, actor)
+        _swap(connection, fields, key_field.name, rows.path.name, count, actor, settings.database_busy_timeout_seconds)
     return count
 
 
@@ -404,10 +406,13 @@ def _raise_at_the_value_that_fails(
                 ) from None
 
 
-def _swap(connection: Connection, fields: list[Field], key: str, file_name: str, count: int, actor: str) -> None:
+def _swap(
+    connection: Connection, fields: list[Field], key: str, file_name: str, count: int, actor: str, wait: float
+) -> None:
     changes.record_import(
         connection, _comparable_table(connection, fields, key), build_table(LOADING_TABLE, fields), key, count
     )
+    _take_the_profiles_table(connection, wait, file_name)
     connection.execute(text(f'DROP TABLE IF EXISTS "{EMBEDDED_TABLE}"'))
     connection.execute(text(f'ALTER TABLE "{LOADING_TABLE}" RENAME TO "{EMBEDDED_TABLE}"'))
     record_source(
@@ -421,6 +426,34 @@ def _swap(connection: Connection, fields: list[Field], key: str, file_name: str,
         loaded_by=actor,
     )
     audit.record(connection, actor, "profiles.imported", file_name, rows=count, key=key)
+
+
+def _take_the_profiles_table(connection: Connection, wait: float, file_name: str) -> None:
+    """On PostgreSQL, the profiles table's exclusive lock, asked without queueing (NOWAIT) until `wait` seconds
+    have passed; refused after that, nothing changed.
+
+    A run streams its members from the table for as long as it sends them. DROP TABLE waiting in line for it
+    also made every later reader wait behind it: each segment count, preview and page that reads profiles hung
+    until the run ended (6 s in the test for a reader held 6 s; minutes for a long run). Asked without waiting,
+    the lock stays out of the line, and readers go on. SQLite's readers keep their snapshot: nothing to take."""
+    if connection.dialect.name != "postgresql":
+        return
+    if connection.execute(text("SELECT to_regclass(:name)"), {"name": EMBEDDED_TABLE}).scalar() is None:
+        return  # the first import: no table to replace
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with connection.begin_nested():  # a lock taken in a released savepoint stays the transaction's
+                connection.execute(text(f'LOCK TABLE "{EMBEDDED_TABLE}" IN ACCESS EXCLUSIVE MODE NOWAIT'))
+            return
+        except OperationalError:  # LockNotAvailable: a run (or a count) is reading the profiles
+            if time.monotonic() >= deadline:
+                raise Refused(
+                    f"{file_name} was not imported: the profiles were being read (an export run sending its "
+                    f"members, most likely) for all of {wait:g} s. Nothing was changed.",
+                    hint="Import it again when the run has finished (or raise SEGPORT_DATABASE_BUSY_TIMEOUT_SECONDS).",
+                ) from None
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 def _comparable_table(connection: Connection, fields: list[Field], key: str) -> Table | None:
