@@ -4,3 +4,13 @@ cursor, offset or count first, saying so (an id beyond a table's own INTEGER is 
 purpose: the CLI imports it."""
 
 LARGEST_INTEGER = 2**63 - 1
+
+
+def is_storable_text(text: str) -> bool:
+    """Whether `text` can be written as UTF-8, as every store and hash needs: not when it holds a surrogate (bytes
+    Python could not decode from a terminal, a pipe or a shell argument, or a lone JSON escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

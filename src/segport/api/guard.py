@@ -45,11 +45,11 @@ class RequestGuard:
         limit = self.settings.upload_max_bytes if path in UPLOADS else self.settings.request_max_bytes
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            await _problem(send, 413, "The request body is too large.", f"The limit here is {limit:,} bytes.")
+            await send_problem(send, 413, "The request body is too large.", f"The limit here is {limit:,} bytes.")
             return
         if path not in PUBLIC and not await run_in_threadpool(self._identify, scope, path, headers):
             if path.startswith("/api/"):
-                await _problem(
+                await send_problem(
                     send,
                     401,
                     "This needs an API token.",
@@ -101,7 +101,7 @@ class RequestGuard:
             if not over:
                 raise
         if over and not answered:
-            await _problem(send, 413, "The request body is too large.", f"The limit here is {limit:,} bytes.")
+            await send_problem(send, 413, "The request body is too large.", f"The limit here is {limit:,} bytes.")
 
 
 def _cookie(header: str, name: str) -> str:
@@ -112,7 +112,7 @@ def _cookie(header: str, name: str) -> str:
     return ""
 
 
-async def _problem(send: Send, status: int, title: str, hint: str, extra: dict[str, str] | None = None) -> None:
+async def send_problem(send: Send, status: int, title: str, hint: str, extra: dict[str, str] | None = None) -> None:
     body = orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": title, "hint": hint})
     headers: list[Any] = [
         (b"content-type", b"application/problem+json"),

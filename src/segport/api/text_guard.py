@@ -18,10 +18,10 @@ import json
 import re
 from collections.abc import Iterator
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from segport.api.guard import UPLOADS
+from segport.api.guard import UPLOADS, send_problem
+from segport.limits import is_storable_text
 
 # What may be a NUL or half of a character in a JSON body: then the body is parsed (as FastAPI parses it) and
 # its texts looked at, so a typed backslash before "u0000", or a whole emoji written as two escapes, passes.
@@ -77,17 +77,9 @@ def _unstorable_json(body: bytes) -> str | None:
         elif isinstance(value, str):
             if "\x00" in value:
                 return NUL
-            if not value.isascii() and not _encodable(value):
+            if not value.isascii() and not is_storable_text(value):
                 return SURROGATE
     return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # only a surrogate, in a str json.loads made
-        return False
-    return True
 
 
 def _content_type(scope: Scope) -> str:
@@ -121,9 +113,5 @@ def _replaying(messages: Iterator[Message], receive: Receive) -> Receive:
 
 
 async def _refuse(send: Send, what: str, where: str) -> None:
-    title = f"The request holds {what} in {where}."
     hint = "segport keeps no such text (no database does): remove it and send the request again."
-    body = orjson.dumps({"type": "about:blank", "title": title, "status": 400, "detail": title, "hint": hint})
-    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(send, 400, f"The request holds {what} in {where}.", hint)

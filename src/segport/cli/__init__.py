@@ -17,6 +17,7 @@ from segport import __version__
 from segport.cli.commands import LazyGroup
 from segport.cli.common import Context, console, context, errors, failing
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
+from segport.limits import is_storable_text
 
 app = typer.Typer(
     name="segport",
@@ -113,14 +114,12 @@ def _check_arguments() -> None:
     """Refuse an argument the shell passed as bytes that are not UTF-8: Python keeps them as surrogates, which no
     store can write (a segment named so failed unexpectedly with UnicodeEncodeError)."""
     for argument in sys.argv[1:]:
-        try:
-            argument.encode("utf-8")
-        except UnicodeEncodeError:
+        if not is_storable_text(argument):
             shown = argument.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             raise InvalidInput(
                 f"The argument '{shown}' is not UTF-8 text.",
                 hint="Type it again with the terminal set to UTF-8 (LANG=C.UTF-8, for instance).",
-            ) from None
+            )
 
 
 def _unexpected(exc: Exception) -> None:

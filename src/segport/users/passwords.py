@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from segport.errors import InvalidInput
+from segport.limits import is_storable_text
 
 # OWASP's scrypt guidance (N=2^17, r=8, p=1): about 0.3 s and 128 MB per check, slow for guessing. Hashes made
 # with a lower cost still verify (the cost is stored with each) and are replaced at the next sign-in.
@@ -33,13 +34,11 @@ def check_strength(password: str) -> None:
         )
     if len(password) > MAXIMUM_LENGTH:
         raise InvalidInput(f"The password is longer than {MAXIMUM_LENGTH} characters.", hint="Choose a shorter one.")
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError:  # bytes Python could not decode, from a terminal or a pipe in another encoding
+    if not is_storable_text(password):  # bytes Python could not decode, from a terminal or a pipe
         raise InvalidInput(
             "The password holds bytes that are not UTF-8 text.",
             hint="Type it again as UTF-8 text (set the terminal, or the file it comes from, to UTF-8).",
-        ) from None
+        )
 
 
 def hash_password(password: str) -> str:
