@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
@@ -48,8 +49,14 @@ def signed_in(request: Request) -> Session:
     return session
 
 
-async def _form(request: Request) -> FormData:
-    return await request.form()
+async def _form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, its uploaded files closed once the page is answered: Starlette leaves that to whoever
+    read the form, and an upload past 1 MB is a temporary file on disk until then."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
 
 
 @dataclass(frozen=True)
