@@ -14,6 +14,7 @@ FIXES: dict[str, str] = {
     "profiles": "segport profiles import FILE --key COLUMN, "
     "or segport profiles connect --url URL --table NAME --key COLUMN",
     "allow_shrink": "--allow-shrink",
+    "allow_breaking": "--allow-breaking",
     "allow_mass_removal": "segport exports run NAME --allow-mass-removal",
     "segments": "--segment NAME (repeat for more); segport segments list shows them",
     "segment": "segport segments list shows them",

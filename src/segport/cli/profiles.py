@@ -29,6 +29,14 @@ def import_file(
             help="Allow a file with far fewer profiles than are loaded now, or none.",
         ),
     ] = False,
+    allow_breaking: Annotated[
+        bool,
+        typer.Option(
+            "--allow-breaking",
+            help="Allow a file that lacks columns (or changes their types) that active segments or exports use; "
+            "they fail until edited.",
+        ),
+    ] = False,
 ) -> None:
     """Load profiles from a file into the embedded profile table, replacing the previous ones atomically."""
     state = context(ctx)
@@ -46,7 +54,13 @@ def import_file(
             progress.update(task, description=phase, completed=done, total=total)
 
         result = service.import_profiles(
-            state.store, file, key=key, actor=state.actor, progress=report, allow_shrink=allow_shrink
+            state.store,
+            file,
+            key=key,
+            actor=state.actor,
+            progress=report,
+            allow_shrink=allow_shrink,
+            allow_breaking=allow_breaking,
         )
     console.print(f"Loaded {result.rows:,} profiles from {result.file_name}; key field: {result.key}.")
     _fields_table([(f.name, f.type, f.source_name) for f in result.fields])

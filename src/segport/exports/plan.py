@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from segport.exports import mapping, sync
 from segport.exports import scope as scope_of
-from segport.exports import sync
 from segport.exports.members import MemberQuery, active_rules, member_query
 from segport.exports.scope import Scope
-from segport.exports.service import ExportView
+from segport.exports.service import ExportView, check_fields
 from segport.profiles.source import ProfileSource, load_source
 from segport.segments.model import Combination, Group
 from segport.store import Store
@@ -44,6 +44,10 @@ def plan_for(
 ) -> Plan | None:
     """The run's plan (a new scope unless a resumed run brings its own), or None when no segment is active."""
     source = load_source(store)
+    # The fields were checked when the export was saved; the profiles may have changed since (an import allowed
+    # to drop them, another warehouse table): a clear failure here, not a KeyError in the member query.
+    check_fields(source, export.email_field, export.first_name_field, export.last_name_field)
+    mapping.check(source, export.fields)
     if rules is None:
         rules, _ = active_rules(store, export)
     if not rules:

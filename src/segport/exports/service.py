@@ -20,7 +20,7 @@ from segport.connections.service import client_for, http_session
 from segport.errors import InvalidInput, NotFound, Refused
 from segport.exports import mapping, sync
 from segport.exports.mapping import FieldMapping
-from segport.profiles.source import load_source
+from segport.profiles.source import ProfileSource, load_source
 from segport.runs import queue
 from segport.store import Store
 from segport.store.lookup import checked_name, name_of, row_named
@@ -98,8 +98,11 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
-def _check_fields(store: Store, email_field: str, first_name_field: str | None, last_name_field: str | None) -> None:
-    source = load_source(store)
+def check_fields(
+    source: ProfileSource, email_field: str, first_name_field: str | None, last_name_field: str | None
+) -> None:
+    """The email, first and last name fields are profile fields, the email a text one: when an export is saved,
+    and when it runs (a file imported since, when allowed to, or a warehouse's table, may lack them)."""
     names = [field.name for field in source.fields]
     for role, value in (("email", email_field), ("first name", first_name_field), ("last name", last_name_field)):
         if value is None:
@@ -197,8 +200,9 @@ def add_export(
     with store.begin() as db:
         connection_id = _connection_id(db, connection)
         segment_ids = _segment_ids(db, segment_names)
-    _check_fields(store, email_field, first_name_field, last_name_field)
-    fields = mapping.check(load_source(store), fields)
+    source = load_source(store)
+    check_fields(source, email_field, first_name_field, last_name_field)
+    fields = mapping.check(source, fields)
     list_name = _check_list(store, settings, connection_id, list_id, http)
     _check_custom_fields(store, settings, connection, fields, create_custom_fields, http)
     now = datetime.now(UTC)
@@ -265,8 +269,9 @@ def edit_export(
     email = email_field or current.email_field
     first = None if clear_first_name else (first_name_field or current.first_name_field)
     last = None if clear_last_name else (last_name_field or current.last_name_field)
-    _check_fields(store, email, first, last)
-    new_fields = mapping.check(load_source(store), fields) if fields is not None else current.fields
+    source = load_source(store)
+    check_fields(source, email, first, last)
+    new_fields = mapping.check(source, fields) if fields is not None else current.fields
     if list_id or connection:
         target = (list_id or current.list_id).strip()
         if connection_id is None:

@@ -27,6 +27,7 @@ from segport.profiles import changes
 from segport.profiles.fields import TypeGuess, convert, field_name, parser, stored_datetime
 from segport.profiles.reading import CsvRows, ParquetRows, open_rows
 from segport.profiles.source import EMBEDDED_TABLE, MAX_KEY_LENGTH, Field, build_table, record_source
+from segport.profiles.uses import check_uses
 from segport.store import Store
 from segport.store.bulk import bind_processors, large_page_cache, row_writer
 from segport.store.tables import profile_fields, profile_source
@@ -58,30 +59,39 @@ def import_profiles(
     actor: str,
     progress: Progress | None = None,
     allow_shrink: bool = False,
+    allow_breaking: bool = False,
 ) -> ImportedProfiles:
     """Replace the embedded profiles with the file's rows; `key` names the column that identifies a customer.
 
     An import that would leave far fewer profiles than there are now (by more than the settings' share, or
     none at all) is refused unless `allow_shrink`: one careless file would otherwise empty every export's
-    segments, and a mirror export's list with them.
+    segments, and a mirror export's list with them. One whose fields no longer serve the active segments or the
+    exports (a column they use missing, or of another type) is refused unless `allow_breaking` (uses.py).
     """
     settings = store.settings
+    allowed = _Allowed(shrink=allow_shrink, breaking=allow_breaking)
     rows = open_rows(path)
     report = progress or (lambda _phase, _done, _total: None)
     if isinstance(rows, ParquetRows):
         _check_parquet_size(rows, settings.profiles_max_rows, settings.profiles_max_bytes)
         fields, key_field = _with_key(_parquet_fields(rows), key, path.name)
-        count = _replace(store, rows, fields, key_field, report, None, allow_shrink, actor)
+        count = _replace(store, rows, fields, key_field, report, None, allowed, actor)
         return ImportedProfiles(fields, key_field.name, count, path.name)
     fields, checks = _csv_fields(rows, report, sample=SAMPLE_ROWS)
     fields, key_field = _with_key(fields, key, path.name)
     try:
-        count = _replace(store, rows, fields, key_field, report, checks, allow_shrink, actor)
+        count = _replace(store, rows, fields, key_field, report, checks, allowed, actor)
     except _SampleMisled:  # rolled back; read every row for types (outside the transaction), then load again
         fields, _ = _csv_fields(rows, report, sample=None)
         fields, key_field = _with_key(fields, key, path.name)
-        count = _replace(store, rows, fields, key_field, report, None, allow_shrink, actor)
+        count = _replace(store, rows, fields, key_field, report, None, allowed, actor)
     return ImportedProfiles(fields, key_field.name, count, path.name)
+
+
+@dataclass(frozen=True)
+class _Allowed:
+    shrink: bool
+    breaking: bool
 
 
 def _replace(
@@ -91,14 +101,16 @@ def _replace(
     key_field: Field,
     report: Progress,
     checks: list[TypeGuess] | None,
-    allow_shrink: bool,
+    allowed: _Allowed,
     actor: str,
 ) -> int:
     """Load the rows and swap them in for the profiles, in one transaction; returns how many were loaded."""
     settings = store.settings
     with store.begin() as connection, large_page_cache(connection):
+        if not allowed.breaking:  # before the rows: refused at once, not after loading a million of them
+            check_uses(connection, fields, rows.path.name)
         count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, checks)
-        if not allow_shrink:
+        if not allowed.shrink:
             _check_shrink(connection, count, rows.path.name, settings.profiles_max_shrink_share)
         _swap(connection, fields, key_field.name, rows.path.name, count, actor, settings.database_busy_timeout_seconds)
     return count

@@ -44,6 +44,13 @@ async def upload_profiles(
     allow_shrink: Annotated[
         bool, Form(description="Allow a file that holds far fewer profiles than are loaded now, or none.")
     ] = False,
+    allow_breaking: Annotated[
+        bool,
+        Form(
+            description="Allow a file that lacks columns (or changes their types) that active segments or exports "
+            "use; they fail until edited."
+        ),
+    ] = False,
 ) -> answers.ImportedProfiles:
     """Replace the embedded profiles with the uploaded file (atomically: a bad file changes nothing)."""
     suffix = Path(file.filename or "").suffix.lower()
@@ -54,7 +61,9 @@ async def upload_profiles(
         with path.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out)
         imported = await run_in_threadpool(
-            lambda: import_profiles(store, path, key=key, actor=user.name, allow_shrink=allow_shrink)
+            lambda: import_profiles(
+                store, path, key=key, actor=user.name, allow_shrink=allow_shrink, allow_breaking=allow_breaking
+            )
         )
     return answers.ImportedProfiles(rows=imported.rows, key=imported.key, fields=[f.name for f in imported.fields])
 

@@ -45,7 +45,12 @@ def upload(request: Request, posted: Post, store: StoreDep) -> Response:
             with path.open("wb") as out:
                 shutil.copyfileobj(upload.file, out)
             imported = import_profiles(
-                store, path, key=key, actor=posted.session.user.name, allow_shrink=posted.checked("allow_shrink")
+                store,
+                path,
+                key=key,
+                actor=posted.session.user.name,
+                allow_shrink=posted.checked("allow_shrink"),
+                allow_breaking=posted.checked("allow_breaking"),
             )
     except SegportError as error:
         return render(
