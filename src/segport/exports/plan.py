@@ -44,6 +44,7 @@ def plan_for(
 ) -> Plan | None:
     """The run's plan (a new scope unless a resumed run brings its own), or None when no segment is active."""
     source = load_source(store)
+    source.check_columns()
     # The fields were checked when the export was saved; the profiles may have changed since (an import allowed
     # to drop them, another warehouse table): a clear failure here, not a KeyError in the member query.
     check_fields(source, export.email_field, export.first_name_field, export.last_name_field)

@@ -29,11 +29,13 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.types import TypeEngine
 
 from segport.errors import InvalidInput
+from segport.profiles.columns import NoSuchTable, source_columns
 from segport.store import Store
 from segport.store.tables import profile_fields, profile_source
 
@@ -91,6 +93,43 @@ class ProfileSource:
         if self.kind == "external" and field is not None and field.type == "text":
             return cast(column, Text)
         return column
+
+    def check_columns(self) -> None:
+        """A warehouse's table still has the columns recorded when it was connected: a clear refusal naming the
+        ones gone (a column dropped or renamed there since), not the database's error in the middle of a run.
+        One query that reads no row; the embedded table is segport's own."""
+        table = self.table
+        if self.kind != "external" or not isinstance(table, Table):  # an alias: its source is what is checked
+            return
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(*self.table.c).limit(0)).close()
+            return
+        except SQLAlchemyError:
+            pass  # which columns are gone, or whether the table is: asked below
+        where = f"{table.schema}.{table.name}" if table.schema else table.name
+        try:
+            present = {name for name, _kind in source_columns(self.engine, table.name, table.schema)}
+        except NoSuchTable:
+            raise InvalidInput(
+                f"The profiles' table {where} is gone from the warehouse.",
+                hint="Create it again, or connect the profiles to another table.",
+                field="profiles",
+            ) from None
+        gone = [field for field in self.fields if field.source_name not in present]
+        if not gone:
+            raise InvalidInput(
+                f"The profiles' table {where} cannot be read with the columns recorded when it was connected.",
+                hint="Connect the profiles again: that reads its columns anew.",
+                field="profiles",
+            )
+        raise InvalidInput(
+            f"The profiles' table {where} no longer has the column{'s' if len(gone) > 1 else ''} "
+            f"{', '.join(field.source_name for field in gone)} (dropped or renamed there since it was connected).",
+            hint="Put the columns back, or connect the profiles again (that reads the columns anew) and edit the "
+            "segments and exports that used them.",
+            field="profiles",
+        )
 
     def aliased(self, name: str) -> ProfileSource:
         """The same source under another name, for a subquery that refers to the outer query's table."""

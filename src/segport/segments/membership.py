@@ -22,10 +22,18 @@ HISTORY_DAYS = 400  # a year of trend, and a little more to compare with
 HISTORY_KEPT = timedelta(days=HISTORY_DAYS)
 
 
+def _source(store: Store) -> ProfileSource:
+    """The profile source, a warehouse's columns checked: a table changed there since it was connected is named
+    (ProfileSource.check_columns), not met as the database's own error in the middle of a count."""
+    source = load_source(store)
+    source.check_columns()
+    return source
+
+
 def count_segment(store: Store, *, name: str) -> int:
     """Members of the segment now (0 when inactive); the count is recorded on the segment."""
     segment = show_segment(store, name=name)
-    source = load_source(store)
+    source = _source(store)
     members = _count(source, segment, store) if segment.active else 0
     now = datetime.now(UTC)
     with store.begin() as connection:
@@ -65,7 +73,7 @@ def _count(source: ProfileSource, segment: SegmentView, store: Store) -> int:
 def estimate(store: Store, *, rule_text: str) -> int:
     """Members a rule would have now, without saving it (the builder's size as you edit)."""
     rule, parser = parse_rule(rule_text)
-    source = load_source(store)
+    source = _source(store)
     rule = check_rule(rule, source, parser)
     condition = members_condition([rule], source, resolver(store))
     with source.engine.connect() as connection:
@@ -82,7 +90,7 @@ def member_rows(store: Store, *, name: str, limit: int | None = None) -> tuple[l
     """The profile fields, and the members (by key) with every field, streamed: the whole segment can be
     downloaded, as the original's Download CSV. An inactive segment has none."""
     segment = show_segment(store, name=name)
-    source = load_source(store)
+    source = _source(store)
     names = [field.name for field in source.fields]
     if not segment.active:
         return names, iter(())
