@@ -486,3 +486,55 @@ def test_removing_an_export_deletes_its_sync_state_and_staged_members_so_an_expo
     assert fresh.counts["sent"] == len(world.member_emails())  # nothing inherited: every member is sent
     assert world.listed() == world.expected()
     assert len(sync_rows(quick)) == len(world.expected())
+
+
+class Unexpected(RuntimeError):
+    """An error segport has no answer for (a bug, a dependency's surprise), as an Exception, not a dying process."""
+
+
+def raise_at(point: str, times: int) -> list[int]:
+    """Raise Unexpected the first `times` times the run passes `point`; how many times it was raised."""
+    raised: list[int] = []
+
+    def action(name: str) -> None:
+        if name == point and len(raised) < times:
+            raised.append(1)
+            raise Unexpected(f"surprise number {len(raised)}\nsecond line, not shown")
+
+    failpoints.set_action(action)
+    return raised
+
+
+def test_a_run_that_meets_the_same_unexpected_error_at_every_attempt_ends_failure_saying_so(
+    quick: App, tmp_path: Path
+) -> None:
+    world = ExportWorld(quick, tmp_path)
+    raised = raise_at("sent", times=100)
+    for attempt in (1, 2):  # tried again: the error may pass
+        with pytest.raises(Unexpected):
+            world.run()
+        assert show_run(quick.store, run_id=1).status == "Processing", attempt
+    failed = world.run()  # the third attempt: given up, named, and the caller told by the run's status
+    assert (failed.id, failed.status, len(raised)) == (1, "Failure", 3)
+    assert "Stopped after 3 attempts" in (failed.message or "")
+    assert "Unexpected: surprise number 3" in (failed.message or "") and "second line" not in (failed.message or "")
+    errors = [event["message"] for event in failed.events if event["level"] == "error"]
+    assert [message.split("(")[1][:29] for message in errors[:3]] == [
+        f"Unexpected: surprise number {number}" for number in (1, 2, 3)
+    ]
+    failpoints.set_action(None)
+    rest = world.run()  # a new run carries on from what was accepted
+    assert rest.id == 2 and rest.status == "Successful", rest.message
+    assert world.listed() == world.expected()
+
+
+def test_an_unexpected_error_that_passes_does_not_fail_the_run(quick: App, tmp_path: Path) -> None:
+    world = ExportWorld(quick, tmp_path)
+    raise_at("sent", times=2)
+    for _ in range(2):
+        with pytest.raises(Unexpected):
+            world.run()
+    resumed = world.run()
+    assert resumed.id == 1 and resumed.status == "Successful", resumed.message
+    assert sum(event["level"] == "error" for event in resumed.events) == 2  # both attempts are on its page
+    assert world.listed() == world.expected()

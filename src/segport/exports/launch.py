@@ -8,12 +8,14 @@ attempt resumes at once. How a run ends is decided here from what stopped it:
 - the daily quota ran out, or the connection's sign-in stopped working: parked (Queued, with what it waits
   for), resumed by itself after 00:00 UTC or once the connection is reauthorized;
 - a worker shutting down hands it back; a worker that lost its lease leaves it to the new holder;
-- any other error segport can explain ends it Failure; an unexpected one leaves it to be resumed.
+- any other error segport can explain ends it Failure; an unexpected one leaves it to be resumed, up to
+  UNEXPECTED_ATTEMPTS attempts ended so, after which it ends Failure naming the error.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,6 +38,11 @@ from segport.runs.status import Status, Wait
 from segport.store import Store
 from segport.store.tables import connections, exports, runs
 from segport.wording import sentence
+
+logger = logging.getLogger(__name__)
+
+# Attempts of one run ended by an unexpected error before it ends Failure (_given_up).
+UNEXPECTED_ATTEMPTS = 3
 
 
 def run_export(
@@ -130,8 +137,15 @@ def execute_run(
     except SegportError as exc:
         with contextlib.suppress(LeaseLost):
             record.finish(Status.FAILURE, str(exc), "error")
+    except Exception as exc:
+        if _given_up(record, exc):
+            logger.error("Run %s failed on an unexpected error again; it ends Failure.", claimed.run_id, exc_info=exc)
+        else:
+            # Resumable at once by the next attempt; the database may be what failed, and then the lease expires.
+            with contextlib.suppress(Exception):
+                record.let_go()
+            raise
     except BaseException:
-        # Resumable at once by the next attempt; the database may be what failed, and then the lease expires.
         with contextlib.suppress(Exception):
             record.let_go()
         raise
@@ -140,6 +154,28 @@ def execute_run(
         shown.waiting(None)
     raised = alerts.check_run(store, settings, claimed.run_id)
     notify_if_needed(store, settings, claimed.run_id, alerts=raised)  # webhooks are not Constant Contact
+
+
+def _given_up(record: RunRecord, error: Exception) -> bool:
+    """Whether the run ends Failure after this unexpected error: when it is the run's UNEXPECTED_ATTEMPTS-th.
+
+    Such an error may pass (the database restarting), so the run is tried again; one that every attempt meets (a
+    warehouse column gone, a bug) would otherwise keep the run Processing, retried for ever with nothing said."""
+    try:
+        failures = record.failed_unexpectedly(error)
+    except Exception:  # the store may be what fails: then nothing is counted, and the run is tried again
+        return False
+    if failures < UNEXPECTED_ATTEMPTS:
+        return False
+    with contextlib.suppress(LeaseLost):
+        record.finish(
+            Status.FAILURE,
+            f"Stopped after {failures} attempts, each ended by an error segport did not expect; the last: "
+            f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:300]}. The server's log has "
+            "the details; run the export again once the cause is fixed.",
+            "error",
+        )
+    return True
 
 
 def _quota_detail(exc: QuotaExceeded) -> str:

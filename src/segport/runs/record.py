@@ -31,8 +31,11 @@ from segport.clock import as_utc
 from segport.runs.events import append_event
 from segport.runs.status import BatchState, Phase, Status, Wait
 from segport.store import Store
-from segport.store.tables import RUN_COUNTERS, run_batches, run_rows, runs
+from segport.store.tables import RUN_COUNTERS, run_batches, run_events, run_rows, runs
 from segport.wording import count
+
+# How an attempt ended by an unexpected error is recorded: counted by that opening (failed_unexpectedly).
+UNEXPECTED = "This attempt failed on an error segport did not expect"
 
 
 class Stop(Exception):
@@ -360,6 +363,20 @@ class RunRecord:
                 .values(status=Status.QUEUED, lease_owner=None, lease_expires_at=None)
             )
             append_event(db, self.run_id, message, "warning")
+
+    def failed_unexpectedly(self, error: Exception) -> int:
+        """Record an attempt ended by an error segport did not expect (its type and first line, which the run's
+        page shows); how many of the run's attempts have ended so."""
+        line = (str(error).strip().splitlines() or [""])[0][:300]
+        with self.transaction() as db:
+            append_event(db, self.run_id, f"{UNEXPECTED} ({type(error).__name__}: {line}).", "error")
+            return int(
+                db.execute(
+                    select(func.count()).where(
+                        run_events.c.run_id == self.run_id, run_events.c.message.startswith(UNEXPECTED)
+                    )
+                ).scalar_one()
+            )
 
     def let_go(self) -> None:
         """After an unexpected error: expire the lease so the next attempt resumes at once (best effort)."""
