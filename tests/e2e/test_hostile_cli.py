@@ -266,3 +266,32 @@ def test_connecting_a_view_that_repeats_keys_says_so_at_once(tmp_path: Path) -> 
     done = segport(env, "profiles", "connect", "--url", f"sqlite:///{warehouse}", "--table", "customers", "--key", "id")
     said = " ".join(done.stdout.split())  # rich wraps the line to the terminal's width
     assert "1 key is on more than one row and 1 row has no key: runs send none of these rows" in said, done.stdout
+
+
+def test_a_table_or_file_that_would_break_a_segment_is_refused_until_allowed(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.db"
+    with sqlite3.connect(warehouse) as db:
+        db.execute("CREATE TABLE customers (id text, email text, spend integer)")
+        db.execute("CREATE TABLE trimmed (id text, email text)")
+        db.executemany("INSERT INTO customers VALUES (?, ?, ?)", [("k1", "a@x.io", 10), ("k2", "b@x.io", 1)])
+        db.executemany("INSERT INTO trimmed VALUES (?, ?)", [("k1", "a@x.io"), ("k2", "b@x.io")])
+    env = environment(tmp_path / "home", "http://127.0.0.1:9")
+    url = f"sqlite:///{warehouse}"
+    segport(env, "profiles", "connect", "--url", url, "--table", "customers", "--key", "id")
+    segport(env, "segments", "create", "Big", "spend > 5")
+    refused = segport(env, "profiles", "connect", "--url", url, "--table", "trimmed", "--key", "id", check=False)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 2 and "Traceback" not in said, refused.stderr
+    assert (
+        "trimmed does not fit what is built on the profiles: segment 'Big' (uses spend, which the table lacks)" in said
+    )
+    assert "connect it again allowing that" in said and "On the command line: --allow-breaking." in said
+    file = tmp_path / "trimmed.csv"
+    file.write_text("id,email\nk1,a@x.io\n", encoding="utf-8")
+    refused = segport(env, "profiles", "import", str(file), "--key", "id", "--allow-shrink", check=False)
+    said = " ".join(refused.stderr.split())
+    assert refused.returncode == 2 and "(uses spend, which the file lacks)" in said, refused.stderr
+    assert "spend" in segport(env, "profiles", "show").stdout  # nothing changed
+    segport(env, "profiles", "connect", "--url", url, "--table", "trimmed", "--key", "id", "--allow-breaking")
+    counted = segport(env, "segments", "count", "Big", check=False)
+    assert counted.returncode == 2 and "Unknown field 'spend'" in counted.stderr, counted.stderr

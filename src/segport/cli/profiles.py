@@ -72,10 +72,20 @@ def connect(
     url: Annotated[str, typer.Option(help="SQLAlchemy URL of the customer's database, e.g. postgresql://...")],
     table: Annotated[str, typer.Option(help="Table or view holding one row per customer ([schema.]name).")],
     key: Annotated[str, typer.Option(help="The column that identifies a customer.")],
+    allow_breaking: Annotated[
+        bool,
+        typer.Option(
+            "--allow-breaking",
+            help="Allow a table that lacks columns (or changes their types) that active segments or exports use; "
+            "they fail until edited.",
+        ),
+    ] = False,
 ) -> None:
     """Use a table or view in another database as the profile source (segments are evaluated there)."""
     state = context(ctx)
-    described = service.connect_external(state.store, url=url, table=table, key=key, actor=state.actor)
+    described = service.connect_external(
+        state.store, url=url, table=table, key=key, actor=state.actor, allow_breaking=allow_breaking
+    )
     console.print(f"Profiles now come from {described.description} ({number(described.row_count)} rows).")
     _fields_table([(f.name, f.type, f.source_name) for f in described.fields])
     problems = service.key_problems(state.store)

@@ -15,6 +15,7 @@ from segport.profiles.columns import NoSuchTable, source_columns
 from segport.profiles.fields import field_name
 from segport.profiles.importer import ImportedProfiles, import_profiles
 from segport.profiles.source import Field, load_source, record_source
+from segport.profiles.uses import check_uses
 from segport.store import Store
 from segport.store.database import create_store_engine, engine_safe_url
 from segport.store.tables import profile_source
@@ -77,8 +78,11 @@ def key_problems(store: Store) -> str | None:
     )
 
 
-def connect_external(store: Store, *, url: str, table: str, key: str, actor: str) -> SourceDescription:
-    """Point segport at a table or view in another database; segments then run there (pushdown)."""
+def connect_external(
+    store: Store, *, url: str, table: str, key: str, actor: str, allow_breaking: bool = False
+) -> SourceDescription:
+    """Point segport at a table or view in another database; segments then run there (pushdown). A table whose
+    columns no longer serve the active segments or the exports is refused unless `allow_breaking` (uses.py)."""
     schema, _, name = table.rpartition(".")
     engine = create_store_engine(url)
     try:
@@ -117,6 +121,8 @@ def connect_external(store: Store, *, url: str, table: str, key: str, actor: str
             field="key",
         )
     with store.begin() as db:
+        if not allow_breaking:
+            check_uses(db, fields, table, "table")
         changes.record_untracked(db)
         record_source(
             db,

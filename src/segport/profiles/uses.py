@@ -22,13 +22,14 @@ from segport.store.tables import export_fields, exports, profile_fields, segment
 SHOWN = 10  # named in the refusal; the rest counted
 
 
-def broken_by(connection: Connection, new: list[Field]) -> list[str]:
-    """What the fields in place serve and `new` would not: one line for each segment or export, sorted."""
+def broken_by(connection: Connection, new: list[Field], kind: str = "file") -> list[str]:
+    """What the fields in place serve and `new` (a file's or a table's: `kind`) would not: one line for each
+    segment or export, by name."""
     old = [Field(row.name, row.type, row.source_name) for row in connection.execute(select(profile_fields))]
     if not old:
         return []  # nothing loaded yet, so nothing built on it
     before, after = _source(connection, old), _source(connection, new)
-    return [*_segments(connection, before, after), *_exports(connection, before, after)]
+    return [*_segments(connection, before, after, kind), *_exports(connection, before, after, kind)]
 
 
 def _source(connection: Connection, fields: list[Field]) -> ProfileSource:
@@ -36,7 +37,7 @@ def _source(connection: Connection, fields: list[Field]) -> ProfileSource:
     return ProfileSource("embedded", connection.engine, build_table("profiles", fields), "", fields, None, "")
 
 
-def _segments(connection: Connection, before: ProfileSource, after: ProfileSource) -> Iterator[str]:
+def _segments(connection: Connection, before: ProfileSource, after: ProfileSource, kind: str) -> Iterator[str]:
     rows = connection.execute(
         select(segments.c.name, segments.c.definition).where(segments.c.active).order_by(segments.c.name)
     )
@@ -48,7 +49,7 @@ def _segments(connection: Connection, before: ProfileSource, after: ProfileSourc
         if isinstance(rule, Combination) or not _fits(rule, before):
             continue  # a combination follows the segments it combines, which are checked themselves
         if not _fits(rule, after):
-            yield f"segment {name!r} ({_what_changed(_fields_of(rule), before, after)})"
+            yield f"segment {name!r} ({_what_changed(_fields_of(rule), before, after, kind)})"
 
 
 def _fits(rule: Group, source: ProfileSource) -> bool:
@@ -71,7 +72,7 @@ def _fields_of(rule: Group) -> list[str]:
     return names
 
 
-def _what_changed(names: list[str], before: ProfileSource, after: ProfileSource) -> str:
+def _what_changed(names: list[str], before: ProfileSource, after: ProfileSource, kind: str) -> str:
     """'lacks spend', 'spend is now text', for the fields that changed."""
     parts = []
     for name in names:
@@ -79,13 +80,13 @@ def _what_changed(names: list[str], before: ProfileSource, after: ProfileSource)
         if old is None:
             continue
         if new is None:
-            parts.append(f"uses {name}, which the file lacks")
+            parts.append(f"uses {name}, which the {kind} lacks")
         elif new.type != old.type:
             parts.append(f"{name} is now {new.type}, was {old.type}")
     return "; ".join(parts) or "its rule no longer fits the fields"
 
 
-def _exports(connection: Connection, before: ProfileSource, after: ProfileSource) -> Iterator[str]:
+def _exports(connection: Connection, before: ProfileSource, after: ProfileSource, kind: str) -> Iterator[str]:
     mapped: dict[int, list[str]] = {}
     for export_id, source_field in connection.execute(select(export_fields.c.export_id, export_fields.c.source_field)):
         mapped.setdefault(export_id, []).append(source_field)
@@ -107,22 +108,31 @@ def _exports(connection: Connection, before: ProfileSource, after: ProfileSource
             if old is None:
                 continue  # not set, or missing already
             if new is None:
-                problems.append(f"its {role} {field} is not in the file")
+                problems.append(f"its {role} {field} is not in the {kind}")
             elif role == "email field" and old.type == "text" and new.type != "text":
                 problems.append(f"its email field {field} now holds {new.type} values")
         if problems:
             yield f"export {name!r} ({'; '.join(problems)})"
 
 
-def check_uses(connection: Connection, new: list[Field], file_name: str) -> None:
-    """Refuse fields that would break segments or exports, naming them, unless the caller allowed it."""
-    broken = broken_by(connection, new)
+# kind -> the fix, in the words of what brings the new fields
+FIXES = {
+    "file": "Add those columns to the file (with the same types), or edit those segments and exports first. To "
+    "load it anyway, import it again allowing that: they fail until edited.",
+    "table": "Add those columns to the table (or connect a view that has them), or edit those segments and exports "
+    "first. To use it anyway, connect it again allowing that: they fail until edited.",
+}
+
+
+def check_uses(connection: Connection, new: list[Field], name: str, kind: str = "file") -> None:
+    """Refuse the fields of the file or table `name` when they would break segments or exports, naming them
+    (the caller skips this when allowed)."""
+    broken = broken_by(connection, new, kind)
     if not broken:
         return
     named = "; ".join(broken[:SHOWN]) + (f"; and {len(broken) - SHOWN:,} more" if len(broken) > SHOWN else "")
     raise InvalidInput(
-        f"{file_name} does not fit what is built on the profiles: {named}. Nothing was changed.",
-        hint="Add those columns to the file (with the same types), or edit those segments and exports first. To "
-        "load it anyway, import it again allowing that: they fail until edited.",
+        f"{name} does not fit what is built on the profiles: {named}. Nothing was changed.",
+        hint=FIXES[kind],
         field="allow_breaking",
     )
