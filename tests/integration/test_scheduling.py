@@ -20,6 +20,7 @@ from segport.exports import service as exports
 from segport.runs import queue
 from segport.runs.history import list_runs, show_run
 from segport.runs.record import RunRecord
+from segport.scheduling import worker
 from segport.scheduling.calendar import make_schedule, next_fire
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.scheduler import tick_once
@@ -338,3 +339,25 @@ def test_a_workers_json_log_lines_name_the_run_they_are_about(scheduled: App) ->
         assert work_once(scheduled.store, scheduled.settings, "here:0:log", threading.Event(), scheduled.http)
     working = [item for item in parsed if item["message"].startswith(f"Working run {run_id} ")]
     assert working and working[0]["run_id"] == run_id and working[0]["logger"] == "segport.scheduling.worker"
+
+
+def test_a_refresh_that_meets_an_unexpected_error_ends_failure_naming_it_and_the_next_one_works(
+    scheduled: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = scheduled
+
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("the count went wrong\nsecond line, not shown")
+
+    monkeypatch.setattr(worker, "count_segment", broken)
+    failed_id, _ = refresh_now(app.store, actor="t")
+    assert work_once(app.store, app.settings, "w", threading.Event()) is True
+    [failed] = list_refreshes(app.store)
+    assert (failed.id, failed.status) == (failed_id, "Failure")
+    assert "(RuntimeError: the count went wrong)" in (failed.message or "") and "second" not in (failed.message or "")
+    assert list_runs(app.store) == []  # nothing queued after it
+    assert work_once(app.store, app.settings, "w", threading.Event()) is False  # not claimed again
+    monkeypatch.undo()
+    refresh_now(app.store, actor="t")
+    work_all(app)
+    assert list_refreshes(app.store)[0].status == "Successful"

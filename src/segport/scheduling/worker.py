@@ -80,12 +80,27 @@ def run_refresh(store: Store, refresh_id: int) -> None:
                 )
             )
     except SegportError as exc:
-        with store.begin() as db:
-            db.execute(
-                update(refreshes)
-                .where(refreshes.c.id == refresh_id)
-                .values(status="Failure", finished_at=datetime.now(UTC), lease_owner=None, message=str(exc))
-            )
+        _failed(store, refresh_id, str(exc))
+    except Exception as exc:
+        # Unlike a run, a refresh carries nothing it must finish: the next one starts afresh. Tried again, an error
+        # every attempt meets (a bug, a warehouse's surprise) kept it Processing, claimed after each lease, for ever.
+        logger.error("Refresh %s failed on an unexpected error; it ends Failure.", refresh_id, exc_info=exc)
+        line = (str(exc).strip().splitlines() or [""])[0][:300]
+        _failed(
+            store,
+            refresh_id,
+            f"Failed on an error segport did not expect ({type(exc).__name__}: {line}). The server's log has the "
+            "details; the exports that follow the refresh were not queued, and the next refresh tries again.",
+        )
+
+
+def _failed(store: Store, refresh_id: int, message: str) -> None:
+    with store.begin() as db:
+        db.execute(
+            update(refreshes)
+            .where(refreshes.c.id == refresh_id)
+            .values(status="Failure", finished_at=datetime.now(UTC), lease_owner=None, message=message)
+        )
 
 
 def run_worker(store: Store, settings: Settings, shutdown: threading.Event, http: httpx.Client | None = None) -> None:
