@@ -538,3 +538,26 @@ def test_an_unexpected_error_that_passes_does_not_fail_the_run(quick: App, tmp_p
     assert resumed.id == 1 and resumed.status == "Successful", resumed.message
     assert sum(event["level"] == "error" for event in resumed.events) == 2  # both attempts are on its page
     assert world.listed() == world.expected()
+
+
+@pytest.mark.parametrize("mode", ["add", "mirror"])
+def test_a_list_deleted_in_the_account_fails_the_next_run_at_once_until_another_is_chosen(
+    quick: App, tmp_path: Path, mode: str
+) -> None:
+    world = ExportWorld(quick, tmp_path, mode=mode)
+    assert world.run().status == "Successful"
+    quick.emulator.world.delete_list(world.list_id)
+    writes = [quick.emulator.request_count(name) for name in ("bulkImportContactsJSON", "postListRemoveContact")]
+    world.narrow(50)  # in mirror mode there are leavers too: nothing may be sent or removed either
+    failed = world.run()
+    assert failed.status == "Failure", failed.message
+    assert f"The list 'List E' ({world.list_id}) is no longer in the Constant Contact account" in (failed.message or "")
+    assert "Choose another list for the export" in (failed.message or "")
+    assert [
+        quick.emulator.request_count(name) for name in ("bulkImportContactsJSON", "postListRemoveContact")
+    ] == writes
+    world.list_id = quick.emulator.create_list("List E again")
+    exports.edit_export(quick.store, quick.settings, name="E", list_id=world.list_id, actor="t", http=quick.http)
+    again = world.run()
+    assert again.status == "Successful", again.message
+    assert world.listed() == world.expected() and again.counts["sent"] == len(world.expected())

@@ -20,7 +20,7 @@ from sqlalchemy import func, literal, select
 
 from segport.constant_contact import JsonImportBatcher
 from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError
-from segport.exports import acknowledging, decisions, finishing, mapping, mirror, opt_outs, sync
+from segport.exports import acknowledging, decisions, finishing, mapping, mirror, opt_outs, sync, target_list
 from segport.exports import scope as scope_of
 from segport.exports.context import RunContext
 from segport.exports.decisions import Action, Leaver
@@ -63,8 +63,12 @@ def work(ctx: RunContext) -> None:
     """Work the run from the phase it is in to its end; raises Stop("shutdown"|"lost") at a batch boundary."""
     row = ctx.record.read()
     rules, inactive = active_rules(ctx.store, ctx.export)
-    if row["fingerprint"] is None:  # a new run: settle what earlier runs left, then plan
+    size: int | None = None  # the list's member count when this run started (a new run asks; a resumed one not)
+    if row["fingerprint"] is None:  # a new run: settle what earlier runs left, check the list is there, then plan
         acknowledging.settle_earlier_runs(ctx)
+        size = target_list.size_now(ctx)
+        if size is None:
+            return
         if inactive:
             ctx.record.event(f"Inactive segments contribute no members: {', '.join(inactive)}.", "warning")
         plan = plan_for(ctx.store, ctx.export, full=bool(row["full"]), rules=rules)
@@ -94,12 +98,12 @@ def work(ctx: RunContext) -> None:
     leaving: list[Leaver] | None = None
     if phase == Phase.SENDING:
         if row["stream_position"] == 0 and not ctx.record.batches():
-            checked = _check_before_sending(ctx, plan)
+            checked = _check_before_sending(ctx, plan, size)
             if checked is None:
                 return
             leaving = checked
         try:
-            _send(ctx, plan)
+            _send(ctx, plan, size)
         except Stop as stop:
             if stop.reason != "cancel":
                 raise
@@ -165,8 +169,9 @@ def _fail_after_acknowledging(ctx: RunContext, failure: SegportError) -> None:
     ctx.record.finish(Status.FAILURE, f"{failure}{kept}", "error")
 
 
-def _check_before_sending(ctx: RunContext, plan: Plan) -> list[Leaver] | None:
-    """The limit and the mass-removal guard, before anything is sent; None when the run already ended."""
+def _check_before_sending(ctx: RunContext, plan: Plan, size: int | None) -> list[Leaver] | None:
+    """The limit and the mass-removal guard, before anything is sent; None when the run already ended. `size`:
+    the list's count as the run started, when it asked."""
     store, export, settings = ctx.store, ctx.export, ctx.settings
     members = count_members(store, plan.source, plan.rules)
     if members > settings.export_limit:
@@ -185,7 +190,8 @@ def _check_before_sending(ctx: RunContext, plan: Plan) -> list[Leaver] | None:
         leaving = mirror.leavers(store, plan.source, export, plan.rules, plan.changed_keys)
         removing = finishing.removal_candidates(ctx, leaving)
         if removing:
-            size = ctx.client.get_list(export.list_id).membership_count or 0
+            if size is None:
+                size = ctx.client.get_list(export.list_id).membership_count or 0
             ctx.record.report(list_size_before=size)
             allowed = bool(ctx.record.read()["allow_mass_removal"])
             try:
@@ -196,8 +202,9 @@ def _check_before_sending(ctx: RunContext, plan: Plan) -> list[Leaver] | None:
     return leaving
 
 
-def _send(ctx: RunContext, plan: Plan) -> None:
-    """Stream, batch and send every member after the resume point."""
+def _send(ctx: RunContext, plan: Plan, size: int | None) -> None:
+    """Stream, batch and send every member after the resume point (`size`: the list's count as the run started,
+    when it asked)."""
     row = ctx.record.read()
     accepted = [batch for batch in ctx.record.batches() if batch["state"] != BatchState.PREPARED]
     tally = Tally({name: int(row[name]) for name in RUN_COUNTERS}, int(row["stream_position"]), len(accepted))
@@ -212,7 +219,7 @@ def _send(ctx: RunContext, plan: Plan) -> None:
             "warning",
         )
     presence = sync.presence_before(ctx.store, ctx.run_id)
-    on_list = _emails_on_list_before(ctx, plan)
+    on_list = _emails_on_list_before(ctx, plan, size)
     ctx.progress.started(ctx.run_id, tally.counts["members"])
     started = time.perf_counter()
     batcher = JsonImportBatcher(
@@ -332,7 +339,7 @@ def _stream(
     return last_position
 
 
-def _emails_on_list_before(ctx: RunContext, plan: Plan) -> set[str]:
+def _emails_on_list_before(ctx: RunContext, plan: Plan, size: int | None) -> set[str]:
     """Addresses already on the list before this run sends: contacts this export did not put there."""
     client, export = ctx.client, ctx.export
     if plan.incremental:
@@ -341,7 +348,7 @@ def _emails_on_list_before(ctx: RunContext, plan: Plan) -> set[str]:
             return set()
         if len(new) <= 20:
             return client.emails_on_list(export.list_id, new)
-    if not client.get_list(export.list_id).membership_count:
+    if not (client.get_list(export.list_id).membership_count if size is None else size):
         return set()  # an empty list: nobody is on it before this run (one request instead of an export)
     return client.emails_on_list(export.list_id)
 
