@@ -10,6 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 
 
+def unexpected(error: BaseException) -> str:
+    """An error segport did not expect, for a run's or a refresh's page: its type and its first line (the rest,
+    and the traceback, go to the server's log)."""
+    line = (str(error).strip().splitlines() or [""])[0][:300]
+    return f"{type(error).__name__}: {line}"
+
+
 class SegportError(Exception):
     """Base class: a problem segport can explain to a person."""
 

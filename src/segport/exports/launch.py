@@ -26,7 +26,7 @@ from sqlalchemy import select
 from segport.config import Settings
 from segport.connections.service import client_for, http_session, retry_policy
 from segport.constant_contact.retry import WaitBudget, Waiting
-from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError
+from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError, unexpected
 from segport.exports import alerts, engine
 from segport.exports.context import RunContext, RunProgress, Silent
 from segport.exports.service import connection_of, show_export
@@ -171,7 +171,7 @@ def _given_up(record: RunRecord, error: Exception) -> bool:
         record.finish(
             Status.FAILURE,
             f"Stopped after {failures} attempts, each ended by an error segport did not expect; the last: "
-            f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:300]}. The server's log has "
+            f"{unexpected(error)}. The server's log has "
             "the details; run the export again once the cause is fixed.",
             "error",
         )

@@ -103,7 +103,7 @@ class ProfileSource:
             return
         try:
             with self.engine.connect() as connection:
-                connection.execute(select(*self.table.c).limit(0)).close()
+                connection.execute(select(*table.c).limit(0)).close()
             return
         except SQLAlchemyError:
             pass  # which columns are gone, or whether the table is: asked below

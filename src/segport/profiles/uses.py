@@ -1,9 +1,9 @@
 """What the segments and exports use of the profile fields, and what new fields would break.
 
-A new file may lack a column, or hold another type in it, that an active segment's rule or an export's email,
-name or mapped field needs: every run and refresh would then fail until someone edits them. The import says so
-before it changes anything. Only what the fields loaded now serve and the new ones would not is named: a
-segment already broken is not the new file's doing.
+A new file (or warehouse table) may lack a column, or hold another type in it, that an active segment's rule or
+an export's email, name or mapped field needs: every run and refresh would then fail until someone edits them.
+An import (or a connect) says so before it changes anything. Only what the fields loaded now serve and the new
+ones would not is named: a segment already broken is not the new file's doing.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _fields_of(rule: Group) -> list[str]:
 
 
 def _what_changed(names: list[str], before: ProfileSource, after: ProfileSource, kind: str) -> str:
-    """'lacks spend', 'spend is now text', for the fields that changed."""
+    """'uses spend, which the file lacks', 'spend is now text, was integer': the fields that changed."""
     parts = []
     for name in names:
         old, new = before.field(name), after.field(name)

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from segport.clock import as_utc
+from segport.errors import unexpected
 from segport.runs.events import append_event
 from segport.runs.status import BatchState, Phase, Status, Wait
 from segport.store import Store
@@ -367,9 +368,8 @@ class RunRecord:
     def failed_unexpectedly(self, error: Exception) -> int:
         """Record an attempt ended by an error segport did not expect (its type and first line, which the run's
         page shows); how many of the run's attempts have ended so."""
-        line = (str(error).strip().splitlines() or [""])[0][:300]
         with self.transaction() as db:
-            append_event(db, self.run_id, f"{UNEXPECTED} ({type(error).__name__}: {line}).", "error")
+            append_event(db, self.run_id, f"{UNEXPECTED} ({unexpected(error)}).", "error")
             return int(
                 db.execute(
                     select(func.count()).where(

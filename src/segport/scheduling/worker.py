@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import select, update
 
 from segport.config import Settings
-from segport.errors import SegportError
+from segport.errors import SegportError, unexpected
 from segport.exports.launch import execute_run
 from segport.exports.service import CONNECTED
 from segport.logs import working_on
@@ -85,11 +85,10 @@ def run_refresh(store: Store, refresh_id: int) -> None:
         # Unlike a run, a refresh carries nothing it must finish: the next one starts afresh. Tried again, an error
         # every attempt meets (a bug, a warehouse's surprise) kept it Processing, claimed after each lease, for ever.
         logger.error("Refresh %s failed on an unexpected error; it ends Failure.", refresh_id, exc_info=exc)
-        line = (str(exc).strip().splitlines() or [""])[0][:300]
         _failed(
             store,
             refresh_id,
-            f"Failed on an error segport did not expect ({type(exc).__name__}: {line}). The server's log has the "
+            f"Failed on an error segport did not expect ({unexpected(exc)}). The server's log has the "
             "details; the exports that follow the refresh were not queued, and the next refresh tries again.",
         )
 
