@@ -160,3 +160,22 @@ def test_the_api_and_the_form_refuse_it_and_say_how_to_allow_it(
             data={"key": "id"},
         )
         assert again.status_code == 200
+
+
+def test_another_key_is_refused_once_an_export_knows_its_members_by_the_old_one(built: App, tmp_path: Path) -> None:
+    path = write(tmp_path / "by-email.csv", COLUMNS)
+    imported = import_profiles(built.store, path, key="email", actor="t")  # no export has run: nothing to orphan
+    assert imported.key == "email"
+    import_profiles(built.store, path, key="id", actor="t")
+    run_id = launch.run_export(built.store, built.settings, name="Weekly", actor="t", http=built.http)
+    assert show_run(built.store, run_id=run_id).status == "Successful"
+    with pytest.raises(InvalidInput) as refused:
+        import_profiles(built.store, path, key="email", actor="t")
+    assert "export 'Weekly' (knows its members by id: by email every one is new to it)" in str(refused.value)
+    assert "Keep id as the key." in (refused.value.hint or "") and "Add those columns" not in (refused.value.hint or "")
+    assert describe(built.store).key == "id"
+    exports.edit_export(built.store, built.settings, name="Weekly", mode="mirror", actor="t", http=built.http)
+    with pytest.raises(InvalidInput) as refused:
+        import_profiles(built.store, path, key="email", actor="t")
+    assert "and its mirror runs would see every member it sent as leaving)" in str(refused.value)
+    assert import_profiles(built.store, path, key="email", actor="t", allow_breaking=True).key == "email"

@@ -108,7 +108,7 @@ def _replace(
     settings = store.settings
     with store.begin() as connection, large_page_cache(connection):
         if not allowed.breaking:  # before the rows: refused at once, not after loading a million of them
-            check_uses(connection, fields, rows.path.name)
+            check_uses(connection, fields, key_field.name, rows.path.name)
         count = _load(connection, rows, fields, key_field, report, settings.profiles_max_rows, checks)
         if not allowed.shrink:
             _check_shrink(connection, count, rows.path.name, settings.profiles_max_shrink_share)

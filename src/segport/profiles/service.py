@@ -122,7 +122,7 @@ def connect_external(
         )
     with store.begin() as db:
         if not allow_breaking:
-            check_uses(db, fields, table, "table")
+            check_uses(db, fields, key_field.name, table, "table")
         changes.record_untracked(db)
         record_source(
             db,

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, select
 
 from segport.errors import InvalidInput
 from segport.profiles.source import Field, ProfileSource, build_table
 from segport.segments.compiler import check_rule
 from segport.segments.model import Combination, Definition, Group
-from segport.store.tables import export_fields, exports, profile_fields, segments
+from segport.store.tables import export_fields, exports, profile_fields, profile_source, segments, sync_state
 
 SHOWN = 10  # named in the refusal; the rest counted
 
@@ -115,24 +115,38 @@ def _exports(connection: Connection, before: ProfileSource, after: ProfileSource
             yield f"export {name!r} ({'; '.join(problems)})"
 
 
-# kind -> the fix, in the words of what brings the new fields
-FIXES = {
-    "file": "Add those columns to the file (with the same types), or edit those segments and exports first. To "
-    "load it anyway, import it again allowing that: they fail until edited.",
-    "table": "Add those columns to the table (or connect a view that has them), or edit those segments and exports "
-    "first. To use it anyway, connect it again allowing that: they fail until edited.",
-}
+def known_by_another_key(connection: Connection, old_key: str, key: str) -> list[str]:
+    """Exports that have run know their members by the key in place (their sync state): under another key every
+    member is new to them (sent again), and in mirror mode every one they sent seems to have left."""
+    have_run = exists().where(sync_state.c.export_id == exports.c.id)
+    found = connection.execute(select(exports.c.name, exports.c.mode).where(have_run).order_by(exports.c.name))
+    return [
+        f"export {name!r} (knows its members by {old_key}: by {key} every one is new to it"
+        f"{', and its mirror runs would see every member it sent as leaving' if mode == 'mirror' else ''})"
+        for name, mode in found
+    ]
 
 
-def check_uses(connection: Connection, new: list[Field], name: str, kind: str = "file") -> None:
-    """Refuse the fields of the file or table `name` when they would break segments or exports, naming them
-    (the caller skips this when allowed)."""
+def check_uses(connection: Connection, new: list[Field], key: str, name: str, kind: str = "file") -> None:
+    """Refuse the fields and key of the file or table `name` when they would break segments or exports, naming
+    them (the caller skips this when allowed)."""
     broken = broken_by(connection, new, kind)
-    if not broken:
+    old_key = connection.execute(select(profile_source.c.key_field)).scalar()
+    rekeyed = known_by_another_key(connection, old_key, key) if old_key not in (None, key) else []
+    if not broken and not rekeyed:
         return
-    named = "; ".join(broken[:SHOWN]) + (f"; and {len(broken) - SHOWN:,} more" if len(broken) > SHOWN else "")
+    named = [*broken, *rekeyed]
+    listed = "; ".join(named[:SHOWN]) + (f"; and {len(named) - SHOWN:,} more" if len(named) > SHOWN else "")
+    fixes = []
+    if broken:
+        where = "file (with the same types)" if kind == "file" else "table (or connect a view that has them)"
+        fixes.append(f"Add those columns to the {where}, or edit those segments and exports first.")
+    if rekeyed:
+        fixes.append(f"Keep {old_key} as the key.")
+    again = "import it again" if kind == "file" else "connect it again"
+    fixes.append(f"To go ahead anyway, {again} allowing that: what is broken fails until edited.")
     raise InvalidInput(
-        f"{name} does not fit what is built on the profiles: {named}. Nothing was changed.",
-        hint=FIXES[kind],
+        f"{name} does not fit what is built on the profiles: {listed}. Nothing was changed.",
+        hint=" ".join(fixes),
         field="allow_breaking",
     )
