@@ -33,8 +33,8 @@ def import_file(
         bool,
         typer.Option(
             "--allow-breaking",
-            help="Allow a file that lacks columns (or changes their types) that active segments or exports use; "
-            "they fail until edited.",
+            help="Allow a file that lacks columns (or changes their types, or the key) that active segments or "
+            "exports use; they fail until edited.",
         ),
     ] = False,
 ) -> None:
@@ -76,8 +76,8 @@ def connect(
         bool,
         typer.Option(
             "--allow-breaking",
-            help="Allow a table that lacks columns (or changes their types) that active segments or exports use; "
-            "they fail until edited.",
+            help="Allow a table that lacks columns (or changes their types, or the key) that active segments or "
+            "exports use; they fail until edited.",
         ),
     ] = False,
 ) -> None:

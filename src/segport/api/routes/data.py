@@ -47,8 +47,8 @@ async def upload_profiles(
     allow_breaking: Annotated[
         bool,
         Form(
-            description="Allow a file that lacks columns (or changes their types) that active segments or exports "
-            "use; they fail until edited."
+            description="Allow a file that lacks columns (or changes their types, or the key) that active segments "
+            "or exports use; they fail until edited."
         ),
     ] = False,
 ) -> answers.ImportedProfiles:
