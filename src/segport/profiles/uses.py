@@ -3,7 +3,8 @@
 A new file (or warehouse table) may lack a column, or hold another type in it, that an active segment's rule or
 an export's email, name or mapped field needs: every run and refresh would then fail until someone edits them.
 An import (or a connect) says so before it changes anything. Only what the fields loaded now serve and the new
-ones would not is named: a segment already broken is not the new file's doing.
+ones would not is named: a segment already broken is not the new file's doing. A new key is named too, for the
+exports that have run: their sync state knows each member by the key in place.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def _exports(connection: Connection, before: ProfileSource, after: ProfileSource
             yield f"export {name!r} ({'; '.join(problems)})"
 
 
-def known_by_another_key(connection: Connection, old_key: str, key: str) -> list[str]:
+def _known_by_another_key(connection: Connection, old_key: str, key: str) -> list[str]:
     """Exports that have run know their members by the key in place (their sync state): under another key every
     member is new to them (sent again), and in mirror mode every one they sent seems to have left."""
     have_run = exists().where(sync_state.c.export_id == exports.c.id)
@@ -132,7 +133,7 @@ def check_uses(connection: Connection, new: list[Field], key: str, name: str, ki
     them (the caller skips this when allowed)."""
     broken = broken_by(connection, new, kind)
     old_key = connection.execute(select(profile_source.c.key_field)).scalar()
-    rekeyed = known_by_another_key(connection, old_key, key) if old_key not in (None, key) else []
+    rekeyed = _known_by_another_key(connection, old_key, key) if old_key not in (None, key) else []
     if not broken and not rekeyed:
         return
     named = [*broken, *rekeyed]
