@@ -14,7 +14,7 @@ from segport.profiles.service import connect_external
 from segport.runs.history import show_run
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.worker import run_refresh
-from segport.segments.membership import count_segment
+from segport.segments.membership import count_segment, preview_segment
 from segport.segments.service import create_segment
 from tests.support.app import App, postgresql_warehouse
 
@@ -92,6 +92,8 @@ def test_counting_the_segment_and_a_refresh_say_it_too(exported: tuple[App, str,
     with pytest.raises(InvalidInput) as refused:
         count_segment(app.store, name="Big")
     assert "no longer has the column spend" in str(refused.value) and refused.value.field == "profiles"
+    with pytest.raises(InvalidInput, match="no longer has the column spend"):
+        preview_segment(app.store, name="Big")
     refresh_id, _ = refresh_now(app.store, actor="t")
     run_refresh(app.store, refresh_id)
     [refresh] = [item for item in list_refreshes(app.store, limit=1) if item.id == refresh_id]

@@ -4,10 +4,12 @@ first members and the download of all of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from segport.clock import as_utc
 from segport.profiles.source import ProfileSource, load_source
@@ -22,18 +24,27 @@ HISTORY_DAYS = 400  # a year of trend, and a little more to compare with
 HISTORY_KEPT = timedelta(days=HISTORY_DAYS)
 
 
-def _source(store: Store) -> ProfileSource:
-    """The profile source, a warehouse's columns checked: a table changed there since it was connected is named
-    (ProfileSource.check_columns), not met as the database's own error in the middle of a count."""
-    source = load_source(store)
-    source.check_columns()
-    return source
+@contextmanager
+def _explained(source: ProfileSource) -> Iterator[None]:
+    """A query over the profiles that fails is explained when a warehouse's table changed since it was connected
+    (check_columns names the columns gone); any other failure goes on as it was. Asked only on failure: counts
+    are asked as a rule is typed, and a check before each would double the warehouse's queries."""
+    try:
+        yield
+    except SQLAlchemyError:
+        source.check_columns()
+        raise
+
+
+def _counted(source: ProfileSource, condition: Any) -> int:
+    with _explained(source), source.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
 
 
 def count_segment(store: Store, *, name: str) -> int:
     """Members of the segment now (0 when inactive); the count is recorded on the segment."""
     segment = show_segment(store, name=name)
-    source = _source(store)
+    source = load_source(store)
     members = _count(source, segment, store) if segment.active else 0
     now = datetime.now(UTC)
     with store.begin() as connection:
@@ -65,19 +76,15 @@ def count_history(store: Store, *, name: str, since: datetime | None = None) -> 
 
 
 def _count(source: ProfileSource, segment: SegmentView, store: Store) -> int:
-    condition = members_condition([check_rule(segment.rule, source)], source, resolver(store))
-    with source.engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
+    return _counted(source, members_condition([check_rule(segment.rule, source)], source, resolver(store)))
 
 
 def estimate(store: Store, *, rule_text: str) -> int:
     """Members a rule would have now, without saving it (the builder's size as you edit)."""
     rule, parser = parse_rule(rule_text)
-    source = _source(store)
+    source = load_source(store)
     rule = check_rule(rule, source, parser)
-    condition = members_condition([rule], source, resolver(store))
-    with source.engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(source.table).where(condition)).scalar_one())
+    return _counted(source, members_condition([rule], source, resolver(store)))
 
 
 def preview_segment(store: Store, *, name: str, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -90,7 +97,7 @@ def member_rows(store: Store, *, name: str, limit: int | None = None) -> tuple[l
     """The profile fields, and the members (by key) with every field, streamed: the whole segment can be
     downloaded, as the original's Download CSV. An inactive segment has none."""
     segment = show_segment(store, name=name)
-    source = _source(store)
+    source = load_source(store)
     names = [field.name for field in source.fields]
     if not segment.active:
         return names, iter(())
@@ -103,7 +110,7 @@ def member_rows(store: Store, *, name: str, limit: int | None = None) -> tuple[l
     )
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        with source.engine.connect() as connection:
+        with _explained(source), source.engine.connect() as connection:
             for row in connection.execution_options(yield_per=5000).execute(query):
                 yield tuple(row)
 
