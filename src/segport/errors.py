@@ -42,6 +42,16 @@ class ConfigurationError(SegportError):
     """Settings are missing or wrong: fix the configuration, then start again."""
 
 
+class WarehouseUnavailable(SegportError):
+    """The warehouse that holds the profiles (an external database) could not be reached, refused segport's
+    sign-in, or dropped the connection: nothing segport keeps is wrong; try again once it answers."""
+
+    hint = (
+        "Check that the warehouse is running and that segport can reach it and sign in to it (if its address or "
+        "password changed, connect the profiles again: segport profiles connect), then try again."
+    )
+
+
 class ConstantContactError(SegportError):
     """Constant Contact (or the network in front of it) answered something other than success."""
 

@@ -5,6 +5,7 @@ fix, and a non-zero exit code; nothing already stored is lost."""
 from __future__ import annotations
 
 import csv
+import shutil
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -295,3 +296,22 @@ def test_a_table_or_file_that_would_break_a_segment_is_refused_until_allowed(tmp
     segport(env, "profiles", "connect", "--url", url, "--table", "trimmed", "--key", "id", "--allow-breaking")
     counted = segport(env, "segments", "count", "Big", check=False)
     assert counted.returncode == 2 and "Unknown field 'spend'" in counted.stderr, counted.stderr
+
+
+def test_a_warehouse_that_is_gone_is_named_not_segports_own_database(tmp_path: Path) -> None:
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    with sqlite3.connect(folder / "customers.db") as db:
+        db.execute("CREATE TABLE customers (id text, email text, spend integer)")
+        db.execute("INSERT INTO customers VALUES ('k1', 'a@x.io', 10)")
+    env = environment(tmp_path / "home", "http://127.0.0.1:9")
+    url = f"sqlite:///{folder / 'customers.db'}"
+    segport(env, "profiles", "connect", "--url", url, "--table", "customers", "--key", "id")
+    segport(env, "segments", "create", "Big", "spend > 5")
+    shutil.rmtree(folder)  # its disk unmounted, say
+    counted = segport(env, "segments", "count", "Big", check=False)
+    said = " ".join(counted.stderr.split())
+    assert counted.returncode == 1 and "Traceback" not in said, counted.stderr
+    assert f"The profiles' warehouse at {url} does not answer" in said, said
+    assert "unable to open database file" in said and "connect the profiles again" in said
+    assert "SEGPORT_DATABASE_URL" not in said and not (tmp_path / "home" / "errors").exists()

@@ -1,13 +1,20 @@
 """A warehouse table that changed under segport after `profiles connect`: a column dropped or renamed there, or
 the table gone. Before, every run of an export over it raised the database's own error, was let go and claimed
-again for ever, Processing with nothing said; now the run ends Failure naming the columns and the fix."""
+again for ever, Processing with nothing said; now the run ends Failure naming the columns and the fix.
+
+And a warehouse that does not answer at all (down, moved, its password changed): said as such everywhere, not as
+segport's own database in trouble nor as an error segport did not expect."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import create_engine, text
+from collections.abc import Iterator
 
-from segport.errors import InvalidInput
+import httpx
+import pytest
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.exc import ProgrammingError
+
+from segport.errors import InvalidInput, WarehouseUnavailable
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.profiles.service import connect_external
@@ -16,7 +23,12 @@ from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.worker import run_refresh
 from segport.segments.membership import count_segment, preview_segment
 from segport.segments.service import create_segment
+from segport.server.app import create_app
+from segport.store.tables import profile_source
+from segport.users import service as users
 from tests.support.app import App, postgresql_warehouse
+from tests.support.server import serving_app
+from tests.support.web import PASSWORD, signed_in
 
 
 def change(url: str, statement: str) -> None:
@@ -98,3 +110,84 @@ def test_counting_the_segment_and_a_refresh_say_it_too(exported: tuple[App, str,
     run_refresh(app.store, refresh_id)
     [refresh] = [item for item in list_refreshes(app.store, limit=1) if item.id == refresh_id]
     assert refresh.status == "Failure" and "no longer has the column spend" in (refresh.message or "")
+
+
+# Nothing listens on port 1; the password must never be shown.
+DOWN = "postgresql://postgres:not-to-be-shown@127.0.0.1:1/test"
+
+
+def point_at(app: App, url: str) -> None:
+    """The connected source's address changed under segport, as when the warehouse moved or went down."""
+    with app.store.begin() as db:
+        db.execute(update(profile_source).values(url_sealed=app.store.secrets.seal(url)))
+
+
+def test_a_run_over_a_warehouse_that_does_not_answer_ends_failure_saying_so(exported: tuple[App, str, str]) -> None:
+    app, url, list_id = exported
+    point_at(app, DOWN)
+    status, message = run(app)
+    assert status == "Failure", message
+    assert "The profiles' warehouse at postgresql+psycopg://postgres:***@127.0.0.1:1/test does not answer" in message
+    assert "Connection refused" in message and "connect the profiles again" in message
+    assert "not-to-be-shown" not in message and "did not expect" not in message
+    assert app.emulator.members(list_id) == []
+    point_at(app, url)  # it answers again: the next run sends everyone
+    status, message = run(app)
+    assert status == "Successful", message
+    assert sorted(app.emulator.members(list_id)) == ["a@example.com", "b@example.com"]
+
+
+def test_a_count_and_a_refresh_say_the_warehouse_does_not_answer(exported: tuple[App, str, str]) -> None:
+    app, _, _ = exported
+    point_at(app, DOWN)
+    with pytest.raises(WarehouseUnavailable, match="does not answer"):
+        count_segment(app.store, name="Big")
+    with pytest.raises(WarehouseUnavailable, match="does not answer"):
+        preview_segment(app.store, name="Big")
+    refresh_id, _ = refresh_now(app.store, actor="t")
+    run_refresh(app.store, refresh_id)
+    [refresh] = [item for item in list_refreshes(app.store, limit=1) if item.id == refresh_id]
+    assert refresh.status == "Failure" and "does not answer" in (refresh.message or ""), refresh.message
+
+
+@pytest.fixture
+def served(exported: tuple[App, str, str]) -> Iterator[tuple[App, str, str]]:
+    app = exported[0]
+    users.add_user(app.store, name="admin", role="admin", actor="t", password=PASSWORD)
+    token = users.issue_token(app.store, name="admin", label="counts", actor="t")[1]
+    with serving_app(create_app(app.settings, app.store, app.http)) as base:
+        yield app, base, token
+
+
+def test_the_api_and_the_pages_answer_503_naming_the_warehouse(served: tuple[App, str, str]) -> None:
+    app, base, token = served
+    point_at(app, DOWN)
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
+        answer = api.get("/api/segments/Big/count")
+    body = answer.json()
+    assert answer.status_code == 503 and body["title"] == "The profiles' warehouse is not answering", body
+    assert "does not answer" in body["detail"] and "connect the profiles again" in body["hint"]
+    assert "not-to-be-shown" not in answer.text
+    with signed_in(base, "admin") as pages:
+        page = pages.get("/segments/Big")
+    assert page.status_code == 503 and "does not answer" in page.text, page.text[:500]
+
+
+def test_a_dropped_connection_is_the_warehouse_not_answering_and_a_statement_error_stays_its_own(
+    exported: tuple[App, str, str],
+) -> None:
+    app, url, _ = exported
+    engine = app.store.external_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        change(url, f"SELECT pg_terminate_backend({backend})")
+        with pytest.raises(WarehouseUnavailable, match="terminating connection"):
+            connection.execute(text("SELECT 1"))
+    # The pool's pre-ping replaces the connection the warehouse closed; a statement's own error stays its own.
+    with engine.connect() as connection, pytest.raises(ProgrammingError):
+        connection.execute(text("SELECT no_such_column FROM moved.customers"))
+    with engine.connect() as connection:
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    change(url, f"SELECT pg_terminate_backend({backend})")  # closed while idle in the pool
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM moved.customers")).scalar_one() == 2

@@ -21,6 +21,7 @@ from segport.errors import (
     SegportError,
     TransientError,
     UnknownName,
+    WarehouseUnavailable,
 )
 
 MEDIA_TYPE = "application/problem+json"
@@ -33,6 +34,7 @@ STATUSES: list[tuple[type[SegportError], int, str]] = [
     (ReauthorizationRequired, 409, "Constant Contact needs a new sign-in"),
     (QuotaExceeded, 429, "Constant Contact's daily quota is spent"),
     (TransientError, 503, "Constant Contact is not answering"),
+    (WarehouseUnavailable, 503, "The profiles' warehouse is not answering"),
     (ConfigurationError, 500, "segport is not configured for this"),
 ]
 

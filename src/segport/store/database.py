@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import NullPool
 
 from segport import __version__
 from segport.config import Settings
-from segport.errors import ConfigurationError
+from segport.errors import ConfigurationError, WarehouseUnavailable
 from segport.store.budgets_file import budgets_file_of, open_budgets_file
 from segport.store.secrets import SecretBox, load_secret_box
 
@@ -94,6 +95,20 @@ def _decode_text_leniently(dbapi_connection: Any, _record: Any) -> None:
 
 def _lenient_text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
+
+
+def _warehouse_unavailable(context: ExceptionContext) -> None:
+    """A warehouse that cannot be reached, refuses the sign-in or drops the connection, said as such: the CLI
+    took the driver's error for trouble with segport's own database (and named SEGPORT_DATABASE_URL as the
+    fix), the pages answered 500, and a run met it as an error it did not expect. A statement's own error (a
+    column gone) is left to its callers, and a stale pooled connection to the pre-ping, which opens another."""
+    if context.is_pre_ping or (context.connection is not None and not context.is_disconnect):
+        return
+    where = context.engine.url.render_as_string(hide_password=True) if context.engine is not None else ""
+    said = (str(context.original_exception).strip().splitlines() or [type(context.original_exception).__name__])[0]
+    raise WarehouseUnavailable(
+        f"The profiles' warehouse{f' at {where}' if where else ''} does not answer ({said[:300]})."
+    ) from context.original_exception
 
 
 def _infinite_moments_as_unknown(dbapi_connection: Any, _record: Any) -> None:
@@ -238,6 +253,7 @@ class Store:
                 event.listen(engine, "connect", _decode_text_leniently)
             if engine.dialect.name == "postgresql":
                 event.listen(engine, "connect", _infinite_moments_as_unknown)
+            event.listen(engine, "handle_error", _warehouse_unavailable)
             self._external[url] = engine
         return self._external[url]
 
