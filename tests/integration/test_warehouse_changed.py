@@ -7,6 +7,7 @@ segport's own database in trouble nor as an error segport did not expect."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.exc import ProgrammingError
 
+from segport import failpoints
 from segport.errors import InvalidInput, WarehouseUnavailable
 from segport.exports import launch
 from segport.exports import service as exports
@@ -27,6 +29,7 @@ from segport.server.app import create_app
 from segport.store.tables import profile_source
 from segport.users import service as users
 from tests.support.app import App, postgresql_warehouse
+from tests.support.exporting import QUICK
 from tests.support.server import serving_app
 from tests.support.web import PASSWORD, signed_in
 
@@ -191,3 +194,54 @@ def test_a_dropped_connection_is_the_warehouse_not_answering_and_a_statement_err
     change(url, f"SELECT pg_terminate_backend({backend})")  # closed while idle in the pool
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM moved.customers")).scalar_one() == 2
+
+
+def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sends_the_rest(app: App) -> None:
+    rows = 25_000  # beyond one fetch of the member stream (members.STREAM_CHUNK), so the read goes on after a batch
+    url = postgresql_warehouse(
+        "moved",
+        "CREATE TABLE moved.customers (id text, email text, spend int)",
+        "INSERT INTO moved.customers SELECT i::text, 'p' || i || '@example.com', 10 FROM generate_series(1, 25000) i",
+    )
+    quick = app.reopen(batch_max_contacts=2_000, **QUICK)
+    connect_external(quick.store, url=url, table="moved.customers", key="id", actor="t")
+    create_segment(quick.store, name="Big", rule_text="spend > 5", actor="t")
+    quick.connect("CC")
+    list_id = quick.emulator.create_list("Moved")
+    exports.add_export(
+        quick.store,
+        quick.settings,
+        name="E",
+        connection="CC",
+        list_id=list_id,
+        email_field="email",
+        segment_names=["Big"],
+        actor="t",
+        http=quick.http,
+    )
+    dropped = threading.Event()
+
+    def drop_the_warehouse_connection(point: str) -> None:
+        if point == "sent" and not dropped.is_set():
+            dropped.set()  # the warehouse restarts: its server-side cursor, mid-read, is gone
+            change(
+                url,
+                # The stream's connection: its last statement a FETCH from the cursor over the warehouse's table.
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+                "(query ILIKE 'FETCH%' OR query ILIKE '%moved.customers%')",
+            )
+
+    failpoints.set_action(drop_the_warehouse_connection)
+    try:
+        status, message = run(quick)
+    finally:
+        failpoints.set_action(None)
+    assert dropped.is_set() and status == "Failure", message
+    assert "does not answer (terminating connection due to administrator command)" in message
+    sent = len(quick.emulator.members(list_id))
+    assert 0 < sent < rows  # part of it went, and is recorded
+    status, message = run(quick)
+    assert status == "Successful", message
+    assert len(quick.emulator.members(list_id)) == rows
+    view = show_run(quick.store, run_id=2)
+    assert view.counts["sent"] <= rows - sent + 2_000, view.counts  # the rest, at most one batch again
