@@ -549,6 +549,9 @@ def test_a_list_deleted_in_the_account_fails_the_next_run_at_once_until_another_
     quick.emulator.world.delete_list(world.list_id)
     writes = [quick.emulator.request_count(name) for name in ("bulkImportContactsJSON", "postListRemoveContact")]
     world.narrow(50)  # in mirror mode there are leavers too: nothing may be sent or removed either
+    foreseen = world.plan()  # a dry run says what the run will meet
+    assert foreseen.message.startswith(f"The list 'List E' ({world.list_id}) is no longer in the Constant Contact")
+    assert "A run would end Failure and send nothing." in foreseen.message and (foreseen.add, foreseen.remove) == (0, 0)
     failed = world.run()
     assert failed.status == "Failure", failed.message
     assert f"The list 'List E' ({world.list_id}) is no longer in the Constant Contact account" in (failed.message or "")

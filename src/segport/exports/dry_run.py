@@ -1,8 +1,9 @@
 """A dry run: what `exports run` would add, update, remove and skip, and why, without sending anything.
 
 It reads the same plan a run reads (the same member query and sync state) and decides every member and every
-removal through the same functions the run uses (decisions.py). It asks Constant Contact only for the list's
-size, which the mass-removal guard needs.
+removal through the same functions the run uses (decisions.py). It asks Constant Contact one thing, as a run
+does first: the list, whether it is still there (a run over a deleted list ends Failure) and its size, which the
+mass-removal guard needs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 
 from segport.config import Settings
 from segport.connections.service import client_for, http_session
-from segport.exports import decisions, mirror, sync
+from segport.exports import decisions, mirror, sync, target_list
 from segport.exports.decisions import Action, Candidate
 from segport.exports.members import count_members, held_back_unchanged, stream_members
 from segport.exports.plan import plan_for
@@ -66,6 +67,11 @@ def dry_run(
     export = show_export(store, name=name)
     connection_of(export)  # a disconnected export would not run: say so rather than plan a run
     report = DryRun(export.name, export.mode, full)
+    with http_session(settings, http) as session:
+        size = target_list.size_of(client_for(store, settings, session, connection_of(export)), export)
+    if size is None:
+        report.message = f"{target_list.gone(export)} A run would end Failure and send nothing. {target_list.GONE_FIX}"
+        return report
     plan = plan_for(store, export, full=full)
     if plan is None:
         report.message = "None of the export's segments is active: a run would be Skipped."
@@ -133,12 +139,8 @@ def dry_run(
         for removal in removing:
             keep(PlannedRow("remove", removal.profile_key, removal.email, removal.detail))
         if removing:
-            with http_session(settings, http) as session:
-                size = client_for(store, settings, session, connection_of(export)).get_list(export.list_id)
             try:
-                mirror.check_share(
-                    len(removing), size.membership_count or 0, settings.mirror_max_removal_share, False, export.name
-                )
+                mirror.check_share(len(removing), size, settings.mirror_max_removal_share, False, export.name)
             except mirror.MassRemoval as refused:
                 report.message = f"{refused.message} {refused.hint}"
     return report

@@ -7,8 +7,10 @@ send (each member unchanged since it was sent to a list that no longer exists), 
 
 from __future__ import annotations
 
+from segport.constant_contact.client import ConstantContactClient
 from segport.errors import NotFound
 from segport.exports.context import RunContext
+from segport.exports.service import ExportView
 from segport.runs.status import Status
 
 GONE_FIX = (
@@ -19,18 +21,23 @@ GONE_FIX = (
 
 def size_now(ctx: RunContext) -> int | None:
     """The list's member count; None when the list is gone, and the run has ended Failure saying so."""
-    export = ctx.export
+    size = size_of(ctx.client, ctx.export)
+    if size is None:
+        ctx.record.finish(Status.FAILURE, f"{gone(ctx.export)} Nothing was sent. {GONE_FIX}", "error")
+    return size
+
+
+def size_of(client: ConstantContactClient, export: ExportView) -> int | None:
+    """The list's member count as the account has it; None when the list is not there (or deleted)."""
     try:
-        found = ctx.client.get_list(export.list_id)
+        found = client.get_list(export.list_id)
     except NotFound:
-        found = None
-    if found is not None and found.deleted_at is None:
-        return found.membership_count or 0
+        return None
+    if found.deleted_at is not None:
+        return None
+    return found.membership_count or 0
+
+
+def gone(export: ExportView) -> str:
     named = f"{export.list_name!r} ({export.list_id})" if export.list_name else export.list_id
-    ctx.record.finish(
-        Status.FAILURE,
-        f"The list {named} is no longer in the Constant Contact account: it was deleted there. Nothing was sent. "
-        f"{GONE_FIX}",
-        "error",
-    )
-    return None
+    return f"The list {named} is no longer in the Constant Contact account: it was deleted there."
