@@ -564,3 +564,45 @@ def test_a_list_deleted_in_the_account_fails_the_next_run_at_once_until_another_
     again = world.run()
     assert again.status == "Successful", again.message
     assert world.listed() == world.expected() and again.counts["sent"] == len(world.expected())
+
+
+def delete_the_list_at(app: App, world: ExportWorld, wanted: str) -> None:
+    def delete(point: str) -> None:
+        if point == wanted:
+            failpoints.set_action(None)
+            app.emulator.world.delete_list(world.list_id)
+
+    failpoints.set_action(delete)
+
+
+@pytest.mark.parametrize("mode", ["add", "mirror"])
+def test_a_list_deleted_while_a_run_sends_is_named_not_promised_the_rest(quick: App, tmp_path: Path, mode: str) -> None:
+    world = ExportWorld(quick, tmp_path, mode=mode)
+    delete_the_list_at(quick, world, "sent")
+    failed = world.run()
+    assert failed.status == "Failure", failed.message
+    message = failed.message or ""
+    assert (
+        f"The list 'List E' ({world.list_id}) is no longer in the Constant Contact account: it was deleted there "
+        "while the run was at work (bulkImportContactsJSON was refused)." in message
+    )
+    assert "The 1 batch Constant Contact had accepted before (50 contacts) are acknowledged." in message
+    assert "Choose another list for the export" in message and "the next run sends the rest" not in message
+    world.list_id = quick.emulator.create_list("List E again")
+    exports.edit_export(quick.store, quick.settings, name="E", list_id=world.list_id, actor="t", http=quick.http)
+    again = world.run()
+    assert again.status == "Successful", again.message
+    assert world.listed() == world.expected() and again.counts["sent"] == len(world.expected())
+
+
+def test_a_list_deleted_before_a_mirror_run_removes_is_named(quick: App, tmp_path: Path) -> None:
+    world = ExportWorld(quick, tmp_path, mode="mirror")
+    assert world.run().status == "Successful"
+    world.narrow(50)
+    delete_the_list_at(quick, world, "holding-list-filled")
+    failed = world.run(allow_mass_removal=True)
+    assert failed.status == "Failure", failed.message
+    assert "is no longer in the Constant Contact account: it was deleted there while the run was at work (" in (
+        failed.message or ""
+    )
+    assert "Choose another list for the export" in (failed.message or "")

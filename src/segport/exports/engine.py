@@ -153,19 +153,26 @@ def work(ctx: RunContext) -> None:
         )
         return
     if phase == Phase.REMOVING:
-        finishing.remove_leavers(ctx, plan, leaving)
+        try:
+            finishing.remove_leavers(ctx, plan, leaving)
+        except SegportError as error:
+            raise target_list.deleted_meanwhile(ctx.client, ctx.export, error) or error from error
     finishing.conclude(ctx)
 
 
 def _fail_after_acknowledging(ctx: RunContext, failure: SegportError) -> None:
     accepted = [row for row in ctx.record.batches() if row["state"] == BatchState.COMPLETED]
     contacts = sum(row["contacts"] for row in accepted)
+    gone = target_list.deleted_meanwhile(ctx.client, ctx.export, failure)
     kept = (
         f" The {count(len(accepted), 'batch', 'batches')} Constant Contact had accepted before ({contacts:,} "
-        "contacts) are acknowledged; the next run sends the rest."
+        f"contacts) are acknowledged{'.' if gone else '; the next run sends the rest.'}"
         if accepted
         else " Nothing had been accepted before it."
     )
+    if gone is not None:
+        ctx.record.finish(Status.FAILURE, f"{gone.message}{kept} {gone.hint}", "error")
+        return
     ctx.record.finish(Status.FAILURE, f"{failure}{kept}", "error")
 
 
