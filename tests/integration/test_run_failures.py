@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from segport import failpoints
 from segport.clock import next_utc_midnight
 from segport.connections import service as connections
+from segport.errors import Refused
 from segport.exports import launch
 from segport.exports import service as exports
 from segport.exports.mirror import needs_mass_removal_approval
@@ -606,3 +607,37 @@ def test_a_list_deleted_before_a_mirror_run_removes_is_named(quick: App, tmp_pat
         failed.message or ""
     )
     assert "Choose another list for the export" in (failed.message or "")
+
+
+def test_the_list_cannot_change_under_a_run_and_after_it_the_next_run_fills_the_new_one(
+    quick: App, tmp_path: Path
+) -> None:
+    world = ExportWorld(quick, tmp_path)
+    second = quick.emulator.create_list("Second")
+    refusals: list[Refused] = []
+
+    def switch(point: str) -> None:
+        if point == "sent" and not refusals:
+            with pytest.raises(Refused) as refused:
+                exports.edit_export(quick.store, quick.settings, name="E", list_id=second, actor="t", http=quick.http)
+            refusals.append(refused.value)
+
+    failpoints.set_action(switch)
+    first = world.run()
+    failpoints.set_action(None)
+    assert first.status == "Successful" and world.listed() == world.expected(), first.message
+    assert str(refusals[0]).startswith("The export 'E' has a run in progress (run 1): its list and connection")
+    assert (
+        "segport runs cancel 1" in refusals[0].hint
+        and exports.show_export(quick.store, name="E").list_id == world.list_id
+    )
+    export_id = exports.show_export(quick.store, name="E").id
+    queued, _ = queue.enqueue(quick.store, export_id, trigger="manual", actor="t")  # a queued run holds it too
+    with pytest.raises(Refused, match=f"run {queued}"):
+        exports.edit_export(quick.store, quick.settings, name="E", list_id=second, actor="t", http=quick.http)
+    queue.cancel(quick.store, run_id=queued, actor="t")
+    exports.edit_export(quick.store, quick.settings, name="E", list_id=second, actor="t", http=quick.http)
+    world.list_id = second
+    moved = world.run()
+    assert moved.status == "Successful" and moved.counts["sent"] == len(world.expected()), moved.message
+    assert world.listed() == world.expected()

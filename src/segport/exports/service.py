@@ -296,8 +296,11 @@ def edit_export(
         last_name_field=last,
         updated_at=datetime.now(UTC),
     )
+    moved = changes.get("list_id", current.list_id) != current.list_id or connection_id != current.connection_id
     try:
         with store.begin() as db:
+            if moved:
+                _check_no_run_in_progress(db, current.id, name)
             db.execute(update(exports).where(exports.c.id == current.id).values(**changes))
             if changes.get("list_id", current.list_id) != current.list_id:
                 # What was sent to the old list says nothing about the new one: start over there.
@@ -442,6 +445,21 @@ def disconnect_exports(store: Store, *, names: list[str], actor: str) -> list[st
             audit.record(db, actor, "export.disconnected", name, connection=connection_name)
             disconnected.append(name)
     return disconnected
+
+
+def _check_no_run_in_progress(db: Connection, export_id: int, name: str) -> None:
+    """Another list or account while a run is at work: the run goes on sending to the list it started with and
+    then records what it sent in the sync state, which the change has just emptied for the new list, so the
+    next run took those members for sent there (the new list stayed empty of them). Refused instead."""
+    # Locked as remove_export does: on PostgreSQL a run queued meanwhile is seen, or its enqueue waits.
+    db.execute(select(exports.c.id).where(exports.c.id == export_id).with_for_update())
+    active = _run_in_progress(db, export_id)
+    if active is not None:
+        raise Refused(
+            f"The export {name!r} has a run in progress (run {active}): its list and connection cannot change under "
+            "it. Nothing was changed.",
+            hint=f"Wait for the run to finish, or cancel it (segport runs cancel {active}), then change them.",
+        )
 
 
 def _run_in_progress(db: Connection, export_id: int) -> int | None:
