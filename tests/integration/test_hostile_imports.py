@@ -3,7 +3,14 @@ the problem and the fix, and what reaches Constant Contact is what it accepts.""
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
+import io
+import lzma
+import os
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -253,3 +260,62 @@ def test_a_failed_import_never_changes_the_profiles(loaded: App, tmp_path: Path,
     except InvalidInput:
         after = describe(loaded.store)
         assert (after.row_count, [f.name for f in after.fields]) == (before.row_count, [f.name for f in before.fields])
+
+
+def packed(directory: Path, name: str, pack: Callable[[bytes], bytes]) -> Path:
+    path = directory / name
+    path.write_bytes(pack(b"id,email,first_name,orders\n1,a@b.co,A,1\n"))
+    return path
+
+
+def zipped(content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.xml", content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "pack", "message", "fix"),
+    [
+        ("profiles.csv", gzip.compress, "profiles.csv is a gzip-compressed file, not CSV text.", "(gunzip)"),
+        ("profiles.csv.bz2", bz2.compress, "is a bzip2-compressed file, not CSV text.", "(bunzip2)"),
+        ("profiles.xz", lzma.compress, "is an xz-compressed file, not CSV text.", "(unxz)"),
+        ("profiles.xlsx", zipped, "is a ZIP archive (an Excel .xlsx workbook is one)", "CSV UTF-8 (Comma delimited)"),
+        ("old.xls", lambda content: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + content, "is an Excel .xls", "Save As"),
+        ("semi.csv", lambda content: content.replace(b",", b";"), "is separated by semicolons, not commas", "Save As"),
+        ("tabs.tsv", lambda content: content.replace(b",", b"\t"), "is separated by tabs, not commas", "commas as"),
+    ],
+)
+def test_a_compressed_or_spreadsheet_file_or_another_separator_is_named_with_its_fix(
+    loaded: App, tmp_path: Path, name: str, pack: Callable[[bytes], bytes], message: str, fix: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        import_profiles(loaded.store, packed(tmp_path, name, pack), key="id", actor="t")
+    assert message in refused.value.message and fix in refused.value.hint, str(refused.value)
+    assert describe(loaded.store).row_count == 42
+
+
+def test_text_that_only_starts_like_a_signature_is_read_as_csv(loaded: App, tmp_path: Path) -> None:
+    path = tmp_path / "bzh.csv"  # "BZh" alone is not bzip2's signature: a column may be named so
+    path.write_bytes(b"BZh,id,email\nx,1,a@b.co\n")
+    assert import_profiles(loaded.store, path, key="id", actor="t", allow_shrink=True, allow_breaking=True).rows == 1
+
+
+def test_a_parquet_file_named_csv_is_read_as_parquet(loaded: App, tmp_path: Path) -> None:
+    import pyarrow as arrow
+    import pyarrow.parquet as parquet
+
+    path = tmp_path / "profiles.csv"
+    rows = {"id": [str(n) for n in range(50)], "email": [f"p{n}@b.co" for n in range(50)]}
+    parquet.write_table(arrow.table(rows), path)
+    imported = import_profiles(loaded.store, path, key="id", actor="t", allow_shrink=True, allow_breaking=True)
+    assert imported.rows == 50 and [field.name for field in imported.fields] == ["id", "email"]
+
+
+def test_a_pipe_is_refused_as_not_a_regular_file(loaded: App, tmp_path: Path) -> None:
+    pipe = tmp_path / "profiles.csv"
+    os.mkfifo(pipe)  # what `segport profiles import <(zcat profiles.csv.gz)` hands over
+    with pytest.raises(InvalidInput, match="is not a regular file \\(a pipe or a device\\)"):
+        import_profiles(loaded.store, pipe, key="id", actor="t")
+    assert describe(loaded.store).row_count == 42

@@ -13,6 +13,7 @@ from rich.text import Text
 from segport.cli.common import Json, console, context, number, print_json, when
 from segport.errors import InvalidInput
 from segport.profiles import service
+from segport.wording import count
 
 app = typer.Typer(help="Load and describe the unified customer profiles.", no_args_is_help=True)
 
@@ -62,7 +63,7 @@ def import_file(
             allow_shrink=allow_shrink,
             allow_breaking=allow_breaking,
         )
-    console.print(f"Loaded {result.rows:,} profiles from {result.file_name}; key field: {result.key}.")
+    console.print(f"Loaded {count(result.rows, 'profile')} from {result.file_name}; key field: {result.key}.")
     _fields_table([(f.name, f.type, f.source_name) for f in result.fields])
 
 

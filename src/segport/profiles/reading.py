@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import itertools
+import re
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,27 @@ CSV_FIELD_LIMIT = 10_000_000
 # whose pages may expand a thousandfold, the data once decompressed.
 MAX_COLUMNS = 500
 BLOCK = 1 << 20  # bytes read from a CSV file at a time
+
+# The first bytes of files that are not text, as people send them in place of a CSV file: what each is, and the
+# fix. Read as text, each failed on its first NUL byte ("is this a CSV file?"), which named neither.
+PARQUET_MAGIC = b"PAR1"
+PACKED = [
+    # (a regular expression the first bytes match, what the file is, the fix)
+    (rb"\x1f\x8b", "a gzip-compressed file", "Decompress it (gunzip), then import the CSV file inside."),
+    (
+        rb"PK\x03\x04",
+        "a ZIP archive (an Excel .xlsx workbook is one)",
+        'In Excel, Save As "CSV UTF-8 (Comma delimited)"; or unzip it and import the CSV file inside.',
+    ),
+    (
+        rb"\xd0\xcf\x11\xe0",
+        "an Excel .xls workbook",
+        'In Excel, Save As "CSV UTF-8 (Comma delimited)", then import that file.',
+    ),
+    (rb"BZh[1-9]1AY&SY", "a bzip2-compressed file", "Decompress it (bunzip2), then import the CSV file inside."),
+    (rb"\xfd7zXZ\x00", "an xz-compressed file", "Decompress it (unxz), then import the CSV file inside."),
+    (rb"\(\xb5/\xfd", "a zstd-compressed file", "Decompress it (unzstd), then import the CSV file inside."),
+]
 
 
 class CsvRows:
@@ -94,6 +116,7 @@ class CsvRows:
                     raise InvalidInput(f"{self.path.name} is empty.", hint="Export the profiles with a header line.")
                 self.header = header
                 _check_columns(self.path, len(header))
+                _check_separator(self.path, header)
                 yield reader, len(header)
             except UnicodeDecodeError:
                 raise InvalidInput(
@@ -252,16 +275,43 @@ class ParquetRows:
 def open_rows(path: Path) -> CsvRows | ParquetRows:
     if not path.exists():
         raise InvalidInput(f"There is no file {path}.", hint="Check the path and try again.")
-    if not path.is_file():
+    if path.is_dir():
         raise InvalidInput(f"{path} is a folder, not a file.", hint="Give the path of a CSV or Parquet file.")
+    if not path.is_file():
+        raise InvalidInput(
+            f"{path} is not a regular file (a pipe or a device): segport reads a file more than once (its types "
+            "first, then its rows).",
+            hint="Save the profiles to a CSV or Parquet file, then import that file.",
+        )
     try:
-        with path.open("rb"):
-            pass
+        with path.open("rb") as file:
+            start = file.read(16)  # enough for every signature in PACKED
     except OSError as exc:
         raise InvalidInput(f"{path} cannot be read ({exc.strerror}).", hint="Check its permissions.") from None
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return ParquetRows(path)
+    if path.suffix.lower() in (".parquet", ".pq") or start.startswith(PARQUET_MAGIC):
+        return ParquetRows(path)  # by its content too: a Parquet file named .csv was read as broken text
+    _refuse_packed(path, start)
     return CsvRows(path)
+
+
+def _refuse_packed(path: Path, start: bytes) -> None:
+    for magic, what, fix in PACKED:
+        if re.match(magic, start, re.DOTALL):
+            raise InvalidInput(f"{path.name} is {what}, not CSV text.", hint=fix)
+
+
+def _check_separator(path: Path, header: list[str]) -> None:
+    """A file separated by semicolons or tabs (Excel's CSV where the decimal mark is a comma, a TSV export) read
+    as one column named after the whole header line: refused naming the separator, not "no column 'id'"."""
+    if len(header) != 1:
+        return
+    for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+        if separator in header[0]:
+            raise InvalidInput(
+                f"{path.name} is separated by {name}, not commas: its header line reads as one column.",
+                hint='segport reads comma-separated CSV. In Excel, Save As "CSV UTF-8 (Comma delimited)"; elsewhere, '
+                "export the profiles with commas as the separator.",
+            )
 
 
 def _check_columns(path: Path, width: int) -> None:
