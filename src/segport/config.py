@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     # How often the scheduler looks for due ticks, and how late a tick may still fire (a scheduler that
     # was down longer than this skips the moments it missed rather than running them all at once).
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    # Constant Contact expires a refresh token unused for 180 days; the scheduler renews the tokens of a
+    # connection nobody has used for this many days (connections.keep_alive), well inside that window.
+    token_keep_alive_days: int = Field(default=30, ge=1, le=150)
     schedule_catch_up_seconds: float = Field(default=900.0, gt=0)
     # How long an idle worker sleeps before looking for work again.
     worker_idle_seconds: float = Field(default=1.0, gt=0)

@@ -481,22 +481,42 @@ def client_for(
         raise UnknownName(f"The connection {connection_id} no longer exists.", hint="Edit the export's connection.")
     if not row["tokens_sealed"]:
         raise ReauthorizationRequired(f"The connection {row['name']!r} has no tokens.")
-    oauth = OAuthClient(
-        http,
-        auth_base=row["auth_base"],
-        client_id=row["client_id"],
-        client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
-    )
-    tokens = open_tokens(store, row["tokens_sealed"])
     return _client(
         store,
         settings,
         http,
-        oauth,
-        tokens,
+        _stored_oauth(store, http, row),
+        open_tokens(store, row["tokens_sealed"]),
         row["api_base"],
         lambda fresh: _save_tokens(store, row["id"], fresh),
         shared=StoredTokens(store, row["id"]),
+        retry=retry,
+    )
+
+
+def renew_tokens(store: Store, http: httpx.Client, connection_id: int, *, retry: RetryPolicy | None = None) -> None:
+    """Renew a stored connection's token pair now, as a use of it would once its access token expired: under the
+    lock every process takes, so a refresh another process just made is not made twice."""
+    with store.read() as connection:
+        row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().one()
+    if not row["tokens_sealed"]:
+        raise ReauthorizationRequired(f"The connection {row['name']!r} has no tokens.")
+    tokens = open_tokens(store, row["tokens_sealed"])
+    keeper = TokenKeeper(
+        _stored_oauth(store, http, row, retry=retry),
+        tokens,
+        on_new_tokens=lambda fresh: _save_tokens(store, connection_id, fresh),
+        shared=StoredTokens(store, connection_id),
+    )
+    keeper.after_rejection(tokens.access_token.get_secret_value())
+
+
+def _stored_oauth(store: Store, http: httpx.Client, row: Any, *, retry: RetryPolicy | None = None) -> OAuthClient:
+    return OAuthClient(
+        http,
+        auth_base=row["auth_base"],
+        client_id=row["client_id"],
+        client_secret=SecretStr(store.secrets.open(row["client_secret_sealed"])),
         retry=retry,
     )
 

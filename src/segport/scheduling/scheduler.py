@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, insert, select
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from segport.config import Settings
+from segport.connections import keep_alive
 from segport.exports.service import CONNECTED
 from segport.runs import queue
 from segport.scheduling.calendar import Schedule, last_due
@@ -80,12 +82,20 @@ def _take(db: Connection, key: str, due: datetime, owner: str) -> bool:
 
 
 def run_scheduler(store: Store, settings: Settings, stop: threading.Event, owner: str | None = None) -> None:
-    """Tick every `scheduler_interval_seconds` until `stop` is set."""
+    """Tick every `scheduler_interval_seconds` until `stop` is set; keep idle sign-ins alive every hour."""
     me = owner or queue.identity()
+    kept_alive_at: float | None = None
     while not stop.is_set():
         try:
             for key in tick_once(store, settings, me):
                 logger.info("Scheduled: %s", key)
         except Exception:  # the database may be briefly unreachable: keep ticking, the window catches up
             logger.exception("The scheduler's pass failed; it tries again.")
+        if kept_alive_at is None or time.monotonic() - kept_alive_at >= keep_alive.CHECK_SECONDS:
+            kept_alive_at = time.monotonic()
+            try:
+                for name in keep_alive.renew_idle(store, settings):
+                    logger.info("Renewed the sign-in of the idle connection %r.", name)
+            except Exception:  # as above: the next check tries again
+                logger.exception("Keeping idle sign-ins alive failed; the next check tries again.")
         stop.wait(settings.scheduler_interval_seconds)
