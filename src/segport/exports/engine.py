@@ -156,7 +156,10 @@ def work(ctx: RunContext) -> None:
         try:
             finishing.remove_leavers(ctx, plan, leaving)
         except SegportError as error:
-            raise target_list.deleted_meanwhile(ctx.client, ctx.export, error) or error from error
+            gone = target_list.deleted_meanwhile(ctx.client, ctx.export, error)
+            if gone is None:
+                raise
+            raise gone from error
     finishing.conclude(ctx)
 
 
