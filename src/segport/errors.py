@@ -48,7 +48,7 @@ class WarehouseUnavailable(SegportError):
 
     hint = (
         "Check that the warehouse is running and that segport can reach it and sign in to it (if its address or "
-        "password changed, connect the profiles again: segport profiles connect), then try again."
+        "password changed, connect the profiles to it again), then try again."
     )
 
 

@@ -313,5 +313,5 @@ def test_a_warehouse_that_is_gone_is_named_not_segports_own_database(tmp_path: P
     said = " ".join(counted.stderr.split())
     assert counted.returncode == 1 and "Traceback" not in said, counted.stderr
     assert f"The profiles' warehouse at {url} does not answer" in said, said
-    assert "unable to open database file" in said and "connect the profiles again" in said
+    assert "unable to open database file" in said and "connect the profiles to it again" in said
     assert "SEGPORT_DATABASE_URL" not in said and not (tmp_path / "home" / "errors").exists()

@@ -131,7 +131,7 @@ def test_a_run_over_a_warehouse_that_does_not_answer_ends_failure_saying_so(expo
     status, message = run(app)
     assert status == "Failure", message
     assert "The profiles' warehouse at postgresql+psycopg://postgres:***@127.0.0.1:1/test does not answer" in message
-    assert "Connection refused" in message and "connect the profiles again" in message
+    assert "Connection refused" in message and "connect the profiles to it again" in message
     assert "not-to-be-shown" not in message and "did not expect" not in message
     assert app.emulator.members(list_id) == []
     point_at(app, url)  # it answers again: the next run sends everyone
@@ -169,7 +169,7 @@ def test_the_api_and_the_pages_answer_503_naming_the_warehouse(served: tuple[App
         answer = api.get("/api/segments/Big/count")
     body = answer.json()
     assert answer.status_code == 503 and body["title"] == "The profiles' warehouse is not answering", body
-    assert "does not answer" in body["detail"] and "connect the profiles again" in body["hint"]
+    assert "does not answer" in body["detail"] and "connect the profiles to it again" in body["hint"]
     assert "not-to-be-shown" not in answer.text
     with signed_in(base, "admin") as pages:
         page = pages.get("/segments/Big")

@@ -458,7 +458,7 @@ def _check_no_run_in_progress(db: Connection, export_id: int, name: str) -> None
         raise Refused(
             f"The export {name!r} has a run in progress (run {active}): its list and connection cannot change under "
             "it. Nothing was changed.",
-            hint=f"Wait for the run to finish, or cancel it (segport runs cancel {active}), then change them.",
+            hint="Wait for the run to finish (or cancel it), then change them.",
         )
 
 
