@@ -627,10 +627,7 @@ def test_the_list_cannot_change_under_a_run_and_after_it_the_next_run_fills_the_
     failpoints.set_action(None)
     assert first.status == "Successful" and world.listed() == world.expected(), first.message
     assert str(refusals[0]).startswith("The export 'E' has a run in progress (run 1): its list and connection")
-    assert (
-        "(or cancel it)" in refusals[0].hint
-        and exports.show_export(quick.store, name="E").list_id == world.list_id
-    )
+    assert "(or cancel it)" in refusals[0].hint and exports.show_export(quick.store, name="E").list_id == world.list_id
     export_id = exports.show_export(quick.store, name="E").id
     queued, _ = queue.enqueue(quick.store, export_id, trigger="manual", actor="t")  # a queued run holds it too
     with pytest.raises(Refused, match=f"run {queued}"):

@@ -1,4 +1,5 @@
-"""Reading profile files as streams of rows: CSV (UTF-8, with or without BOM) and Parquet."""
+"""Reading profile files as streams of rows: CSV (UTF-8, with or without BOM; commas, semicolons, tabs or bars) and
+Parquet."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ CSV_FIELD_LIMIT = 10_000_000
 # whose pages may expand a thousandfold, the data once decompressed.
 MAX_COLUMNS = 500
 BLOCK = 1 << 20  # bytes read from a CSV file at a time
+SEPARATORS = (",", ";", "\t", "|")  # the first wins a tie
 
 # The first bytes of files that are not text, as people send them in place of a CSV file: what each is, and the
 # fix. Read as text, each failed on its first NUL byte ("is this a CSV file?"), which named neither.
@@ -55,6 +57,7 @@ class CsvRows:
         self.path = path
         self.size = path.stat().st_size
         self.header: list[str] = []
+        self.separator = _separator_of(path)
         self._raw: IO[bytes] | None = None
 
     @property
@@ -109,14 +112,13 @@ class CsvRows:
         with self.path.open("rb", buffering=0) as raw:
             self._raw = raw
             text = io.TextIOWrapper(io.BufferedReader(_NulGuard(raw), BLOCK), encoding="utf-8-sig", newline="")
-            reader = csv.reader(text, strict=True)
+            reader = csv.reader(text, strict=True, delimiter=self.separator)
             try:
                 header = next(reader, None)
                 if header is None:
                     raise InvalidInput(f"{self.path.name} is empty.", hint="Export the profiles with a header line.")
                 self.header = header
                 _check_columns(self.path, len(header))
-                _check_separator(self.path, header)
                 yield reader, len(header)
             except UnicodeDecodeError:
                 raise InvalidInput(
@@ -300,18 +302,21 @@ def _refuse_packed(path: Path, start: bytes) -> None:
             raise InvalidInput(f"{path.name} is {what}, not CSV text.", hint=fix)
 
 
-def _check_separator(path: Path, header: list[str]) -> None:
-    """A file separated by semicolons or tabs (Excel's CSV where the decimal mark is a comma, a TSV export) read
-    as one column named after the whole header line: refused naming the separator, not "no column 'id'"."""
-    if len(header) != 1:
-        return
-    for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
-        if separator in header[0]:
-            raise InvalidInput(
-                f"{path.name} is separated by {name}, not commas: its header line reads as one column.",
-                hint='segport reads comma-separated CSV. In Excel, Save As "CSV UTF-8 (Comma delimited)"; elsewhere, '
-                "export the profiles with commas as the separator.",
-            )
+def _separator_of(path: Path) -> str:
+    """The file's separator, from its header line: of SEPARATORS, the one that splits it into the most columns
+    (commas when none splits it). Excel writes semicolons wherever the decimal mark is a comma, whatever its
+    format is called; database tools often write tabs. Read with commas, such a file was one column."""
+    with path.open("rb") as file:
+        line = file.readline(BLOCK).decode("utf-8-sig", "replace").rstrip("\r\n")
+    chosen, widest = ",", 1
+    for separator in SEPARATORS:
+        try:
+            width = len(next(csv.reader([line], delimiter=separator), []))
+        except csv.Error:  # a NUL, a field over the limit: the reading names it, with its line
+            continue
+        if width > widest:
+            chosen, widest = separator, width
+    return chosen
 
 
 def _check_columns(path: Path, width: int) -> None:
