@@ -179,3 +179,23 @@ def test_another_key_is_refused_once_an_export_knows_its_members_by_the_old_one(
         import_profiles(built.store, path, key="email", actor="t")
     assert "and its mirror runs would see every member it sent as leaving)" in str(refused.value)
     assert import_profiles(built.store, path, key="email", actor="t", allow_breaking=True).key == "email"
+
+
+def test_both_faces_take_a_tab_separated_upload_and_name_a_workbook(
+    built: App, served: tuple[str, str], tmp_path: Path
+) -> None:
+    base, token = served
+    rows = ["\t".join(COLUMNS), "\t".join(["1", "a@b.co", "Ann", "Lee", "Paris", "10"])]
+    content = ("\n".join(rows) + "\n").encode()
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
+        refused = api.post("/api/profiles", files={"file": ("profiles.xlsx", b"PK\x03\x04")}, data={"key": "id"})
+        assert refused.status_code == 422 and "'profiles.xlsx' is not a CSV or Parquet file" in refused.json()["detail"]
+        taken = api.post(
+            "/api/profiles", files={"file": ("profiles.tsv", content)}, data={"key": "id", "allow_shrink": "true"}
+        )
+        assert taken.status_code == 200 and taken.json()["fields"] == [field.lower() for field in COLUMNS], taken.text
+    with signed_in(base, "admin") as pages:
+        form = {"csrf_token": csrf_token(pages, "/profiles"), "key": "id"}
+        answer = pages.post("/profiles", data=form, files={"file": ("old.xls", b"\xd0\xcf\x11\xe0")})
+        assert answer.status_code == 400 and "&#39;old.xls&#39; is not a CSV or Parquet file" in answer.text
+    assert describe(built.store).row_count == 1

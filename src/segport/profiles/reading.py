@@ -274,6 +274,19 @@ class ParquetRows:
         return list(column.to_pylist())
 
 
+# The names an uploaded file may have (the API and the Profiles page keep it on the copy they import).
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+
+
+def check_upload_name(name: str) -> None:
+    """Refuse an upload whose name says it is neither CSV nor Parquet (an .xlsx, a .zip), before it is copied."""
+    if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
+        raise InvalidInput(
+            f"{name!r} is not a CSV or Parquet file ({', '.join(UPLOAD_SUFFIXES)}).",
+            hint='Upload a CSV or Parquet file; from Excel, Save As "CSV UTF-8".',
+        )
+
+
 def open_rows(path: Path) -> CsvRows | ParquetRows:
     if not path.exists():
         raise InvalidInput(f"There is no file {path}.", hint="Check the path and try again.")

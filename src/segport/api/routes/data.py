@@ -17,8 +17,8 @@ from segport import outputs
 from segport.api import answers
 from segport.api.auth import AdminUser, CurrentUser, StoreDep
 from segport.csv_text import attachment, csv_chunks
-from segport.errors import InvalidInput
 from segport.permissions import require
+from segport.profiles.reading import check_upload_name
 from segport.profiles.service import describe, import_profiles
 from segport.segments import membership
 from segport.segments import service as segments
@@ -26,7 +26,6 @@ from segport.segments.service import SegmentView
 from segport.server.params import Id
 
 router = APIRouter()
-UPLOAD_SUFFIXES = (".csv", ".parquet")
 
 
 @router.get("/api/profiles", tags=["profiles"])
@@ -53,11 +52,9 @@ async def upload_profiles(
     ] = False,
 ) -> answers.ImportedProfiles:
     """Replace the embedded profiles with the uploaded file (atomically: a bad file changes nothing)."""
-    suffix = Path(file.filename or "").suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        raise InvalidInput(f"{file.filename!r} is not a .csv or .parquet file.", hint="Upload a CSV or Parquet file.")
+    check_upload_name(file.filename or "")
     with tempfile.TemporaryDirectory(prefix="segport-upload-") as directory:
-        path = Path(directory) / (Path(file.filename or "").name or f"profiles{suffix}")
+        path = Path(directory) / Path(file.filename or "").name
         with path.open("wb") as out:
             await run_in_threadpool(shutil.copyfileobj, file.file, out)
         imported = await run_in_threadpool(

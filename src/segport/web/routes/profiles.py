@@ -11,13 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from segport.errors import InvalidInput, SegportError
+from segport.profiles.reading import check_upload_name
 from segport.profiles.service import describe_if_loaded, import_profiles
 from segport.users.sessions import add_notice
 from segport.web.pages import render
 from segport.web.session import PageSession, Post, StoreDep, allow
 
 router = APIRouter(include_in_schema=False)
-SUFFIXES = (".csv", ".parquet")
 
 
 @router.get("/profiles")
@@ -33,11 +33,7 @@ def upload(request: Request, posted: Post, store: StoreDep) -> Response:
     try:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput("No file was chosen.", hint="Choose a CSV or Parquet file with one row per customer.")
-        suffix = Path(upload.filename).suffix.lower()
-        if suffix not in SUFFIXES:
-            raise InvalidInput(
-                f"{upload.filename!r} is not a .csv or .parquet file.", hint="Upload a CSV or Parquet file."
-            )
+        check_upload_name(upload.filename)
         if not key:
             raise InvalidInput("Name the column that identifies a customer.", hint="For example customer_id.")
         with tempfile.TemporaryDirectory(prefix="segport-upload-") as directory:
