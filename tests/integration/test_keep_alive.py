@@ -116,3 +116,26 @@ def test_the_scheduler_keeps_sign_ins_alive_as_it_ticks(app: App, monkeypatch: p
         stop.set()
         ticking.join(30)
     assert stored(app, "Idle")[1] > NOW
+
+
+def test_two_schedulers_renew_an_idle_connection_once_and_it_still_works(app: App) -> None:
+    app.connect("Idle")
+    unused_for(app, "Idle", 100)
+    tokens = app.emulator.request_count("token")
+    start = threading.Barrier(2)
+    renewed: list[list[str]] = []
+
+    def scheduler_pass() -> None:
+        start.wait()
+        renewed.append(keep_alive.renew_idle(app.store, app.settings, http=app.http))
+
+    passes = [threading.Thread(target=scheduler_pass) for _ in range(2)]
+    for thread in passes:
+        thread.start()
+    for thread in passes:
+        thread.join(60)
+    # One refresh: a second would have spent the rotating refresh token the first one stored.
+    assert app.emulator.request_count("token") == tokens + 1
+    assert ["Idle"] in renewed and len(renewed) == 2  # the second found it renewed, or waited and saw it so
+    refresh = open_tokens(app.store, stored(app, "Idle")[0]).refresh_token
+    assert refresh is not None and grant_of(app, "Idle").current_token == refresh.get_secret_value()
