@@ -314,6 +314,9 @@ class ProfileSource(Output):
     rows: int | None
     loaded_at: Time | None
     loaded_by: str | None
+    problem: str | None = Field(
+        default=None, description="Why a warehouse's rows could not be counted (it does not answer, its table changed)."
+    )
 
 
 class SegmentCount(Output):
@@ -350,6 +353,7 @@ def profile_source(described: Any) -> ProfileSource:
         rows=described.row_count,
         loaded_at=described.loaded_at,
         loaded_by=described.loaded_by,
+        problem=described.problem,
     )
 
 

@@ -19,7 +19,7 @@ from segport import failpoints
 from segport.errors import InvalidInput, WarehouseUnavailable
 from segport.exports import launch
 from segport.exports import service as exports
-from segport.profiles.service import connect_external
+from segport.profiles.service import connect_external, describe
 from segport.runs.history import show_run
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.worker import run_refresh
@@ -245,3 +245,30 @@ def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sen
     assert len(quick.emulator.members(list_id)) == rows
     view = show_run(quick.store, run_id=2)
     assert view.counts["sent"] <= rows - sent + 2_000, view.counts  # the rest, at most one batch again
+
+
+def test_the_profiles_are_described_all_the_same_saying_why_they_cannot_be_counted(
+    served: tuple[App, str, str],
+) -> None:
+    app, base, token = served
+    assert describe(app.store).row_count == 2 and describe(app.store).problem is None
+    point_at(app, DOWN)
+    described = describe(app.store)
+    assert [field.name for field in described.fields] == ["id", "email", "first", "spend"]
+    assert described.row_count is None and "does not answer" in (described.problem or "")
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
+        body = api.get("/api/profiles").json()
+    assert body["rows"] is None and "does not answer" in body["problem"] and len(body["fields"]) == 4
+    with signed_in(base, "admin") as pages:
+        # The page that uploads other profiles opens, and the forms that need only the fields too.
+        for path in ("/profiles", "/exports/new", "/segments/new"):
+            page = pages.get(path)
+            assert page.status_code == 200, (path, page.text[:300])
+        assert "does not answer" in pages.get("/profiles").text
+
+
+def test_a_table_changed_under_it_is_described_with_what_changed(exported: tuple[App, str, str]) -> None:
+    app, url, _ = exported
+    change(url, "ALTER TABLE moved.customers DROP COLUMN spend")
+    described = describe(app.store)
+    assert described.row_count is None and "no longer has the column spend" in (described.problem or "")

@@ -109,6 +109,8 @@ def show(ctx: typer.Context, json: Json = False) -> None:
         f"loaded: {when(described.loaded_at)} by {described.loaded_by}"
     )
     _fields_table([(f.name, f.type, f.source_name) for f in described.fields])
+    if described.problem:
+        console.print(Text(described.problem, style="yellow"))
 
 
 @app.command()

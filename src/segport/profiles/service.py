@@ -9,7 +9,7 @@ from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from segport import audit
-from segport.errors import InvalidInput
+from segport.errors import InvalidInput, WarehouseUnavailable, unexpected
 from segport.profiles import changes
 from segport.profiles.columns import NoSuchTable, source_columns
 from segport.profiles.fields import field_name
@@ -31,25 +31,38 @@ class SourceDescription:
     row_count: int | None
     loaded_at: datetime | None
     loaded_by: str | None
+    # Why a warehouse's rows could not be counted (it does not answer, its table changed): the rest is what
+    # segport keeps, shown all the same, so the page that loads other profiles still opens.
+    problem: str | None = None
 
 
-def describe_if_loaded(store: Store) -> SourceDescription | None:
+def describe_if_loaded(store: Store, *, count: bool = True) -> SourceDescription | None:
     """The profile source, or None before any profiles are loaded (pages show how to load them)."""
     with store.read() as db:
         if db.execute(select(profile_source)).first() is None:
             return None
-    return describe(store)
+    return describe(store, count=count)
 
 
-def describe(store: Store) -> SourceDescription:
+def describe(store: Store, *, count: bool = True) -> SourceDescription:
+    """The active source; a warehouse's rows counted there when `count` (forms need only the fields, and a count
+    of a large table is not free)."""
     source = load_source(store)
     with store.read() as db:
         row = db.execute(select(profile_source)).mappings().one()
-    count = row["row_count"]
-    if source.kind == "external":
-        with source.engine.connect() as connection:
-            count = connection.execute(select(func.count()).select_from(source.table)).scalar_one()
-    return SourceDescription(source.description, source.key, source.fields, count, row["loaded_at"], row["loaded_by"])
+    rows, problem = row["row_count"], None
+    if source.kind == "external" and count:
+        try:
+            source.check_columns()  # a column dropped there since: said here, before a run meets it
+            with source.engine.connect() as connection:
+                rows = connection.execute(select(func.count()).select_from(source.table)).scalar_one()
+        except (WarehouseUnavailable, InvalidInput) as error:
+            problem = str(error)  # with its fix
+        except SQLAlchemyError as error:
+            problem = f"The rows of the {source.description} could not be counted ({unexpected(error)})."
+    return SourceDescription(
+        source.description, source.key, source.fields, rows, row["loaded_at"], row["loaded_by"], problem
+    )
 
 
 def key_problems(store: Store) -> str | None:

@@ -41,7 +41,7 @@ def _form_context(
 ) -> dict[str, Any]:
     """What the add and edit forms offer; `values` gains the preselections (the only connection, an email field)
     when nothing is chosen yet."""
-    source = describe_if_loaded(store)
+    source = describe_if_loaded(store, count=False)
     usable = usable_connections(store, session.user)
     fields = source.fields if source else []
     if values is not None:

@@ -29,7 +29,7 @@ def _page(name: str) -> str:
 
 def _builder_data(store: Any, rule: Any = None) -> str:
     """What the builder's script needs: the fields with their types, the segments, the rule being edited."""
-    source = describe_if_loaded(store)
+    source = describe_if_loaded(store, count=False)
     data = {
         "fields": [{"name": field.name, "type": field.type} for field in source.fields] if source else [],
         "segments": [view.name for view in segments.list_segments(store)],
