@@ -23,7 +23,7 @@ from segport.profiles.service import connect_external, describe
 from segport.runs.history import show_run
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.scheduling.worker import run_refresh
-from segport.segments.membership import count_segment, preview_segment
+from segport.segments.membership import count_segment, member_rows, preview_segment
 from segport.segments.service import create_segment
 from segport.server.app import create_app
 from segport.store.tables import profile_source
@@ -162,7 +162,9 @@ def served(exported: tuple[App, str, str]) -> Iterator[tuple[App, str, str]]:
         yield app, base, token
 
 
-def test_the_api_and_the_pages_answer_503_naming_the_warehouse(served: tuple[App, str, str]) -> None:
+def test_api_and_pages_answer_503_naming_the_warehouse_and_the_segment_still_shows(
+    served: tuple[App, str, str],
+) -> None:
     app, base, token = served
     point_at(app, DOWN)
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as api:
@@ -172,8 +174,10 @@ def test_the_api_and_the_pages_answer_503_naming_the_warehouse(served: tuple[App
     assert "does not answer" in body["detail"] and "connect the profiles to it again" in body["hint"]
     assert "not-to-be-shown" not in answer.text
     with signed_in(base, "admin") as pages:
-        page = pages.get("/segments/Big")
-    assert page.status_code == 503 and "does not answer" in page.text, page.text[:500]
+        download = pages.get("/segments/Big/members.csv")
+        page = pages.get("/segments/Big")  # the segment itself still shows, and can be edited
+    assert download.status_code == 503 and "does not answer" in download.text, download.text[:500]
+    assert page.status_code == 200 and "The members cannot be previewed: The profiles&#39; warehouse at" in page.text
 
 
 def test_a_dropped_connection_is_the_warehouse_not_answering_and_a_statement_error_stays_its_own(
@@ -272,3 +276,6 @@ def test_a_table_changed_under_it_is_described_with_what_changed(exported: tuple
     change(url, "ALTER TABLE moved.customers DROP COLUMN spend")
     described = describe(app.store)
     assert described.row_count is None and "no longer has the column spend" in (described.problem or "")
+    # A download is refused before its first byte (a page had sent its headers, then cut the file short).
+    with pytest.raises(InvalidInput, match="no longer has the column spend"):
+        member_rows(app.store, name="Big")

@@ -3,6 +3,7 @@ first members and the download of all of them."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -114,4 +115,8 @@ def member_rows(store: Store, *, name: str, limit: int | None = None) -> tuple[l
             for row in connection.execution_options(yield_per=5000).execute(query):
                 yield tuple(row)
 
-    return names, rows()
+    # The query runs now, not when a download's body starts: a warehouse that does not answer (or a table changed
+    # under it) is refused with its status and words, where the page had sent its headers and cut the file short.
+    streamed = rows()
+    first = next(streamed, None)
+    return names, iter(()) if first is None else itertools.chain([first], streamed)

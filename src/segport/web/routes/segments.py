@@ -110,8 +110,12 @@ def detail_page(request: Request, name: str, session: PageSession, store: StoreD
     view = segments.show_segment(store, name=name)
     columns: list[str] = []
     rows: list[tuple[Any, ...]] = []
+    preview_problem = None
     if session.user.role in ("admin", "contributor"):  # profile data: not for viewers
-        columns, rows = membership.preview_segment(store, name=name)
+        try:
+            columns, rows = membership.preview_segment(store, name=name)
+        except SegportError as error:  # the warehouse does not answer, a column is gone: the rest still shows
+            preview_problem = str(error)
     chosen = request.query_params.get("range", "90")
     if chosen not in charts.RANGES:
         chosen = "90"
@@ -124,6 +128,7 @@ def detail_page(request: Request, name: str, session: PageSession, store: StoreD
         view=view,
         columns=columns,
         rows=rows,
+        preview_problem=preview_problem,
         history=history,
         ranges=charts.RANGES,
         chosen=chosen,
