@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     activity_poll_seconds: float = Field(default=1.0, gt=0, le=15)
     # How long a write waits for another process that holds SQLite's write lock before it gives up.
     database_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # How long one query may run in a PostgreSQL warehouse (each fetch of a run's member stream is one): a lock
+    # held there (a schema change, a load) made segport wait for ever, its run Processing with nothing said.
+    warehouse_query_timeout_seconds: float = Field(default=900.0, ge=1, le=86_400)
 
     # A profile import that would leave fewer than (1 - this share) of the profiles loaded now, or none, is refused
     # unless allowed (--allow-shrink): one careless file must not empty every segment.

@@ -8,6 +8,7 @@ segport's own database in trouble nor as an error segport did not expect."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -279,3 +280,27 @@ def test_a_table_changed_under_it_is_described_with_what_changed(exported: tuple
     # A download is refused before its first byte (a page had sent its headers, then cut the file short).
     with pytest.raises(InvalidInput, match="no longer has the column spend"):
         member_rows(app.store, name="Big")
+
+
+def test_a_query_held_up_by_a_lock_in_the_warehouse_gives_up_and_says_so(exported: tuple[App, str, str]) -> None:
+    app, url, list_id = exported
+    patient = app.reopen(warehouse_query_timeout_seconds=1)
+    holder = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with holder.connect() as locking:
+            locking.execute(text("BEGIN"))
+            locking.execute(text("LOCK TABLE moved.customers IN ACCESS EXCLUSIVE MODE"))  # a schema change there
+            started = time.monotonic()
+            with pytest.raises(WarehouseUnavailable) as waited:
+                count_segment(patient.store, name="Big")
+            assert time.monotonic() - started < 30  # not for ever
+            assert "did not finish a query in time (canceling statement due to statement timeout)" in str(waited.value)
+            assert "SEGPORT_WAREHOUSE_QUERY_TIMEOUT_SECONDS" in waited.value.hint
+            status, message = run(patient)
+            assert status == "Failure" and "did not finish a query in time" in message, message
+            locking.execute(text("ROLLBACK"))
+    finally:
+        holder.dispose()
+    assert count_segment(patient.store, name="Big") == 2  # free again
+    status, message = run(patient)
+    assert status == "Successful" and sorted(app.emulator.members(list_id)) == ["a@example.com", "b@example.com"]

@@ -28,6 +28,8 @@ SCHEMA_REVISION = "0016"
 MIGRATION_LOCK = 0x5E6_0001  # PostgreSQL advisory lock key held while migrating ("seg", 1)
 DUCKDB_MEMORY_LIMIT = "256MB"  # per segport process reading a DuckDB warehouse (bench/warehouse_10m.py)
 SQLITE_POOL_SIZE = 20
+WAREHOUSE_CONNECT_SECONDS = 10  # libpq's connect_timeout for a PostgreSQL warehouse (its URL may say otherwise)
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a query ended by statement_timeout (or a cancel)
 IMMEDIATE = "segport_immediate"  # execution option: begin SQLite transactions with BEGIN IMMEDIATE
 
 
@@ -97,18 +99,39 @@ def _lenient_text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+def _time_limits(query_seconds: float) -> Callable[..., None]:
+    """A PostgreSQL warehouse's connections give up on a query after `query_seconds`, and on connecting after
+    WAREHOUSE_CONNECT_SECONDS, where libpq waits as long as the network lets it (a URL's own connect_timeout, and
+    its own options, are kept)."""
+
+    def limited(_dialect: Any, _record: Any, _arguments: Any, parameters: dict[str, Any]) -> None:
+        limit = f"-c statement_timeout={int(query_seconds * 1000)}"
+        parameters["options"] = f"{parameters.get('options', '')} {limit}".strip()
+        parameters.setdefault("connect_timeout", WAREHOUSE_CONNECT_SECONDS)
+
+    return limited
+
+
 def _warehouse_unavailable(context: ExceptionContext) -> None:
     """A warehouse that cannot be reached, refuses the sign-in or drops the connection, said as such: the CLI
     took the driver's error for trouble with segport's own database (and named SEGPORT_DATABASE_URL as the
     fix), the pages answered 500, and a run met it as an error it did not expect. A statement's own error (a
     column gone) is left to its callers, and a stale pooled connection to the pre-ping, which opens another."""
-    if context.is_pre_ping or (context.connection is not None and not context.is_disconnect):
+    timed_out = getattr(context.original_exception, "sqlstate", None) == QUERY_CANCELED
+    if context.is_pre_ping or (context.connection is not None and not context.is_disconnect and not timed_out):
         return
     where = context.engine.url.render_as_string(hide_password=True) if context.engine is not None else ""
     said = (str(context.original_exception).strip().splitlines() or [type(context.original_exception).__name__])[0]
-    raise WarehouseUnavailable(
-        f"The profiles' warehouse{f' at {where}' if where else ''} does not answer ({said[:300]})."
-    ) from context.original_exception
+    at = f" at {where}" if where else ""
+    if timed_out:
+        raise WarehouseUnavailable(
+            f"The profiles' warehouse{at} did not finish a query in time ({said[:300]}).",
+            hint="A lock held on the table there (a schema change, a load) makes queries wait, as does a busy "
+            "warehouse; SEGPORT_WAREHOUSE_QUERY_TIMEOUT_SECONDS is how long segport waits. Try again when it is free.",
+        ) from context.original_exception
+    raise WarehouseUnavailable(f"The profiles' warehouse{at} does not answer ({said[:300]}).") from (
+        context.original_exception
+    )
 
 
 def _infinite_moments_as_unknown(dbapi_connection: Any, _record: Any) -> None:
@@ -253,6 +276,7 @@ class Store:
                 event.listen(engine, "connect", _decode_text_leniently)
             if engine.dialect.name == "postgresql":
                 event.listen(engine, "connect", _infinite_moments_as_unknown)
+                event.listen(engine, "do_connect", _time_limits(self.settings.warehouse_query_timeout_seconds))
             event.listen(engine, "handle_error", _warehouse_unavailable)
             self._external[url] = engine
         return self._external[url]
