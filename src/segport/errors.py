@@ -51,6 +51,10 @@ class WarehouseUnavailable(SegportError):
         "password changed, connect the profiles to it again), then try again."
     )
 
+    def __init__(self, message: str, *, answer: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.answer = answer  # the database driver's own words (its first line)
+
 
 class ConstantContactError(SegportError):
     """Constant Contact (or the network in front of it) answered something other than success."""

@@ -190,5 +190,5 @@ def test_an_external_postgresql_table_is_the_source_and_segments_run_there(app: 
     assert membership.count_segment(app.store, name="big ca") == 1
     with pytest.raises(InvalidInput, match="no table or view 'crm.nothing'"):
         connect_external(app.store, url=url, table="crm.nothing", key="x", actor="t")
-    with pytest.raises(InvalidInput, match="Cannot read"):
+    with pytest.raises(InvalidInput, match="Cannot read t at postgresql://nobody@127.0.0.1:1/none .*refused"):
         connect_external(app.store, url="postgresql://nobody@127.0.0.1:1/none", table="t", key="x", actor="t")

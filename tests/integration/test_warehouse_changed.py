@@ -298,6 +298,8 @@ def test_a_query_held_up_by_a_lock_in_the_warehouse_gives_up_and_says_so(exporte
             assert "SEGPORT_WAREHOUSE_QUERY_TIMEOUT_SECONDS" in waited.value.hint
             status, message = run(patient)
             assert status == "Failure" and "did not finish a query in time" in message, message
+            with pytest.raises(InvalidInput, match="Cannot read moved.customers at .*statement timeout"):
+                connect_external(patient.store, url=url, table="moved.customers", key="id", actor="t")
             locking.execute(text("ROLLBACK"))
     finally:
         holder.dispose()

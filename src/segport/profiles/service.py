@@ -17,7 +17,7 @@ from segport.profiles.importer import ImportedProfiles, import_profiles
 from segport.profiles.source import Field, load_source, record_source
 from segport.profiles.uses import check_uses
 from segport.store import Store
-from segport.store.database import create_store_engine, engine_safe_url
+from segport.store.database import engine_safe_url, warehouse_engine
 from segport.store.tables import profile_source
 
 __all__ = ["ImportedProfiles", "connect_external", "describe", "import_profiles", "key_problems"]
@@ -97,11 +97,18 @@ def connect_external(
     """Point segport at a table or view in another database; segments then run there (pushdown). A table whose
     columns no longer serve the active segments or the exports is refused unless `allow_breaking` (uses.py)."""
     schema, _, name = table.rpartition(".")
-    engine = create_store_engine(url)
+    engine = warehouse_engine(url, store.settings.warehouse_query_timeout_seconds)
     try:
         columns = source_columns(engine, name, schema or None)
     except NoSuchTable:
         columns = []
+    except WarehouseUnavailable as exc:  # in the words of connecting, not of a source connected before
+        raise InvalidInput(
+            f"Cannot read {table} at {engine_safe_url(url)} ({exc.answer}).",
+            hint="Check the URL (host, port, database, user, password), that the database is running, and that "
+            "nothing there holds a lock on the table.",
+            field="url",
+        ) from None
     except SQLAlchemyError as exc:
         raise InvalidInput(
             f"Cannot read {table} at {engine_safe_url(url)} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).",

@@ -95,6 +95,20 @@ def _decode_text_leniently(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.text_factory = _lenient_text
 
 
+def warehouse_engine(url: str, query_seconds: float) -> Engine:
+    """An engine on a database segport reads profiles from (a warehouse): text read leniently from SQLite, dates
+    without infinities from PostgreSQL, whose queries also give up after `query_seconds`; a warehouse that does
+    not answer is said to be one."""
+    engine = create_store_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _decode_text_leniently)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _infinite_moments_as_unknown)
+        event.listen(engine, "do_connect", _time_limits(query_seconds))
+    event.listen(engine, "handle_error", _warehouse_unavailable)
+    return engine
+
+
 def _lenient_text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
@@ -126,12 +140,13 @@ def _warehouse_unavailable(context: ExceptionContext) -> None:
     if timed_out:
         raise WarehouseUnavailable(
             f"The profiles' warehouse{at} did not finish a query in time ({said[:300]}).",
+            answer=said[:300],
             hint="A lock held on the table there (a schema change, a load) makes queries wait, as does a busy "
             "warehouse; SEGPORT_WAREHOUSE_QUERY_TIMEOUT_SECONDS is how long segport waits. Try again when it is free.",
         ) from context.original_exception
-    raise WarehouseUnavailable(f"The profiles' warehouse{at} does not answer ({said[:300]}).") from (
-        context.original_exception
-    )
+    raise WarehouseUnavailable(
+        f"The profiles' warehouse{at} does not answer ({said[:300]}).", answer=said[:300]
+    ) from context.original_exception
 
 
 def _infinite_moments_as_unknown(dbapi_connection: Any, _record: Any) -> None:
@@ -271,14 +286,7 @@ class Store:
     def external_engine(self, url: str) -> Engine:
         """One pooled engine per external profile database, kept for as long as the store."""
         if url not in self._external:
-            engine = create_store_engine(url)
-            if engine.dialect.name == "sqlite":
-                event.listen(engine, "connect", _decode_text_leniently)
-            if engine.dialect.name == "postgresql":
-                event.listen(engine, "connect", _infinite_moments_as_unknown)
-                event.listen(engine, "do_connect", _time_limits(self.settings.warehouse_query_timeout_seconds))
-            event.listen(engine, "handle_error", _warehouse_unavailable)
-            self._external[url] = engine
+            self._external[url] = warehouse_engine(url, self.settings.warehouse_query_timeout_seconds)
         return self._external[url]
 
     def close(self) -> None:
