@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.exc import ProgrammingError
 
@@ -306,3 +308,51 @@ def test_a_query_held_up_by_a_lock_in_the_warehouse_gives_up_and_says_so(exporte
     assert count_segment(patient.store, name="Big") == 2  # free again
     status, message = run(patient)
     assert status == "Successful" and sorted(app.emulator.members(list_id)) == ["a@example.com", "b@example.com"]
+
+
+def _page_routes(routes: list[Any]) -> Iterator[str]:
+    """The path of every GET route, of included routers too."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _page_routes(included.routes)
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            yield route.path
+
+
+def test_every_page_and_api_read_opens_or_says_the_warehouse_does_not_answer(
+    served: tuple[App, str, str],
+) -> None:
+    app, base, token = served
+    run(app)  # a run to show
+    point_at(app, DOWN)
+    names = {"name": "Big", "run_id": "1", "id": "1", "export": "E"}
+    answered: dict[str, int] = {}
+    with signed_in(base, "admin") as pages:
+        for template in sorted(set(_page_routes(create_app(app.settings, app.store, app.http).routes))):
+            path = template
+            for parameter, value in names.items():
+                path = path.replace(
+                    f"{{{parameter}}}",
+                    "E" if template.startswith(("/exports", "/api/exports")) and parameter == "name" else value,
+                )
+            if "{" in path or path.startswith(("/oauth", "/sign-out", "/api/oauth")):
+                continue
+            headers = {"Authorization": f"Bearer {token}"} if path.startswith("/api/") else {}
+            answer = pages.get(path, headers=headers)
+            answered[path] = answer.status_code
+            assert answer.status_code < 500 or (answer.status_code == 503 and "does not answer" in answer.text), (
+                path,
+                answer.status_code,
+                answer.text[:300],
+            )
+    # Only what must read the profiles' rows says it cannot; everything else opens.
+    unavailable = sorted(path for path, status in answered.items() if status == 503)
+    assert unavailable == [
+        "/api/segments/Big/count",
+        "/api/segments/Big/members.csv",
+        "/api/segments/Big/preview",
+        "/segments/Big/members.csv",
+    ], unavailable
+    assert len(answered) > 50  # every page and API read there is, not a few
+    assert answered["/profiles"] == answered["/segments/Big"] == answered["/api/profiles"] == 200
