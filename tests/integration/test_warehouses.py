@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from segport.errors import WarehouseUnavailable
 from segport.exports import launch
 from segport.exports.normalize import normalize_email
 from segport.profiles.generator import write_profiles
@@ -133,3 +134,34 @@ def test_a_duckdb_file_is_read_only_so_every_segport_process_can_open_it(app: Ap
         )
     assert other.returncode == 0, other.stderr
     assert other.stdout.strip() == str(COUNT)
+
+
+WRITE_ELSEWHERE = """
+import sys, time
+import duckdb
+held = duckdb.connect(sys.argv[1])  # for writing: DuckDB then lets no other process open the file
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_duckdb_file_another_process_writes_is_named_with_that_as_the_cause(app: App, warehouse: Warehouse) -> None:
+    url, table, _ = warehouse
+    if not url.startswith("duckdb"):
+        pytest.skip("only DuckDB locks its file per process")
+    connect_external(app.store, url=url, table=table, key="Customer ID", actor="t")
+    create_segment(app.store, name="All", rule_text="orders >= 0", actor="t")
+    load_source(app.store).engine.dispose()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITE_ELSEWHERE, url.removeprefix("duckdb:///")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseUnavailable) as refused:
+            membership.count_segment(app.store, name="All")
+        assert "does not answer (IO Error: Could not set lock on file" in refused.value.message
+        assert refused.value.hint.startswith("Another process holds it locked (a load writing it, say)")
+    finally:
+        writer.kill()
+        writer.communicate()  # waits, and closes its pipe
+    assert membership.count_segment(app.store, name="All") == COUNT  # written and closed: read again

@@ -144,8 +144,13 @@ def _warehouse_unavailable(context: ExceptionContext) -> None:
             hint="A lock held on the table there (a schema change, a load) makes queries wait, as does a busy "
             "warehouse; SEGPORT_WAREHOUSE_QUERY_TIMEOUT_SECONDS is how long segport waits. Try again when it is free.",
         ) from context.original_exception
+    locked = "lock" in said.lower()  # DuckDB: "Could not set lock on file ...", another process writes it
     raise WarehouseUnavailable(
-        f"The profiles' warehouse{at} does not answer ({said[:300]}).", answer=said[:300]
+        f"The profiles' warehouse{at} does not answer ({said[:300]}).",
+        answer=said[:300],
+        hint="Another process holds it locked (a load writing it, say): try again when that is done."
+        if locked
+        else None,
     ) from context.original_exception
 
 
