@@ -498,7 +498,9 @@ def renew_tokens(store: Store, http: httpx.Client, connection_id: int, *, retry:
     """Renew a stored connection's token pair now, as a use of it would once its access token expired: under the
     lock every process takes, so a refresh another process just made is not made twice."""
     with store.read() as connection:
-        row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().one()
+        row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().first()
+    if row is None:
+        raise UnknownName(f"The connection {connection_id} no longer exists.", hint="Nothing is left to renew.")
     if not row["tokens_sealed"]:
         raise ReauthorizationRequired(f"The connection {row['name']!r} has no tokens.")
     tokens = open_tokens(store, row["tokens_sealed"])
