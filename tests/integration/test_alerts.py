@@ -12,9 +12,11 @@ import pytest
 
 from segport.alerting import channels
 from segport.alerting.delivery import send_test
-from segport.errors import InvalidInput, UnknownName
+from segport.errors import InvalidInput, UnknownName, WarehouseUnavailable
 from segport.exports import launch
 from segport.runs.history import show_run
+from segport.scheduling import worker
+from segport.scheduling.refreshes import list_refreshes, refresh_now
 from tests.support.app import App
 from tests.support.exporting import ExportWorld
 from tests.support.receivers import Hook, Inbox, hook_server, smtp_inbox
@@ -182,3 +184,43 @@ def test_removing_a_channel_keeps_the_alerts_it_sent(alerted: App, hook: Hook) -
     assert item.channel_id is None and item.delivered
     with pytest.raises(UnknownName, match=f"no alert {channel.id}"):
         send_test(alerted.store, alerted.settings, channel.id)
+
+
+def test_a_failed_refresh_is_told_to_the_channels_of_the_exports_it_did_not_queue(
+    alerted: App, tmp_path: Path, hook: Hook, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = ExportWorld(alerted, tmp_path)  # follows the refresh, as an export does unless it has its own schedule
+    channels.add_channel(alerted.store, kind="email", target="ops@example.com", actor="t", export="E")
+    channels.add_channel(alerted.store, kind="webhook", target=hook.url, actor="t", connection="CC")
+    assert run(alerted, world) > 0 and inbox.messages == [] and hook.received == []
+
+    def warehouse_down(*_args: object, **_kwargs: object) -> int:
+        raise WarehouseUnavailable("The profiles' warehouse at postgresql://warehouse/crm does not answer (refused).")
+
+    monkeypatch.setattr(worker, "count_segment", warehouse_down)
+    refresh_id, _ = refresh_now(alerted.store, actor="t")
+    worker.run_refresh(alerted.store, refresh_id)
+    [mail] = inbox.messages
+    assert mail["Subject"] == "segport: the refresh failed" and mail["To"] == "ops@example.com"
+    body = mail.get_payload(decode=True).decode()  # quoted-printable: long lines are wrapped
+    assert f"The refresh {refresh_id} ended Failure." in body and "does not answer (refused)" in body
+    assert "The exports that follow the refresh were not queued: 'E'." in body
+    [call] = hook.received
+    assert call["refresh_id"] == refresh_id and call["exports_not_queued"] == ["E"] and call["status"] == "Failure"
+    sent = channels.list_sent(alerted.store)[:2]
+    assert [(item.kind, item.delivered, item.run_id, item.subject) for item in sent] == [
+        ("webhook", True, None, "segport: the refresh failed"),
+        ("email", True, None, "segport: the refresh failed"),
+    ]
+
+
+def test_a_failed_refresh_with_no_channel_to_tell_sends_nothing_and_still_ends_failure(
+    alerted: App, tmp_path: Path, hook: Hook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ExportWorld(alerted, tmp_path)
+    monkeypatch.setattr(worker, "count_segment", lambda *_args, **_kwargs: 1 / 0)
+    refresh_id, _ = refresh_now(alerted.store, actor="t")
+    worker.run_refresh(alerted.store, refresh_id)
+    [refresh] = [item for item in list_refreshes(alerted.store, limit=1) if item.id == refresh_id]
+    assert refresh.status == "Failure" and "ZeroDivisionError" in (refresh.message or "")
+    assert hook.received == [] and channels.list_sent(alerted.store) == []

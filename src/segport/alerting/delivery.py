@@ -1,4 +1,5 @@
-"""Sending alerts: a finished run's outcome to its export's and its connection's channels, and test messages.
+"""Sending alerts: a finished run's outcome to its export's and its connection's channels, a failed refresh's to
+the channels of the exports it did not queue, and test messages.
 
 Each channel is tried a few times with a doubling pause (the webhook settings); one that stays down is
 recorded (in the alerts sent, and as a warning on the run) and never changes the run's outcome. Every try
@@ -108,6 +109,46 @@ def alert_run(
                 annotate(store, run_id, f"Alert sent: {channel.kind} to {channel.shown}.")
             else:
                 annotate(store, run_id, f"Alert not sent: {channel.kind} to {channel.shown}: {problem}", "warning")
+
+
+def alert_failed_refresh(
+    store: Store, settings: Settings, refresh_id: int, message: str, http: httpx.Client | None = None
+) -> None:
+    """A refresh that failed queued none of the exports that follow it, so no run of theirs will tell anyone:
+    their channels and their connections' are told instead (each channel once), as of a failed run."""
+    with store.read() as db:
+        following = db.execute(
+            select(exports.c.id, exports.c.name, exports.c.connection_id)
+            .where(exports.c.schedule_mode == "refresh", exports.c.connection_id.is_not(None))
+            .order_by(exports.c.name)
+        ).all()
+    wanted: dict[int, Channel] = {}
+    for export_id, _name, connection_id in following:
+        for channel in channels_for_run(store, connection_id, export_id):
+            wanted.setdefault(channel.id, channel)
+    if not wanted:
+        return
+    names = [name for _id, name, _connection in following]
+    link = f"{settings.api_public_url.rstrip('/')}/runs#refreshes"
+    text = "\n".join(
+        [
+            f"The refresh {refresh_id} ended Failure.",
+            message,
+            f"The exports that follow the refresh were not queued: {', '.join(repr(name) for name in names)}.",
+            f"The refreshes: {link}",
+        ]
+    )
+    summary: dict[str, object] = {
+        "refresh_id": refresh_id,
+        "status": "Failure",
+        "message": message,
+        "exports_not_queued": names,
+        "url": link,
+    }
+    alert = Message("segport: the refresh failed", text, summary)
+    with http_session(settings, http) as session:
+        for channel in wanted.values():
+            _deliver(store, settings, session, channel, alert, run_id=None, test=False)
 
 
 def send_test(store: Store, settings: Settings, channel_id: int, http: httpx.Client | None = None) -> str | None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import select, update
 
+from segport.alerting.delivery import alert_failed_refresh
 from segport.config import Settings
 from segport.errors import SegportError, unexpected
 from segport.exports.launch import execute_run
@@ -100,6 +101,10 @@ def _failed(store: Store, refresh_id: int, message: str) -> None:
             .where(refreshes.c.id == refresh_id)
             .values(status="Failure", finished_at=datetime.now(UTC), lease_owner=None, message=message)
         )
+    try:  # the exports it did not queue will not tell anyone themselves
+        alert_failed_refresh(store, store.settings, refresh_id, message)
+    except Exception:  # an alert never changes what happened; the refresh's history says it all the same
+        logger.exception("The alerts of failed refresh %s could not be sent.", refresh_id)
 
 
 def run_worker(store: Store, settings: Settings, shutdown: threading.Event, http: httpx.Client | None = None) -> None:
