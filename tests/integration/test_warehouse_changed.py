@@ -203,6 +203,9 @@ def test_a_dropped_connection_is_the_warehouse_not_answering_and_a_statement_err
         assert connection.execute(text("SELECT count(*) FROM moved.customers")).scalar_one() == 2
 
 
+# psycopg warns when it collects a server-side cursor it could not close: this one's connection was terminated
+# under it (at times the close meets the dead connection first). Nothing of segport's is left open.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sends_the_rest(app: App) -> None:
     rows = 25_000  # beyond one fetch of the member stream (members.STREAM_CHUNK), so the read goes on after a batch
     url = postgresql_warehouse(
@@ -229,13 +232,16 @@ def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sen
     dropped = threading.Event()
 
     def drop_the_warehouse_connection(point: str) -> None:
-        if point == "sent" and not dropped.is_set():
+        # The first batch prepared: the stream has read at most a few batches of its first fetch, so the next
+        # fetch meets the dropped connection (after a batch was sent, a slow machine had read past the last fetch).
+        if point == "prepared" and not dropped.is_set():
             dropped.set()  # the warehouse restarts: its server-side cursor, mid-read, is gone
             change(
                 url,
                 # The stream's connection: its last statement a FETCH from the cursor over the warehouse's table.
+                # Of this test's database only: other tests' streams run on the same server meanwhile.
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
-                "(query ILIKE 'FETCH%' OR query ILIKE '%moved.customers%')",
+                "datname = current_database() AND (query ILIKE 'FETCH%' OR query ILIKE '%moved.customers%')",
             )
 
     failpoints.set_action(drop_the_warehouse_connection)
@@ -244,9 +250,10 @@ def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sen
     finally:
         failpoints.set_action(None)
     assert dropped.is_set() and status == "Failure", message
-    assert "does not answer (terminating connection due to administrator command)" in message
+    # The driver's words depend on where the read was when the connection went (terminated, or closed under it).
+    assert "The profiles' warehouse at postgresql+psycopg://" in message and " does not answer (" in message
     sent = len(quick.emulator.members(list_id))
-    assert 0 < sent < rows  # part of it went, and is recorded
+    assert sent < rows  # what went is recorded
     status, message = run(quick)
     assert status == "Successful", message
     assert len(quick.emulator.members(list_id)) == rows
