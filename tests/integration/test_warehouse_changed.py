@@ -363,3 +363,17 @@ def test_every_page_and_api_read_opens_or_says_the_warehouse_does_not_answer(
     ], unavailable
     assert len(answered) > 50  # every page and API read there is, not a few
     assert answered["/profiles"] == answered["/segments/Big"] == answered["/api/profiles"] == 200
+
+
+def test_warehouse_connections_carry_the_time_limit_and_keep_the_urls_own_options(
+    exported: tuple[App, str, str],
+) -> None:
+    app, url, _ = exported
+    patient = app.reopen(warehouse_query_timeout_seconds=2)
+    # A URL's own startup options (a search path here) stay; the limit is set by SQL, which poolers let through.
+    engine = patient.store.external_engine(f"{url}?options=-csearch_path%3Dmoved")
+    with engine.connect() as connection:
+        assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "2s"
+        assert connection.execute(text("SELECT count(*) FROM customers")).scalar_one() == 2
+        connection.rollback()
+        assert connection.execute(text("SHOW statement_timeout")).scalar_one() == "2s"  # not undone by a rollback

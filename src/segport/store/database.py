@@ -104,7 +104,8 @@ def warehouse_engine(url: str, query_seconds: float) -> Engine:
         event.listen(engine, "connect", _decode_text_leniently)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _infinite_moments_as_unknown)
-        event.listen(engine, "do_connect", _time_limits(query_seconds))
+        event.listen(engine, "do_connect", _connect_time_limit)
+        event.listen(engine, "connect", _query_time_limit(query_seconds))
     event.listen(engine, "handle_error", _warehouse_unavailable)
     return engine
 
@@ -113,17 +114,26 @@ def _lenient_text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
-def _time_limits(query_seconds: float) -> Callable[..., None]:
-    """A PostgreSQL warehouse's connections give up on a query after `query_seconds`, and on connecting after
-    WAREHOUSE_CONNECT_SECONDS, where libpq waits as long as the network lets it (a URL's own connect_timeout, and
-    its own options, are kept)."""
+def _connect_time_limit(_dialect: Any, _record: Any, _arguments: Any, parameters: dict[str, Any]) -> None:
+    """libpq waits as long as the network lets it to connect; a warehouse's connections give up after
+    WAREHOUSE_CONNECT_SECONDS (a URL's own connect_timeout is kept). A client-side setting: no pooler refuses it."""
+    parameters.setdefault("connect_timeout", WAREHOUSE_CONNECT_SECONDS)
 
-    def limited(_dialect: Any, _record: Any, _arguments: Any, parameters: dict[str, Any]) -> None:
-        limit = f"-c statement_timeout={int(query_seconds * 1000)}"
-        parameters["options"] = f"{parameters.get('options', '')} {limit}".strip()
-        parameters.setdefault("connect_timeout", WAREHOUSE_CONNECT_SECONDS)
 
-    return limited
+def _query_time_limit(query_seconds: float) -> Callable[[Any, Any], None]:
+    """A PostgreSQL warehouse's queries give up after `query_seconds`, set by SQL on each new connection rather
+    than as a startup option, which PgBouncer refuses unless told to ignore it."""
+
+    def limit(dbapi_connection: Any, _record: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        autocommit = driver.autocommit
+        driver.autocommit = True  # kept for the session, not undone with a transaction
+        try:
+            driver.execute(f"SET statement_timeout = {int(query_seconds * 1000)}")
+        finally:
+            driver.autocommit = autocommit
+
+    return limit
 
 
 def _warehouse_unavailable(context: ExceptionContext) -> None:
