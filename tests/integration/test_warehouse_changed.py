@@ -53,6 +53,11 @@ def exported(app: App) -> tuple[App, str, str]:
         "CREATE TABLE moved.customers (id text, email text, first text, spend int)",
         "INSERT INTO moved.customers VALUES ('1', 'a@example.com', 'Ann', 10), ('2', 'b@example.com', 'Bob', 20)",
     )
+    return app, url, export_over(app, url, first_name_field="first")
+
+
+def export_over(app: App, url: str, **fields: str) -> str:
+    """The export E of the segment Big (spend > 5) over the warehouse's moved.customers; its new list's id."""
     connect_external(app.store, url=url, table="moved.customers", key="id", actor="t")
     create_segment(app.store, name="Big", rule_text="spend > 5", actor="t")
     app.connect("CC")
@@ -64,12 +69,12 @@ def exported(app: App) -> tuple[App, str, str]:
         connection="CC",
         list_id=list_id,
         email_field="email",
-        first_name_field="first",
         segment_names=["Big"],
         actor="t",
         http=app.http,
+        **fields,  # type: ignore[arg-type]
     )
-    return app, url, list_id
+    return list_id
 
 
 def run(app: App) -> tuple[str, str]:
@@ -214,21 +219,7 @@ def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sen
         "INSERT INTO moved.customers SELECT i::text, 'p' || i || '@example.com', 10 FROM generate_series(1, 25000) i",
     )
     quick = app.reopen(batch_max_contacts=2_000, **QUICK)
-    connect_external(quick.store, url=url, table="moved.customers", key="id", actor="t")
-    create_segment(quick.store, name="Big", rule_text="spend > 5", actor="t")
-    quick.connect("CC")
-    list_id = quick.emulator.create_list("Moved")
-    exports.add_export(
-        quick.store,
-        quick.settings,
-        name="E",
-        connection="CC",
-        list_id=list_id,
-        email_field="email",
-        segment_names=["Big"],
-        actor="t",
-        http=quick.http,
-    )
+    list_id = export_over(quick, url)
     dropped = threading.Event()
 
     def drop_the_warehouse_connection(point: str) -> None:

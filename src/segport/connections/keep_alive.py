@@ -51,14 +51,14 @@ def renew_idle(
     if not idle:
         return []
     renewed = []
+    retry = RetryPolicy(  # each renewal starts its own count of tries from it
+        attempts=ATTEMPTS,
+        base_delay=settings.retry_base_delay_seconds,
+        max_delay=settings.retry_max_delay_seconds,
+        queue_delay=settings.retry_queue_delay_seconds,
+    )
     with http_session(settings, http) as session:
         for connection_id, name in idle:
-            retry = RetryPolicy(
-                attempts=ATTEMPTS,
-                base_delay=settings.retry_base_delay_seconds,
-                max_delay=settings.retry_max_delay_seconds,
-                queue_delay=settings.retry_queue_delay_seconds,
-            )
             try:
                 renew_tokens(store, session, connection_id, retry=retry)
             except ReauthorizationRequired as exc:

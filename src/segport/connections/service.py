@@ -475,12 +475,7 @@ def client_for(
     store: Store, settings: Settings, http: httpx.Client, connection_id: int, *, retry: RetryPolicy | None = None
 ) -> ConstantContactClient:
     """A client for a stored connection; refreshed tokens are sealed and stored before they are used."""
-    with store.begin() as connection:
-        row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().first()
-    if row is None:
-        raise UnknownName(f"The connection {connection_id} no longer exists.", hint="Edit the export's connection.")
-    if not row["tokens_sealed"]:
-        raise ReauthorizationRequired(f"The connection {row['name']!r} has no tokens.")
+    row = _signed_in(store, connection_id, gone_hint="Edit the export's connection.")
     return _client(
         store,
         settings,
@@ -497,12 +492,7 @@ def client_for(
 def renew_tokens(store: Store, http: httpx.Client, connection_id: int, *, retry: RetryPolicy | None = None) -> None:
     """Renew a stored connection's token pair now, as a use of it would once its access token expired: under the
     lock every process takes, so a refresh another process just made is not made twice."""
-    with store.read() as connection:
-        row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().first()
-    if row is None:
-        raise UnknownName(f"The connection {connection_id} no longer exists.", hint="Nothing is left to renew.")
-    if not row["tokens_sealed"]:
-        raise ReauthorizationRequired(f"The connection {row['name']!r} has no tokens.")
+    row = _signed_in(store, connection_id, gone_hint="Nothing is left to renew.")
     tokens = open_tokens(store, row["tokens_sealed"])
     keeper = TokenKeeper(
         _stored_oauth(store, http, row, retry=retry),
@@ -511,6 +501,17 @@ def renew_tokens(store: Store, http: httpx.Client, connection_id: int, *, retry:
         shared=StoredTokens(store, connection_id),
     )
     keeper.after_rejection(tokens.access_token.get_secret_value())
+
+
+def _signed_in(store: Store, connection_id: int, *, gone_hint: str) -> Any:
+    """The stored connection's row; refused when it was removed, or has no tokens (a person must sign in)."""
+    with store.read() as connection:
+        row = connection.execute(select(connections).where(connections.c.id == connection_id)).mappings().first()
+    if row is None:
+        raise UnknownName(f"The connection {connection_id} no longer exists.", hint=gone_hint)
+    if not row["tokens_sealed"]:
+        raise ReauthorizationRequired(f"The connection {row['name']!r} has no tokens.")
+    return row
 
 
 def _stored_oauth(store: Store, http: httpx.Client, row: Any, *, retry: RetryPolicy | None = None) -> OAuthClient:

@@ -275,7 +275,8 @@ class ParquetRows:
 
 
 # The names an uploaded file may have (the API and the Profiles page keep it on the copy they import).
-UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", *PARQUET_SUFFIXES)
 
 
 def check_upload_name(name: str) -> None:
@@ -303,7 +304,7 @@ def open_rows(path: Path) -> CsvRows | ParquetRows:
             start = file.read(16)  # enough for every signature in PACKED
     except OSError as exc:
         raise InvalidInput(f"{path} cannot be read ({exc.strerror}).", hint="Check its permissions.") from None
-    if path.suffix.lower() in (".parquet", ".pq") or start.startswith(PARQUET_MAGIC):
+    if path.suffix.lower() in PARQUET_SUFFIXES or start.startswith(PARQUET_MAGIC):
         return ParquetRows(path)  # by its content too: a Parquet file named .csv was read as broken text
     _refuse_packed(path, start)
     return CsvRows(path)
