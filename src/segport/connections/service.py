@@ -490,8 +490,8 @@ def client_for(
 
 
 def renew_tokens(store: Store, http: httpx.Client, connection_id: int, *, retry: RetryPolicy | None = None) -> None:
-    """Renew a stored connection's token pair now, as a use of it would once its access token expired: under the
-    lock every process takes, so a refresh another process just made is not made twice."""
+    """Renew a stored connection's token pair when its access token has expired, as a use of it would: under the
+    lock every process takes, so a pair another process just renewed (read before or after it did) is kept."""
     row = _signed_in(store, connection_id, gone_hint="Nothing is left to renew.")
     tokens = open_tokens(store, row["tokens_sealed"])
     keeper = TokenKeeper(
@@ -500,7 +500,7 @@ def renew_tokens(store: Store, http: httpx.Client, connection_id: int, *, retry:
         on_new_tokens=lambda fresh: _save_tokens(store, connection_id, fresh),
         shared=StoredTokens(store, connection_id),
     )
-    keeper.after_rejection(tokens.access_token.get_secret_value())
+    keeper.access_token()
 
 
 def _signed_in(store: Store, connection_id: int, *, gone_hint: str) -> Any:
