@@ -23,3 +23,31 @@ def test_the_top_level_lists_every_command_once() -> None:
         names = group.list_commands(ctx)
     assert len(names) == len(set(names))
     assert set(COMMANDS) <= set(names) and {"version", "demo", "db"} <= set(names)
+
+
+def _groups(group: typer.core.TyperGroup, ctx: typer.Context) -> list[tuple[str, typer.core.TyperGroup]]:
+    """Every command group under `group`, loaded, with its command path."""
+    found = [(ctx.command_path, group)]
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, typer.core.TyperGroup):
+            with typer.Context(command, info_name=name, parent=ctx) as inner:  # type: ignore[attr-defined]
+                found.extend(_groups(command, inner))
+    return found
+
+
+def test_every_help_lists_each_command_with_its_whole_first_line() -> None:
+    # click cuts a line at about 45 characters and adds "..."; several of segport's are twice that long.
+    top = typer.main.get_group(app)
+    with typer.Context(top, info_name="segport") as ctx:  # type: ignore[attr-defined]
+        groups = _groups(top, ctx)
+        assert len(groups) >= 12  # the top level, db, and the ten command modules with their groups
+        for path, group in groups:
+            with typer.Context(group, info_name=path, parent=ctx) as inner:  # type: ignore[attr-defined]
+                shown = " ".join(group.get_help(inner).split("Commands:")[1].split())
+                for name in group.list_commands(inner):
+                    command = group.get_command(inner, name)
+                    # Its first sentence, as click takes it (a command's help may go on after it).
+                    sentence = " ".join((command.help or "").strip().split("\n\n")[0].split()).split(". ")[0]
+                    assert f"{name} {sentence}" in shown, f"{path} --help cuts the line of {name}: {sentence!r}"
+                assert "..." not in shown, path  # the usage line above has its own "[ARGS]..."

@@ -14,19 +14,20 @@ import typer
 from rich.text import Text
 
 from segport import __version__
-from segport.cli.commands import LazyGroup
+from segport.cli.commands import WIDEST_HELP, LazyGroup, command_group
 from segport.cli.common import Context, console, context, errors, failing
 from segport.errors import ConfigurationError, InvalidInput, Refused, SegportError, UnknownName
 from segport.limits import is_storable_text
 
-app = typer.Typer(
+app = command_group(
+    "Keep Constant Contact contact lists in step with customer segments.",
+    LazyGroup,
     name="segport",
-    help="Keep Constant Contact contact lists in step with customer segments.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    cls=LazyGroup,
+    context_settings={"max_content_width": WIDEST_HELP},
 )
-db_app = typer.Typer(help="The database.", no_args_is_help=True)
+db_app = command_group("The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 

@@ -10,13 +10,12 @@ from rich.table import Table
 
 from segport.alerting import channels
 from segport.alerting.delivery import send_test
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.errors import InvalidInput
 from segport.limits import LARGEST_INTEGER
 
-app = typer.Typer(
-    help="Alerts by email, chat (Slack format) or webhook, per connection or export.", no_args_is_help=True
-)
+app = command_group("Alerts by email, chat (Slack format) or webhook, per connection or export.", no_args_is_help=True)
 ChannelId = Annotated[int, typer.Argument(help="The alert's number (segport alerts list).", min=1, max=LARGEST_INTEGER)]
 
 

@@ -7,13 +7,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.connections import service
 from segport.connections.sign_in import sign_in_with
 from segport.errors import InvalidInput
 
-app = typer.Typer(help="Connections to Constant Contact accounts.", no_args_is_help=True)
-add_app = typer.Typer(help="Add a connection.", no_args_is_help=True)
+app = command_group("Connections to Constant Contact accounts.", no_args_is_help=True)
+add_app = command_group("Add a connection.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, failing, print_json, shown, when
 from segport.cli.runs import exit_code, print_run
 from segport.cli.scheduling import Days, Times, Zone, schedule_from
@@ -22,7 +23,7 @@ if TYPE_CHECKING:  # running an export, its progress bars and the account's cust
 
     from segport.exports.dry_run import DryRun
 
-app = typer.Typer(help="Exports of segments to Constant Contact lists.", no_args_is_help=True)
+app = command_group("Exports of segments to Constant Contact lists.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The export's name.")]
 Fields = Annotated[
     list[str] | None,

@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, number, print_json, shown
 from segport.connections import lists as account_lists
 
-app = typer.Typer(
-    help="The contact lists of a connection's Constant Contact account.",
+app = command_group(
+    "The contact lists of a connection's Constant Contact account.",
     invoke_without_command=True,
 )
 

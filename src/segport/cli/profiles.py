@@ -10,12 +10,13 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, number, print_json, when
 from segport.errors import InvalidInput
 from segport.profiles import service
 from segport.wording import count
 
-app = typer.Typer(help="Load and describe the unified customer profiles.", no_args_is_help=True)
+app = command_group("Load and describe the unified customer profiles.", no_args_is_help=True)
 
 
 @app.command("import")

@@ -8,13 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, number, print_json, shown, when
 from segport.limits import LARGEST_INTEGER
 from segport.runs.history import list_runs, rows_csv, show_run
 from segport.runs.status import Status
 from segport.store import Store
 
-app = typer.Typer(help="Export runs: statuses, counts, events and rows not sent.", no_args_is_help=True)
+app = command_group("Export runs: statuses, counts, events and rows not sent.", no_args_is_help=True)
 RunId = Annotated[int, typer.Argument(help="The run's number.", min=1, max=LARGEST_INTEGER)]
 STATUS_STYLE = {
     "Successful": "green",

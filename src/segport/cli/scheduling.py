@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, failing, print_json, when
 from segport.errors import InvalidInput
 from segport.limits import LARGEST_INTEGER
@@ -21,7 +22,7 @@ from segport.store import Store
 if TYPE_CHECKING:
     from segport.config import Settings
 
-app = typer.Typer(help="The system refresh schedule.", no_args_is_help=True)
+app = command_group("The system refresh schedule.", no_args_is_help=True)
 
 Times = Annotated[list[str] | None, typer.Option("--time", help="A time of day, HH:MM (repeat for several).")]
 Days = Annotated[list[str] | None, typer.Option("--day", help="Weekly: a day, mon ... sun (repeat for several).")]

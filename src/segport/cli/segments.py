@@ -12,12 +12,13 @@ import typer
 from rich.table import Table
 
 from segport import wording
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, number, print_json, shown, when
 from segport.csv_text import csv_chunks
 from segport.errors import InvalidInput
 from segport.segments import membership, service
 
-app = typer.Typer(help="Define segments over the profile fields.", no_args_is_help=True)
+app = command_group("Define segments over the profile fields.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The segment's name.")]
 
 

@@ -8,11 +8,12 @@ import typer
 from rich.table import Table
 
 from segport import audit as audit_trail
+from segport.cli.commands import command_group
 from segport.cli.common import Json, console, context, print_json, shown, when
 from segport.limits import LARGEST_INTEGER
 from segport.users import service
 
-app = typer.Typer(help="Users, their roles and API tokens.", no_args_is_help=True)
+app = command_group("Users, their roles and API tokens.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="The user's name.")]
 PasswordFromInput = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input (for scripts).")
