@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     retry_base_delay_seconds: float = Field(default=1.0, gt=0, le=60)
     retry_max_delay_seconds: float = Field(default=60.0, gt=0, le=3600)
     retry_queue_delay_seconds: float = Field(default=30.0, gt=0, le=3600)
-    # A run waits out throttling and outages (every retry of every request counts) for at most this long in
-    # all, then fails; a 1,000,000-contact export needs about 30 requests, so 6 hours leaves hours of slack.
+    # A run waits out throttling and outages (every retry of every request counts, and every pause waiting for
+    # the profiles' warehouse) for at most this long in all, then fails; a 1,000,000-contact export needs about
+    # 30 requests, so 6 hours leaves hours of slack.
     # An exhausted daily quota or a revoked sign-in does not count: the run is parked until the quota resets
     # (00:00 UTC) or the connection is reauthorized, and then resumes by itself.
     run_wait_seconds: float = Field(default=6 * 3600.0, gt=0)

@@ -58,7 +58,9 @@ class Run(Output):
     counts: Counts
     rows_not_sent: int = Field(description="Rows not sent, not added or not removed (GET .../rows lists them).")
     wait_reason: str | None = Field(
-        default=None, description="While a queued run waits: throttled, outage, quota or reauthorization."
+        default=None,
+        description="What a run waits for: throttled, outage or warehouse while Processing; quota or "
+        "reauthorization while Queued (parked).",
     )
     wait_until: Time | None = None
 

@@ -18,3 +18,12 @@ def sentence(text: str) -> str:
     """The text ending with one full stop, however the quoted part ended ("unavailable." + "." is one)."""
     text = text.rstrip()
     return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def duration(seconds: float) -> str:
+    """A wait for people: "2.5 h", "12 min", "40 s"."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"

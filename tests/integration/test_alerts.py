@@ -14,6 +14,7 @@ from segport.alerting import channels
 from segport.alerting.delivery import send_test
 from segport.errors import InvalidInput, UnknownName, WarehouseUnavailable
 from segport.exports import launch
+from segport.runs import queue
 from segport.runs.history import show_run
 from segport.scheduling import worker
 from segport.scheduling.refreshes import list_refreshes, refresh_now
@@ -194,16 +195,16 @@ def test_a_failed_refresh_is_told_to_the_channels_of_the_exports_it_did_not_queu
     channels.add_channel(alerted.store, kind="webhook", target=hook.url, actor="t", connection="CC")
     assert run(alerted, world) > 0 and inbox.messages == [] and hook.received == []
 
-    def warehouse_down(*_args: object, **_kwargs: object) -> int:
-        raise WarehouseUnavailable("The profiles' warehouse at postgresql://warehouse/crm does not answer (refused).")
+    def column_gone(*_args: object, **_kwargs: object) -> int:
+        raise InvalidInput("The profiles' table crm.customers no longer has the column spend (dropped or renamed).")
 
-    monkeypatch.setattr(worker, "count_segment", warehouse_down)
+    monkeypatch.setattr(worker, "count_segment", column_gone)
     refresh_id, _ = refresh_now(alerted.store, actor="t")
     worker.run_refresh(alerted.store, refresh_id)
     [mail] = inbox.messages
     assert mail["Subject"] == "segport: the refresh failed" and mail["To"] == "ops@example.com"
     body = mail.get_payload(decode=True).decode()  # quoted-printable: long lines are wrapped
-    assert f"The refresh {refresh_id} ended Failure." in body and "does not answer (refused)" in body
+    assert f"The refresh {refresh_id} ended Failure." in body and "no longer has the column spend" in body
     assert "The exports that follow the refresh were not queued: 'E'." in body
     [call] = hook.received
     assert call["refresh_id"] == refresh_id and call["exports_not_queued"] == ["E"] and call["status"] == "Failure"
@@ -212,6 +213,24 @@ def test_a_failed_refresh_is_told_to_the_channels_of_the_exports_it_did_not_queu
         ("webhook", True, None, "segport: the refresh failed"),
         ("email", True, None, "segport: the refresh failed"),
     ]
+
+
+def test_a_refresh_that_finds_the_warehouse_down_queues_the_exports_and_leaves_the_telling_to_their_runs(
+    alerted: App, tmp_path: Path, hook: Hook, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ExportWorld(alerted, tmp_path)
+    channels.add_channel(alerted.store, kind="webhook", target=hook.url, actor="t", export="E")
+
+    def warehouse_down(*_args: object, **_kwargs: object) -> int:
+        raise WarehouseUnavailable("The profiles' warehouse at postgresql://warehouse/crm does not answer (refused).")
+
+    monkeypatch.setattr(worker, "count_segment", warehouse_down)
+    refresh_id, _ = refresh_now(alerted.store, actor="t")
+    worker.run_refresh(alerted.store, refresh_id)
+    [refresh] = [item for item in list_refreshes(alerted.store, limit=1) if item.id == refresh_id]
+    assert refresh.status == "Failure" and "1 export queued all the same" in (refresh.message or "")
+    assert queue.claim(alerted.store, "w", 60) is not None  # the export's run waits for the warehouse itself
+    assert hook.received == [] and inbox.messages == [] and channels.list_sent(alerted.store) == []
 
 
 def test_a_failed_refresh_with_no_channel_to_tell_sends_nothing_and_still_ends_failure(

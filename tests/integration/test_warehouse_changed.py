@@ -134,7 +134,9 @@ def point_at(app: App, url: str) -> None:
 
 
 def test_a_run_over_a_warehouse_that_does_not_answer_ends_failure_saying_so(exported: tuple[App, str, str]) -> None:
+    # Its waiting budget spent at once (test_warehouse_waits.py walks the waits themselves).
     app, url, list_id = exported
+    app = app.reopen(**QUICK, run_wait_seconds=0.001)
     point_at(app, DOWN)
     status, message = run(app)
     assert status == "Failure", message
@@ -218,7 +220,8 @@ def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sen
         "CREATE TABLE moved.customers (id text, email text, spend int)",
         "INSERT INTO moved.customers SELECT i::text, 'p' || i || '@example.com', 10 FROM generate_series(1, 25000) i",
     )
-    quick = app.reopen(batch_max_contacts=2_000, **QUICK)
+    # It does not wait for the warehouse here (test_warehouse_waits.py has the run that does).
+    quick = app.reopen(batch_max_contacts=2_000, **QUICK, run_wait_seconds=0.001)
     list_id = export_over(quick, url)
     dropped = threading.Event()
 
@@ -284,7 +287,7 @@ def test_a_table_changed_under_it_is_described_with_what_changed(exported: tuple
 
 def test_a_query_held_up_by_a_lock_in_the_warehouse_gives_up_and_says_so(exported: tuple[App, str, str]) -> None:
     app, url, list_id = exported
-    patient = app.reopen(warehouse_query_timeout_seconds=1)
+    patient = app.reopen(warehouse_query_timeout_seconds=1, **QUICK, run_wait_seconds=0.001)  # a run does not wait
     holder = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with holder.connect() as locking:

@@ -288,7 +288,7 @@ class _Display:
                 self.progress.remove_task(self.wait)
                 self.wait = None
             return
-        text = f"[yellow]waiting for Constant Contact: {escape(detail)}[/yellow]"
+        text = f"[yellow]waiting for {escape(detail)}[/yellow]"  # detail: "Constant Contact: ...", or the warehouse
         if self.wait is None:
             self.wait = self.progress.add_task(text, total=None)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from segport.config import Settings
 from segport.constant_contact import ConstantContactClient
@@ -11,6 +11,9 @@ from segport.exports.service import ExportView
 from segport.runs.lease import RunControl
 from segport.runs.record import RunRecord
 from segport.store import Store
+
+if TYPE_CHECKING:  # it shows its waits through RunProgress, defined here
+    from segport.exports.warehouse_waits import WarehouseWaits
 
 
 class RunProgress(Protocol):
@@ -39,6 +42,7 @@ class RunContext:
     client: ConstantContactClient
     progress: RunProgress
     resumed: bool
+    warehouse: WarehouseWaits
 
     @property
     def run_id(self) -> int:

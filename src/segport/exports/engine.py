@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, literal, select
 
 from segport.constant_contact import JsonImportBatcher
-from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError
+from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError, WarehouseUnavailable
 from segport.exports import acknowledging, decisions, finishing, mapping, mirror, opt_outs, sync, target_list
 from segport.exports import scope as scope_of
 from segport.exports.context import RunContext
@@ -110,6 +110,10 @@ def work(ctx: RunContext) -> None:
             canceled = True  # what was accepted is acknowledged below, then it ends
         except PARKING:
             raise
+        except WarehouseUnavailable as error:
+            if ctx.warehouse.can_wait():  # waited for, then the run goes on from its last checkpoint
+                raise
+            failure = ctx.warehouse.gave_up(error)
         except SegportError as error:
             failure = error
         ctx.record.report(phase=Phase.POLLING)

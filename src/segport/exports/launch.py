@@ -18,6 +18,7 @@ import contextlib
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -26,18 +27,19 @@ from sqlalchemy import select
 from segport.config import Settings
 from segport.connections.service import client_for, http_session, retry_policy
 from segport.constant_contact.retry import WaitBudget, Waiting
-from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError, unexpected
+from segport.errors import QuotaExceeded, ReauthorizationRequired, SegportError, WarehouseUnavailable, unexpected
 from segport.exports import alerts, engine
 from segport.exports.context import RunContext, RunProgress, Silent
 from segport.exports.service import connection_of, show_export
+from segport.exports.warehouse_waits import WarehouseWaits
 from segport.notifications import notify_if_needed
 from segport.runs import queue
 from segport.runs.lease import RunControl
 from segport.runs.record import LeaseLost, RunRecord, Stop
-from segport.runs.status import Status, Wait
+from segport.runs.status import BatchState, Status, Wait
 from segport.store import Store
 from segport.store.tables import connections, exports, runs
-from segport.wording import sentence
+from segport.wording import count, duration, sentence
 
 logger = logging.getLogger(__name__)
 
@@ -117,15 +119,22 @@ def execute_run(
     control = RunControl(record, shutdown)
     try:
         with http_session(settings, http) as session:
-            waits = RunWaits(record, shown)
-            retry = retry_policy(settings, budget=WaitBudget(settings.run_wait_seconds), observer=waits)
+            budget = WaitBudget(settings.run_wait_seconds)
+            retry = retry_policy(settings, budget=budget, observer=RunWaits(record, shown))
             client = client_for(store, settings, session, connection_of(export), retry=retry)
-            engine.work(RunContext(store, settings, export, record, control, client, shown, resumed))
+            warehouse = WarehouseWaits(record, control, shown, budget, settings.retry_base_delay_seconds)
+            _work_waiting_for_the_warehouse(
+                RunContext(store, settings, export, record, control, client, shown, resumed, warehouse)
+            )
     except Stop as stop:
         if stop.reason == "shutdown":
             with contextlib.suppress(LeaseLost):  # another worker holds it now: that worker decides
                 record.hand_back(f"Handed back by {owner}, which is shutting down; the next worker resumes it.")
-        return  # "lost": another worker holds the run now and carries on; nothing here may touch it
+        if stop.reason != "cancel":
+            return  # "lost": another worker holds the run now and carries on; nothing here may touch it
+        # Asked while the run waited for the warehouse (the engine ends a run canceled while it sends).
+        with contextlib.suppress(LeaseLost):
+            record.finish(Status.CANCELED, _canceled_while_waiting(record), "warning")
     except QuotaExceeded as exc:
         with contextlib.suppress(LeaseLost):
             record.park(Wait.QUOTA, _quota_detail(exc), exc.resets_at)
@@ -154,6 +163,32 @@ def execute_run(
         shown.waiting(None)
     raised = alerts.check_run(store, settings, claimed.run_id)
     notify_if_needed(store, settings, claimed.run_id, alerts=raised)  # webhooks are not Constant Contact
+
+
+def _work_waiting_for_the_warehouse(ctx: RunContext) -> None:
+    """Work the run; when the profiles' warehouse does not answer, wait for it and work the run again from its
+    last checkpoint, as a run resumed after a crash is, until the run's waiting budget is spent."""
+    while True:
+        try:
+            engine.work(ctx)
+            return
+        except WarehouseUnavailable as error:
+            if not ctx.warehouse.wait(error):
+                raise ctx.warehouse.gave_up(error) from error
+        ctx.record.event(f"Trying the profiles' warehouse again (try {ctx.warehouse.tries + 1}).")
+        ctx = replace(ctx, resumed=True)
+
+
+def _canceled_while_waiting(record: RunRecord) -> str:
+    accepted = [batch for batch in record.batches() if batch["state"] != BatchState.PREPARED]
+    if not accepted:
+        return "Canceled on request while the run waited for the profiles' warehouse; nothing had been sent."
+    contacts = sum(batch["contacts"] for batch in accepted)
+    return (
+        f"Canceled on request while the run waited for the profiles' warehouse, after "
+        f"{count(len(accepted), 'batch', 'batches')} ({contacts:,} contacts) Constant Contact had accepted; the "
+        "export's next run acknowledges them first, then sends the rest."
+    )
 
 
 def _given_up(record: RunRecord, error: Exception) -> bool:
@@ -212,7 +247,7 @@ class RunWaits:
 
     def waiting(self, notice: Waiting) -> None:
         until = datetime.now(UTC) + timedelta(seconds=notice.seconds)
-        left = "" if notice.budget_left is None else f"; {_duration(notice.budget_left)} of waiting left for this run"
+        left = "" if notice.budget_left is None else f"; {duration(notice.budget_left)} of waiting left for this run"
         detail = (
             f"{notice.operation} answered {notice.detail}; retrying in {notice.seconds:.1f} s "
             f"(attempt {notice.attempt + 1}{left})"
@@ -223,7 +258,7 @@ class RunWaits:
         if first:
             self._record.event(sentence(f"Waiting for Constant Contact: {detail}"), "warning")
         self._record.waiting(Wait(notice.reason), detail, until)
-        self._progress.waiting(detail)
+        self._progress.waiting(f"Constant Contact: {detail}")
 
     def recovered(self, operation: str, waited: float, attempts: int) -> None:
         with self._lock:
@@ -231,11 +266,3 @@ class RunWaits:
         self._record.not_waiting()
         self._record.event(f"Constant Contact answered {operation} again after {waited:.1f} s ({attempts} attempts).")
         self._progress.waiting(None)
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"

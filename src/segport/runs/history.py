@@ -58,6 +58,7 @@ WAITS = {
     "outage": "Waiting for Constant Contact to answer again (no answer, or 5xx answers)",
     "quota": "Parked until the daily request quota resets; it resumes by itself",
     "reauthorization": "Parked until an admin signs in to Constant Contact again (Reauthorize on the connection)",
+    "warehouse": "Waiting for the profiles' warehouse to answer again; the run then resumes from its last batch",
 }
 
 

@@ -32,11 +32,13 @@ class Phase(enum.StrEnum):
 
 
 class Wait(enum.StrEnum):
-    """What a run is waiting for. The first three are waited out while the run holds its worker; a run
-    waiting for the quota or for a person is parked: Queued, not claimable until the wait is over."""
+    """What a run is waiting for. Throttling and outages (Constant Contact's or the profiles' warehouse's) are
+    waited out while the run holds its worker; a run waiting for the quota or for a person is parked: Queued, not
+    claimable until the wait is over."""
 
     THROTTLED = "throttled"  # Constant Contact answered 429 throttled, or its activity queue was full
     OUTAGE = "outage"  # Constant Contact could not be reached, or answered 5xx
+    WAREHOUSE = "warehouse"  # the profiles' warehouse could not be reached, dropped the connection, or timed out
     QUOTA = "quota"  # the API key's daily requests are spent: parked until 00:00 UTC
     REAUTHORIZATION = "reauthorization"  # the connection's sign-in no longer works: parked until reauthorized
 

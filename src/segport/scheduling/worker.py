@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from segport.alerting.delivery import alert_failed_refresh
 from segport.config import Settings
-from segport.errors import SegportError, unexpected
+from segport.errors import SegportError, WarehouseUnavailable, unexpected
 from segport.exports.launch import execute_run
 from segport.exports.service import CONNECTED
 from segport.logs import working_on
@@ -48,13 +48,21 @@ def work_once(
 
 
 def run_refresh(store: Store, refresh_id: int) -> None:
-    """Evaluate the active segments (their counts are recorded), then queue the exports following the refresh."""
+    """Evaluate the active segments (their counts are recorded), then queue the exports following the refresh.
+
+    A profiles' warehouse that does not answer leaves the segments unevaluated, and the exports are queued all
+    the same: each run waits for the warehouse, so a warehouse restarting at the refresh's hour no longer
+    costs a day's export. The refresh ends Failure, saying so; the runs tell their channels if they fail."""
+    unanswered: WarehouseUnavailable | None = None
     try:
         counted = 0
-        for segment in list_segments(store):
-            if segment.active:
-                count_segment(store, name=segment.name)
-                counted += 1
+        try:
+            for segment in list_segments(store):
+                if segment.active:
+                    count_segment(store, name=segment.name)
+                    counted += 1
+        except WarehouseUnavailable as exc:
+            unanswered = exc
         with store.begin() as db:
             tick_key = db.execute(select(refreshes.c.tick_key).where(refreshes.c.id == refresh_id)).scalar()
             following = (
@@ -70,14 +78,20 @@ def run_refresh(store: Store, refresh_id: int) -> None:
             trigger = "schedule" if tick_key else "manual"  # no tick: someone pressed Refresh now
             for export_id in following:
                 queue.enqueue_in(db, export_id, trigger=trigger, actor="refresh", tick_key=tick_key)
+            message = f"{count(counted, 'segment')} evaluated; {count(len(following), 'export')} queued."
+            if unanswered is not None:
+                message = (
+                    f"The segments could not be evaluated: {unanswered.message} {count(len(following), 'export')} "
+                    "queued all the same: each run waits for the warehouse to answer (SEGPORT_RUN_WAIT_SECONDS)."
+                )
             db.execute(
                 update(refreshes)
                 .where(refreshes.c.id == refresh_id)
                 .values(
-                    status="Successful",
+                    status="Successful" if unanswered is None else "Failure",
                     finished_at=datetime.now(UTC),
                     lease_owner=None,
-                    message=f"{count(counted, 'segment')} evaluated; {count(len(following), 'export')} queued.",
+                    message=message,
                 )
             )
     except SegportError as exc:

@@ -24,7 +24,7 @@ from segport.store.secrets import SecretBox, load_secret_box
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration. A test checks it against Alembic's head, so commands can skip loading Alembic
 # (a fifth of a second) when the database is already up to date.
-SCHEMA_REVISION = "0016"
+SCHEMA_REVISION = "0017"
 MIGRATION_LOCK = 0x5E6_0001  # PostgreSQL advisory lock key held while migrating ("seg", 1)
 DUCKDB_MEMORY_LIMIT = "256MB"  # per segport process reading a DuckDB warehouse (bench/warehouse_10m.py)
 SQLITE_POOL_SIZE = 20

@@ -38,7 +38,7 @@ def _one_of(column: str, allowed: list[str], name: str) -> CheckConstraint:
 # The values of segport.runs.status's enums, spelled out: the store does not import the packages above it.
 RUN_STATUSES = ["Queued", "Processing", "Successful", "Skipped", "Failure", "Canceled"]
 RUN_PHASES = ["sending", "polling", "removing", "done"]
-RUN_WAITS = ["throttled", "outage", "quota", "reauthorization"]
+RUN_WAITS = ["throttled", "outage", "quota", "reauthorization", "warehouse"]
 BATCH_STATES = ["prepared", "initialized", "processing", "completed", "failed", "cancelled", "timed_out"]
 
 # The active profile source: the embedded table (loaded from a file) or an external table or view.
