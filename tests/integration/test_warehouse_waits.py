@@ -198,7 +198,7 @@ def test_a_worker_stopping_while_its_run_waits_hands_the_run_back(app: App, ware
             patient.store, patient.settings, claimed, "worker-a", actor="t", http=patient.http, shutdown=shutdown
         )
     state = queue.state_of(patient.store, run_id)
-    assert state.status == "Queued" and not state.parked  # another worker takes it at once
+    assert state.status == "Queued" and not state.parked  # another worker takes it once its pause is over
     assert show_run(patient.store, run_id=run_id).events[-1]["message"].startswith("Handed back by worker-a")
     point_at(patient, warehouse)
     claimed = queue.claim(patient.store, "worker-b", patient.settings.lease_seconds, run_id=run_id)
