@@ -210,19 +210,22 @@ def test_a_dropped_connection_is_the_warehouse_not_answering_and_a_statement_err
         assert connection.execute(text("SELECT count(*) FROM moved.customers")).scalar_one() == 2
 
 
-# psycopg warns when it collects a server-side cursor it could not close: this one's connection was terminated
-# under it (at times the close meets the dead connection first). Nothing of segport's is left open.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sends_the_rest(app: App) -> None:
-    rows = 25_000  # beyond one fetch of the member stream (members.STREAM_CHUNK), so the read goes on after a batch
-    url = postgresql_warehouse(
+# Beyond one fetch of the member stream (members.STREAM_CHUNK), so the read goes on after a batch; the warehouse
+# below generates as many.
+MANY = 25_000
+
+
+def many_customers() -> str:
+    """A warehouse of MANY customers, all in the segment Big; its URL."""
+    return postgresql_warehouse(
         "moved",
         "CREATE TABLE moved.customers (id text, email text, spend int)",
         "INSERT INTO moved.customers SELECT i::text, 'p' || i || '@example.com', 10 FROM generate_series(1, 25000) i",
     )
-    # It does not wait for the warehouse here (test_warehouse_waits.py has the run that does).
-    quick = app.reopen(batch_max_contacts=2_000, **QUICK, run_wait_seconds=0.001)
-    list_id = export_over(quick, url)
+
+
+def run_dropped_mid_read(app: App, url: str) -> tuple[str, str]:
+    """Run the export, the warehouse dropping the stream's connection once the first batch is prepared."""
     dropped = threading.Event()
 
     def drop_the_warehouse_connection(point: str) -> None:
@@ -240,19 +243,32 @@ def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sen
 
     failpoints.set_action(drop_the_warehouse_connection)
     try:
-        status, message = run(quick)
+        outcome = run(app)
     finally:
         failpoints.set_action(None)
-    assert dropped.is_set() and status == "Failure", message
+    assert dropped.is_set()
+    return outcome
+
+
+# psycopg warns when it collects a server-side cursor it could not close: this one's connection was terminated
+# under it (at times the close meets the dead connection first). Nothing of segport's is left open.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_connection_the_warehouse_drops_mid_read_ends_the_run_and_the_next_sends_the_rest(app: App) -> None:
+    url = many_customers()
+    # It does not wait for the warehouse here (test_warehouse_waits.py has the run that does).
+    quick = app.reopen(batch_max_contacts=2_000, **QUICK, run_wait_seconds=0.001)
+    list_id = export_over(quick, url)
+    status, message = run_dropped_mid_read(quick, url)
+    assert status == "Failure", message
     # The driver's words depend on where the read was when the connection went (terminated, or closed under it).
     assert "The profiles' warehouse at postgresql+psycopg://" in message and " does not answer (" in message
     sent = len(quick.emulator.members(list_id))
-    assert sent < rows  # what went is recorded
+    assert sent < MANY  # what went is recorded
     status, message = run(quick)
     assert status == "Successful", message
-    assert len(quick.emulator.members(list_id)) == rows
+    assert len(quick.emulator.members(list_id)) == MANY
     view = show_run(quick.store, run_id=2)
-    assert view.counts["sent"] <= rows - sent + 2_000, view.counts  # the rest, at most one batch again
+    assert view.counts["sent"] <= MANY - sent + 2_000, view.counts  # the rest, at most one batch again
 
 
 def test_the_profiles_are_described_all_the_same_saying_why_they_cannot_be_counted(

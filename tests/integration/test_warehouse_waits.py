@@ -15,7 +15,6 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import select
 
-from segport import failpoints
 from segport.exports import launch
 from segport.exports.context import Silent
 from segport.exports.service import show_export
@@ -24,7 +23,15 @@ from segport.runs.history import show_run
 from segport.scheduling import worker
 from segport.scheduling.refreshes import list_refreshes, refresh_now
 from segport.store.tables import runs
-from tests.integration.test_warehouse_changed import DOWN, change, export_over, point_at, run
+from tests.integration.test_warehouse_changed import (
+    DOWN,
+    MANY,
+    export_over,
+    many_customers,
+    point_at,
+    run,
+    run_dropped_mid_read,
+)
 from tests.support.app import App, postgresql_warehouse
 from tests.support.exporting import QUICK
 
@@ -135,37 +142,17 @@ def test_a_run_whose_waiting_is_spent_ends_failure_saying_how_long_it_waited(app
 # psycopg warns when it collects a server-side cursor it could not close: its connection was terminated under it.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_connection_dropped_mid_read_is_waited_out_and_the_same_run_sends_the_rest(app: App) -> None:
-    rows = 25_000  # beyond one fetch of the member stream, so the read goes on after a batch
-    url = postgresql_warehouse(
-        "moved",
-        "CREATE TABLE moved.customers (id text, email text, spend int)",
-        "INSERT INTO moved.customers SELECT i::text, 'p' || i || '@example.com', 10 FROM generate_series(1, 25000) i",
-    )
+    url = many_customers()
     patient = app.reopen(batch_max_contacts=2_000, **QUICK, run_wait_seconds=600)
     list_id = export_over(patient, url)
-    dropped = threading.Event()
-
-    def drop_the_warehouse_connection(point: str) -> None:
-        if point == "prepared" and not dropped.is_set():
-            dropped.set()  # the warehouse restarts: the stream's server-side cursor is gone mid-read
-            change(
-                url,
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
-                "datname = current_database() AND (query ILIKE 'FETCH%' OR query ILIKE '%moved.customers%')",
-            )
-
-    failpoints.set_action(drop_the_warehouse_connection)
-    try:
-        status, message = run(patient)
-    finally:
-        failpoints.set_action(None)
-    assert dropped.is_set() and status == "Successful", message
-    assert len(patient.emulator.members(list_id)) == rows
+    status, message = run_dropped_mid_read(patient, url)
+    assert status == "Successful", message
+    assert len(patient.emulator.members(list_id)) == MANY
     view = show_run(patient.store, run_id=1)
     assert any(event["message"].startswith("Waiting for the profiles' warehouse: ") for event in view.events)
     # Batches accepted before the drop were not sent again: at most one batch went twice.
-    assert rows <= view.counts["sent"] <= rows + 2_000, view.counts
-    assert len(view.batches) <= rows // 2_000 + 2, len(view.batches)
+    assert MANY <= view.counts["sent"] <= MANY + 2_000, view.counts
+    assert len(view.batches) <= MANY // 2_000 + 2, len(view.batches)
 
 
 def test_a_run_canceled_while_it_waits_ends_canceled_at_once(app: App, warehouse: str) -> None:
