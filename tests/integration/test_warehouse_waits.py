@@ -15,6 +15,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import select
 
+from segport.cli.common import console
+from segport.cli.runs import print_run
 from segport.exports import launch
 from segport.exports.context import Silent
 from segport.exports.service import show_export
@@ -101,13 +103,17 @@ class Shown(Silent):
 
 
 def test_a_run_that_waits_says_what_for_on_its_page_and_on_the_progress_line(app: App, warehouse: str) -> None:
-    patient = app.reopen(**QUICK, run_wait_seconds=600)
+    # A pause of 2 s: long enough to read the run twice while it waits (between two pauses it says nothing).
+    patient = app.reopen(**{**QUICK, "retry_base_delay_seconds": 2.0}, run_wait_seconds=600)
     export_over(patient, warehouse)
     point_at(patient, DOWN)
     seen: list[str | None] = []
 
     def look_then_bring_it_back(run_id: int) -> None:
         seen.append(show_run(patient.store, run_id=run_id).waiting_text)
+        with console.capture() as printed:  # segport runs show N
+            print_run(patient.store, run_id)
+        seen.append(printed.get())
         point_at(patient, warehouse)
 
     shown = Shown()
@@ -116,8 +122,9 @@ def test_a_run_that_waits_says_what_for_on_its_page_and_on_the_progress_line(app
             patient.store, patient.settings, name="E", actor="t", http=patient.http, progress=shown
         )
     assert show_run(patient.store, run_id=run_id).status == "Successful"
-    [text] = seen
+    text, printed = seen
     assert text is not None and text.startswith("Waiting for the profiles' warehouse to answer again"), text
+    assert printed.startswith(f"Run {run_id} of 'E': Processing") and "Waiting for the profiles' warehouse" in printed
     assert "Connection refused" in text and "trying again in " in text and "of waiting left for this run" in text
     assert "not-to-be-shown" not in text
     waits = [detail for detail in shown.waits if detail is not None]

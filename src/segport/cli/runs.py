@@ -85,6 +85,8 @@ def print_run(store: Store, run_id: int, *, json: bool = False) -> None:
         console.print(shown(view.wait_detail))
         return
     console.print(f"Run {view.id} of {shown(repr(view.export))}: [{style}]{view.status}[/{style}] ({duration})")
+    if view.status == Status.PROCESSING and view.waiting_text:  # for Constant Contact, or the warehouse
+        console.print(f"[yellow]{shown(view.waiting_text)}[/yellow]")
     if view.message:
         console.print(shown(view.message))
         from segport.exports.mirror import needs_mass_removal_approval
