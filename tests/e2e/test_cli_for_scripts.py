@@ -125,12 +125,13 @@ def test_version_and_exit_codes(tmp_path: Path) -> None:
 # (command, the top-level packages it must not import): the help and the version need neither the store nor
 # Constant Contact; listing runs needs the store but not the exporter, the web app or Parquet. The help is plain
 # text: typer's boxed help imports rich's Markdown and traceback renderers (a third of its start-up).
-HELP_ONLY = ("typer.rich_utils", "rich.markdown", "rich.traceback")
+NO_STORE = ("sqlalchemy", "httpx", "fastapi", "pydantic_settings", "cryptography", "alembic", "pyarrow")
+BOXED_HELP = ("typer.rich_utils", "rich.markdown", "rich.traceback")
 LIGHT = [
-    (("--help",), ("sqlalchemy", "httpx", "fastapi", "pydantic_settings", "cryptography", "alembic", *HELP_ONLY)),
-    (("--version",), ("sqlalchemy", "httpx", "fastapi", "pydantic_settings", "cryptography", "alembic", "pyarrow")),
-    (("db", "--help"), ("sqlalchemy", "httpx", "fastapi", "pydantic_settings", "cryptography", "alembic", *HELP_ONLY)),
-    (("runs", "--help"), ("httpx", "fastapi", "pyarrow", *HELP_ONLY)),
+    (("--help",), (*NO_STORE, *BOXED_HELP)),
+    (("--version",), NO_STORE),
+    (("db", "--help"), (*NO_STORE, *BOXED_HELP)),
+    (("runs", "--help"), ("httpx", "fastapi", "pyarrow", *BOXED_HELP)),
     (("runs", "list"), ("httpx", "fastapi", "uvicorn", "pyarrow", "segport.exports", "segport.web", "segport.api")),
 ]
 
