@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -224,11 +224,14 @@ def many_customers() -> str:
     )
 
 
-def run_dropped_mid_read(app: App, url: str) -> tuple[str, str]:
-    """Run the export, the warehouse dropping the stream's connection once the first batch is prepared."""
+def run_dropped_mid_read(app: App, url: str, then: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """Run the export, the warehouse dropping the stream's connection once the first batch is prepared (`then`:
+    called at every failpoint after that)."""
     dropped = threading.Event()
 
     def drop_the_warehouse_connection(point: str) -> None:
+        if then is not None and dropped.is_set():
+            then(point)
         # The first batch prepared: the stream has read at most a few batches of its first fetch, so the next
         # fetch meets the dropped connection (after a batch was sent, a slow machine had read past the last fetch).
         if point == "prepared" and not dropped.is_set():

@@ -35,6 +35,7 @@ from tests.integration.test_warehouse_changed import (
     run_dropped_mid_read,
 )
 from tests.support.app import App, postgresql_warehouse
+from tests.support.crashing import Crash
 from tests.support.exporting import QUICK
 
 
@@ -160,6 +161,31 @@ def test_a_connection_dropped_mid_read_is_waited_out_and_the_same_run_sends_the_
     # Batches accepted before the drop were not sent again: at most one batch went twice.
     assert MANY <= view.counts["sent"] <= MANY + 2_000, view.counts
     assert len(view.batches) <= MANY // 2_000 + 2, len(view.batches)
+
+
+# psycopg warns when it collects a server-side cursor it could not close: its connection was terminated under it.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_run_that_dies_while_it_waits_is_resumed_and_sends_the_rest_once(app: App) -> None:
+    url = many_customers()
+    patient = app.reopen(batch_max_contacts=2_000, **QUICK, run_wait_seconds=600)
+    list_id = export_over(patient, url)
+
+    def die_while_waiting(point: str) -> None:
+        if point == "warehouse-wait":
+            raise Crash(point)
+
+    with pytest.raises(Crash):  # dropped mid-read, then the process dies while the run waits
+        run_dropped_mid_read(patient, url, then=die_while_waiting)
+    interrupted = show_run(patient.store, run_id=1)
+    assert interrupted.status == "Processing" and interrupted.wait_reason == "warehouse"
+    accepted = interrupted.counts["sent"]
+    assert 0 < accepted < MANY
+    status, message = run(patient)  # another process takes the run over once its lease is gone
+    assert status == "Successful", message
+    assert len(patient.emulator.members(list_id)) == MANY
+    view = show_run(patient.store, run_id=1)
+    assert view.wait_reason is None and any(event["message"].startswith("Resumed by ") for event in view.events)
+    assert MANY <= view.counts["sent"] <= MANY + 2_000, view.counts  # at most one batch went twice
 
 
 def test_a_run_canceled_while_it_waits_ends_canceled_at_once(app: App, warehouse: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+from segport import failpoints
 from segport.constant_contact.retry import WaitBudget
 from segport.errors import WarehouseUnavailable
 from segport.exports.context import RunProgress
@@ -61,6 +62,7 @@ class WarehouseWaits:
         if self.tries == 1:
             self._record.event(f"Waiting for the profiles' warehouse: {error.message}", "warning")
         self._record.waiting(Wait.WAREHOUSE, detail, datetime.now(UTC) + timedelta(seconds=pause))
+        failpoints.point("warehouse-wait")
         self._progress.waiting(f"the profiles' warehouse: {detail}")
         deadline = time.monotonic() + pause
         while (remaining := deadline - time.monotonic()) > 0:
