@@ -51,3 +51,19 @@ def test_every_help_lists_each_command_with_its_whole_first_line() -> None:
                     sentence = " ".join((command.help or "").strip().split("\n\n")[0].split()).split(". ")[0]
                     assert f"{name} {sentence}" in shown, f"{path} --help cuts the line of {name}: {sentence!r}"
                 assert "..." not in shown, path  # the usage line above has its own "[ARGS]..."
+
+
+def test_no_option_shows_its_python_type_as_a_list() -> None:
+    # typer shows a repeatable option as "--segment <list[str]>"; each names what one value is instead.
+    top = typer.main.get_group(app)
+    with typer.Context(top, info_name="segport") as ctx:  # type: ignore[attr-defined]
+        shown = 0
+        for path, group in _groups(top, ctx):
+            with typer.Context(group, info_name=path, parent=ctx) as inner:  # type: ignore[attr-defined]
+                for name in group.list_commands(inner):
+                    command = group.get_command(inner, name)
+                    with typer.Context(command, info_name=name, parent=inner) as leaf:  # type: ignore[attr-defined]
+                        for line in command.get_help(leaf).splitlines():
+                            shown += line.lstrip().startswith("--")
+                            assert not (line.lstrip().startswith("--") and "<list[" in line), f"{path} {name}: {line}"
+        assert shown > 100  # the options of every command were read

@@ -19,7 +19,9 @@ def emulator(
     ] = None,
     fault: Annotated[
         list[str] | None,
-        typer.Option(help="A scheduled fault, e.g. 'imports#3-5=503' or 'requests#7=drop'; repeat for more."),
+        typer.Option(
+            metavar="<fault>", help="A scheduled fault, e.g. 'imports#3-5=503' or 'requests#7=drop'; repeat for more."
+        ),
     ] = None,
     consent_page: Annotated[
         bool, typer.Option(help="Show a consent page at sign-in instead of approving at once.")
@@ -41,8 +43,9 @@ def emulator(
     redirect_uri: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="<uri>",
             help="A registered redirect URI (exact match, as in the developer portal); repeat for more. "
-            "Default: segport's own, http://127.0.0.1:8788/oauth/callback and http://127.0.0.1:8787/oauth/callback."
+            "Default: segport's own, http://127.0.0.1:8788/oauth/callback and http://127.0.0.1:8787/oauth/callback.",
         ),
     ] = None,
     any_loopback_redirect: Annotated[

@@ -28,15 +28,17 @@ Name = Annotated[str, typer.Argument(help="The export's name.")]
 Fields = Annotated[
     list[str] | None,
     typer.Option(
+        metavar="<field=property>",
         help="Send a profile field as a contact property: PROFILE_FIELD=PROPERTY, e.g. title=job_title or "
-        "tier=cf:loyalty_tier; repeat for more (segport exports properties lists them)."
+        "tier=cf:loyalty_tier; repeat for more (segport exports properties lists them).",
     ),
 ]
 SendEmpty = Annotated[
     list[str] | None,
     typer.Option(
+        metavar="<property>",
         help="A mapped PROPERTY whose empty values are sent too, which clears it in Constant Contact (by default "
-        "an empty value is left out and the contact keeps what it has); repeat for more."
+        "an empty value is left out and the contact keeps what it has); repeat for more.",
     ),
 ]
 CreateCustomFields = Annotated[
@@ -67,7 +69,7 @@ def add(
     connection: Annotated[str, typer.Option(help="The Constant Contact connection to use.")],
     list_id: Annotated[str, typer.Option(help="The Constant Contact list ID (segport lists shows them).")],
     email_field: Annotated[str, typer.Option(help="The profile field that holds the email address.")],
-    segment: Annotated[list[str], typer.Option(help="A segment to export; repeat for more.")],
+    segment: Annotated[list[str], typer.Option(metavar="<segment>", help="A segment to export; repeat for more.")],
     first_name_field: Annotated[str | None, typer.Option(help="The profile field with the first name.")] = None,
     last_name_field: Annotated[str | None, typer.Option(help="The profile field with the last name.")] = None,
     mode: Annotated[
@@ -112,10 +114,15 @@ def edit(
     last_name_field: Annotated[str | None, typer.Option(help="The last name field.")] = None,
     no_first_name: Annotated[bool, typer.Option("--no-first-name", help="Stop sending first names.")] = False,
     no_last_name: Annotated[bool, typer.Option("--no-last-name", help="Stop sending last names.")] = False,
-    segment: Annotated[list[str] | None, typer.Option(help="Replace the segments; repeat for more.")] = None,
+    segment: Annotated[
+        list[str] | None, typer.Option(metavar="<segment>", help="Replace the segments; repeat for more.")
+    ] = None,
     mode: Annotated[str | None, typer.Option(help="add or mirror.")] = None,
     field: Annotated[
-        list[str] | None, typer.Option(help="Replace the field mapping: PROFILE_FIELD=PROPERTY; repeat for more.")
+        list[str] | None,
+        typer.Option(
+            metavar="<field=property>", help="Replace the field mapping: PROFILE_FIELD=PROPERTY; repeat for more."
+        ),
     ] = None,
     send_empty: SendEmpty = None,
     no_fields: Annotated[bool, typer.Option("--no-fields", help="Stop sending mapped fields.")] = False,

@@ -24,8 +24,12 @@ if TYPE_CHECKING:
 
 app = command_group("The system refresh schedule.", no_args_is_help=True)
 
-Times = Annotated[list[str] | None, typer.Option("--time", help="A time of day, HH:MM (repeat for several).")]
-Days = Annotated[list[str] | None, typer.Option("--day", help="Weekly: a day, mon ... sun (repeat for several).")]
+Times = Annotated[
+    list[str] | None, typer.Option("--time", metavar="<HH:MM>", help="A time of day, HH:MM (repeat for several).")
+]
+Days = Annotated[
+    list[str] | None, typer.Option("--day", metavar="<day>", help="Weekly: a day, mon ... sun (repeat for several).")
+]
 Zone = Annotated[str, typer.Option("--timezone", help="An IANA time zone, e.g. America/Toronto.")]
 
 
