@@ -41,7 +41,6 @@ class RunContext:
     control: RunControl
     client: ConstantContactClient
     progress: RunProgress
-    resumed: bool
     warehouse: WarehouseWaits
 
     @property

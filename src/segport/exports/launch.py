@@ -18,7 +18,6 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -124,7 +123,7 @@ def execute_run(
             client = client_for(store, settings, session, connection_of(export), retry=retry)
             warehouse = WarehouseWaits(record, control, shown, budget, settings.retry_base_delay_seconds)
             _work_waiting_for_the_warehouse(
-                RunContext(store, settings, export, record, control, client, shown, resumed, warehouse)
+                RunContext(store, settings, export, record, control, client, shown, warehouse)
             )
     except Stop as stop:
         if stop.reason == "shutdown":
@@ -175,8 +174,8 @@ def _work_waiting_for_the_warehouse(ctx: RunContext) -> None:
         except WarehouseUnavailable as error:
             if not ctx.warehouse.wait(error):
                 raise ctx.warehouse.gave_up(error) from error
+        # The engine reads where the run stands from its row: this try resumes it as a crash-resume does.
         ctx.record.event(f"Trying the profiles' warehouse again (try {ctx.warehouse.tries + 1}).")
-        ctx = replace(ctx, resumed=True)
 
 
 def _canceled_while_waiting(record: RunRecord) -> str:

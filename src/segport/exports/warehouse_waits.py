@@ -51,9 +51,9 @@ class WarehouseWaits:
     def wait(self, error: WarehouseUnavailable) -> bool:
         """Wait the next pause and return True; False when the budget cannot hold it. Raises Stop when the run
         is canceled, its worker shuts down, or its lease is lost meanwhile."""
-        pause = self._next_pause()
-        if self._budget.left() < pause:
+        if not self.can_wait():
             return False
+        pause = self._next_pause()
         self._budget.spend(pause)
         self.tries += 1
         left = duration(self._budget.left())
